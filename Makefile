@@ -1,0 +1,43 @@
+# bayes-zoo: every target that runs Python creates .venv (Python 3.11+) and installs the project on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= results/demo
+
+.PHONY: demo test validate bench notebooks blas clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "bayes-zoo needs Python >= 3.11 (got $$($(BIN)/python --version)); set PYTHON=python3.11"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## demo: the main job, every pair on its bundled data; rewrites $(OUT) (its own folder) each time
+demo: $(STAMP)
+	$(BIN)/bayes-zoo compare all --out $(OUT) --force
+
+## test: the test suite (under 10 minutes on 2 cores)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## validate: heavier statistical validation (tests marked slow)
+validate: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow --run-slow
+
+## bench: side-by-side timings, written to benchmarks/results/
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_normal_gamma.py
+
+## notebooks: execute every notebook in place at full size (the committed outputs come from here)
+notebooks: $(STAMP)
+	$(BIN)/python -m zoo.notebooks --in-place notebooks/*.ipynb
+
+## blas: optional, Debian/Ubuntu as root: the system OpenBLAS that PyTensor links to (GP models ~30% faster)
+blas:
+	apt-get update -qq && apt-get install -y -qq libopenblas-dev
+
+clean-venv:
+	rm -rf $(VENV)

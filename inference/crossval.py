@@ -1,0 +1,251 @@
+"""The cross-validation protocol: compare two or more posteriors, and optionally an exact answer.
+
+For every scalar quantity ``q`` that the results share (each variable, each coordinate of a vector), and for
+each statistic ``s`` in (mean, sd, 5% quantile, 95% quantile), each result gives an estimate with its Monte
+Carlo standard error from ArviZ (``arviz.mcse`` with ``method="mean"``, ``"sd"``, ``"quantile"``).  Two
+estimates are compared by ::
+
+    z = (est_1 - est_2) / sqrt(mcse_1^2 + mcse_2^2)
+
+and an estimate against an exact value (MCSE 0) by ``z = (est - exact) / mcse``.  Every pair of results is
+compared, and each result against the exact answer when one is given.  With ``K`` z-tests in all, the
+Bonferroni threshold at family-wise level ``alpha`` (two-sided) is ``Phi^-1(1 - alpha / (2K))``.
+
+Verdicts, per comparison and overall:
+
+* **inconclusive** — a result involved is untrusted (:mod:`inference.diagnostics`: one chain, too few draws,
+  constant chains, non-finite diagnostics, ESS below the minimum); never "agree";
+* **disagree** — some ``|z|`` exceeds the threshold, or a result involved fails its diagnostics (R-hat, divergences);
+* **agree** — otherwise.
+
+The overall verdict is "disagree" if any comparison disagrees, else "inconclusive" if any is, else "agree".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import arviz as az
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from models.checks import probability
+from inference.diagnostics import ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, diagnose, flatten, select_posterior
+
+__all__ = ["STATISTICS", "CrossValidation", "estimates", "compare", "bonferroni_threshold"]
+
+#: The statistics compared for every quantity, in this order.
+STATISTICS = ("mean", "sd", "q05", "q95")
+_PROBS = {"q05": 0.05, "q95": 0.95}
+EXACT = "exact"
+
+
+def bonferroni_threshold(alpha: float, tests: int) -> float:
+    """Two-sided |z| threshold for ``tests`` tests at family-wise level ``alpha``: Phi^-1(1 - alpha/(2 tests))."""
+    alpha = probability(alpha, "alpha")
+    if tests < 1:
+        raise ValueError(f"tests: must be >= 1, got {tests}")
+    return float(stats.norm.isf(alpha / (2 * tests)))
+
+
+def estimates(idata: az.InferenceData, var_names=None) -> pd.DataFrame:
+    """Posterior mean, sd, 5% and 95% quantiles of every scalar quantity, each with its ArviZ MCSE.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Posterior of dims ``(chain, draw, ...)``.
+    var_names : sequence of str, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        MultiIndex ``(quantity, statistic)``; columns ``estimate`` and ``mcse``.  The sd uses ``ddof=1`` and
+        quantiles NumPy's default (linear) interpolation over all chains' draws.
+    """
+    post = select_posterior(idata, var_names)
+    draws = flatten(post)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mcse = {
+            "mean": flatten(az.mcse(post, method="mean")),
+            "sd": flatten(az.mcse(post, method="sd")),
+            **{s: flatten(az.mcse(post, method="quantile", prob=p)) for s, p in _PROBS.items()},
+        }
+    rows = []
+    for label, values in draws.items():
+        flat = values.ravel()
+        est = {
+            "mean": flat.mean(),
+            "sd": flat.std(ddof=1) if flat.size > 1 else np.nan,
+            **{s: np.quantile(flat, p) for s, p in _PROBS.items()},
+        }
+        for s in STATISTICS:
+            rows.append((label, s, float(est[s]), float(mcse[s][label])))
+    frame = pd.DataFrame(rows, columns=["quantity", "statistic", "estimate", "mcse"])
+    return frame.set_index(["quantity", "statistic"])
+
+
+def _exact_estimates(exact: pd.DataFrame) -> pd.DataFrame:
+    missing = [s for s in STATISTICS if s not in exact.columns]
+    if missing:
+        raise ValueError(f"exact: missing columns {missing} (needs {list(STATISTICS)})")
+    values = exact[list(STATISTICS)].astype(float)
+    if not np.all(np.isfinite(values.values)):
+        bad = values.index[~np.isfinite(values.values).all(axis=1)].tolist()
+        raise ValueError(f"exact: non-finite reference values for {bad}")
+    long = values.stack()
+    long.index.names = ["quantity", "statistic"]
+    return pd.DataFrame({"estimate": long, "mcse": 0.0})
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Outcome of :func:`compare`.
+
+    Attributes
+    ----------
+    verdict : str
+        ``"agree"``, ``"disagree"`` or ``"inconclusive"``.
+    reasons : tuple of str
+        Why, when not "agree" (names the quantities, statistics and diagnostics at fault).
+    table : pandas.DataFrame
+        One row per z-test: ``comparison`` (``"gibbs vs nuts"``), ``quantity``, ``statistic``, ``left``,
+        ``right``, ``estimate_left``, ``mcse_left``, ``estimate_right``, ``mcse_right``, ``z``, ``ok``.
+    comparisons : pandas.DataFrame
+        One row per comparison: ``comparison``, ``verdict``, ``max_abs_z``, ``reasons``.
+    diagnostics : dict of str to Diagnostics
+        Per result.
+    estimates : dict of str to pandas.DataFrame
+        Per result (and ``"exact"``), as :func:`estimates` returns.
+    threshold : float
+        The Bonferroni |z| threshold.
+    alpha : float
+        Family-wise level.
+    """
+
+    verdict: str
+    reasons: tuple[str, ...]
+    table: pd.DataFrame
+    comparisons: pd.DataFrame
+    diagnostics: dict[str, Diagnostics]
+    estimates: dict[str, pd.DataFrame]
+    threshold: float
+    alpha: float
+
+    def verdict_of(self, left: str, right: str) -> str:
+        """Verdict of one comparison, e.g. ``verdict_of("gibbs", "exact")``."""
+        row = self.comparisons.set_index("comparison").loc[f"{left} vs {right}"]
+        return str(row["verdict"])
+
+
+def compare(
+    results: Mapping[str, az.InferenceData],
+    exact: pd.DataFrame | None = None,
+    *,
+    var_names=None,
+    alpha: float = 0.01,
+    rhat_max: float = RHAT_MAX,
+    ess_min: float = ESS_MIN,
+    min_draws: int = MIN_DRAWS,
+) -> CrossValidation:
+    """Cross-validate posteriors against each other and, if given, against an exact answer.
+
+    Parameters
+    ----------
+    results : mapping of str to arviz.InferenceData
+        At least one result (two or more for a pairwise comparison), by name.  Quantities are matched by
+        variable name and coordinate label.
+    exact : pandas.DataFrame, optional
+        Exact reference: index = quantity label (``"mu"``, ``"w[age]"``), columns ``mean``, ``sd``, ``q05``,
+        ``q95``.  Only quantities it lists are compared with it.
+    var_names : sequence of str, optional
+        Variables to compare; by default those all results share.
+    alpha : float in (0, 1)
+        Family-wise error level over all z-tests (Bonferroni).
+    rhat_max, ess_min, min_draws
+        Diagnostic thresholds, see :func:`inference.diagnostics.diagnose`.
+
+    Returns
+    -------
+    CrossValidation
+
+    Raises
+    ------
+    ValueError
+        If ``results`` is empty or not InferenceData, no result may be compared with anything (one result
+        and no exact answer), no quantity is shared, or ``exact`` is malformed.
+    """
+    if not isinstance(results, Mapping) or not results:
+        raise ValueError("results: expected a non-empty mapping of name to InferenceData")
+    if EXACT in results:
+        raise ValueError(f"results: the name {EXACT!r} is reserved for the exact reference")
+    if len(results) < 2 and exact is None:
+        raise ValueError("results: need two results, or one and an exact reference")
+    alpha = probability(alpha, "alpha")
+    for name, idata in results.items():
+        if not isinstance(idata, az.InferenceData) or "posterior" not in idata.groups():
+            raise ValueError(f"results[{name!r}]: expected an arviz.InferenceData with a posterior group")
+    if var_names is None:
+        shared = set.intersection(*(set(map(str, r.posterior.data_vars)) for r in results.values()))
+        var_names = [v for v in next(iter(results.values())).posterior.data_vars if v in shared]
+    if not var_names:
+        raise ValueError("results: the results share no posterior variable")
+
+    diag = {
+        name: diagnose(idata, var_names, name=name, rhat_max=rhat_max, ess_min=ess_min, min_draws=min_draws)
+        for name, idata in results.items()
+    }
+    est = {name: estimates(idata, var_names) for name, idata in results.items()}
+    pairs = list(itertools.combinations(results, 2))
+    if exact is not None:
+        est[EXACT] = _exact_estimates(exact)
+        pairs += [(name, EXACT) for name in results]
+
+    blocks = []
+    for left, right in pairs:
+        joined = est[left].join(est[right], how="inner", lsuffix="_left", rsuffix="_right")
+        if joined.empty:
+            raise ValueError(f"results: {left} and {right} share no quantity")
+        joined.insert(0, "comparison", f"{left} vs {right}")
+        joined.insert(1, "left", left)
+        joined.insert(2, "right", right)
+        blocks.append(joined.reset_index())
+    table = pd.concat(blocks, ignore_index=True)
+    table = table[["comparison", "quantity", "statistic", "left", "right",
+                   "estimate_left", "mcse_left", "estimate_right", "mcse_right"]]
+    diff = table["estimate_left"] - table["estimate_right"]
+    scale = np.hypot(table["mcse_left"], table["mcse_right"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(scale > 0, diff / scale, np.where(diff == 0, 0.0, np.inf))
+    table["z"] = z
+    threshold = bonferroni_threshold(alpha, len(table))
+    table["ok"] = np.abs(table["z"]) <= threshold  # NaN compares False: never silently ok
+
+    rows, all_reasons = [], []
+    for left, right in pairs:
+        sub = table[(table["left"] == left) & (table["right"] == right)]
+        involved = [diag[n] for n in (left, right) if n in diag]
+        untrusted = [r for d in involved for r in d.untrusted]
+        failures = [r for d in involved for r in d.failures]
+        bad = sub[~sub["ok"]]
+        z_reasons = [
+            f"{left} vs {right}: {q} {s} differs, z = {zv:+.2f} (|z| > {threshold:.2f})"
+            for q, s, zv in zip(bad["quantity"], bad["statistic"], bad["z"])
+        ]
+        if untrusted:
+            verdict, reasons = "inconclusive", untrusted
+        elif z_reasons or failures:
+            verdict, reasons = "disagree", failures + z_reasons
+        else:
+            verdict, reasons = "agree", []
+        max_z = float(np.nanmax(np.abs(sub["z"]))) if len(sub) else np.nan
+        rows.append({"comparison": f"{left} vs {right}", "verdict": verdict, "max_abs_z": max_z,
+                     "reasons": "; ".join(reasons)})
+        all_reasons += [r for r in reasons if r not in all_reasons]
+    comparisons = pd.DataFrame(rows)
+    verdicts = set(comparisons["verdict"])
+    overall = "disagree" if "disagree" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agree"
+    return CrossValidation(overall, tuple(all_reasons), table, comparisons, diag, est, threshold, alpha)

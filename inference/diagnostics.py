@@ -1,0 +1,233 @@
+"""Posterior diagnostics, all computed by ArviZ: R-hat, bulk and tail ESS, MCSE, divergences, and plots.
+
+Thresholds follow Vehtari, Gelman, Simpson, Carpenter, Bürkner (2021), "Rank-normalization, folding, and
+localization: an improved R-hat for assessing convergence of MCMC", Bayesian Analysis 16(2): rank-normalised
+split R-hat <= 1.01, bulk and tail ESS >= 400.
+
+A result is judged in two tiers:
+
+* **untrusted** — nothing can be concluded: fewer than 2 chains, fewer than ``min_draws`` draws per chain,
+  non-finite draws, a chain that never moves, R-hat or ESS not finite, or an ESS below ``ess_min`` (too few
+  effective draws for the Monte Carlo standard errors to mean much);
+* **failed** — the sampler is flagged: R-hat above ``rhat_max``, or divergent transitions.
+
+:mod:`inference.crossval` turns the first into "inconclusive" and the second into "disagree".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from models.checks import positive_int, positive_scalar
+
+__all__ = [
+    "RHAT_MAX",
+    "ESS_MIN",
+    "MIN_DRAWS",
+    "Diagnostics",
+    "diagnose",
+    "flatten",
+    "select_posterior",
+    "plot_trace",
+    "plot_rank",
+]
+
+RHAT_MAX = 1.01
+ESS_MIN = 400
+MIN_DRAWS = 100
+SAMPLE_DIMS = ("chain", "draw")
+
+
+def _label(name: str, da: xr.DataArray, extra: list[str], index: tuple[int, ...]) -> str:
+    if not extra:
+        return name
+    parts = [str(da[d].values[i]) if d in da.coords else str(i) for d, i in zip(extra, index)]
+    return f"{name}[{', '.join(parts)}]"
+
+
+def flatten(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Split every variable of ``ds`` into scalar quantities, labelled as ArviZ labels them (``w[age]``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Variables of dims ``(chain, draw, *extra)`` or ``(*extra)``.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One entry per scalar quantity: an array of shape ``(chain, draw)``, or a 0-d array for a
+        statistic that has no sample dims.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name, da in ds.data_vars.items():
+        extra = [d for d in da.dims if d not in SAMPLE_DIMS]
+        values = da.transpose(*[d for d in SAMPLE_DIMS if d in da.dims], *extra).values
+        shape = [da.sizes[d] for d in extra]
+        for index in np.ndindex(*shape):
+            out[_label(str(name), da, extra, index)] = values[(..., *index)]
+    return out
+
+
+def select_posterior(idata: az.InferenceData, var_names=None) -> xr.Dataset:
+    """The posterior group of ``idata``, restricted to ``var_names`` when given.
+
+    Raises
+    ------
+    ValueError
+        If ``idata`` has no posterior group or ``var_names`` names a variable it lacks.
+    """
+    if not isinstance(idata, az.InferenceData) or "posterior" not in idata.groups():
+        raise ValueError("idata: expected an arviz.InferenceData with a posterior group")
+    post = idata.posterior
+    if var_names is None:
+        return post
+    missing = [v for v in var_names if v not in post.data_vars]
+    if missing:
+        raise ValueError(f"var_names: not in the posterior: {missing}")
+    return post[list(var_names)]
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """ArviZ diagnostics of one result and what they mean for a comparison.
+
+    Attributes
+    ----------
+    name : str
+        The result's name (``"gibbs"``, ``"nuts"`` ...).
+    table : pandas.DataFrame
+        Index: quantity label; columns ``r_hat``, ``ess_bulk``, ``ess_tail``.
+    chains, draws : int
+        Number of chains and of kept draws per chain.
+    divergences : int or None
+        Divergent transitions over all chains; None when the sampler has no such notion.
+    untrusted : tuple of str
+        Reasons why nothing can be concluded from this result (empty when it can be used).
+    failures : tuple of str
+        Diagnostics the result fails (empty when it passes).
+    """
+
+    name: str
+    table: pd.DataFrame
+    chains: int
+    draws: int
+    divergences: int | None
+    untrusted: tuple[str, ...]
+    failures: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        """True when the result is trustworthy and passes every check."""
+        return not self.untrusted and not self.failures
+
+
+def diagnose(
+    idata: az.InferenceData,
+    var_names=None,
+    *,
+    name: str = "result",
+    rhat_max: float = RHAT_MAX,
+    ess_min: float = ESS_MIN,
+    min_draws: int = MIN_DRAWS,
+) -> Diagnostics:
+    """R-hat (rank-normalised, split), bulk and tail ESS by ArviZ, and divergences, with the verdict tiers.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Needs a ``posterior`` of dims ``(chain, draw, ...)``; ``sample_stats.diverging`` is read if present.
+    var_names : sequence of str, optional
+        Variables to check; all posterior variables by default.
+    name : str
+        Label for messages.
+    rhat_max, ess_min : float
+        Thresholds (Vehtari et al. 2021).
+    min_draws : int
+        Fewer kept draws per chain than this make the result untrusted.
+
+    Returns
+    -------
+    Diagnostics
+
+    Raises
+    ------
+    ValueError
+        If ``idata`` has no posterior, ``var_names`` names a missing variable, or a threshold is not > 0.
+    """
+    post = select_posterior(idata, var_names)
+    rhat_max = positive_scalar(rhat_max, "rhat_max")
+    ess_min = positive_scalar(ess_min, "ess_min")
+    min_draws = positive_int(min_draws, "min_draws")
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    draws_by_quantity = flatten(post)
+
+    untrusted: list[str] = []
+    failures: list[str] = []
+    if chains < 2:
+        untrusted.append(f"{name}: a single chain (R-hat needs at least 2)")
+    if draws < min_draws:
+        untrusted.append(f"{name}: {draws} draws per chain (fewer than {min_draws})")
+
+    rows = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats = {
+            "r_hat": flatten(az.rhat(post)) if chains >= 2 and draws >= 4 else {},
+            "ess_bulk": flatten(az.ess(post, method="bulk")) if draws >= 4 else {},
+            "ess_tail": flatten(az.ess(post, method="tail")) if draws >= 4 else {},
+        }
+    for label, values in draws_by_quantity.items():
+        row = {k: float(v.get(label, np.nan)) for k, v in stats.items()}
+        rows[label] = row
+        if not np.all(np.isfinite(values)):
+            untrusted.append(f"{name}: {label} has non-finite draws")
+            continue
+        if np.any(np.ptp(values, axis=1) == 0.0):
+            untrusted.append(f"{name}: {label} has a constant chain")
+            continue
+        if chains >= 2 and draws >= min_draws:
+            if not all(np.isfinite(list(row.values()))):
+                untrusted.append(f"{name}: {label} has a non-finite R-hat or ESS")
+                continue
+            if min(row["ess_bulk"], row["ess_tail"]) < ess_min:
+                untrusted.append(
+                    f"{name}: {label} ess_bulk {row['ess_bulk']:.0f}, ess_tail {row['ess_tail']:.0f} "
+                    f"(< {ess_min:g}: too few effective draws)"
+                )
+            if row["r_hat"] > rhat_max:
+                failures.append(f"{name}: {label} R-hat {row['r_hat']:.3f} > {rhat_max:g}")
+
+    divergences = None
+    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+        divergences = int(idata.sample_stats["diverging"].values.sum())
+        if divergences > 0:
+            failures.append(f"{name}: {divergences} divergent transitions")
+
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["r_hat", "ess_bulk", "ess_tail"])
+    table.index.name = "quantity"
+    return Diagnostics(name, table, chains, draws, divergences, tuple(untrusted), tuple(failures))
+
+
+def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = None):
+    """ArviZ trace plot (``arviz.plot_trace``, rank-bar style); returns the matplotlib Figure."""
+    axes = az.plot_trace(idata, var_names=var_names, kind="trace", compact=True, show=False)
+    fig = np.asarray(axes).ravel()[0].figure
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rank(idata: az.InferenceData, var_names=None, *, title: str | None = None):
+    """ArviZ rank plot (``arviz.plot_rank``, Vehtari et al. 2021 sec. 4.1); returns the matplotlib Figure."""
+    axes = az.plot_rank(idata, var_names=var_names, kind="vlines", show=False)
+    fig = np.asarray(axes).ravel()[0].figure
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

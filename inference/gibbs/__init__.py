@@ -1,0 +1,1 @@
+"""Handwritten Gibbs samplers, one module per model."""

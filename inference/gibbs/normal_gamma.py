@@ -1,0 +1,276 @@
+"""Gibbs sampler for Normal data with unknown mean and precision (independent Normal and Gamma priors).
+
+Source: Gelman et al., *Bayesian Data Analysis*, 3rd ed., sec. 11.1 (Gibbs) with the semi-conjugate
+full conditionals of sec. 3.3 / ex. 11.1; the model is in :mod:`models.normal_gamma`.  With
+``xbar``, ``ss`` the sample mean and sum of squared deviations, the two full conditionals are ::
+
+    mu   | x, beta ~ Normal(m, 1/p),  p = 1/s0_var + n beta,  m = (mu0/s0_var + beta n xbar) / p
+    beta | x, mu   ~ Gamma(a + n/2, rate = b + (ss + n (xbar - mu)^2) / 2)
+
+Both need only the sufficient statistics, so a sweep costs O(1), not O(n).  NumPy draws the Gamma by
+*scale*: ``beta = standard_gamma(a + n/2) / rate``.
+
+The sampler follows the blackjax pattern: :func:`init` and a pure :func:`step` (``rng`` is an argument,
+never stored) on a small :class:`GibbsState`, vectorised over chains.  :func:`sample` runs the same chain
+fast: the shape of the Gamma conditional never changes, so every chain's standard normals and standard
+gammas are drawn in bulk up front from its own stream; what is left sequential is two scalar updates per
+draw (:func:`transition`), run by a loop compiled with numba.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import arviz as az
+import numba
+import numpy as np
+
+from models.checks import nonnegative_int, positive_int
+from models.normal_gamma import (
+    DEFAULT_PRIOR,
+    NormalGammaPrior,
+    SufficientStats,
+    _check_prior,
+    log_joint,
+    sufficient_statistics,
+)
+from inference.seeding import chain_generators
+
+__all__ = [
+    "GibbsState",
+    "full_conditional_mu",
+    "full_conditional_beta",
+    "transition",
+    "init",
+    "step",
+    "sample",
+]
+
+
+class GibbsState(NamedTuple):
+    """State of ``C`` Gibbs chains."""
+
+    mu: np.ndarray
+    """Current mean, shape ``(C,)``, in the data's units."""
+    beta: np.ndarray
+    """Current precision, shape ``(C,)``, in inverse squared units; > 0."""
+
+
+@numba.njit(cache=True)
+def _mu_conditional(beta, n, xbar, mu0, s0_var):
+    precision = 1.0 / s0_var + n * beta
+    mean = (mu0 / s0_var + beta * n * xbar) / precision
+    return mean, precision
+
+
+@numba.njit(cache=True)
+def _beta_conditional(mu, n, xbar, ss, a, b):
+    shape = a + 0.5 * n
+    rate = b + 0.5 * (ss + n * (xbar - mu) ** 2)
+    return shape, rate
+
+
+@numba.njit(cache=True)
+def _transition(beta, z, g, n, xbar, ss, mu0, s0_var, a, b):
+    mean, precision = _mu_conditional(beta, n, xbar, mu0, s0_var)
+    mu = mean + z / np.sqrt(precision)
+    _, rate = _beta_conditional(mu, n, xbar, ss, a, b)
+    return mu, g / rate
+
+
+@numba.njit(cache=True)
+def _run_chains(beta_start, z, g, n, xbar, ss, mu0, s0_var, a, b):
+    chains, length = z.shape
+    mu_out = np.empty((chains, length))
+    beta_out = np.empty((chains, length))
+    for c in range(chains):
+        beta = beta_start[c]
+        for t in range(length):
+            mu, beta = _transition(beta, z[c, t], g[c, t], n, xbar, ss, mu0, s0_var, a, b)
+            mu_out[c, t] = mu
+            beta_out[c, t] = beta
+    return mu_out, beta_out
+
+
+def _as_float_array(value) -> np.ndarray:
+    return np.asarray(value, dtype=np.float64)
+
+
+def full_conditional_mu(beta, stats: SufficientStats, prior: NormalGammaPrior):
+    """Parameters of ``mu | x, beta ~ Normal(mean, 1 / precision)``.
+
+    Parameters
+    ----------
+    beta : array_like, shape S
+        Precision(s), > 0.
+    stats : SufficientStats
+    prior : NormalGammaPrior
+
+    Returns
+    -------
+    mean, precision : numpy.ndarray, shape S
+        ``precision = 1/s0_var + n beta``; ``mean = (mu0/s0_var + beta n xbar) / precision``.
+    """
+    prior = _check_prior(prior)
+    return _mu_conditional(_as_float_array(beta), stats.n, stats.mean, prior.mu0, prior.s0_var)
+
+
+def full_conditional_beta(mu, stats: SufficientStats, prior: NormalGammaPrior):
+    """Parameters of ``beta | x, mu ~ Gamma(shape, rate)`` (a **rate**; NumPy/SciPy take scale = 1/rate).
+
+    Parameters
+    ----------
+    mu : array_like, shape S
+    stats : SufficientStats
+    prior : NormalGammaPrior
+
+    Returns
+    -------
+    shape : float
+        ``a + n/2``.
+    rate : numpy.ndarray, shape S
+        ``b + (ss + n (xbar - mu)^2) / 2 = b + sum_i (x_i - mu)^2 / 2``.
+    """
+    prior = _check_prior(prior)
+    return _beta_conditional(_as_float_array(mu), stats.n, stats.mean, stats.ss, prior.a, prior.b)
+
+
+def transition(state: GibbsState, z, g, stats: SufficientStats, prior: NormalGammaPrior) -> GibbsState:
+    """One deterministic Gibbs sweep given its noise: ``mu`` from ``beta``, then ``beta`` from the new ``mu``.
+
+    Parameters
+    ----------
+    state : GibbsState
+        Only ``state.beta`` is read (``mu`` is redrawn first).
+    z : array_like, shape (C,)
+        Standard normal draws for ``mu``.
+    g : array_like, shape (C,)
+        Standard Gamma(a + n/2) draws (scale 1) for ``beta``.
+    stats : SufficientStats
+    prior : NormalGammaPrior
+
+    Returns
+    -------
+    GibbsState
+    """
+    prior = _check_prior(prior)
+    mu, beta = _transition(
+        _as_float_array(state.beta), _as_float_array(z), _as_float_array(g),
+        stats.n, stats.mean, stats.ss, prior.mu0, prior.s0_var, prior.a, prior.b,
+    )
+    return GibbsState(mu, beta)
+
+
+def init(rng: np.random.Generator, chains: int, prior: NormalGammaPrior = DEFAULT_PRIOR) -> GibbsState:
+    """Start ``chains`` chains at independent draws from the prior (over-dispersed, as R-hat wants).
+
+    Returns
+    -------
+    GibbsState
+        Arrays of shape ``(chains,)``.
+    """
+    prior = _check_prior(prior)
+    chains = positive_int(chains, "chains")
+    mu = rng.normal(prior.mu0, np.sqrt(prior.s0_var), size=chains)
+    beta = rng.standard_gamma(prior.a, size=chains) / prior.b
+    return GibbsState(mu, beta)
+
+
+def step(rng: np.random.Generator, state: GibbsState, stats: SufficientStats, prior: NormalGammaPrior) -> GibbsState:
+    """One Gibbs sweep for every chain: ``mu ~ p(mu | x, beta)``, then ``beta ~ p(beta | x, mu)``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the sweep's randomness (one standard normal and one standard gamma per chain).
+    state : GibbsState
+        Arrays of shape ``(C,)``.
+    stats : SufficientStats
+    prior : NormalGammaPrior
+
+    Returns
+    -------
+    GibbsState
+        The new state, arrays of shape ``(C,)``.
+    """
+    prior = _check_prior(prior)
+    chains = np.shape(state.beta)[0]
+    z = rng.standard_normal(chains)
+    g = rng.standard_gamma(prior.a + 0.5 * stats.n, size=chains)
+    return transition(state, z, g, stats, prior)
+
+
+def sample(
+    x,
+    prior: NormalGammaPrior = DEFAULT_PRIOR,
+    *,
+    draws: int = 1000,
+    chains: int = 4,
+    warmup: int = 1000,
+    seed: int = 0,
+) -> az.InferenceData:
+    """Run ``chains`` independent Gibbs chains and return their draws after ``warmup``.
+
+    Chain ``c`` uses its own stream ``numpy.random.default_rng(SeedSequence(seed).spawn(chains)[c])``:
+    it draws its start from the prior, then all ``warmup + draws`` standard normals, then all standard
+    Gamma(a + n/2) variates.  The same seed gives the same draws.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Observations.
+    prior : NormalGammaPrior
+    draws : int, >= 1
+        Kept draws per chain.
+    chains : int, >= 1
+    warmup : int, >= 0
+        Discarded sweeps per chain.
+    seed : int, >= 0
+
+    Returns
+    -------
+    arviz.InferenceData
+        ``posterior``: ``mu``, ``beta``, ``sigma = beta ** -0.5``, each of dims ``(chain, draw)``, named as
+        in :func:`models.normal_gamma.build_pymc_model`; ``sample_stats``: ``log_joint`` (log prior + log
+        likelihood, no Jacobian), ``(chain, draw)``; ``observed_data``: ``x`` with dims ``("obs",)``.
+        ``posterior.attrs`` holds ``sampling_time`` (wall-clock seconds, as PyMC), ``algorithm`` and ``seed``.
+
+    Raises
+    ------
+    ValueError
+        For bad ``x`` or ``prior``, ``draws`` or ``chains`` < 1, ``warmup`` < 0, or a bad ``seed``.
+    """
+    stats = sufficient_statistics(x)
+    x = np.asarray(x, dtype=np.float64)
+    prior = _check_prior(prior)
+    draws = positive_int(draws, "draws")
+    chains = positive_int(chains, "chains")
+    warmup = nonnegative_int(warmup, "warmup")
+    rngs = chain_generators(seed, chains)
+
+    start = time.perf_counter()
+    length = warmup + draws
+    shape = prior.a + 0.5 * stats.n
+    beta0 = np.empty(chains)
+    z = np.empty((chains, length))
+    g = np.empty((chains, length))
+    for c, rng in enumerate(rngs):
+        beta0[c] = init(rng, 1, prior).beta[0]
+        z[c] = rng.standard_normal(length)
+        g[c] = rng.standard_gamma(shape, size=length)
+    mu, beta = _run_chains(beta0, z, g, stats.n, stats.mean, stats.ss, prior.mu0, prior.s0_var, prior.a, prior.b)
+    mu, beta = mu[:, warmup:], beta[:, warmup:]
+    elapsed = time.perf_counter() - start
+
+    idata = az.from_dict(
+        posterior={"mu": mu, "beta": beta, "sigma": beta**-0.5},
+        sample_stats={"log_joint": log_joint(mu, beta, x, prior)},
+        observed_data={"x": x},
+        coords={"obs": np.arange(stats.n)},
+        dims={"x": ["obs"]},
+    )
+    idata.posterior.attrs.update(
+        inference_library="bayes-zoo", algorithm="gibbs", sampling_time=elapsed, tuning_steps=warmup, seed=seed
+    )
+    return idata

@@ -1,0 +1,133 @@
+"""The one place that calls ``pymc.sample``, with the zoo's defaults.
+
+Defaults: 4 chains of 1000 draws after 1000 tuning steps, ``target_accept=0.9``, chains run in one process
+(``cores=1``: on the small models of the zoo, starting worker processes costs more than it saves), the
+integer ``seed`` handed to PyMC, which spawns an independent stream per chain from it, PyMC's own convergence
+warnings off (the zoo's diagnostics in :mod:`inference.diagnostics` judge convergence) and PyMC's
+progress bar shown only when asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+import arviz as az
+
+from models.checks import nonnegative_int, positive_int, probability
+
+__all__ = ["NUTS_DEFAULTS", "sample_nuts", "step_methods"]
+
+NUTS_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.9, "cores": 1}
+
+
+@contextmanager
+def _quiet_pymc(quiet: bool):
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    if quiet:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def sample_nuts(
+    model,
+    *,
+    draws: int = NUTS_DEFAULTS["draws"],
+    tune: int = NUTS_DEFAULTS["tune"],
+    chains: int = NUTS_DEFAULTS["chains"],
+    seed: int = 0,
+    target_accept: float = NUTS_DEFAULTS["target_accept"],
+    cores: int = NUTS_DEFAULTS["cores"],
+    progressbar: bool = False,
+    quiet: bool = True,
+    **kwargs,
+) -> az.InferenceData:
+    """Sample ``model`` with ``pymc.sample`` (NUTS for continuous variables, PyMC's choice otherwise).
+
+    Parameters
+    ----------
+    model : pymc.Model
+    draws : int, >= 1
+        Kept draws per chain.
+    tune : int, >= 0
+        Tuning (warm-up) steps per chain, discarded.
+    chains : int, >= 1
+    seed : int, >= 0
+        Root seed; PyMC spawns one independent stream per chain from it.  Same seed, same draws.
+    target_accept : float in (0, 1)
+    cores : int, >= 1
+    progressbar : bool
+        Show PyMC's progress bar.
+    quiet : bool
+        Hide PyMC's informational log lines ("Initializing NUTS ...").
+    **kwargs
+        Passed to ``pymc.sample`` (``step=``, ``idata_kwargs=`` ...).
+
+    Returns
+    -------
+    arviz.InferenceData
+        As PyMC returns it: ``posterior`` with dims ``(chain, draw, ...)``, ``sample_stats`` with
+        ``diverging``, ``observed_data``; ``posterior.attrs["sampling_time"]`` in seconds, and
+        ``posterior.attrs["step_methods"]`` naming the step method of each free variable.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not a ``pymc.Model``, or ``draws``, ``tune``, ``chains``, ``seed``, ``cores`` or
+        ``target_accept`` is out of range.
+    """
+    import pymc as pm
+
+    if not isinstance(model, pm.Model):
+        raise ValueError(f"model: expected a pymc.Model, got {type(model).__name__}")
+    draws = positive_int(draws, "draws")
+    tune = nonnegative_int(tune, "tune")
+    chains = positive_int(chains, "chains")
+    cores = positive_int(cores, "cores")
+    target_accept = probability(target_accept, "target_accept")
+    seed = nonnegative_int(seed, "seed")
+    with _quiet_pymc(quiet), model:
+        if "step" not in kwargs:
+            kwargs["nuts"] = {"target_accept": target_accept, **kwargs.get("nuts", {})}
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=seed,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            **kwargs,
+        )
+    idata.posterior.attrs["algorithm"] = "nuts"
+    idata.posterior.attrs["seed"] = seed
+    with model:
+        idata.posterior.attrs["step_methods"] = step_methods(model, kwargs.get("step"))
+    return idata
+
+
+def step_methods(model, step=None) -> str:
+    """Which step method PyMC uses for each free variable, e.g. ``"NUTS: [mu, beta]"``.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    step : pymc step method or list of them, optional
+        The ``step=`` given to ``pymc.sample``; the variables it does not cover are reported with the step
+        method PyMC assigns automatically (``pymc.sampling.mcmc.assign_step_methods``).
+    """
+    from pymc.sampling.mcmc import assign_step_methods
+
+    provided, selected = assign_step_methods(model, step)
+    parts = []
+    for method in provided:
+        for sub in getattr(method, "methods", [method]):
+            parts.append(f"{type(sub).__name__}: [{', '.join(v.name for v in sub.vars)}]")
+    for cls, value_vars in selected.items():
+        names = [model.values_to_rvs[v].name if v in model.values_to_rvs else v.name for v in value_vars]
+        parts.append(f"{cls.__name__}: [{', '.join(names)}]")
+    return "; ".join(parts)

@@ -1,0 +1,80 @@
+"""Argument checks shared by every public entry point.
+
+Each check returns the cleaned value or raises ``ValueError`` whose message starts with the argument's name,
+so a user sees at once which argument was wrong and why.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["finite_vector", "finite_scalar", "positive_scalar", "positive_int", "nonnegative_int", "probability"]
+
+
+def finite_vector(value, name: str) -> np.ndarray:
+    """A non-empty 1-D float64 array with only finite values.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not 1-D (a 2-D array where 1-D belongs included), is empty, or holds NaN or inf.
+    """
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: expected a 1-D array of numbers ({err})") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: is empty")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}: holds {int(bad.sum())} non-finite value(s) (NaN or inf), first at index {first}")
+    return arr
+
+
+def finite_scalar(value, name: str) -> float:
+    """A finite real number, as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | np.ndarray) or np.ndim(value) != 0:
+        raise ValueError(f"{name}: expected a real number, got {value!r}")
+    out = float(value)
+    if not np.isfinite(out):
+        raise ValueError(f"{name}: must be finite, got {out}")
+    return out
+
+
+def positive_scalar(value, name: str) -> float:
+    """A finite real number > 0, as float."""
+    out = finite_scalar(value, name)
+    if out <= 0.0:
+        raise ValueError(f"{name}: must be > 0, got {out}")
+    return out
+
+
+def positive_int(value, name: str) -> int:
+    """An integer >= 1 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name}: must be >= 1, got {value}")
+    return int(value)
+
+
+def probability(value, name: str) -> float:
+    """A number strictly between 0 and 1."""
+    out = finite_scalar(value, name)
+    if not 0.0 < out < 1.0:
+        raise ValueError(f"{name}: must lie strictly between 0 and 1, got {out}")
+    return out
+
+
+def nonnegative_int(value, name: str) -> int:
+    """An integer >= 0 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: expected an integer >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name}: must be >= 0, got {value}")
+    return int(value)

@@ -1,0 +1,73 @@
+"""Loaders for the data bundled in ``models/data/``.
+
+Each loader returns a :class:`Dataset`: the arrays, a one-paragraph description, and the provenance lines
+copied from the file's header (or from ``models/data/README.md``).  Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+__all__ = ["Dataset", "load_newcomb", "NEWCOMB_OUTLIERS"]
+
+#: The two values of Newcomb's series that are well-known outliers (Gelman et al., BDA3, sec. 3.2).
+NEWCOMB_OUTLIERS = (-44.0, -2.0)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A bundled data set.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier, e.g. ``"newcomb"``.
+    arrays : dict of str to numpy.ndarray
+        The data; shapes and units are given in ``description``.
+    description : str
+        What the data are, their shapes and units.
+    provenance : tuple of str
+        The source lines kept from the bundled file.
+    """
+
+    name: str
+    arrays: dict[str, np.ndarray]
+    description: str
+    provenance: tuple[str, ...] = field(default=())
+
+
+def _read_text(filename: str) -> str:
+    return resources.files("models").joinpath("data", filename).read_text(encoding="utf-8")
+
+
+def load_newcomb(*, drop_outliers: bool = False) -> Dataset:
+    """Newcomb's 1882 speed-of-light measurements.
+
+    Parameters
+    ----------
+    drop_outliers : bool, default False
+        Drop the two well-known outliers (-44 and -2), leaving 64 values.
+
+    Returns
+    -------
+    Dataset
+        ``arrays["x"]`` has shape ``(66,)`` (``(64,)`` without outliers), float64, in nanoseconds as a
+        deviation from 24,800 ns: the time light took to travel about 7442 m.
+    """
+    text = _read_text("newcomb_light.txt")
+    header = tuple(line.lstrip("# ").rstrip() for line in text.splitlines() if line.startswith("#"))
+    values = np.array(
+        [float(tok) for line in text.splitlines() if not line.startswith("#") for tok in line.split()],
+        dtype=np.float64,
+    )
+    if drop_outliers:
+        values = values[~np.isin(values, NEWCOMB_OUTLIERS)]
+    kept = "without" if drop_outliers else "with"
+    description = (
+        f"Newcomb's speed-of-light measurements, {values.size} values ({kept} the outliers -44 and -2), "
+        "in ns as deviations from 24,800 ns."
+    )
+    return Dataset("newcomb", {"x": values}, description, header)

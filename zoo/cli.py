@@ -1,0 +1,152 @@
+"""The ``bayes-zoo`` command line.
+
+::
+
+    bayes-zoo list
+    bayes-zoo compare PROBLEM [--draws N --chains N --warmup N --seed N --out DIR --quick --force] [pair options]
+    bayes-zoo compare all     [--draws N --chains N --warmup N --seed N --out DIR --quick --force]
+
+``compare`` runs each pair, prints its comparison as a Rich table as it finishes (a progress bar runs
+meanwhile), and writes ``OUT/<problem>/`` (see :mod:`zoo.report`); ``compare all`` also writes
+``OUT/report.md``.  It never overwrites an existing results folder unless ``--force`` is given.
+
+Exit status: 0 when no pair disagrees, 1 when some pair's verdict is "disagree", 2 for bad usage (including
+a results folder that exists without ``--force``).  "inconclusive" exits 0 but is printed in yellow with
+its reasons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import zoo  # noqa: F401  (configures PyTensor before PyMC is imported)
+from models.backend import blas_status
+
+EXIT_OK, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--draws", type=int, help="kept draws per chain (default 1000; --quick: the pair's small setting)")
+    parser.add_argument("--chains", type=int, help="chains per sampler (default 4)")
+    parser.add_argument("--warmup", type=int, help="warm-up / tuning iterations per chain, discarded (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="root seed; same seed, same draws (default 0)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
+    parser.add_argument("--quick", action="store_true", help="small settings, for tests and a first look")
+    parser.add_argument("--force", action="store_true", help="overwrite existing results for these pairs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one ``compare`` sub-command per registered pair plus ``all``."""
+    from zoo import pairs  # noqa: F401  (registers the pairs)
+    from zoo.registry import REGISTRY
+
+    parser = argparse.ArgumentParser(
+        prog="bayes-zoo",
+        description="A probabilistic-programming model zoo: each problem in PyMC and by hand, cross-validated.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the registered pairs")
+    compare = sub.add_parser("compare", help="run pairs and cross-validate their posteriors")
+    problems = compare.add_subparsers(dest="problem", required=True, metavar="PROBLEM")
+    for pair in REGISTRY.values():
+        p = problems.add_parser(pair.name, help=pair.title)
+        _common_options(p)
+        if pair.add_arguments is not None:
+            pair.add_arguments(p)
+    _common_options(problems.add_parser("all", help="every registered pair, plus OUT/report.md"))
+    return parser
+
+
+def _settings(pair, args, progress):
+    base = pair.quick if args.quick else dataclasses.replace(pair.quick, draws=1000, chains=4, warmup=1000, quick=False)
+    overrides = {k: getattr(args, k) for k in ("draws", "chains", "warmup") if getattr(args, k) is not None}
+    return dataclasses.replace(base, seed=args.seed, progress=progress, **overrides)
+
+
+def _pair_options(pair, args) -> dict:
+    if pair.add_arguments is None or args.problem == "all":
+        return {}
+    probe = argparse.ArgumentParser(add_help=False)
+    pair.add_arguments(probe)
+    return {a.dest: getattr(args, a.dest) for a in probe._actions if a.dest != "help"}
+
+
+def _list(console) -> int:
+    from rich.table import Table
+
+    from zoo.registry import REGISTRY
+
+    table = Table(title="bayes-zoo pairs", title_justify="left")
+    table.add_column("name")
+    table.add_column("problem")
+    table.add_column("compared")
+    for pair in REGISTRY.values():
+        table.add_row(pair.name, pair.title, pair.methods)
+    console.print(table)
+    return EXIT_OK
+
+
+def _compare(console, args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from zoo import report
+    from zoo.registry import REGISTRY, get
+
+    selected = list(REGISTRY.values()) if args.problem == "all" else [get(args.problem)]
+    try:
+        for pair in selected:  # validate every setting before any work
+            _settings(pair, args, None)
+        report.prepare_output(args.out, [p.name for p in selected], force=args.force, index=args.problem == "all")
+    except ValueError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        return EXIT_USAGE
+
+    console.print(f"[dim]{blas_status()}[/]")
+    outcomes = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} pairs"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=len(selected))
+        for pair in selected:
+            def stage(text, _name=pair.name):
+                progress.update(task, description=f"{_name}: {text}")
+
+            outcome = pair.run(_settings(pair, args, stage), **_pair_options(pair, args))
+            stage("writing results")
+            folder = Path(args.out) / pair.name
+            report.write_outcome(outcome, folder)
+            progress.console.print(report.rich_table(outcome))
+            for reason in outcome.crossval.reasons:
+                progress.console.print(f"  [yellow]- {reason}[/]")
+            progress.console.print(f"  written to {folder}/ (report.md, summary.csv, figures, netCDF)\n")
+            outcomes.append(outcome)
+            progress.advance(task)
+
+    if args.problem == "all":
+        index = report.write_index(outcomes, args.out)
+        console.print(f"overall report: {index}")
+    worst = {o.name: o.crossval.verdict for o in outcomes}
+    for name, verdict in worst.items():
+        style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}[verdict]
+        console.print(f"{name}: [bold {style}]{verdict}[/]")
+    return EXIT_DISAGREE if "disagree" in worst.values() else EXIT_OK
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``bayes-zoo`` console script; returns the exit status."""
+    from rich.console import Console
+
+    console = Console()
+    args = build_parser().parse_args(argv)
+    if args.command == "list":
+        return _list(console)
+    return _compare(console, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

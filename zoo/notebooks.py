@@ -1,0 +1,85 @@
+"""Execute the teaching notebooks: in place at full size (``make notebooks``), or a temporary copy at
+``--quick`` size (the tests).
+
+A notebook reads its size from the environment: ``BAYES_ZOO_QUICK=1`` asks for small settings.  Usage::
+
+    python -m zoo.notebooks --in-place notebooks/*.ipynb       # full size, outputs saved in the notebooks
+    python -m zoo.notebooks --quick notebooks/01_normal_gamma.ipynb   # quick, into a temporary copy
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["execute_notebook", "main"]
+
+QUICK_ENV = "BAYES_ZOO_QUICK"
+
+
+def execute_notebook(path, *, quick: bool, in_place: bool = False, timeout: int = 600) -> Path:
+    """Run every cell of the notebook at ``path`` with a fresh ``python3`` kernel.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``.ipynb`` file.
+    quick : bool
+        Set ``BAYES_ZOO_QUICK=1`` for the kernel (small settings).
+    in_place : bool
+        Save the executed notebook over ``path``; otherwise into a temporary folder (``path`` untouched).
+    timeout : int
+        Seconds allowed per cell.
+
+    Returns
+    -------
+    pathlib.Path
+        Where the executed notebook was written.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not an existing ``.ipynb`` file.
+    nbclient.exceptions.CellExecutionError
+        If a cell raises.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    if path.suffix != ".ipynb" or not path.is_file():
+        raise ValueError(f"path: {path} is not an existing .ipynb file")
+    nb = nbformat.read(path, as_version=4)
+    previous = os.environ.get(QUICK_ENV)
+    os.environ[QUICK_ENV] = "1" if quick else "0"
+    try:
+        workdir = path.parent if in_place else Path(tempfile.mkdtemp(prefix="bayes-zoo-nb-"))
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+    finally:
+        if previous is None:
+            os.environ.pop(QUICK_ENV, None)
+        else:
+            os.environ[QUICK_ENV] = previous
+    target = path if in_place else workdir / path.name
+    nbformat.write(nb, target)
+    return target
+
+
+def main(argv=None) -> int:
+    """Command-line entry: ``python -m zoo.notebooks [--quick] [--in-place] NOTEBOOK...``."""
+    parser = argparse.ArgumentParser(prog="python -m zoo.notebooks", description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--quick", action="store_true", help="small settings (BAYES_ZOO_QUICK=1)")
+    parser.add_argument("--in-place", action="store_true", help="save outputs into the notebooks themselves")
+    args = parser.parse_args(argv)
+    for nb in args.notebooks:
+        out = execute_notebook(nb, quick=args.quick, in_place=args.in_place)
+        print(f"executed {nb} -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The registry of pairs: each problem written twice (PyMC and by hand), run and cross-validated.
+
+A pair registers itself with :func:`register` (see ``zoo/pairs/``).  The CLI, the reports and ``compare all``
+only ever see :class:`Pair` and :class:`PairOutcome`, so a new pair needs no change outside its own module
+beyond one import line in ``zoo/pairs/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import arviz as az
+import pandas as pd
+
+from inference.crossval import CrossValidation
+from models.checks import nonnegative_int, positive_int
+
+__all__ = ["RunSettings", "PairOutcome", "Pair", "register", "get", "names", "REGISTRY"]
+
+
+def _silent(stage: str) -> None:
+    """Default progress callback: does nothing."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Sampler settings shared by every pair.
+
+    Attributes
+    ----------
+    draws : int
+        Kept draws per chain, for every sampler of the pair.
+    chains : int
+    warmup : int
+        Warm-up (NUTS tuning) iterations per chain, discarded.
+    seed : int
+        Root seed; every sampler derives its chains' streams from it.
+    quick : bool
+        Whether these are the small ``--quick`` settings.
+    progress : callable
+        ``progress(stage)`` is called as each stage of a pair starts, for progress display.
+    """
+
+    draws: int = 1000
+    chains: int = 4
+    warmup: int = 1000
+    seed: int = 0
+    quick: bool = False
+    progress: Callable[[str], None] = field(default=_silent, compare=False, repr=False)
+
+    def __post_init__(self):
+        positive_int(self.draws, "draws")
+        positive_int(self.chains, "chains")
+        nonnegative_int(self.warmup, "warmup")
+        nonnegative_int(self.seed, "seed")
+
+
+@dataclass
+class PairOutcome:
+    """What running a pair produced; the report writer turns it into files.
+
+    Attributes
+    ----------
+    name : str
+        The pair's registry name.
+    title : str
+    results : dict of str to arviz.InferenceData
+        Each sampler's result, by name (``"gibbs"``, ``"nuts"``); saved as ``<name>.nc``.
+    crossval : CrossValidation
+    exact : pandas.DataFrame or None
+        The exact reference summary (index quantity; mean, sd, q05, q95).
+    facts : list of str
+        Markdown lines for the report's "Setup" section (data, priors, settings, step methods, timings).
+    figures : dict of str to matplotlib.figure.Figure
+        By file stem; saved as ``<stem>.png``.
+    notes : list of str
+        Markdown paragraphs for the report's "Notes" section.
+    """
+
+    name: str
+    title: str
+    results: dict[str, az.InferenceData]
+    crossval: CrossValidation
+    exact: pd.DataFrame | None = None
+    facts: list[str] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A registered problem.
+
+    Attributes
+    ----------
+    name : str
+        CLI name, e.g. ``"normal-gamma"``.
+    title : str
+        One line for ``bayes-zoo list`` and the reports.
+    methods : str
+        What is compared, e.g. ``"Gibbs vs PyMC/NUTS vs quadrature"``.
+    run : callable
+        ``run(settings: RunSettings, **options) -> PairOutcome``.
+    quick : RunSettings
+        The settings ``--quick`` uses.
+    add_arguments : callable, optional
+        ``add_arguments(parser)`` adds the pair's own CLI options (their ``dest`` names become ``options``).
+    """
+
+    name: str
+    title: str
+    methods: str
+    run: Callable[..., PairOutcome]
+    quick: RunSettings
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+REGISTRY: dict[str, Pair] = {}
+
+
+def register(pair: Pair) -> Pair:
+    """Add ``pair`` to the registry.
+
+    Raises
+    ------
+    ValueError
+        If a pair of that name is registered already, or the name is ``"all"``.
+    """
+    if pair.name == "all" or pair.name in REGISTRY:
+        raise ValueError(f"pair.name: {pair.name!r} is reserved or registered already")
+    REGISTRY[pair.name] = pair
+    return pair
+
+
+def get(name: str) -> Pair:
+    """The registered pair called ``name``.
+
+    Raises
+    ------
+    ValueError
+        If no pair has that name (the message lists the registered names).
+    """
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"problem: unknown pair {name!r}; registered: {', '.join(names())}") from None
+
+
+def names() -> list[str]:
+    """Registered pair names, in registration order."""
+    return list(REGISTRY)

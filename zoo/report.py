@@ -1,0 +1,221 @@
+"""Reports: the Rich table printed as a pair finishes, and the files written under ``--out``.
+
+Layout written by :func:`write_outcome` for a pair called ``NAME``::
+
+    OUT/NAME/report.md          setup, verdict, comparison and diagnostics tables, figures
+    OUT/NAME/summary.csv        every z-test of the cross-validation (one row per comparison x quantity x statistic)
+    OUT/NAME/diagnostics.csv    R-hat, bulk and tail ESS per result and quantity
+    OUT/NAME/<result>.nc        each result's InferenceData (netCDF, ArviZ's ``to_netcdf``)
+    OUT/NAME/<figure>.png       figures
+
+:func:`write_index` writes ``OUT/report.md`` over all pairs run.  Nothing is overwritten unless asked:
+:func:`prepare_output` refuses an existing, non-empty folder unless ``force`` is set.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from rich.table import Table
+
+from inference.crossval import STATISTICS
+from models.backend import blas_status
+from zoo.registry import PairOutcome
+
+__all__ = ["prepare_output", "comparison_frame", "rich_table", "write_outcome", "write_index"]
+
+_VERDICT_STYLE = {"agree": "bold green", "disagree": "bold red", "inconclusive": "bold yellow"}
+
+
+def prepare_output(out: Path, pair_names: list[str], *, force: bool, index: bool) -> None:
+    """Check, before any work, that writing the pairs' folders (and ``out/report.md``) overwrites nothing.
+
+    With ``force``, the existing pair folders are removed (and ``report.md`` replaced).
+
+    Raises
+    ------
+    ValueError
+        Naming ``--out`` and ``--force``, if something would be overwritten and ``force`` is False, or if
+        ``out`` exists and is not a folder.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out: {out} exists and is not a folder")
+    targets = [out / name for name in pair_names]
+    taken = [t for t in targets if t.exists() and any(t.iterdir())]
+    if index and (out / "report.md").exists():
+        taken.append(out / "report.md")
+    if taken and not force:
+        listed = ", ".join(str(t) for t in taken)
+        raise ValueError(f"--out: {listed} already exist(s); pass --force to overwrite, or choose another --out")
+    for t in taken:
+        if t.is_dir():
+            shutil.rmtree(t)
+
+
+def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
+    """Wide table: one row per (quantity, statistic); each result's estimate and MCSE, the exact value, z's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``quantity``, ``statistic``, ``<result>`` and ``<result> mcse`` per result, ``exact`` (when
+        there is one), ``z <left>-<right>`` per comparison, and ``ok`` (every |z| within the threshold).
+    """
+    cv = outcome.crossval
+    frame = None
+    for name, est in cv.estimates.items():
+        cols = est.rename(columns={"estimate": name, "mcse": f"{name} mcse"})
+        if name == "exact":
+            cols = cols[[name]]
+        frame = cols if frame is None else frame.join(cols, how="outer")
+    zs = cv.table.pivot_table(index=["quantity", "statistic"], columns="comparison", values="z", sort=False)
+    zs.columns = [f"z {c.replace(' vs ', '-')}" for c in zs.columns]
+    frame = frame.join(zs, how="inner")
+    frame["ok"] = (frame[zs.columns].abs() <= cv.threshold).all(axis=1)
+    order = {s: i for i, s in enumerate(STATISTICS)}
+    quantities = list(dict.fromkeys(cv.table["quantity"]))
+    frame = frame.reset_index()
+    frame["_q"] = frame["quantity"].map({q: i for i, q in enumerate(quantities)})
+    frame["_s"] = frame["statistic"].map(order)
+    return frame.sort_values(["_q", "_s"]).drop(columns=["_q", "_s"]).reset_index(drop=True)
+
+
+def _fmt(value: float, mcse: float | None = None) -> str:
+    if pd.isna(value):
+        return "nan"
+    text = f"{value:.5g}"
+    return text if mcse is None or pd.isna(mcse) else f"{text} ±{mcse:.1g}"
+
+
+def rich_table(outcome: PairOutcome) -> Table:
+    """The comparison as a Rich table (estimates ± MCSE, exact values, z-scores), titled with the verdict."""
+    cv = outcome.crossval
+    frame = comparison_frame(outcome)
+    results = [n for n in cv.estimates if n != "exact"]
+    zcols = [c for c in frame.columns if c.startswith("z ")]
+    table = Table(
+        title=f"{outcome.name}: [{_VERDICT_STYLE[cv.verdict]}]{cv.verdict}[/] (|z| threshold {cv.threshold:.2f})",
+        title_justify="left",
+    )
+    table.add_column("quantity")
+    table.add_column("stat")
+    for name in results:
+        table.add_column(f"{name} ± MCSE", justify="right")
+    if "exact" in frame.columns:
+        table.add_column("exact", justify="right")
+    for col in zcols:
+        table.add_column(col, justify="right")
+    for _, row in frame.iterrows():
+        cells = [row["quantity"], row["statistic"]]
+        cells += [_fmt(row[n], row[f"{n} mcse"]) for n in results]
+        if "exact" in frame.columns:
+            cells.append(_fmt(row["exact"]))
+        cells += [
+            f"[red]{row[c]:+.2f}[/]" if abs(row[c]) > cv.threshold else f"{row[c]:+.2f}" for c in zcols
+        ]
+        table.add_row(*cells)
+    return table
+
+
+def _markdown_comparison(outcome: PairOutcome) -> str:
+    frame = comparison_frame(outcome)
+    results = [n for n in outcome.crossval.estimates if n != "exact"]
+    shown = pd.DataFrame({"quantity": frame["quantity"], "stat": frame["statistic"]})
+    for n in results:
+        shown[f"{n} ± MCSE"] = [_fmt(v, m) for v, m in zip(frame[n], frame[f"{n} mcse"])]
+    if "exact" in frame.columns:
+        shown["exact"] = [_fmt(v) for v in frame["exact"]]
+    for c in [c for c in frame.columns if c.startswith("z ")]:
+        shown[c] = [f"{v:+.2f}" for v in frame[c]]
+    shown["ok"] = ["yes" if ok else "**no**" for ok in frame["ok"]]
+    return shown.to_markdown(index=False)
+
+
+def _diagnostics_frame(outcome: PairOutcome) -> pd.DataFrame:
+    parts = []
+    for name, diag in outcome.crossval.diagnostics.items():
+        part = diag.table.reset_index()
+        part.insert(0, "result", name)
+        part["divergences"] = "n/a" if diag.divergences is None else diag.divergences
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
+    """Write the pair's report, CSVs, netCDF files and figures into ``folder`` (created if missing).
+
+    Call :func:`prepare_output` first: this function writes without asking.  Figures are closed.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cv = outcome.crossval
+    written = []
+
+    for name, idata in outcome.results.items():
+        path = folder / f"{name}.nc"
+        idata.to_netcdf(str(path))
+        written.append(path)
+    cv.table.to_csv(folder / "summary.csv", index=False)
+    diag = _diagnostics_frame(outcome)
+    diag.to_csv(folder / "diagnostics.csv", index=False)
+    written += [folder / "summary.csv", folder / "diagnostics.csv"]
+    for stem, fig in outcome.figures.items():
+        path = folder / f"{stem}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
+    lines = [f"# {outcome.title}", "", f"**Verdict: {cv.verdict}**", ""]
+    if cv.reasons:
+        lines += ["Reasons:", ""] + [f"- {r}" for r in cv.reasons] + [""]
+    lines += ["## Setup", ""] + [f"- {f}" for f in outcome.facts] + [f"- {blas_status()}", ""]
+    lines += [
+        "## Comparisons",
+        "",
+        f"Two-sided z-tests, Bonferroni-corrected over {len(cv.table)} tests at family-wise level "
+        f"{cv.alpha:g}: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse` (mean, sd, quantile).",
+        "",
+        cv.comparisons.to_markdown(index=False, floatfmt=".2f"),
+        "",
+        _markdown_comparison(outcome),
+        "",
+        "## Diagnostics (ArviZ)",
+        "",
+        diag.to_markdown(index=False, floatfmt=".4g"),
+        "",
+    ]
+    if outcome.notes:
+        lines += ["## Notes", ""] + outcome.notes + [""]
+    if outcome.figures:
+        lines += ["## Figures", ""] + [f"![{stem}]({stem}.png)" for stem in outcome.figures] + [""]
+    (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    written.append(folder / "report.md")
+    return written
+
+
+def write_index(outcomes: list[PairOutcome], out: Path) -> Path:
+    """Write ``out/report.md``: one row per pair with its verdict, linking each pair's report."""
+    rows = [
+        {
+            "pair": f"[{o.name}]({o.name}/report.md)",
+            "compared": ", ".join(o.crossval.comparisons["comparison"]),
+            "verdict": o.crossval.verdict,
+            "max |z|": f"{o.crossval.comparisons['max_abs_z'].max():.2f}",
+            "threshold": f"{o.crossval.threshold:.2f}",
+        }
+        for o in outcomes
+    ]
+    text = "\n".join(["# bayes-zoo: all pairs", "", pd.DataFrame(rows).to_markdown(index=False), "",
+                      f"{blas_status()}", ""])
+    path = Path(out) / "report.md"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -206,7 +206,7 @@ def compare(
 
     blocks = []
     for left, right in pairs:
-        joined = est[left].join(est[right], how="inner", lsuffix="_left", rsuffix="_right")
+        joined = est[left].add_suffix("_left").join(est[right].add_suffix("_right"), how="inner")
         if joined.empty:
             raise ValueError(f"results: {left} and {right} share no quantity")
         joined.insert(0, "comparison", f"{left} vs {right}")

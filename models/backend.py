@@ -11,8 +11,9 @@ absent we keep PyTensor's NumPy fallback, silence that one warning, and say so i
 
 A user's own ``PYTENSOR_FLAGS`` containing ``blas__ldflags`` is never touched.
 
-ArviZ 0.23 prints a ``FutureWarning`` about its coming 1.0 refactor on import; it says nothing about this
-project's results and is filtered by its exact message.
+ArviZ 0.23 prints a ``FutureWarning`` about its coming 1.0 refactor on import, and a NumPy
+``DeprecationWarning`` from its ``mcse(method="sd")`` and a matplotlib one from its plots; none says anything about this project's results, and
+all are filtered by their exact message.
 
 The configuration runs once, when ``models`` is imported (``inference`` and ``zoo`` import ``models``
 first).  If PyTensor was already imported by then, the environment can no longer change it; the status
@@ -61,6 +62,14 @@ def configure() -> str:
     if _status is not None:
         return _status
     warnings.filterwarnings("ignore", message="ArviZ is undergoing a major refactor", category=FutureWarning)
+    # arviz 0.23's mcse(method="sd") calls float() on a 1-element array when numba is present (NumPy
+    # deprecates that, and 2.4 makes it an error: pyproject.toml keeps NumPy below 2.4).
+    warnings.filterwarnings(
+        "ignore", message="Conversion of an array with ndim > 0 to a scalar", category=DeprecationWarning,
+        module="arviz",
+    )
+    # arviz 0.23's plotting calls a helper that matplotlib 3.11 deprecates.
+    warnings.filterwarnings("ignore", message="Passing a dict or None as alias_mapping", category=DeprecationWarning)
     flags = os.environ.get("PYTENSOR_FLAGS", "")
     if "blas__ldflags" in flags:
         _status = "PyTensor BLAS: as set in PYTENSOR_FLAGS by the user"

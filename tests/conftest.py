@@ -1,0 +1,48 @@
+"""Shared fixtures.  Expensive results (PyMC compilation and sampling) are built once per session."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import models  # noqa: E402,F401  (configures PyTensor before PyMC is imported)
+import pytest  # noqa: E402
+
+from models.datasets import load_newcomb  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="run the heavier validation tests (make validate)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="heavier validation: run with `make validate`")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def newcomb_x():
+    """Newcomb's 66 measurements, shape (66,)."""
+    return load_newcomb().arrays["x"]
+
+
+@pytest.fixture(scope="session")
+def newcomb_exact(newcomb_x):
+    """Exact posterior of the default model on Newcomb's data."""
+    from models.normal_gamma import exact_posterior
+
+    return exact_posterior(newcomb_x)
+
+
+@pytest.fixture(scope="session")
+def newcomb_nuts(newcomb_x):
+    """NUTS on Newcomb's data: 4 chains x 1000 draws, seed 11."""
+    from inference.nuts import sample_nuts
+    from models.normal_gamma import build_pymc_model
+
+    return sample_nuts(build_pymc_model(newcomb_x), draws=1000, tune=1000, chains=4, seed=11)

@@ -1,0 +1,106 @@
+"""inference.crossval: z-scores scaled by ArviZ's MCSE, the Bonferroni threshold, and the three verdicts."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from inference import crossval
+
+
+def _normal_idata(loc=0.0, scale=1.0, chains=4, draws=2000, seed=0):
+    values = np.random.default_rng(seed).normal(loc, scale, size=(chains, draws))
+    return az.from_dict(posterior={"theta": values})
+
+
+EXACT = pd.DataFrame(
+    {"mean": [0.0], "sd": [1.0], "q05": [stats.norm.ppf(0.05)], "q95": [stats.norm.ppf(0.95)]},
+    index=pd.Index(["theta"], name="quantity"),
+)
+
+
+def test_bonferroni_threshold_is_the_two_sided_normal_quantile():
+    assert crossval.bonferroni_threshold(0.01, 1) == pytest.approx(stats.norm.ppf(1 - 0.005))
+    assert crossval.bonferroni_threshold(0.01, 36) == pytest.approx(stats.norm.ppf(1 - 0.01 / 72))
+
+
+def test_estimates_use_arviz_mcse():
+    idata = _normal_idata()
+    est = crossval.estimates(idata)
+    values = idata.posterior["theta"].values
+    assert est.loc[("theta", "mean"), "mcse"] == pytest.approx(float(az.mcse(values, method="mean")))
+    assert est.loc[("theta", "sd"), "mcse"] == pytest.approx(float(az.mcse(values, method="sd")))
+    assert est.loc[("theta", "q05"), "mcse"] == pytest.approx(float(az.mcse(values, method="quantile", prob=0.05)))
+    assert est.loc[("theta", "q95"), "estimate"] == pytest.approx(np.quantile(values, 0.95))
+
+
+def test_z_is_difference_over_combined_mcse():
+    a, b = _normal_idata(seed=1), _normal_idata(seed=2)
+    result = crossval.compare({"a": a, "b": b})
+    row = result.table.set_index(["quantity", "statistic"]).loc[("theta", "mean")]
+    expected = (row["estimate_left"] - row["estimate_right"]) / np.hypot(row["mcse_left"], row["mcse_right"])
+    assert row["z"] == pytest.approx(expected)
+
+
+def test_two_samples_of_the_same_law_agree_with_each_other_and_the_exact_answer():
+    result = crossval.compare({"a": _normal_idata(seed=1), "b": _normal_idata(seed=2)}, EXACT)
+    assert result.verdict == "agree", result.reasons
+    assert list(result.comparisons["comparison"]) == ["a vs b", "a vs exact", "b vs exact"]
+    assert len(result.table) == 12  # 3 comparisons x 4 statistics
+
+
+def test_a_shifted_posterior_disagrees_and_is_named():
+    result = crossval.compare({"a": _normal_idata(seed=1), "b": _normal_idata(loc=0.2, seed=2)}, EXACT)
+    assert result.verdict == "disagree"
+    assert result.verdict_of("a", "exact") == "agree"
+    assert result.verdict_of("b", "exact") == "disagree"
+    assert any("theta mean" in r for r in result.reasons)
+
+
+def test_a_too_wide_posterior_disagrees_on_sd():
+    result = crossval.compare({"wide": _normal_idata(scale=1.15, seed=3)}, EXACT)
+    assert result.verdict == "disagree"
+    assert any("theta sd" in r for r in result.reasons)
+
+
+def test_constant_chains_are_inconclusive_never_agree():
+    const = az.from_dict(posterior={"theta": np.zeros((4, 1000))})
+    result = crossval.compare({"const": const, "ok": _normal_idata()})
+    assert result.verdict == "inconclusive"
+
+
+def test_one_chain_is_inconclusive():
+    result = crossval.compare({"one": _normal_idata(chains=1, draws=4000)}, EXACT)
+    assert result.verdict == "inconclusive"
+    assert any("single chain" in r for r in result.reasons)
+
+
+def test_few_draws_are_inconclusive():
+    result = crossval.compare({"few": _normal_idata(draws=20), "ok": _normal_idata()})
+    assert result.verdict == "inconclusive"
+
+
+def test_only_shared_quantities_are_compared():
+    a = az.from_dict(posterior={"theta": np.random.default_rng(0).normal(size=(4, 1000)), "extra": np.ones((4, 1000))})
+    result = crossval.compare({"a": a, "b": _normal_idata()})
+    assert set(result.table["quantity"]) == {"theta"}
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: crossval.compare({}), "results"),
+        (lambda: crossval.compare({"a": _normal_idata()}), "results"),
+        (lambda: crossval.compare({"a": np.zeros(3), "b": _normal_idata()}), r"results\['a'\]"),
+        (lambda: crossval.compare({"exact": _normal_idata(), "b": _normal_idata()}), "results"),
+        (lambda: crossval.compare({"a": _normal_idata()}, EXACT.drop(columns="sd")), "exact"),
+        (lambda: crossval.compare({"a": _normal_idata()}, EXACT * np.nan), "exact"),
+        (lambda: crossval.compare({"a": _normal_idata(), "b": _normal_idata()}, alpha=1.5), "alpha"),
+    ],
+)
+def test_bad_arguments_are_named(call, name):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        call()

@@ -1,0 +1,90 @@
+"""inference.diagnostics: the ArviZ numbers, and degenerate chains never pass."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pytest
+
+from inference import diagnostics
+
+
+def _idata(values, **sample_stats):
+    return az.from_dict(posterior={"theta": values}, sample_stats=sample_stats or None)
+
+
+def test_iid_chains_pass_and_the_numbers_are_arviz_numbers():
+    values = np.random.default_rng(0).normal(size=(4, 1000))
+    d = diagnostics.diagnose(_idata(values), name="iid")
+    assert d.passed
+    assert d.table.loc["theta", "r_hat"] == pytest.approx(float(az.rhat(values)), rel=1e-12)
+    assert d.table.loc["theta", "ess_bulk"] == pytest.approx(float(az.ess(values, method="bulk")), rel=1e-12)
+    assert d.table.loc["theta", "ess_tail"] == pytest.approx(float(az.ess(values, method="tail")), rel=1e-12)
+
+
+def test_constant_chain_is_untrusted():
+    values = np.random.default_rng(0).normal(size=(4, 1000))
+    values[2] = 1.5
+    d = diagnostics.diagnose(_idata(values))
+    assert not d.passed and any("constant chain" in r for r in d.untrusted)
+
+
+def test_single_chain_is_untrusted():
+    d = diagnostics.diagnose(_idata(np.random.default_rng(0).normal(size=(1, 4000))))
+    assert any("single chain" in r for r in d.untrusted)
+
+
+def test_very_few_draws_are_untrusted():
+    d = diagnostics.diagnose(_idata(np.random.default_rng(0).normal(size=(4, 10))))
+    assert any("draws per chain" in r for r in d.untrusted)
+
+
+def test_non_finite_draws_are_untrusted():
+    values = np.random.default_rng(0).normal(size=(4, 500))
+    values[1, 7] = np.nan
+    d = diagnostics.diagnose(_idata(values))
+    assert any("non-finite draws" in r for r in d.untrusted)
+
+
+def test_low_ess_is_untrusted():
+    # A sticky AR(1) chain: plenty of draws, few effective ones.
+    rng = np.random.default_rng(0)
+    values = np.zeros((4, 1000))
+    for t in range(1, 1000):
+        values[:, t] = 0.995 * values[:, t - 1] + rng.normal(size=4) * 0.1
+    d = diagnostics.diagnose(_idata(values))
+    assert any("too few effective draws" in r for r in d.untrusted)
+
+
+def test_chains_in_different_places_fail_rhat():
+    values = np.random.default_rng(0).normal(size=(4, 2000))
+    values[0] += 1.0
+    d = diagnostics.diagnose(_idata(values))
+    assert any("R-hat" in r for r in d.failures)
+
+
+def test_divergences_are_counted_and_fail():
+    values = np.random.default_rng(0).normal(size=(2, 1000))
+    diverging = np.zeros((2, 1000), dtype=bool)
+    diverging[1, [3, 50]] = True
+    d = diagnostics.diagnose(_idata(values, diverging=diverging))
+    assert d.divergences == 2
+    assert any("2 divergent" in r for r in d.failures)
+
+
+def test_vector_quantities_are_labelled_by_coordinate():
+    idata = az.from_dict(
+        posterior={"w": np.random.default_rng(0).normal(size=(2, 500, 2))},
+        coords={"feature": ["age", "bmi"]},
+        dims={"w": ["feature"]},
+    )
+    assert list(diagnostics.diagnose(idata).table.index) == ["w[age]", "w[bmi]"]
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="^idata:"):
+        diagnostics.diagnose({"theta": np.zeros((2, 10))})
+    with pytest.raises(ValueError, match="^var_names:"):
+        diagnostics.diagnose(_idata(np.zeros((2, 10))), ["nope"])
+    with pytest.raises(ValueError, match="^ess_min:"):
+        diagnostics.diagnose(_idata(np.zeros((2, 10))), ess_min=0)

@@ -1,0 +1,158 @@
+"""inference.gibbs.normal_gamma: full conditionals, the compiled chain, determinism, exactness in law, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from inference import crossval
+from inference.gibbs import normal_gamma as gibbs
+from inference.seeding import chain_generators
+from models import normal_gamma as ng
+
+PRIOR = ng.NormalGammaPrior(mu0=1.0, s0_var=4.0, a=2.0, b=3.0)
+X = np.array([0.3, 2.2, 1.1, -0.4, 1.9, 0.8])
+
+
+def test_mu_full_conditional_matches_hand_computation():
+    beta = np.array([0.5, 2.0, 7.0])
+    mean, precision = gibbs.full_conditional_mu(beta, ng.sufficient_statistics(X), PRIOR)
+    for b, m, p in zip(beta, mean, precision):
+        p_hand = 1 / PRIOR.s0_var + len(X) * b
+        m_hand = (PRIOR.mu0 / PRIOR.s0_var + b * sum(X)) / p_hand
+        assert p == pytest.approx(p_hand, rel=1e-14)
+        assert m == pytest.approx(m_hand, rel=1e-14)
+
+
+def test_beta_full_conditional_matches_hand_computation():
+    mu = np.array([-1.0, 0.9, 4.0])
+    shape, rate = gibbs.full_conditional_beta(mu, ng.sufficient_statistics(X), PRIOR)
+    assert shape == pytest.approx(PRIOR.a + len(X) / 2, rel=1e-15)
+    for m, r in zip(mu, rate):
+        assert r == pytest.approx(PRIOR.b + sum((xi - m) ** 2 for xi in X) / 2, rel=1e-13)
+
+
+def test_full_conditionals_are_proportional_to_the_joint_density():
+    # log p(mu | beta) - log p(mu' | beta) must equal the joint's difference at fixed beta (and likewise for beta).
+    st = ng.sufficient_statistics(X)
+    beta, mus = 1.7, np.array([-0.5, 0.2, 1.4, 3.0])
+    mean, precision = gibbs.full_conditional_mu(beta, st, PRIOR)
+    conditional = stats.norm.logpdf(mus, mean, precision**-0.5)
+    joint = ng.log_joint(mus, beta, X, PRIOR)
+    np.testing.assert_allclose(np.diff(conditional), np.diff(joint), rtol=1e-11)
+    mu, betas = 0.7, np.array([0.1, 0.9, 2.5, 6.0])
+    shape, rate = gibbs.full_conditional_beta(mu, st, PRIOR)
+    conditional = stats.gamma.logpdf(betas, shape, scale=1 / rate)
+    np.testing.assert_allclose(np.diff(conditional), np.diff(ng.log_joint(mu, betas, X, PRIOR)), rtol=1e-11)
+
+
+def test_compiled_chains_equal_iterated_transition_with_the_same_noise():
+    # sample() draws each chain's noise in bulk and runs a compiled loop; it must be the chain that
+    # iterating the pure transition() gives with that noise.
+    draws, warmup, chains, seed = 30, 5, 3, 17
+    idata = gibbs.sample(X, PRIOR, draws=draws, chains=chains, warmup=warmup, seed=seed)
+    st = ng.sufficient_statistics(X)
+    shape = PRIOR.a + st.n / 2
+    for c, rng in enumerate(chain_generators(seed, chains)):
+        state = gibbs.init(rng, 1, PRIOR)
+        z, g = rng.standard_normal(warmup + draws), rng.standard_gamma(shape, warmup + draws)
+        mus, betas = [], []
+        for t in range(warmup + draws):
+            state = gibbs.transition(state, z[t : t + 1], g[t : t + 1], st, PRIOR)
+            mus.append(state.mu[0])
+            betas.append(state.beta[0])
+        np.testing.assert_allclose(idata.posterior["mu"].values[c], mus[warmup:], rtol=1e-13)
+        np.testing.assert_allclose(idata.posterior["beta"].values[c], betas[warmup:], rtol=1e-13)
+
+
+def test_step_keeps_chain_shape_and_positive_precision():
+    rng = np.random.default_rng(0)
+    st = ng.sufficient_statistics(X)
+    state = gibbs.init(rng, 5, PRIOR)
+    for _ in range(10):
+        state = gibbs.step(rng, state, st, PRIOR)
+    assert state.mu.shape == state.beta.shape == (5,)
+    assert np.all(state.beta > 0)
+
+
+def test_same_seed_gives_same_draws_and_chains_differ():
+    a = gibbs.sample(X, PRIOR, draws=200, chains=3, warmup=10, seed=5)
+    b = gibbs.sample(X, PRIOR, draws=200, chains=3, warmup=10, seed=5)
+    c = gibbs.sample(X, PRIOR, draws=200, chains=3, warmup=10, seed=6)
+    np.testing.assert_array_equal(a.posterior["mu"].values, b.posterior["mu"].values)
+    assert not np.array_equal(a.posterior["mu"].values, c.posterior["mu"].values)
+    mu = a.posterior["mu"].values
+    assert not np.array_equal(mu[0], mu[1]) and not np.array_equal(mu[1], mu[2])
+
+
+def test_result_names_and_dims_match_the_pymc_model():
+    idata = gibbs.sample(X, PRIOR, draws=10, chains=2, warmup=0, seed=0)
+    assert set(idata.posterior.data_vars) == set(ng.VARIABLES)
+    assert all(idata.posterior[v].dims == ("chain", "draw") for v in ng.VARIABLES)
+    assert idata.observed_data["x"].dims == ("obs",)
+    np.testing.assert_allclose(idata.posterior["sigma"].values, idata.posterior["beta"].values ** -0.5)
+    np.testing.assert_allclose(
+        idata.sample_stats["log_joint"].values,
+        ng.log_joint(idata.posterior["mu"].values, idata.posterior["beta"].values, X, PRIOR),
+    )
+
+
+def test_gibbs_matches_the_exact_posterior_within_mcse(newcomb_x, newcomb_exact):
+    idata = gibbs.sample(newcomb_x, draws=5000, chains=4, warmup=200, seed=2024)
+    est = crossval.estimates(idata, list(ng.VARIABLES))
+    exact = newcomb_exact.summary.stack()
+    z = (est["estimate"] - exact.reindex(est.index)) / est["mcse"]
+    threshold = crossval.bonferroni_threshold(0.01, len(z))
+    assert np.all(np.isfinite(z))
+    assert np.max(np.abs(z)) < threshold, z.to_string()
+
+
+def test_a_gibbs_sampler_drawing_beta_by_rate_as_scale_is_caught(newcomb_x, newcomb_exact):
+    # The check above must be able to fail: the classic bug (NumPy's Gamma takes a scale) is detected.
+    import arviz as az
+
+    st = ng.sufficient_statistics(newcomb_x)
+    prior = ng.DEFAULT_PRIOR
+    rng = np.random.default_rng(1)
+    state = gibbs.init(rng, 4, prior)
+    mus, betas = [], []
+    for _ in range(2000):
+        mean, precision = gibbs.full_conditional_mu(state.beta, st, prior)
+        mu = mean + rng.standard_normal(4) / np.sqrt(precision)
+        shape, rate = gibbs.full_conditional_beta(mu, st, prior)
+        state = gibbs.GibbsState(mu, rng.gamma(shape, rate))  # bug: rate where the scale belongs
+        mus.append(state.mu)
+        betas.append(state.beta)
+    beta = np.array(betas).T
+    buggy = az.from_dict(posterior={"mu": np.array(mus).T, "beta": beta, "sigma": beta**-0.5})
+    result = crossval.compare({"buggy": buggy}, newcomb_exact.summary)
+    assert result.verdict == "disagree"
+    assert any("beta mean" in r for r in result.reasons)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"draws": 0}, "draws"),
+        ({"chains": 0}, "chains"),
+        ({"warmup": -1}, "warmup"),
+        ({"seed": -3}, "seed"),
+        ({"draws": 2.5}, "draws"),
+        ({"chains": True}, "chains"),
+    ],
+)
+def test_sample_rejects_bad_settings_naming_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        gibbs.sample(X, PRIOR, **kwargs)
+
+
+@pytest.mark.parametrize("bad", [np.array([1.0, np.nan]), np.array([np.inf]), np.array([]), np.ones((2, 2))])
+def test_sample_rejects_bad_data_naming_x(bad):
+    with pytest.raises(ValueError, match="^x:"):
+        gibbs.sample(bad, PRIOR)
+
+
+def test_sample_rejects_a_prior_of_the_wrong_kind():
+    with pytest.raises(ValueError, match="^prior:"):
+        gibbs.sample(X, {"mu0": 0.0})

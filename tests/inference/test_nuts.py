@@ -1,0 +1,49 @@
+"""inference.nuts: the zoo's one call to pymc.sample, checked against the exact posterior."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inference import crossval
+from inference.nuts import sample_nuts, step_methods
+from models import normal_gamma as ng
+
+
+def test_nuts_matches_the_exact_posterior_within_mcse(newcomb_nuts, newcomb_exact):
+    est = crossval.estimates(newcomb_nuts, list(ng.VARIABLES))
+    z = (est["estimate"] - newcomb_exact.summary.stack().reindex(est.index)) / est["mcse"]
+    assert np.all(np.isfinite(z))
+    assert np.max(np.abs(z)) < crossval.bonferroni_threshold(0.01, len(z)), z.to_string()
+
+
+def test_nuts_result_has_no_divergences_and_records_its_step_method(newcomb_nuts):
+    assert int(newcomb_nuts.sample_stats["diverging"].sum()) == 0
+    assert newcomb_nuts.posterior.attrs["step_methods"] == "NUTS: [mu, beta]"
+    assert newcomb_nuts.posterior.sizes["chain"] == 4 and newcomb_nuts.posterior.sizes["draw"] == 1000
+
+
+def test_same_seed_gives_same_draws(newcomb_x):
+    model = ng.build_pymc_model(newcomb_x)
+    a = sample_nuts(model, draws=30, tune=30, chains=2, seed=9)
+    b = sample_nuts(model, draws=30, tune=30, chains=2, seed=9)
+    np.testing.assert_array_equal(a.posterior["mu"].values, b.posterior["mu"].values)
+
+
+def test_step_methods_reports_pymc_assignment(newcomb_x):
+    assert step_methods(ng.build_pymc_model(newcomb_x)) == "NUTS: [mu, beta]"
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"draws": 0}, "draws"), ({"chains": 0}, "chains"), ({"tune": -1}, "tune"), ({"seed": -1}, "seed"),
+     ({"target_accept": 1.0}, "target_accept"), ({"cores": 0}, "cores")],
+)
+def test_bad_settings_are_named(newcomb_x, kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        sample_nuts(ng.build_pymc_model(newcomb_x), **kwargs)
+
+
+def test_a_non_model_is_refused():
+    with pytest.raises(ValueError, match="^model:"):
+        sample_nuts("not a model")

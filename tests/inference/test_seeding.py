@@ -1,0 +1,25 @@
+"""inference.seeding: independent, reproducible chain streams."""
+
+import numpy as np
+import pytest
+
+from inference.seeding import chain_generators
+
+
+def test_streams_are_reproducible_and_distinct():
+    a = [g.standard_normal(5) for g in chain_generators(3, 4)]
+    b = [g.standard_normal(5) for g in chain_generators(3, 4)]
+    np.testing.assert_array_equal(a, b)
+    assert len({tuple(v) for v in a}) == 4
+
+
+def test_adding_chains_keeps_the_first_streams():
+    two = [g.standard_normal(3) for g in chain_generators(8, 2)]
+    five = [g.standard_normal(3) for g in chain_generators(8, 5)]
+    np.testing.assert_array_equal(two, five[:2])
+
+
+@pytest.mark.parametrize("seed, chains, name", [(-1, 2, "seed"), (1.5, 2, "seed"), (0, 0, "chains")])
+def test_bad_arguments_are_named(seed, chains, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        chain_generators(seed, chains)

@@ -1,0 +1,22 @@
+"""models.datasets: the bundled data load as documented, with provenance."""
+
+import numpy as np
+
+from models.datasets import NEWCOMB_OUTLIERS, load_newcomb
+
+
+def test_newcomb_has_66_values_with_known_summary():
+    data = load_newcomb()
+    x = data.arrays["x"]
+    assert x.shape == (66,) and x.dtype == np.float64
+    assert x.sum() == 1730.0  # Stigler (1977): mean 26.21
+    assert set(NEWCOMB_OUTLIERS) <= set(x)
+
+
+def test_dropping_outliers_leaves_64_values():
+    x = load_newcomb(drop_outliers=True).arrays["x"]
+    assert x.shape == (64,) and not set(NEWCOMB_OUTLIERS) & set(x)
+
+
+def test_provenance_lines_are_kept():
+    assert any("Stigler (1977)" in line for line in load_newcomb().provenance)

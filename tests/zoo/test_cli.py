@@ -1,0 +1,77 @@
+"""zoo.cli: `bayes-zoo list` and `bayes-zoo compare` end to end at --quick size."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from inference import crossval
+from zoo import cli, registry
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    status = cli.main(["compare", "normal-gamma", "--quick", "--out", str(out), "--seed", "3"])
+    return status, out
+
+
+def test_list_names_every_registered_pair(capsys):
+    assert cli.main(["list"]) == 0
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in registry.names())
+
+
+def test_compare_normal_gamma_agrees_at_quick_size(quick_run):
+    status, _ = quick_run
+    assert status == cli.EXIT_OK
+
+
+def test_compare_writes_report_csv_netcdf_and_figures(quick_run):
+    _, out = quick_run
+    folder = out / "normal-gamma"
+    expected = {"report.md", "summary.csv", "diagnostics.csv", "gibbs.nc", "nuts.nc", "posterior_vs_exact.png",
+                "trace_gibbs.png", "trace_nuts.png", "rank_gibbs.png", "rank_nuts.png"}
+    assert expected <= {p.name for p in folder.iterdir()}
+    report = (folder / "report.md").read_text()
+    assert "**Verdict: agree**" in report and "Prior: mu ~ Normal" in report
+
+
+def test_compare_refuses_to_overwrite_without_force(quick_run, capsys):
+    _, out = quick_run
+    before = (out / "normal-gamma" / "report.md").stat().st_mtime_ns
+    assert cli.main(["compare", "normal-gamma", "--quick", "--out", str(out)]) == cli.EXIT_USAGE
+    assert "--force" in capsys.readouterr().out
+    assert (out / "normal-gamma" / "report.md").stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("flag, value", [("--draws", "0"), ("--chains", "0"), ("--warmup", "-2"), ("--seed", "-1")])
+def test_bad_settings_exit_with_usage_status_naming_the_argument(tmp_path, capsys, flag, value):
+    assert cli.main(["compare", "normal-gamma", "--quick", "--out", str(tmp_path), flag, value]) == cli.EXIT_USAGE
+    assert flag.lstrip("-") in capsys.readouterr().out
+    assert not (tmp_path / "normal-gamma").exists()
+
+
+def test_unknown_problem_is_a_usage_error():
+    with pytest.raises(SystemExit) as info:
+        cli.main(["compare", "no-such-pair"])
+    assert info.value.code == 2
+
+
+def test_disagree_exits_non_zero_and_compare_all_writes_the_index(tmp_path, monkeypatch, newcomb_exact):
+    # A registered pair whose result is wrong: the CLI must say so through its exit status.
+    import arviz as az
+    import numpy as np
+
+    def run(settings):
+        rng = np.random.default_rng(0)
+        wrong = az.from_dict(posterior={"mu": rng.normal(30.0, 1.3, (2, 1000))})
+        cv = crossval.compare({"wrong": wrong}, newcomb_exact.summary.loc[["mu"]])
+        return registry.PairOutcome("wrong", "A wrong sampler", {"wrong": wrong}, cv)
+
+    wrong_pair = registry.Pair("wrong", "A wrong sampler", "wrong vs exact", run, registry.RunSettings(quick=True))
+    monkeypatch.setattr(registry, "REGISTRY", {"wrong": wrong_pair})
+    assert cli.main(["compare", "all", "--quick", "--out", str(tmp_path)]) == cli.EXIT_DISAGREE
+    index = (tmp_path / "report.md").read_text()
+    assert "[wrong](wrong/report.md)" in index and "disagree" in index

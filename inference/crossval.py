@@ -93,11 +93,12 @@ def _exact_estimates(exact: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"exact: missing columns {missing} (needs {list(STATISTICS)})")
     values = exact[list(STATISTICS)].astype(float)
-    if not np.all(np.isfinite(values.values)):
-        bad = values.index[~np.isfinite(values.values).all(axis=1)].tolist()
-        raise ValueError(f"exact: non-finite reference values for {bad}")
+    if np.isnan(values.values).any():
+        bad = values.index[np.isnan(values.values).any(axis=1)].tolist()
+        raise ValueError(f"exact: NaN reference values for {bad}")
     long = values.stack()
     long.index.names = ["quantity", "statistic"]
+    long = long[np.isfinite(long)]  # an infinite moment does not exist: nothing to compare it with
     return pd.DataFrame({"estimate": long, "mcse": 0.0})
 
 
@@ -160,7 +161,8 @@ def compare(
         variable name and coordinate label.
     exact : pandas.DataFrame, optional
         Exact reference: index = quantity label (``"mu"``, ``"w[age]"``), columns ``mean``, ``sd``, ``q05``,
-        ``q95``.  Only quantities it lists are compared with it.
+        ``q95``.  Only quantities it lists are compared with it; an infinite entry (a moment that does not
+        exist) is left out of the comparison.
     var_names : sequence of str, optional
         Variables to compare; by default those all results share.
     alpha : float in (0, 1)

@@ -262,18 +262,19 @@ class ExactPosterior:
         return np.exp(_log_kernel(np.asarray(mu, dtype=float), self.stats, self.prior) - self._log_peak - self.log_norm)
 
     def pdf_beta(self, beta) -> np.ndarray:
-        """Marginal posterior density of ``beta`` at ``beta`` (shape ``(G,)``), by quadrature over ``mu``."""
-        beta = np.atleast_1d(np.asarray(beta, dtype=float))
+        """Marginal posterior density of ``beta`` at ``beta`` (any shape, values > 0), by quadrature over ``mu``."""
+        beta = np.asarray(beta, dtype=float)
+        flat = beta.ravel()
         shape = self.shape_beta
 
         def integrand(mu):
-            return self.pdf_mu(mu) * stats.gamma.pdf(beta, shape, scale=1.0 / self.rate_beta(mu))
+            return self.pdf_mu(mu) * stats.gamma.pdf(flat, shape, scale=1.0 / self.rate_beta(mu))
 
-        return integrate.quad_vec(integrand, *self.bounds, points=[self.mode], epsrel=1e-10)[0]
+        return integrate.quad_vec(integrand, *self.bounds, points=[self.mode], epsrel=1e-10)[0].reshape(beta.shape)
 
     def pdf_sigma(self, sigma) -> np.ndarray:
-        """Marginal posterior density of ``sigma = beta ** -0.5`` at ``sigma`` (shape ``(G,)``)."""
-        sigma = np.atleast_1d(np.asarray(sigma, dtype=float))
+        """Marginal posterior density of ``sigma = beta ** -0.5`` at ``sigma`` (any shape, values > 0)."""
+        sigma = np.asarray(sigma, dtype=float)
         return self.pdf_beta(sigma**-2.0) * 2.0 * sigma**-3.0
 
     @property
@@ -427,6 +428,27 @@ class ConjugatePosterior:
     kappa_n: float
     a_n: float
     b_n: float
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Mean, sd, 5% and 95% quantiles of ``mu``, ``beta`` and ``sigma = beta ** -0.5``, in closed form.
+
+        Same layout as :attr:`ExactPosterior.summary`; a moment that does not exist (the sd of ``mu`` or
+        of ``sigma`` when a_n <= 1) is ``inf``.
+        """
+        t, g = self.marginal_mu(), self.marginal_beta()
+        a, b = self.a_n, self.b_n
+        mean_sigma = np.exp(special.gammaln(a - 0.5) - special.gammaln(a)) * np.sqrt(b) if a > 0.5 else np.inf
+        var_sigma = b / (a - 1.0) - mean_sigma**2 if a > 1.0 else np.inf
+        return pd.DataFrame(
+            {
+                "mean": [t.mean(), g.mean(), mean_sigma],  # t has 2 a_n > 1 degrees of freedom
+                "sd": [t.std() if a > 1.0 else np.inf, g.std(), np.sqrt(var_sigma)],
+                "q05": [t.ppf(0.05), g.ppf(0.05), g.ppf(0.95) ** -0.5],
+                "q95": [t.ppf(0.95), g.ppf(0.95), g.ppf(0.05) ** -0.5],
+            },
+            index=pd.Index(list(VARIABLES), name="quantity"),
+        )
 
     def marginal_mu(self):
         """``mu | x`` ~ Student-t(2 a_n, loc=mu_n, scale=sqrt(b_n / (a_n kappa_n))), a frozen SciPy law."""

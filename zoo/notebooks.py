@@ -55,10 +55,19 @@ def execute_notebook(path, *, quick: bool, in_place: bool = False, timeout: int 
     nb = nbformat.read(path, as_version=4)
     previous = os.environ.get(QUICK_ENV)
     os.environ[QUICK_ENV] = "1" if quick else "0"
+    workdir = path.parent if in_place else Path(tempfile.mkdtemp(prefix="bayes-zoo-nb-"))
+    # The kernel process's own stderr (jupyter's start-up chatter) goes to a log, shown only on failure;
+    # cell outputs, errors included, come back through the notebook protocol as usual.
+    log = tempfile.TemporaryFile(mode="w+")
     try:
-        workdir = path.parent if in_place else Path(tempfile.mkdtemp(prefix="bayes-zoo-nb-"))
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}})
+        client.execute(stderr=log)
+    except Exception:
+        log.seek(0)
+        sys.stderr.write(log.read()[-4000:])
+        raise
     finally:
+        log.close()
         if previous is None:
             os.environ.pop(QUICK_ENV, None)
         else:

@@ -98,9 +98,16 @@ def test_only_shared_quantities_are_compared():
         (lambda: crossval.compare({"exact": _normal_idata(), "b": _normal_idata()}), "results"),
         (lambda: crossval.compare({"a": _normal_idata()}, EXACT.drop(columns="sd")), "exact"),
         (lambda: crossval.compare({"a": _normal_idata()}, EXACT * np.nan), "exact"),
+        (lambda: crossval.compare({"a": _normal_idata()}, EXACT.assign(sd=np.nan)), "exact"),
         (lambda: crossval.compare({"a": _normal_idata(), "b": _normal_idata()}, alpha=1.5), "alpha"),
     ],
 )
 def test_bad_arguments_are_named(call, name):
     with pytest.raises(ValueError, match=f"^{name}"):
         call()
+
+
+def test_an_infinite_exact_moment_is_left_out_not_compared():
+    result = crossval.compare({"a": _normal_idata()}, EXACT.assign(sd=np.inf))
+    assert "sd" not in set(result.table["statistic"])
+    assert result.verdict == "agree"

@@ -156,3 +156,35 @@ def test_sample_rejects_bad_data_naming_x(bad):
 def test_sample_rejects_a_prior_of_the_wrong_kind():
     with pytest.raises(ValueError, match="^prior:"):
         gibbs.sample(X, {"mu0": 0.0})
+
+
+def test_mcse_scaled_errors_are_standard_normal_over_repeated_runs(newcomb_x, newcomb_exact):
+    # Honest Monte Carlo error: over 150 independent runs, (estimate - exact) / MCSE should look N(0, 1).
+    zs = {s: [] for s in ("mean", "q95")}
+    for seed in range(150):
+        idata = gibbs.sample(newcomb_x, draws=400, chains=4, warmup=50, seed=10_000 + seed)
+        est = crossval.estimates(idata, ["mu"])
+        for s in zs:
+            e = est.loc[("mu", s)]
+            zs[s].append((e["estimate"] - newcomb_exact.summary.loc["mu", s]) / e["mcse"])
+    for s, z in zs.items():
+        assert stats.kstest(z, "norm").pvalue > 1e-3, (s, np.mean(z), np.std(z))
+
+
+@pytest.mark.slow
+def test_gibbs_matches_the_exact_posterior_with_three_observations_and_heavy_tails():
+    x = np.array([4.0, 5.5, 9.0])
+    prior = ng.NormalGammaPrior(mu0=0.0, s0_var=100.0, a=0.5, b=0.5)
+    exact = ng.exact_posterior(x, prior)
+    result = crossval.compare({"gibbs": gibbs.sample(x, prior, draws=100_000, chains=4, warmup=1000, seed=7)}, exact.summary)
+    assert result.verdict == "agree", result.reasons
+
+
+@pytest.mark.slow
+def test_gibbs_matches_the_exact_posterior_without_the_outliers():
+    from models.datasets import load_newcomb
+
+    x = load_newcomb(drop_outliers=True).arrays["x"]
+    exact = ng.exact_posterior(x)
+    result = crossval.compare({"gibbs": gibbs.sample(x, draws=250_000, chains=4, seed=8)}, exact.summary)
+    assert result.verdict == "agree", result.reasons

@@ -47,3 +47,13 @@ def test_bad_settings_are_named(newcomb_x, kwargs, name):
 def test_a_non_model_is_refused():
     with pytest.raises(ValueError, match="^model:"):
         sample_nuts("not a model")
+
+
+@pytest.mark.slow
+def test_long_nuts_run_matches_the_exact_posterior_without_the_outliers():
+    from models.datasets import load_newcomb
+
+    x = load_newcomb(drop_outliers=True).arrays["x"]
+    idata = sample_nuts(ng.build_pymc_model(x), draws=5000, tune=1000, chains=4, seed=21)
+    result = crossval.compare({"nuts": idata}, ng.exact_posterior(x).summary)
+    assert result.verdict == "agree", result.reasons

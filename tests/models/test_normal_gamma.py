@@ -191,3 +191,15 @@ def test_conjugate_closed_form_matches_numerical_integration():
 def test_conjugate_posterior_rejects_the_independent_prior():
     with pytest.raises(ValueError, match="^prior:"):
         ng.conjugate_posterior(np.array([1.0, 2.0]), ng.DEFAULT_PRIOR)
+
+
+def test_conjugate_summary_is_consistent_with_its_marginal_laws():
+    post = ng.conjugate_posterior(np.array([2.1, 3.4, 1.7, 2.9]), ng.ConjugateNormalGammaPrior(mu0=1.0, kappa0=2.0, a=3.0, b=2.0))
+    s = post.summary
+    beta = post.marginal_beta()
+    sigma = stats.gamma(post.a_n, scale=1 / post.b_n).expect(lambda b: b**-0.5)
+    sigma2 = beta.expect(lambda b: 1 / b)
+    assert s.loc["mu", "q95"] == pytest.approx(post.marginal_mu().ppf(0.95))
+    assert s.loc["sigma", "mean"] == pytest.approx(sigma, rel=1e-9)
+    assert s.loc["sigma", "sd"] == pytest.approx(np.sqrt(sigma2 - sigma**2), rel=1e-8)
+    assert s.loc["sigma", "q05"] == pytest.approx(beta.ppf(0.95) ** -0.5)

@@ -24,41 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def plot_posteriors_vs_exact(results: dict, exact: normal_gamma.ExactPosterior):
-    """Histograms of each result's marginals, overlaid with the exact density.
-
-    Histograms rather than KDEs: a KDE's smoothing lowers the peak, which would look like a disagreement.
-
-    Parameters
-    ----------
-    results : dict of str to arviz.InferenceData
-    exact : ExactPosterior
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One panel per variable of :data:`models.normal_gamma.VARIABLES`.
-    """
-    import matplotlib.pyplot as plt
-
-    variables = normal_gamma.VARIABLES
-    fig, axes = plt.subplots(1, len(variables), figsize=(4.2 * len(variables), 3.4))
-    pdfs = {"mu": exact.pdf_mu, "beta": exact.pdf_beta, "sigma": exact.pdf_sigma}
-    for ax, var in zip(axes, variables):
-        for (label, idata), color in zip(results.items(), ("C0", "C1", "C2", "C3")):
-            ax.hist(idata.posterior[var].values.ravel(), bins=60, density=True, alpha=0.45, color=color,
-                    histtype="stepfilled", label=label)
-        lo, hi = ax.get_xlim()
-        grid = np.linspace(max(lo, 1e-12) if var != "mu" else lo, hi, 400)
-        ax.plot(grid, pdfs[var](grid), color="black", lw=1.5, label="exact (quadrature)")
-        ax.set_title(var)
-        ax.set_yticks([])
-    axes[0].legend(loc="upper left", fontsize=8, frameon=False)
-    fig.suptitle("Marginal posteriors: both samplers against the exact density")
-    fig.tight_layout()
-    return fig
-
-
 def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
     """Run Gibbs and NUTS on Newcomb's data, compute the exact posterior, and cross-validate.
 
@@ -96,7 +61,9 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
     cv = crossval.compare(results, exact.summary, var_names=list(normal_gamma.VARIABLES))
 
     settings.progress("figures")
-    figures = {"posterior_vs_exact": plot_posteriors_vs_exact(results, exact)}
+    pdfs = {"mu": exact.pdf_mu, "beta": exact.pdf_beta, "sigma": exact.pdf_sigma}
+    figures = {"posterior_vs_exact": diagnostics.plot_marginals_vs_exact(
+        results, pdfs, title="Marginal posteriors: Gibbs and NUTS against the exact density (quadrature)")}
     for label, idata in results.items():
         figures[f"trace_{label}"] = diagnostics.plot_trace(idata, list(normal_gamma.VARIABLES), title=f"{label}: trace")
         figures[f"rank_{label}"] = diagnostics.plot_rank(idata, list(normal_gamma.VARIABLES), title=f"{label}: rank plot")

@@ -9,7 +9,8 @@ PyTensor at it with ``blas__ldflags=-lblas -llapack``; GP models then run about 
 absent we keep PyTensor's NumPy fallback, silence that one warning, and say so in one line through
 :func:`blas_status` (the CLI and the reports print it), so the warning never drowns what a user reads.
 
-A user's own ``PYTENSOR_FLAGS`` containing ``blas__ldflags`` is never touched.
+A user's own ``PYTENSOR_FLAGS`` containing ``blas__ldflags`` is never touched, and
+``BAYES_ZOO_SYSTEM_BLAS=0`` turns the detection off (PyTensor's fallback, warning silenced).
 
 ArviZ 0.23 prints a ``FutureWarning`` about its coming 1.0 refactor on import, and a NumPy
 ``DeprecationWarning`` from its ``mcse(method="sd")`` and a matplotlib one from its plots; none says anything about this project's results, and
@@ -51,7 +52,7 @@ def system_blas_available() -> bool:
 
 
 def configure() -> str:
-    """Set ``PYTENSOR_FLAGS`` for the system BLAS if available, filter the two noisy warnings.
+    """Set ``PYTENSOR_FLAGS`` for the system BLAS if available; filter the noisy third-party warnings.
 
     Returns
     -------
@@ -75,7 +76,7 @@ def configure() -> str:
         _status = "PyTensor BLAS: as set in PYTENSOR_FLAGS by the user"
     elif "pytensor" in sys.modules:
         _status = "PyTensor BLAS: unchanged (PyTensor was imported before bayes-zoo could configure it)"
-    elif system_blas_available():
+    elif os.environ.get("BAYES_ZOO_SYSTEM_BLAS", "1") != "0" and system_blas_available():
         os.environ["PYTENSOR_FLAGS"] = f"{flags},{_BLAS_FLAGS}" if flags else _BLAS_FLAGS
         _status = "PyTensor BLAS: system BLAS/LAPACK (-lblas -llapack)"
     else:

@@ -209,7 +209,7 @@ def write_index(outcomes: list[PairOutcome], out: Path) -> Path:
             "pair": f"[{o.name}]({o.name}/report.md)",
             "compared": ", ".join(o.crossval.comparisons["comparison"]),
             "verdict": o.crossval.verdict,
-            "max |z|": f"{o.crossval.comparisons['max_abs_z'].max():.2f}",
+            "max abs z": f"{o.crossval.comparisons['max_abs_z'].max():.2f}",
             "threshold": f"{o.crossval.threshold:.2f}",
         }
         for o in outcomes

@@ -7,12 +7,16 @@ OUT    ?= results/demo
 
 .PHONY: demo test validate bench notebooks blas clean-venv
 
+# A .venv whose Python is older than 3.11 (made with another PYTHON) is replaced, not reused.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+		{ rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-		{ echo "bayes-zoo needs Python >= 3.11 (got $$($(BIN)/python --version)); set PYTHON=python3.11"; exit 1; }
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+		{ echo "bayes-zoo needs Python >= 3.11, but $(PYTHON) is $$($(BIN)/python --version): run 'make PYTHON=python3.11 ...'"; \
+		  rm -rf $(VENV); exit 1; }
+	@echo "installing bayes-zoo and its dependencies into $(VENV) (first run only)"
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e '.[test]'
 	@touch $(STAMP)
 
 ## demo: the main job, every pair on its bundled data; rewrites $(OUT) (its own folder) each time

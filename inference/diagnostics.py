@@ -173,7 +173,7 @@ def diagnose(
     if chains < 2:
         untrusted.append(f"{name}: a single chain (R-hat needs at least 2)")
     if draws < min_draws:
-        untrusted.append(f"{name}: {draws} draws per chain (fewer than {min_draws})")
+        untrusted.append(f"{name}: {draws} draw{'s' if draws != 1 else ''} per chain (fewer than {min_draws})")
 
     rows = {}
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -216,7 +216,7 @@ def diagnose(
 
 def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = None):
     """ArviZ trace plot (``arviz.plot_trace``: marginal densities per chain and the draws); returns the Figure."""
-    axes = az.plot_trace(idata, var_names=var_names, kind="trace", compact=True, show=False)
+    axes = az.plot_trace(idata, var_names=var_names, kind="trace", chain_prop="color", legend=True, show=False)
     fig = np.asarray(axes).ravel()[0].figure
     if title:
         fig.suptitle(title)
@@ -225,8 +225,11 @@ def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = N
 
 
 def plot_rank(idata: az.InferenceData, var_names=None, *, title: str | None = None):
-    """ArviZ rank plot (``arviz.plot_rank``, Vehtari et al. 2021 sec. 4.1); returns the matplotlib Figure."""
-    axes = az.plot_rank(idata, var_names=var_names, kind="vlines", show=False)
+    """ArviZ rank plot (``arviz.plot_rank``: a rank histogram per chain, Vehtari et al. 2021 sec. 4.1).
+
+    Returns the matplotlib Figure.  Well-mixed chains give flat histograms.
+    """
+    axes = az.plot_rank(idata, var_names=var_names, kind="bars", show=False)
     fig = np.asarray(axes).ravel()[0].figure
     if title:
         fig.suptitle(title)

@@ -79,6 +79,9 @@ def sample_nuts(
     ValueError
         If ``model`` is not a ``pymc.Model``, or ``draws``, ``tune``, ``chains``, ``seed``, ``cores`` or
         ``target_accept`` is out of range.
+    KeyboardInterrupt
+        If sampling was interrupted (PyMC then returns fewer chains or draws than asked; they are not
+        returned as if complete).
     """
     import pymc as pm
 
@@ -103,6 +106,10 @@ def sample_nuts(
             compute_convergence_checks=False,
             **kwargs,
         )
+    got = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
+    if got != (chains, draws):
+        # PyMC catches Ctrl-C and returns the draws made so far; a partial run must not pass as a full one.
+        raise KeyboardInterrupt(f"NUTS sampling was interrupted: got {got[0]} chains x {got[1]} draws of {chains} x {draws}")
     idata.posterior.attrs["algorithm"] = "nuts"
     idata.posterior.attrs["seed"] = seed
     with model:

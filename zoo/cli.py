@@ -11,21 +11,28 @@ meanwhile), and writes ``OUT/<problem>/`` (see :mod:`zoo.report`); ``compare all
 ``OUT/report.md``.  It never overwrites an existing results folder unless ``--force`` is given.
 
 Exit status: 0 when no pair disagrees, 1 when some pair's verdict is "disagree", 2 for bad usage (including
-a results folder that exists without ``--force``).  "inconclusive" exits 0 but is printed in yellow with
-its reasons.
+a results folder that exists without ``--force``), 130 when interrupted (nothing is written then).
+"inconclusive" exits 0 but is printed in yellow with its reasons.
+
+PyMC, ArviZ and numba are imported only once a comparison starts, so ``--help``, ``list`` and usage errors
+answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import zoo  # noqa: F401  (configures PyTensor before PyMC is imported)
 from models.backend import blas_status
 
-EXIT_OK, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_SETTING_OPTIONS = ("draws", "chains", "warmup", "seed")
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +41,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, help="warm-up / tuning iterations per chain, discarded (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="root seed; same seed, same draws (default 0)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
-    parser.add_argument("--quick", action="store_true", help="small settings, for tests and a first look")
+    parser.add_argument("--quick", action="store_true",
+                        help="the pair's small settings for draws, chains and warm-up (explicit options still win)")
     parser.add_argument("--force", action="store_true", help="overwrite existing results for these pairs")
 
 
@@ -47,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bayes-zoo",
         description="A probabilistic-programming model zoo: each problem in PyMC and by hand, cross-validated.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered pairs")
     compare = sub.add_parser("compare", help="run pairs and cross-validate their posteriors")
@@ -58,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
             pair.add_arguments(p)
     _common_options(problems.add_parser("all", help="every registered pair, plus OUT/report.md"))
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bayes-zoo")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _settings(pair, args, progress):
@@ -93,8 +111,6 @@ def _compare(console, args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from zoo import report
     from zoo.registry import REGISTRY, get
 
@@ -104,12 +120,55 @@ def _compare(console, args) -> int:
             _settings(pair, args, None)
         report.prepare_output(args.out, [p.name for p in selected], force=args.force, index=args.problem == "all")
     except ValueError as err:
-        console.print(f"[bold red]error:[/] {err}")
+        message = str(err)
+        if message.split(":")[0] in _SETTING_OPTIONS:
+            message = "--" + message
+        console.print(f"[bold red]error:[/] {message}", highlight=False)
         return EXIT_USAGE
 
     console.print(f"[dim]{blas_status()}[/]")
+    try:
+        with _quiet_libraries():
+            outcomes = _run_pairs(console, args, selected)
+    except KeyboardInterrupt as err:
+        console.print(f"[bold yellow]interrupted[/]{': ' + str(err) if str(err) else ''}; nothing was written for the unfinished pair")
+        return EXIT_INTERRUPTED
+
+    if args.problem == "all":
+        index = report.write_index(outcomes, args.out)
+        console.print(f"overall report: {index}")
+    verdicts = {o.name: o.crossval.verdict for o in outcomes}
+    for name, verdict in verdicts.items():
+        style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}[verdict]
+        console.print(f"{name}: [bold {style}]{verdict}[/]")
+    return EXIT_DISAGREE if "disagree" in verdicts.values() else EXIT_OK
+
+
+@contextmanager
+def _quiet_libraries():
+    """Hide ArviZ's, matplotlib's and xarray's own warnings during a CLI run: the verdict's reasons already
+    say, in one place, what is wrong with a result (too few draws, a constant chain ...)."""
+    logger = logging.getLogger("arviz")
+    level = logger.level
+    with warnings.catch_warnings():
+        for module in ("arviz", "matplotlib", "xarray"):
+            warnings.filterwarnings("ignore", category=UserWarning, module=module)
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module=module)
+        logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+
+
+def _run_pairs(console, args, selected):
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from zoo import report
+
     outcomes = []
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} pairs"), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total} pairs"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(selected))
         for pair in selected:
@@ -122,26 +181,19 @@ def _compare(console, args) -> int:
             report.write_outcome(outcome, folder)
             progress.console.print(report.rich_table(outcome))
             for reason in outcome.crossval.reasons:
-                progress.console.print(f"  [yellow]- {reason}[/]")
-            progress.console.print(f"  written to {folder}/ (report.md, summary.csv, figures, netCDF)\n")
+                progress.console.print(f"  [yellow]- {reason}[/]", highlight=False)
+            progress.console.print(f"  written to {folder}/ (report.md, summary.csv, figures, netCDF)")
             outcomes.append(outcome)
             progress.advance(task)
-
-    if args.problem == "all":
-        index = report.write_index(outcomes, args.out)
-        console.print(f"overall report: {index}")
-    worst = {o.name: o.crossval.verdict for o in outcomes}
-    for name, verdict in worst.items():
-        style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}[verdict]
-        console.print(f"{name}: [bold {style}]{verdict}[/]")
-    return EXIT_DISAGREE if "disagree" in worst.values() else EXIT_OK
+    return outcomes
 
 
 def main(argv=None) -> int:
     """Entry point of the ``bayes-zoo`` console script; returns the exit status."""
     from rich.console import Console
 
-    console = Console()
+    # Not a terminal (a pipe, a log file, CI): no terminal width to respect, so do not cut the table.
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     args = build_parser().parse_args(argv)
     if args.command == "list":
         return _list(console)

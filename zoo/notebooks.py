@@ -79,7 +79,10 @@ def execute_notebook(path, *, quick: bool, in_place: bool = False, timeout: int 
 
 def main(argv=None) -> int:
     """Command-line entry: ``python -m zoo.notebooks [--quick] [--in-place] NOTEBOOK...``."""
-    parser = argparse.ArgumentParser(prog="python -m zoo.notebooks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m zoo.notebooks",
+        description="Execute teaching notebooks: in place at full size, or at --quick size into a temporary copy.",
+    )
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--quick", action="store_true", help="small settings (BAYES_ZOO_QUICK=1)")
     parser.add_argument("--in-place", action="store_true", help="save outputs into the notebooks themselves")

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import arviz as az
-import pandas as pd
-
-from inference.crossval import CrossValidation
 from models.checks import nonnegative_int, positive_int
+
+if TYPE_CHECKING:  # kept out of the import path so that `bayes-zoo --help` and `list` start at once
+    import arviz as az
+    import pandas as pd
+
+    from inference.crossval import CrossValidation
 
 __all__ = ["RunSettings", "PairOutcome", "Pair", "register", "get", "names", "REGISTRY"]
 
@@ -81,9 +84,9 @@ class PairOutcome:
 
     name: str
     title: str
-    results: dict[str, az.InferenceData]
-    crossval: CrossValidation
-    exact: pd.DataFrame | None = None
+    results: dict[str, "az.InferenceData"]
+    crossval: "CrossValidation"
+    exact: "pd.DataFrame | None" = None
     facts: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

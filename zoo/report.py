@@ -84,39 +84,44 @@ def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
     return frame.sort_values(["_q", "_s"]).drop(columns=["_q", "_s"]).reset_index(drop=True)
 
 
-def _fmt(value: float, mcse: float | None = None) -> str:
+def _fmt(value: float, mcse: float | None = None, digits: int = 5) -> str:
     if pd.isna(value):
         return "nan"
-    text = f"{value:.5g}"
+    text = f"{value:.{digits}g}"
     return text if mcse is None or pd.isna(mcse) else f"{text} ±{mcse:.1g}"
 
 
 def rich_table(outcome: PairOutcome) -> Table:
-    """The comparison as a Rich table (estimates ± MCSE, exact values, z-scores), titled with the verdict."""
+    """The comparison as a Rich table (estimates ± MCSE, exact values, z-scores), titled with the verdict.
+
+    Laid out to fit an 80-column terminal for two results and an exact answer: quantity and statistic share
+    a column, and z-score headers stack the two names compared.
+    """
+    from rich import box
+
     cv = outcome.crossval
     frame = comparison_frame(outcome)
     results = [n for n in cv.estimates if n != "exact"]
     zcols = [c for c in frame.columns if c.startswith("z ")]
     table = Table(
         title=f"{outcome.name}: [{_VERDICT_STYLE[cv.verdict]}]{cv.verdict}[/] (|z| threshold {cv.threshold:.2f})",
-        title_justify="left",
+        title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+        caption="z = difference / combined MCSE", caption_justify="left",
     )
-    table.add_column("quantity")
-    table.add_column("stat")
+    table.add_column("quantity", no_wrap=True)
     for name in results:
-        table.add_column(f"{name} ± MCSE", justify="right")
+        table.add_column(f"{name}\n± MCSE", justify="right", no_wrap=True)
     if "exact" in frame.columns:
-        table.add_column("exact", justify="right")
+        table.add_column("exact", justify="right", no_wrap=True)
     for col in zcols:
-        table.add_column(col, justify="right")
+        left, right = col[2:].split("-", 1)
+        table.add_column(f"z\n{left}\n-{right}", justify="right", no_wrap=True)
     for _, row in frame.iterrows():
-        cells = [row["quantity"], row["statistic"]]
-        cells += [_fmt(row[n], row[f"{n} mcse"]) for n in results]
+        cells = [f"{row['quantity']} {row['statistic']}"]
+        cells += [_fmt(row[n], row[f"{n} mcse"], digits=4) for n in results]
         if "exact" in frame.columns:
-            cells.append(_fmt(row["exact"]))
-        cells += [
-            f"[red]{row[c]:+.2f}[/]" if abs(row[c]) > cv.threshold else f"{row[c]:+.2f}" for c in zcols
-        ]
+            cells.append(_fmt(row["exact"], digits=5))
+        cells += [f"[red]{row[c]:+.2f}[/]" if abs(row[c]) > cv.threshold else f"{row[c]:+.2f}" for c in zcols]
         table.add_row(*cells)
     return table
 
@@ -130,7 +135,7 @@ def _markdown_comparison(outcome: PairOutcome) -> str:
     if "exact" in frame.columns:
         shown["exact"] = [_fmt(v) for v in frame["exact"]]
     for c in [c for c in frame.columns if c.startswith("z ")]:
-        shown[c] = [f"{v:+.2f}" for v in frame[c]]
+        shown[c] = [f"{v:+.2f}" for v in frame[c]]  # the sign matters: keep "+"
     shown["ok"] = ["yes" if ok else "**no**" for ok in frame["ok"]]
     return shown.to_markdown(index=False)
 
@@ -215,7 +220,7 @@ def write_index(outcomes: list[PairOutcome], out: Path) -> Path:
         for o in outcomes
     ]
     text = "\n".join(["# bayes-zoo: all pairs", "", pd.DataFrame(rows).to_markdown(index=False), "",
-                      f"{blas_status()}", ""])
+                      f"Environment: {blas_status()}.", ""])
     path = Path(out) / "report.md"
     path.write_text(text, encoding="utf-8")
     return path

@@ -57,3 +57,13 @@ def test_long_nuts_run_matches_the_exact_posterior_without_the_outliers():
     idata = sample_nuts(ng.build_pymc_model(x), draws=5000, tune=1000, chains=4, seed=21)
     result = crossval.compare({"nuts": idata}, ng.exact_posterior(x).summary)
     assert result.verdict == "agree", result.reasons
+
+
+def test_an_interrupted_run_is_not_returned_as_complete(newcomb_x):
+    # PyMC swallows Ctrl-C and returns the chains it finished; sample_nuts must not pass that off as a full run.
+    def interrupt(trace, draw):
+        if draw.chain == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        sample_nuts(ng.build_pymc_model(newcomb_x), draws=20, tune=20, chains=2, seed=0, callback=interrupt)

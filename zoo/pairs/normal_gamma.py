@@ -1,15 +1,12 @@
-"""Pair: Normal with unknown mean and precision on Newcomb's data — Gibbs vs PyMC/NUTS vs quadrature."""
+"""Pair: Normal with unknown mean and precision on Newcomb's data — Gibbs vs PyMC/NUTS vs quadrature.
+
+The heavy imports (ArviZ, PyMC, numba) happen inside :func:`run`, so registering the pair costs nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from inference import crossval, diagnostics, nuts
-from inference.gibbs import normal_gamma as gibbs
-from models import normal_gamma
-from models.datasets import load_newcomb
 from zoo.registry import Pair, PairOutcome, RunSettings, register
 
 NAME = "normal-gamma"
@@ -38,6 +35,13 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
     PairOutcome
         Results ``"gibbs"`` and ``"nuts"``; exact reference from :func:`models.normal_gamma.exact_posterior`.
     """
+    import numpy as np
+
+    from inference import crossval, diagnostics, nuts
+    from inference.gibbs import normal_gamma as gibbs
+    from models import normal_gamma
+    from models.datasets import load_newcomb
+
     data = load_newcomb(drop_outliers=drop_outliers)
     x = data.arrays["x"]
     prior = normal_gamma.DEFAULT_PRIOR
@@ -79,7 +83,7 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
         f"root seed {settings.seed}.  Gibbs: {gibbs_idata.posterior.attrs['sampling_time']:.3f} s; "
         f"PyMC ({nuts_idata.posterior.attrs['step_methods']}): {nuts_idata.posterior.attrs['sampling_time']:.2f} s.",
         "Exact reference: the beta integral in closed form, the mu integral by adaptive Gauss–Kronrod "
-        "quadrature (relative tolerance 1e-12).",
+        "quadrature (requested relative tolerance 1e-12; tested against brute-force 2-D quadrature to 1e-6).",
     ]
     notes = [
         "`sigma = beta^-1/2` is the measurement sd in ns; it is a deterministic function of `beta`, so its "

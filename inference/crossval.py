@@ -13,10 +13,15 @@ Bonferroni threshold at family-wise level ``alpha`` (two-sided) is ``Phi^-1(1 - 
 
 Verdicts, per comparison and overall:
 
-* **inconclusive** — a result involved is untrusted (:mod:`inference.diagnostics`: one chain, too few draws,
-  constant chains, non-finite diagnostics, ESS below the minimum); never "agree";
-* **disagree** — some ``|z|`` exceeds the threshold, or a result involved fails its diagnostics (R-hat, divergences);
-* **agree** — otherwise.
+1. **inconclusive** — a result involved is degenerate (:mod:`inference.diagnostics`: one chain, too few
+   draws, a constant chain, non-finite draws or diagnostics): its MCSEs mean nothing, so neither do its z's;
+2. **disagree** — otherwise, if some ``|z|`` exceeds the threshold, or a result involved fails its
+   diagnostics (R-hat, divergences);
+3. **inconclusive** — otherwise, if a result involved has an ESS below the minimum, or a quantity of a
+   result was compared with nothing;
+4. **agree** — otherwise.
+
+Every reason found is reported, whichever verdict it leads to.
 
 The overall verdict is "disagree" if any comparison disagrees, else "inconclusive" if any is, else "agree".
 """
@@ -46,7 +51,7 @@ EXACT = "exact"
 def bonferroni_threshold(alpha: float, tests: int) -> float:
     """Two-sided |z| threshold for ``tests`` tests at family-wise level ``alpha``: Phi^-1(1 - alpha/(2 tests))."""
     alpha = probability(alpha, "alpha")
-    if tests < 1:
+    if isinstance(tests, bool) or not isinstance(tests, int | np.integer) or tests < 1:
         raise ValueError(f"tests: must be >= 1, got {tests}")
     return float(stats.norm.isf(alpha / (2 * tests)))
 
@@ -93,9 +98,9 @@ def _exact_estimates(exact: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"exact: missing columns {missing} (needs {list(STATISTICS)})")
     values = exact[list(STATISTICS)].astype(float)
-    if np.isnan(values.values).any():
-        bad = values.index[np.isnan(values.values).any(axis=1)].tolist()
-        raise ValueError(f"exact: NaN reference values for {bad}")
+    if np.isnan(values.values).any() or np.isneginf(values.values).any():
+        bad = values.index[(np.isnan(values.values) | np.isneginf(values.values)).any(axis=1)].tolist()
+        raise ValueError(f"exact: NaN or -inf reference values for {bad}")
     long = values.stack()
     long.index.names = ["quantity", "statistic"]
     long = long[np.isfinite(long)]  # an infinite moment does not exist: nothing to compare it with
@@ -180,6 +185,8 @@ def compare(
         If ``results`` is empty or not InferenceData, no result may be compared with anything (one result
         and no exact answer), no quantity is shared, or ``exact`` is malformed.
     """
+    if exact is not None and not isinstance(exact, pd.DataFrame):
+        raise ValueError(f"exact: expected a pandas.DataFrame, got {type(exact).__name__}")
     if not isinstance(results, Mapping) or not results:
         raise ValueError("results: expected a non-empty mapping of name to InferenceData")
     if EXACT in results:
@@ -204,6 +211,10 @@ def compare(
     pairs = list(itertools.combinations(results, 2))
     if exact is not None:
         est[EXACT] = _exact_estimates(exact)
+        known = set().union(*(e.index.get_level_values("quantity") for n, e in est.items() if n != EXACT))
+        unmatched = sorted(set(est[EXACT].index.get_level_values("quantity")) - known)
+        if unmatched:
+            raise ValueError(f"exact: quantities {unmatched} match no posterior quantity of the results")
         pairs += [(name, EXACT) for name in results]
 
     blocks = []
@@ -226,21 +237,31 @@ def compare(
     threshold = bonferroni_threshold(alpha, len(table))
     table["ok"] = np.abs(table["z"]) <= threshold  # NaN compares False: never silently ok
 
+    untested = {}
+    for name in results:
+        tested = set(table.loc[(table["left"] == name) | (table["right"] == name), "quantity"])
+        missing = [q for q in est[name].index.get_level_values("quantity").unique() if q not in tested]
+        if missing:
+            untested[name] = [f"{name}: {q} was compared with nothing" for q in missing]
+
     rows, all_reasons = [], []
     for left, right in pairs:
         sub = table[(table["left"] == left) & (table["right"] == right)]
         involved = [diag[n] for n in (left, right) if n in diag]
-        untrusted = [r for d in involved for r in d.untrusted]
+        degenerate = [r for d in involved for r in d.untrusted]
+        weak = [r for d in involved for r in d.low_ess] + [r for n in (left, right) for r in untested.get(n, [])]
         failures = [r for d in involved for r in d.failures]
         bad = sub[~sub["ok"]]
         z_reasons = [
             f"{left} vs {right}: {q} {s} differs, z = {zv:+.2f} (|z| > {threshold:.2f})"
             for q, s, zv in zip(bad["quantity"], bad["statistic"], bad["z"])
         ]
-        if untrusted:
-            verdict, reasons = "inconclusive", untrusted
-        elif z_reasons or failures:
-            verdict, reasons = "disagree", failures + z_reasons
+        if degenerate:
+            verdict, reasons = "inconclusive", degenerate + failures
+        elif failures or z_reasons:
+            verdict, reasons = "disagree", failures + z_reasons + weak
+        elif weak:
+            verdict, reasons = "inconclusive", weak
         else:
             verdict, reasons = "agree", []
         max_z = float(np.nanmax(np.abs(sub["z"]))) if len(sub) else np.nan

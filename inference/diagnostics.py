@@ -4,14 +4,16 @@ Thresholds follow Vehtari, Gelman, Simpson, Carpenter, Bürkner (2021), "Rank-no
 localization: an improved R-hat for assessing convergence of MCMC", Bayesian Analysis 16(2): rank-normalised
 split R-hat <= 1.01, bulk and tail ESS >= 400.
 
-A result is judged in two tiers:
+A result is judged in three tiers:
 
-* **untrusted** — nothing can be concluded: fewer than 2 chains, fewer than ``min_draws`` draws per chain,
-  non-finite draws, a chain that never moves, R-hat or ESS not finite, or an ESS below ``ess_min`` (too few
-  effective draws for the Monte Carlo standard errors to mean much);
-* **failed** — the sampler is flagged: R-hat above ``rhat_max``, or divergent transitions.
+* **untrusted** — degenerate, nothing can be concluded: fewer than 2 chains, fewer than ``min_draws`` draws
+  per chain, non-finite draws, a chain that never moves, R-hat or ESS not finite;
+* **failed** — the sampler is flagged: R-hat above ``rhat_max``, or divergent transitions;
+* **low ESS** — bulk or tail ESS below ``ess_min``: too few effective draws for the Monte Carlo standard
+  errors to mean much.
 
-:mod:`inference.crossval` turns the first into "inconclusive" and the second into "disagree".
+:mod:`inference.crossval` turns the first into "inconclusive" whatever else it finds, the second into
+"disagree", and the third into "inconclusive" unless something fails.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def select_posterior(idata: az.InferenceData, var_names=None) -> xr.Dataset:
     post = idata.posterior
     if var_names is None:
         return post
+    if isinstance(var_names, str):
+        var_names = [var_names]
     missing = [v for v in var_names if v not in post.data_vars]
     if missing:
         raise ValueError(f"var_names: not in the posterior: {missing}")
@@ -112,6 +116,8 @@ class Diagnostics:
         Reasons why nothing can be concluded from this result (empty when it can be used).
     failures : tuple of str
         Diagnostics the result fails (empty when it passes).
+    low_ess : tuple of str
+        Quantities whose bulk or tail ESS is below the minimum.
     """
 
     name: str
@@ -121,11 +127,12 @@ class Diagnostics:
     divergences: int | None
     untrusted: tuple[str, ...]
     failures: tuple[str, ...]
+    low_ess: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
         """True when the result is trustworthy and passes every check."""
-        return not self.untrusted and not self.failures
+        return not self.untrusted and not self.failures and not self.low_ess
 
 
 def diagnose(
@@ -170,6 +177,7 @@ def diagnose(
 
     untrusted: list[str] = []
     failures: list[str] = []
+    low_ess: list[str] = []
     if chains < 2:
         untrusted.append(f"{name}: a single chain (R-hat needs at least 2)")
     if draws < min_draws:
@@ -196,7 +204,7 @@ def diagnose(
                 untrusted.append(f"{name}: {label} has a non-finite R-hat or ESS")
                 continue
             if min(row["ess_bulk"], row["ess_tail"]) < ess_min:
-                untrusted.append(
+                low_ess.append(
                     f"{name}: {label} ess_bulk {row['ess_bulk']:.0f}, ess_tail {row['ess_tail']:.0f} "
                     f"(< {ess_min:g}: too few effective draws)"
                 )
@@ -211,7 +219,7 @@ def diagnose(
 
     table = pd.DataFrame.from_dict(rows, orient="index", columns=["r_hat", "ess_bulk", "ess_tail"])
     table.index.name = "quantity"
-    return Diagnostics(name, table, chains, draws, divergences, tuple(untrusted), tuple(failures))
+    return Diagnostics(name, table, chains, draws, divergences, tuple(untrusted), tuple(failures), tuple(low_ess))
 
 
 def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = None):

@@ -59,6 +59,7 @@ def sample_nuts(
     seed : int, >= 0
         Root seed; PyMC spawns one independent stream per chain from it.  Same seed, same draws.
     target_accept : float in (0, 1)
+        NUTS's target acceptance rate (used when PyMC assigns NUTS; a ``nuts={...}`` dict wins).
     cores : int, >= 1
     progressbar : bool
         Show PyMC's progress bar.
@@ -94,7 +95,7 @@ def sample_nuts(
     target_accept = probability(target_accept, "target_accept")
     seed = nonnegative_int(seed, "seed")
     with _quiet_pymc(quiet), model:
-        if "step" not in kwargs:
+        if "step" not in kwargs and model.continuous_value_vars:
             kwargs["nuts"] = {"target_accept": target_accept, **kwargs.get("nuts", {})}
         idata = pm.sample(
             draws=draws,

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import integrate, optimize, special, stats
+from scipy import optimize, special, stats
 
 from models.checks import finite_scalar, finite_vector, positive_int, positive_scalar
 
@@ -218,8 +218,9 @@ def simulate(rng: np.random.Generator, prior: NormalGammaPrior, n: int):
 # Exact posterior by quadrature
 # --------------------------------------------------------------------------------------------------------
 
-_QUAD_EPSREL = 1e-12
-_QUANTILE_XTOL = 1e-12
+_GL_ORDER = 48  # Gauss–Legendre nodes per panel
+_TRUNCATE = 80.0  # panels whose log-kernel lies more than this below the peak hold < e^-80 of the mass
+_MAX_BRACKET_STEPS = 400
 
 
 @dataclass(frozen=True)
@@ -232,54 +233,72 @@ class ExactPosterior:
         Index ``["mu", "beta", "sigma"]``; columns ``mean``, ``sd``, ``q05``, ``q95`` (5% and 95% quantiles).
     stats : SufficientStats
     prior : NormalGammaPrior
-    bounds : tuple of float
-        The interval of ``mu`` integrated over; the mass outside it is below 1e-15.
-    log_norm : float
-        log of the integral of ``exp(log_kernel(mu) - log_kernel(mode))``.
     mode : float
-        Mode of the marginal posterior of ``mu``.
+        Global mode of the marginal posterior of ``mu``.
+    edges : numpy.ndarray, shape (P + 1,)
+        Panel breakpoints in ``mu``; the ends lie more than 80 nats below the peak of the log-density.
+    nodes : numpy.ndarray, shape (Q,)
+        Quadrature nodes in ``mu``.
+    weights : numpy.ndarray, shape (Q,)
+        Normalised posterior weights of the nodes (they sum to 1): sum_i weights_i f(nodes_i) ~ E[f(mu) | x].
     """
 
     summary: pd.DataFrame
     stats: SufficientStats
     prior: NormalGammaPrior
-    bounds: tuple[float, float]
-    log_norm: float
     mode: float
+    edges: np.ndarray
+    nodes: np.ndarray
+    weights: np.ndarray
+    _log_peak: float
+    _log_norm: float
 
     @property
     def shape_beta(self) -> float:
-        """Shape a + n/2 of the conditional Gamma of ``beta`` given ``mu``."""
+        """Shape A = a + n/2 of the conditional Gamma of ``beta`` given ``mu``."""
         return self.prior.a + 0.5 * self.stats.n
 
     def rate_beta(self, mu) -> np.ndarray:
         """Rate b + (ss + n (mean - mu)^2) / 2 of ``beta`` given ``mu``; shape of ``mu``."""
-        n, xbar, ss = self.stats
-        return self.prior.b + 0.5 * (ss + n * (xbar - np.asarray(mu)) ** 2)
+        return _rate(np.asarray(mu, dtype=float), self.stats, self.prior)
 
     def pdf_mu(self, mu) -> np.ndarray:
         """Marginal posterior density of ``mu`` at ``mu`` (any shape)."""
-        return np.exp(_log_kernel(np.asarray(mu, dtype=float), self.stats, self.prior) - self._log_peak - self.log_norm)
+        mu = np.asarray(mu, dtype=float)
+        return np.exp(_log_kernel(mu, self.stats, self.prior) - self._log_peak - self._log_norm)
 
     def pdf_beta(self, beta) -> np.ndarray:
-        """Marginal posterior density of ``beta`` at ``beta`` (any shape, values > 0), by quadrature over ``mu``."""
+        """Marginal posterior density of ``beta`` at ``beta`` (any shape, values > 0): E_mu[Gamma(beta; A, r(mu))]."""
         beta = np.asarray(beta, dtype=float)
-        flat = beta.ravel()
-        shape = self.shape_beta
-
-        def integrand(mu):
-            return self.pdf_mu(mu) * stats.gamma.pdf(flat, shape, scale=1.0 / self.rate_beta(mu))
-
-        return integrate.quad_vec(integrand, *self.bounds, points=[self.mode], epsrel=1e-10)[0].reshape(beta.shape)
+        rates = self.rate_beta(self.nodes)  # [Q]
+        dens = stats.gamma.pdf(beta.reshape(-1, 1), self.shape_beta, scale=1.0 / rates)  # [G, Q]
+        return (dens @ self.weights).reshape(beta.shape)
 
     def pdf_sigma(self, sigma) -> np.ndarray:
         """Marginal posterior density of ``sigma = beta ** -0.5`` at ``sigma`` (any shape, values > 0)."""
         sigma = np.asarray(sigma, dtype=float)
         return self.pdf_beta(sigma**-2.0) * 2.0 * sigma**-3.0
 
-    @property
-    def _log_peak(self) -> float:
-        return float(_log_kernel(np.float64(self.mode), self.stats, self.prior))
+    def cdf_mu(self, t: float) -> float:
+        """P(mu <= t | x): the weights of whole panels below ``t``, plus a Gauss–Legendre integral of the
+        density over the part of ``t``'s panel below ``t``."""
+        if t <= self.edges[0]:
+            return 0.0
+        if t >= self.edges[-1]:
+            return 1.0
+        start = self.edges[np.searchsorted(self.edges, t, side="right") - 1]
+        below = float(self.weights[self.nodes < start].sum())
+        nodes, w = _gauss_legendre(np.array([start, t]))
+        return min(max(below + float(w @ self.pdf_mu(nodes)), 0.0), 1.0)
+
+    def cdf_beta(self, t: float) -> float:
+        """P(beta <= t | x) = E_mu[P(Gamma(A, r(mu)) <= t)]."""
+        return float(self.weights @ special.gammainc(self.shape_beta, t * self.rate_beta(self.nodes)))
+
+
+def _rate(mu, stats_: SufficientStats, prior: NormalGammaPrior):
+    n, xbar, ss = stats_
+    return prior.b + 0.5 * ss + 0.5 * n * (xbar - mu) ** 2
 
 
 def _log_kernel(mu, stats_: SufficientStats, prior: NormalGammaPrior):
@@ -288,20 +307,107 @@ def _log_kernel(mu, stats_: SufficientStats, prior: NormalGammaPrior):
     int_0^inf beta^(A-1) exp(-beta r(mu)) dbeta = Gamma(A) r(mu)^(-A), with A = a + n/2 and
     r(mu) = b + (ss + n (mean - mu)^2) / 2.
     """
+    return -0.5 * (mu - prior.mu0) ** 2 / prior.s0_var - (prior.a + 0.5 * stats_.n) * np.log(_rate(mu, stats_, prior))
+
+
+def _stationary_points(stats_: SufficientStats, prior: NormalGammaPrior) -> np.ndarray:
+    """Real roots of d/dmu log p(mu | x): with u = mu - xbar, d0 = xbar - mu0, c = b + ss/2, A = a + n/2,
+    (n/2) u^3 + (n/2) d0 u^2 + (c + A n s0_var) u + c d0 = 0.  Returns mu values, shape (1 to 3,)."""
     n, xbar, ss = stats_
-    rate = prior.b + 0.5 * (ss + n * (xbar - mu) ** 2)
-    return -0.5 * (mu - prior.mu0) ** 2 / prior.s0_var - (prior.a + 0.5 * n) * np.log(rate)
+    c = prior.b + 0.5 * ss
+    d0 = xbar - prior.mu0
+    A = prior.a + 0.5 * n
+    roots = np.roots([0.5 * n, 0.5 * n * d0, c + A * n * prior.s0_var, c * d0])  # in u
+    real = roots[np.abs(roots.imag) <= 1e-9 * (1.0 + np.abs(roots.real))].real
+    if real.size == 0:  # a cubic always has a real root; guard against round-off in the imaginary parts
+        real = roots[[np.argmin(np.abs(roots.imag))]].real
+    coeffs = [0.5 * n, 0.5 * n * d0, c + A * n * prior.s0_var, c * d0]
+    for _ in range(3):  # Newton polish: np.roots alone is accurate to ~1e-8 relative
+        slope = np.polyval(np.polyder(coeffs), real)
+        real = np.where(slope != 0, real - np.polyval(coeffs, real) / np.where(slope != 0, slope, 1.0), real)
+    return np.unique(xbar + real)
+
+
+def _gauss_legendre(edges: np.ndarray):
+    """Nodes and weights of a composite Gauss–Legendre rule on consecutive ``edges`` (shape (P+1,))."""
+    x, w = special.roots_legendre(_GL_ORDER)
+    half = 0.5 * np.diff(edges)[:, None]  # [P, 1]
+    mid = 0.5 * (edges[1:] + edges[:-1])[:, None]  # [P, 1]
+    return (mid + half * x).ravel(), (half * w).ravel()
+
+
+def _panel_edges(stats_: SufficientStats, prior: NormalGammaPrior):
+    """Breakpoints for the composite rule: geometric ladders around every local mode, around the sample mean
+    (on the t-kernel's scale) and around the prior mean (on the prior's scale), cut where the log-kernel
+    has fallen more than 80 nats below its peak.  Returns (edges, mode, log_peak)."""
+    n, xbar, ss = stats_
+    candidates = _stationary_points(stats_, prior)
+    logk = _log_kernel(candidates, stats_, prior)
+    mode = float(candidates[np.argmax(logk)])
+    log_peak = float(np.max(logk))
+    A = prior.a + 0.5 * n
+    ladder = 2.0 ** (np.arange(-8, 121) / 2.0)  # 1/16 to 2^60 in steps of sqrt(2)
+    centres_scales = [(prior.mu0, np.sqrt(prior.s0_var)), (xbar, np.sqrt(2.0 * (prior.b + 0.5 * ss) / n))]
+    for m in candidates:
+        r = float(_rate(m, stats_, prior))
+        curvature = 1.0 / prior.s0_var + A * n * (r - n * (m - xbar) ** 2) / r**2
+        if curvature > 0:
+            centres_scales.append((float(m), 1.0 / np.sqrt(curvature)))
+    points = [np.array([m]) for m, _ in centres_scales]
+    for m, h in centres_scales:
+        points += [m - h * ladder, m + h * ladder]
+    edges = np.unique(np.concatenate(points))
+    edges = edges[np.isfinite(edges)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        keep = _log_kernel(edges, stats_, prior) > log_peak - _TRUNCATE
+    inside = np.flatnonzero(keep)
+    first, last = max(inside[0] - 1, 0), min(inside[-1] + 1, edges.size - 1)
+    return edges[first : last + 1], mode, log_peak
+
+
+def _solve_increasing(cdf, p, start, step, *, positive=False, what="quantile"):
+    """Solve cdf(t) = p for an increasing cdf: bracket by expanding steps (multiplicative for positive
+    quantities, which are solved in log t with a relative tolerance), then Brent's method."""
+    if positive:
+        lo = hi = np.log(start)
+        f = lambda s: cdf(np.exp(s)) - p  # noqa: E731
+        step = np.log(2.0)
+    else:
+        lo = hi = start
+        f = lambda t: cdf(t) - p  # noqa: E731
+    for _ in range(_MAX_BRACKET_STEPS):
+        if f(lo) <= 0:
+            break
+        lo -= step
+        step *= 1.5
+    else:
+        raise ValueError(f"x: could not bracket the {what} (the posterior is numerically degenerate)")
+    for _ in range(_MAX_BRACKET_STEPS):
+        if f(hi) >= 0:
+            break
+        hi += step
+        step *= 1.5
+    else:
+        raise ValueError(f"x: could not bracket the {what} (the posterior is numerically degenerate)")
+    if lo == hi:
+        root = lo
+    else:
+        root = optimize.brentq(f, lo, hi, xtol=1e-14 * (1.0 + abs(lo) + abs(hi)) if not positive else 1e-13, rtol=1e-15)
+    return float(np.exp(root)) if positive else float(root)
 
 
 def exact_posterior(x, prior: NormalGammaPrior = DEFAULT_PRIOR) -> ExactPosterior:
-    """Posterior moments and quantiles of ``mu``, ``beta`` and ``sigma`` by quadrature.
+    """Posterior moments and quantiles of ``mu``, ``beta`` and ``sigma = beta^-1/2`` by quadrature.
 
     The joint posterior is a 2-D integral; the inner integral over ``beta`` is done exactly (given ``mu``,
     ``beta`` is Gamma(A, r(mu)) with A = a + n/2, r(mu) = b + sum (x_i - mu)^2 / 2), so only the outer
-    integral over ``mu`` is numerical: adaptive Gauss–Kronrod (``scipy.integrate.quad_vec``, relative
-    tolerance 1e-12) of the vector of conditional moments, over an interval that leaves out less than 1e-15
-    of the mass.  Quantiles solve the CDF by Brent's method to 1e-12.  Moments and quantiles are accurate
-    to about 1e-9 relative; the tests check them against brute-force 2-D quadrature to 1e-6.
+    integral over ``mu`` is numerical.  The marginal of ``mu`` (a Normal prior times a t-like kernel) may
+    have up to three stationary points, found as the real roots of a cubic; a composite 48-point
+    Gauss–Legendre rule is laid on geometric ladders of breakpoints around each local mode, around the sample
+    mean and around the prior mean, and cut where the log-density is 80 nats below its peak, so that a
+    posterior far narrower than the prior, a bimodal one, and any choice of units are all resolved.
+    Moments are central (two-pass), the moments of ``beta`` and ``sigma`` use the law of total variance with
+    the Gamma's conditional moments, quantiles of ``beta`` are solved in log(beta).
 
     Parameters
     ----------
@@ -316,64 +422,40 @@ def exact_posterior(x, prior: NormalGammaPrior = DEFAULT_PRIOR) -> ExactPosterio
     Raises
     ------
     ValueError
-        For bad ``x`` or ``prior``.
+        For bad ``x`` or ``prior``, or data whose sum of squares overflows.
     """
     st = sufficient_statistics(x)
     prior = _check_prior(prior)
     n, xbar, ss = st
+    if not np.isfinite(ss):
+        raise ValueError("x: the sum of squared deviations overflows float64; rescale the data")
     A = prior.a + 0.5 * n
 
-    # Mode of the mu-marginal lies between the prior mean and the sample mean.
-    lo, hi = min(prior.mu0, xbar), max(prior.mu0, xbar)
-    if hi > lo:
-        mode = optimize.minimize_scalar(
-            lambda m: -_log_kernel(m, st, prior), bounds=(lo, hi), method="bounded", options={"xatol": 1e-12 * (1 + abs(hi))}
-        ).x
-    else:
-        mode = lo
-    rate_at_mode = prior.b + 0.5 * (ss + n * (xbar - mode) ** 2)
-    curvature = 1.0 / prior.s0_var + A * (n * rate_at_mode - (n * (mode - xbar)) ** 2) / rate_at_mode**2
-    h = 1.0 / np.sqrt(max(curvature, 1.0 / prior.s0_var))
-    # Cover the peak (t-like, possibly heavy-tailed for small n) and the Gaussian prior's tails.
-    prior_sd = np.sqrt(prior.s0_var)
-    bounds = (min(mode - 60 * h, prior.mu0 - 12 * prior_sd), max(mode + 60 * h, prior.mu0 + 12 * prior_sd))
-    log_peak = _log_kernel(mode, st, prior)
+    edges, mode, log_peak = _panel_edges(st, prior)
+    nodes, gl_w = _gauss_legendre(edges)  # [Q], [Q]
+    raw = np.exp(_log_kernel(nodes, st, prior) - log_peak) * gl_w
+    norm = raw.sum()
+    w = raw / norm  # [Q], sums to 1
+    r = _rate(nodes, st, prior)  # [Q]
 
-    def moments(mu):
-        w = np.exp(_log_kernel(mu, st, prior) - log_peak)
-        r = prior.b + 0.5 * (ss + n * (xbar - mu) ** 2)
-        e_inv_sqrt = np.exp(special.gammaln(A - 0.5) - special.gammaln(A)) * np.sqrt(r) if A > 0.5 else np.inf
-        e_inv = r / (A - 1.0) if A > 1.0 else np.inf
-        return w * np.array([1.0, mu, mu * mu, A / r, A * (A + 1.0) / r**2, e_inv_sqrt, e_inv])
+    mean_mu = mode + w @ (nodes - mode)
+    var_mu = w @ (nodes - mean_mu) ** 2
+    e_beta = A / r
+    mean_beta = w @ e_beta
+    var_beta = w @ (A / r**2) + w @ (e_beta - mean_beta) ** 2  # E[Var | mu] + Var[E | mu]
+    g = np.exp(special.gammaln(A - 0.5) - special.gammaln(A))  # E[beta^-1/2 | mu] = g sqrt(r), A > 1/2 always
+    e_sigma = g * np.sqrt(r)
+    mean_sigma = w @ e_sigma
+    var_sigma = (w @ (r * (1.0 / (A - 1.0) - g**2)) + w @ (e_sigma - mean_sigma) ** 2) if A > 1.0 else np.inf
 
-    vals = integrate.quad_vec(moments, *bounds, points=[mode], epsrel=_QUAD_EPSREL, limit=400)[0]
-    norm = vals[0]
-    m1 = vals[1:] / norm
-    mean_mu, var_mu = m1[0], m1[1] - m1[0] ** 2
-    mean_beta, var_beta = m1[2], m1[3] - m1[2] ** 2
-    mean_sigma = m1[4]
-    var_sigma = m1[5] - m1[4] ** 2 if np.isfinite(m1[5]) else np.inf
-
-    def cdf_mu(t):
-        return integrate.quad(lambda m: np.exp(_log_kernel(m, st, prior) - log_peak), bounds[0], t,
-                              points=[mode] if bounds[0] < mode < t else None, epsrel=_QUAD_EPSREL, limit=400)[0] / norm
-
-    def cdf_beta(t):
-        def f(mu):
-            return np.exp(_log_kernel(mu, st, prior) - log_peak) * special.gammainc(A, t * (prior.b + 0.5 * (ss + n * (xbar - mu) ** 2)))
-        return integrate.quad(f, *bounds, points=[mode], epsrel=_QUAD_EPSREL, limit=400)[0] / norm
-
-    def quantile(cdf, p, lo_, hi_):
-        while cdf(lo_) > p:
-            lo_ = lo_ - (hi_ - lo_)
-        while cdf(hi_) < p:
-            hi_ = hi_ + (hi_ - lo_)
-        return optimize.brentq(lambda t: cdf(t) - p, lo_, hi_, xtol=_QUANTILE_XTOL * (1 + abs(lo_) + abs(hi_)), rtol=1e-14)
-
+    result = ExactPosterior(
+        summary=pd.DataFrame(), stats=st, prior=prior, mode=mode, edges=edges,
+        nodes=nodes, weights=w, _log_peak=log_peak, _log_norm=float(np.log(norm)),
+    )
     sd_mu, sd_beta = np.sqrt(var_mu), np.sqrt(var_beta)
-    q_mu = [quantile(cdf_mu, p, mean_mu - 3 * sd_mu, mean_mu + 3 * sd_mu) for p in (0.05, 0.95)]
-    beta_lo = max(mean_beta - 3 * sd_beta, mean_beta * 1e-3)
-    q_beta = [quantile(cdf_beta, p, beta_lo, mean_beta + 3 * sd_beta) for p in (0.05, 0.95)]
+    q_mu = [_solve_increasing(result.cdf_mu, p, mean_mu, sd_mu, what="mu quantile") for p in (0.05, 0.95)]
+    q_beta = [_solve_increasing(result.cdf_beta, p, mean_beta, None, positive=True, what="beta quantile")
+              for p in (0.05, 0.95)]
     summary = pd.DataFrame(
         {
             "mean": [mean_mu, mean_beta, mean_sigma],
@@ -383,7 +465,8 @@ def exact_posterior(x, prior: NormalGammaPrior = DEFAULT_PRIOR) -> ExactPosterio
         },
         index=pd.Index(list(VARIABLES), name="quantity"),
     )
-    return ExactPosterior(summary, st, prior, (float(bounds[0]), float(bounds[1])), float(np.log(norm)), float(mode))
+    object.__setattr__(result, "summary", summary)
+    return result
 
 
 # --------------------------------------------------------------------------------------------------------

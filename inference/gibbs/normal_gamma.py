@@ -93,8 +93,17 @@ def _run_chains(beta_start, z, g, n, xbar, ss, mu0, s0_var, a, b):
     return mu_out, beta_out
 
 
-def _as_float_array(value) -> np.ndarray:
-    return np.asarray(value, dtype=np.float64)
+def _as_float_array(value, name: str, *, positive: bool = False) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or (positive and np.any(arr <= 0)):
+        raise ValueError(f"{name}: must be finite{' and > 0' if positive else ''}")
+    return arr
+
+
+def _check_stats(stats) -> SufficientStats:
+    if not isinstance(stats, SufficientStats):
+        raise ValueError(f"stats: expected SufficientStats (models.normal_gamma.sufficient_statistics), got {type(stats).__name__}")
+    return stats
 
 
 def full_conditional_mu(beta, stats: SufficientStats, prior: NormalGammaPrior):
@@ -112,8 +121,8 @@ def full_conditional_mu(beta, stats: SufficientStats, prior: NormalGammaPrior):
     mean, precision : numpy.ndarray, shape S
         ``precision = 1/s0_var + n beta``; ``mean = (mu0/s0_var + beta n xbar) / precision``.
     """
-    prior = _check_prior(prior)
-    return _mu_conditional(_as_float_array(beta), stats.n, stats.mean, prior.mu0, prior.s0_var)
+    prior, stats = _check_prior(prior), _check_stats(stats)
+    return _mu_conditional(_as_float_array(beta, "beta", positive=True), stats.n, stats.mean, prior.mu0, prior.s0_var)
 
 
 def full_conditional_beta(mu, stats: SufficientStats, prior: NormalGammaPrior):
@@ -132,8 +141,8 @@ def full_conditional_beta(mu, stats: SufficientStats, prior: NormalGammaPrior):
     rate : numpy.ndarray, shape S
         ``b + (ss + n (xbar - mu)^2) / 2 = b + sum_i (x_i - mu)^2 / 2``.
     """
-    prior = _check_prior(prior)
-    return _beta_conditional(_as_float_array(mu), stats.n, stats.mean, stats.ss, prior.a, prior.b)
+    prior, stats = _check_prior(prior), _check_stats(stats)
+    return _beta_conditional(_as_float_array(mu, "mu"), stats.n, stats.mean, stats.ss, prior.a, prior.b)
 
 
 def transition(state: GibbsState, z, g, stats: SufficientStats, prior: NormalGammaPrior) -> GibbsState:
@@ -154,11 +163,12 @@ def transition(state: GibbsState, z, g, stats: SufficientStats, prior: NormalGam
     -------
     GibbsState
     """
-    prior = _check_prior(prior)
-    mu, beta = _transition(
-        _as_float_array(state.beta), _as_float_array(z), _as_float_array(g),
-        stats.n, stats.mean, stats.ss, prior.mu0, prior.s0_var, prior.a, prior.b,
-    )
+    prior, stats = _check_prior(prior), _check_stats(stats)
+    beta = _as_float_array(state.beta, "state.beta", positive=True)
+    z, g = _as_float_array(z, "z"), _as_float_array(g, "g", positive=True)
+    if not (beta.shape == z.shape == g.shape):
+        raise ValueError(f"z, g: shapes {z.shape}, {g.shape} must equal state.beta's {beta.shape}")
+    mu, beta = _transition(beta, z, g, stats.n, stats.mean, stats.ss, prior.mu0, prior.s0_var, prior.a, prior.b)
     return GibbsState(mu, beta)
 
 
@@ -172,6 +182,8 @@ def init(rng: np.random.Generator, chains: int, prior: NormalGammaPrior = DEFAUL
     """
     prior = _check_prior(prior)
     chains = positive_int(chains, "chains")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
     mu = rng.normal(prior.mu0, np.sqrt(prior.s0_var), size=chains)
     beta = rng.standard_gamma(prior.a, size=chains) / prior.b
     return GibbsState(mu, beta)
@@ -194,7 +206,9 @@ def step(rng: np.random.Generator, state: GibbsState, stats: SufficientStats, pr
     GibbsState
         The new state, arrays of shape ``(C,)``.
     """
-    prior = _check_prior(prior)
+    prior, stats = _check_prior(prior), _check_stats(stats)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
     chains = np.shape(state.beta)[0]
     z = rng.standard_normal(chains)
     g = rng.standard_gamma(prior.a + 0.5 * stats.n, size=chains)

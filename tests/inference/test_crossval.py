@@ -111,3 +111,36 @@ def test_an_infinite_exact_moment_is_left_out_not_compared():
     result = crossval.compare({"a": _normal_idata()}, EXACT.assign(sd=np.inf))
     assert "sd" not in set(result.table["statistic"])
     assert result.verdict == "agree"
+
+
+def test_low_ess_does_not_hide_a_failed_rhat_or_a_large_z():
+    rng = np.random.default_rng(0)
+    values = np.zeros((4, 1000))
+    for t in range(1, 1000):
+        values[:, t] = 0.995 * values[:, t - 1] + rng.normal(size=4) * 0.1
+    values += 3.0
+    result = crossval.compare({"sticky": az.from_dict(posterior={"theta": values})}, EXACT)
+    assert result.verdict == "disagree"
+    assert any("R-hat" in r or "differs" in r for r in result.reasons)
+    assert any("too few effective draws" in r for r in result.reasons)
+
+
+def test_low_ess_alone_is_inconclusive():
+    # 2 chains x 150 independent draws: R-hat fine, but only ~300 effective draws.
+    result = crossval.compare({"short": _normal_idata(chains=2, draws=150, seed=0)}, EXACT)
+    assert result.verdict == "inconclusive", result.reasons
+    assert all("too few effective draws" in r for r in result.reasons)
+
+
+def test_an_exact_quantity_that_matches_nothing_is_an_error():
+    wrong = EXACT.rename(index={"theta": "Theta"})
+    with pytest.raises(ValueError, match="^exact: .*Theta"):
+        crossval.compare({"a": _normal_idata()}, wrong)
+
+
+def test_a_quantity_compared_with_nothing_is_inconclusive():
+    a = az.from_dict(posterior={"theta": np.random.default_rng(0).normal(size=(4, 1000)),
+                                "other": np.random.default_rng(1).normal(size=(4, 1000))})
+    result = crossval.compare({"a": a}, EXACT)
+    assert result.verdict == "inconclusive"
+    assert any("other was compared with nothing" in r for r in result.reasons)

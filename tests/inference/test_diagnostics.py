@@ -46,14 +46,14 @@ def test_non_finite_draws_are_untrusted():
     assert any("non-finite draws" in r for r in d.untrusted)
 
 
-def test_low_ess_is_untrusted():
+def test_low_ess_is_reported_as_such():
     # A sticky AR(1) chain: plenty of draws, few effective ones.
     rng = np.random.default_rng(0)
     values = np.zeros((4, 1000))
     for t in range(1, 1000):
         values[:, t] = 0.995 * values[:, t - 1] + rng.normal(size=4) * 0.1
     d = diagnostics.diagnose(_idata(values))
-    assert any("too few effective draws" in r for r in d.untrusted)
+    assert any("too few effective draws" in r for r in d.low_ess) and not d.passed
 
 
 def test_chains_in_different_places_fail_rhat():

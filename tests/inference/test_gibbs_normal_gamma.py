@@ -188,3 +188,20 @@ def test_gibbs_matches_the_exact_posterior_without_the_outliers():
     exact = ng.exact_posterior(x)
     result = crossval.compare({"gibbs": gibbs.sample(x, draws=250_000, chains=4, seed=8)}, exact.summary)
     assert result.verdict == "agree", result.reasons
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda st: gibbs.full_conditional_mu(-1.0, st, PRIOR), "beta"),
+        (lambda st: gibbs.full_conditional_mu(np.nan, st, PRIOR), "beta"),
+        (lambda st: gibbs.full_conditional_beta(np.inf, st, PRIOR), "mu"),
+        (lambda st: gibbs.full_conditional_beta(0.0, (6, 1.0, 2.0), PRIOR), "stats"),
+        (lambda st: gibbs.step(None, gibbs.GibbsState(np.zeros(2), np.ones(2)), st, PRIOR), "rng"),
+        (lambda st: gibbs.transition(gibbs.GibbsState(np.zeros(2), np.ones(2)), np.zeros(3), np.ones(3), st, PRIOR), "z, g"),
+    ],
+    ids=["negative-beta", "nan-beta", "inf-mu", "bad-stats", "no-rng", "shape"],
+)
+def test_building_blocks_name_their_bad_arguments(call, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        call(ng.sufficient_statistics(X))

@@ -158,7 +158,8 @@ def test_sigma_quantiles_are_beta_quantiles_transformed(newcomb_exact):
 def test_exact_densities_integrate_to_one(newcomb_exact):
     from scipy import integrate
 
-    assert integrate.quad(newcomb_exact.pdf_mu, *newcomb_exact.bounds, points=[newcomb_exact.mode])[0] == pytest.approx(1, abs=1e-9)
+    lo, hi = newcomb_exact.edges[[0, -1]]
+    assert integrate.quad(newcomb_exact.pdf_mu, lo, hi, points=[newcomb_exact.mode], limit=200)[0] == pytest.approx(1, abs=1e-9)
     assert integrate.quad(lambda b: newcomb_exact.pdf_beta([b])[0], 1e-6, 0.05)[0] == pytest.approx(1, abs=1e-7)
 
 
@@ -203,3 +204,55 @@ def test_conjugate_summary_is_consistent_with_its_marginal_laws():
     assert s.loc["sigma", "mean"] == pytest.approx(sigma, rel=1e-9)
     assert s.loc["sigma", "sd"] == pytest.approx(np.sqrt(sigma2 - sigma**2), rel=1e-8)
     assert s.loc["sigma", "q05"] == pytest.approx(beta.ppf(0.95) ** -0.5)
+
+
+@pytest.mark.parametrize("c", [1e-7, 1e6])
+def test_quadrature_is_equivariant_under_a_change_of_units(c):
+    # x -> c x, mu0 -> c mu0, s0_var -> c^2 s0_var, b -> c^2 b must give mu -> c mu, beta -> beta / c^2.
+    x = 5.0 + np.random.default_rng(2).standard_normal(20)
+    base = ng.exact_posterior(x, ng.NormalGammaPrior(mu0=0.0, s0_var=50.0**2, a=1.0, b=10.0)).summary
+    scaled = ng.exact_posterior(c * x, ng.NormalGammaPrior(mu0=0.0, s0_var=(50.0 * c) ** 2, a=1.0, b=10.0 * c**2)).summary
+    factor = {"mu": c, "beta": c**-2, "sigma": c}
+    for name, f in factor.items():
+        np.testing.assert_allclose(scaled.loc[name].values, f * base.loc[name].values, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n", [150, 100_000])
+def test_quadrature_resolves_a_posterior_far_narrower_than_the_prior(n):
+    x = np.random.default_rng(n).normal(3.0, 2.0, n)
+    prior = ng.NormalGammaPrior(mu0=0.0, s0_var=1e6, a=1.0, b=10.0)
+    exact = ng.exact_posterior(x, prior)
+    m, s = x.mean(), x.std() / np.sqrt(n)
+    shift = ng.log_joint(m, 1 / x.var(), x, prior)
+    MU, BETA, w = _grid_mass(lambda mu, b: ng.log_joint(mu, b, x, prior), (m - 12 * s, m + 12 * s),
+                             (np.log(0.1 / x.var()), np.log(10 / x.var())), shift)
+    w = w / w.sum()
+    assert exact.summary.loc["mu", "mean"] == pytest.approx(np.sum(w * MU), rel=1e-9)
+    assert exact.summary.loc["mu", "sd"] == pytest.approx(np.sqrt(np.sum(w * (MU - np.sum(w * MU)) ** 2)), rel=1e-6)
+    assert exact.summary.loc["beta", "mean"] == pytest.approx(np.sum(w * BETA), rel=1e-8)
+
+
+def test_quadrature_finds_both_modes_of_a_bimodal_marginal():
+    # One observation far from a tight prior with a tiny b: a narrow t-spike at x beside the prior's bulk.
+    from scipy import integrate
+
+    x, prior = np.array([3.0]), ng.NormalGammaPrior(mu0=0.0, s0_var=1.0, a=0.5, b=1e-6)
+    exact = ng.exact_posterior(x, prior)
+    A = prior.a + 0.5
+
+    def kernel(mu):
+        return np.exp(ng._log_kernel(mu, exact.stats, prior) - exact._log_peak)
+
+    opts = dict(points=[0.0, 3.0 - 1e-2, 3.0, 3.0 + 1e-2], limit=500, epsabs=0, epsrel=1e-12)
+    z = integrate.quad(kernel, -12, 15, **opts)[0]
+    e_beta = integrate.quad(lambda m: kernel(m) * A / exact.rate_beta(m), -12, 15, **opts)[0] / z
+    assert exact.summary.loc["beta", "mean"] == pytest.approx(e_beta, rel=1e-7)
+    assert len(ng._stationary_points(exact.stats, prior)) == 3
+
+
+def test_quadrature_stays_finite_when_a_moment_does_not_exist():
+    exact = ng.exact_posterior(np.array([26.0]), ng.NormalGammaPrior(a=0.5))  # A = a + n/2 = 1: E[1/beta] = inf
+    s = exact.summary
+    assert np.isinf(s.loc["sigma", "sd"])
+    assert np.all(np.isfinite(s.drop(index="sigma", columns=[]).values))
+    assert np.isfinite(s.loc["sigma", ["mean", "q05", "q95"]].values).all()

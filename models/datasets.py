@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["Dataset", "load_newcomb", "NEWCOMB_OUTLIERS"]
+__all__ = ["Dataset", "load_newcomb", "NEWCOMB_OUTLIERS", "load_diabetes", "DIABETES_FEATURES"]
 
 #: The two values of Newcomb's series that are well-known outliers (Gelman et al., BDA3, sec. 3.2).
 NEWCOMB_OUTLIERS = (-44.0, -2.0)
@@ -71,3 +71,31 @@ def load_newcomb(*, drop_outliers: bool = False) -> Dataset:
         "in ns as deviations from 24,800 ns."
     )
     return Dataset("newcomb", {"x": values}, description, header)
+
+
+#: Column names of the diabetes data's ten baseline variables, in file order.
+DIABETES_FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
+
+
+def load_diabetes() -> Dataset:
+    """The diabetes data of Efron, Hastie, Johnstone and Tibshirani (2004), raw and unstandardised.
+
+    Returns
+    -------
+    Dataset
+        ``arrays["X"]`` shape ``(442, 10)`` (age in years, sex coded 1/2, bmi, mean blood pressure, six
+        blood serum measurements), ``arrays["y"]`` shape ``(442,)`` (a quantitative measure of disease
+        progression one year after baseline); ``arrays["feature_names"]`` the ten column names.
+        :func:`models.spike_slab.standardise` prepares them for the spike-and-slab model.
+    """
+    text = _read_text("diabetes.csv")
+    lines = text.splitlines()
+    header = tuple(line.lstrip("# ").rstrip() for line in lines if line.startswith("#"))
+    body = [line for line in lines if not line.startswith("#")]
+    columns = body[0].split(",")
+    if tuple(columns[:10]) != DIABETES_FEATURES or columns[10] != "target":
+        raise ValueError(f"diabetes.csv: unexpected columns {columns}")
+    values = np.array([[float(v) for v in line.split(",")] for line in body[1:] if line.strip()])
+    description = "Diabetes data (Efron et al. 2004): 442 patients, 10 baseline variables, disease progression after one year."
+    return Dataset("diabetes", {"X": values[:, :10], "y": values[:, 10], "feature_names": np.array(DIABETES_FEATURES)},
+                   description, header)

@@ -20,3 +20,13 @@ def test_dropping_outliers_leaves_64_values():
 
 def test_provenance_lines_are_kept():
     assert any("Stigler (1977)" in line for line in load_newcomb().provenance)
+
+
+def test_diabetes_has_442_rows_of_ten_named_features():
+    from models.datasets import DIABETES_FEATURES, load_diabetes
+
+    data = load_diabetes()
+    assert data.arrays["X"].shape == (442, 10) and data.arrays["y"].shape == (442,)
+    assert tuple(data.arrays["feature_names"]) == DIABETES_FEATURES
+    assert set(np.unique(data.arrays["X"][:, 1])) == {1.0, 2.0}  # sex coded 1/2
+    assert any("Efron" in line for line in data.provenance)

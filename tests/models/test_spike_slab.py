@@ -1,0 +1,177 @@
+"""models.spike_slab: data checks, PyMC log-density, and exact enumeration against brute-force integration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from models import spike_slab as ss
+
+PRIOR = ss.SpikeSlabPrior(spike_var=0.01, slab_var=2.0, a0=1.5, b0=2.0, nu=3.0, lam=0.8)
+
+
+@pytest.fixture(scope="module")
+def small_problem():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((12, 2))
+    y = X @ np.array([1.2, 0.0]) + 0.7 * rng.standard_normal(12)
+    return X, y
+
+
+def _gauss_legendre(lo, hi, n=80):
+    nodes, weights = special.roots_legendre(n)
+    half, mid = 0.5 * (hi - lo), 0.5 * (hi + lo)
+    return mid + half * nodes, half * weights
+
+
+def _composite(edges, order=12):
+    nodes, weights = special.roots_legendre(order)
+    half = 0.5 * np.diff(edges)[:, None]
+    mid = 0.5 * (edges[1:] + edges[:-1])[:, None]
+    return (mid + half * nodes).ravel(), (half * weights).ravel()
+
+
+def _w_axis(lo=-8.0, hi=8.0):
+    """Panels fine near 0 (where a spike puts its mass) and coarser further out."""
+    edges = np.unique(np.concatenate([np.linspace(-8, 8, 65), np.linspace(-0.8, 0.8, 41), np.linspace(-0.1, 0.1, 21)]))
+    edges = np.unique(np.clip(edges, lo, hi))
+    return _composite(edges)
+
+
+def _brute_force_log_marginal(X, y, gamma, prior, w1_max=None):
+    """log p(y | gamma [, w_1 <= w1_max]): sigma2 integrated in closed form given w, then w by brute-force
+    2-D composite Gauss–Legendre quadrature.  Uses neither the A-matrix nor the conjugate w-posterior."""
+    n, d = X.shape
+    w1, ww1 = _w_axis(hi=8.0 if w1_max is None else w1_max)
+    w2, ww2 = _w_axis()
+    W1, W2 = np.meshgrid(w1, w2, indexing="ij")
+    v = prior.variances[np.asarray(gamma)]
+    resid = y[None, None, :] - (W1[..., None] * X[:, 0] + W2[..., None] * X[:, 1])
+    q = (resid**2).sum(axis=-1) + W1**2 / v[0] + W2**2 / v[1]
+    alpha, beta = prior.nu / 2, prior.nu * prior.lam / 2
+    a_post = alpha + (n + d) / 2
+    # int (s2)^-(a_post+1) exp(-(beta + q/2)/s2) ds2 = Gamma(a_post) (beta + q/2)^-a_post
+    log_f = (-(n + d) / 2 * np.log(2 * np.pi) - 0.5 * np.log(v).sum() + alpha * np.log(beta) - special.gammaln(alpha)
+             + special.gammaln(a_post) - a_post * np.log(beta + q / 2))
+    return special.logsumexp(log_f, b=np.outer(ww1, ww2))
+
+
+def test_enumeration_marginal_likelihoods_match_brute_force_integration(small_problem):
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR)
+    for gamma, log_ml in zip(exact.models, exact.log_marginal_likelihood):
+        assert log_ml == pytest.approx(_brute_force_log_marginal(X, y, gamma, PRIOR), abs=1e-8)
+
+
+def test_model_prior_is_beta_binomial(small_problem):
+    from scipy import integrate
+
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR)
+    # p(gamma) = int theta^k (1 - theta)^(D - k) Beta(theta | a0, b0) dtheta; quad's algebraic weights take
+    # the theta^(a0 - 1 + k) (1 - theta)^(b0 - 1 + D - k) factor exactly.
+    for gamma, log_p in zip(exact.models, exact.log_model_prior):
+        k = gamma.sum()
+        p = integrate.quad(lambda t: 1.0, 0, 1, weight="alg", wvar=(PRIOR.a0 - 1 + k, PRIOR.b0 - 1 + 2 - k))[0]
+        assert np.exp(log_p) == pytest.approx(p / special.beta(PRIOR.a0, PRIOR.b0), rel=1e-10)
+    assert np.exp(special.logsumexp(exact.log_model_prior)) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_inclusion_probabilities_are_marginals_of_the_model_posterior(small_problem):
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR)
+    assert exact.posterior_probability.sum() == pytest.approx(1.0, rel=1e-12)
+    np.testing.assert_allclose(exact.inclusion_probability, exact.posterior_probability @ exact.models)
+    assert exact.inclusion_probability[0] > 0.9 > exact.inclusion_probability[1]
+
+
+def test_exact_w_quantiles_have_the_stated_probability(small_problem):
+    # P(w_1 <= q05 | y) = sum over models of p(gamma | y) P(w_1 <= q05 | gamma, y), each by brute force.
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR, feature_names=["a", "b"])
+    q05 = exact.summary.loc["w[a]", "q05"]
+    prob = sum(
+        p * np.exp(_brute_force_log_marginal(X, y, g, PRIOR, w1_max=q05) - _brute_force_log_marginal(X, y, g, PRIOR))
+        for g, p in zip(exact.models, exact.posterior_probability)
+    )
+    assert prob == pytest.approx(0.05, abs=1e-7)
+
+
+def test_pymc_log_density_equals_handwritten_at_random_points(small_problem):
+    X, y = small_problem
+    model = ss.build_pymc_model(X, y, PRIOR)
+    logp = model.compile_logp(jacobian=False)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        w, theta, sigma2 = rng.normal(0, 1, 2), rng.uniform(0.05, 0.95), rng.gamma(2.0, 0.5)
+        point = {"w": w, "theta_logodds__": special.logit(theta), "sigma2_log__": np.log(sigma2)}
+        # PyTensor's gammaln/betaln (in the Beta and InverseGamma normalisers) agree with SciPy's to ~1e-8
+        assert logp(point) == pytest.approx(ss.log_joint_marginalised(w, theta, sigma2, X, y, PRIOR), abs=1e-6)
+
+
+def test_pymc_inclusion_probability_equals_handwritten(small_problem):
+    import arviz as az
+    import pymc as pm
+
+    X, y = small_problem
+    model = ss.build_pymc_model(X, y, PRIOR)
+    w = np.array([[[0.05, -0.4], [1.0, 0.01]]])  # (chain, draw, feature)
+    theta, sigma2 = np.array([[0.3, 0.8]]), np.array([[0.8, 0.2]])
+    post = az.from_dict(posterior={"w": w, "theta": theta, "sigma2": sigma2},
+                        coords={"feature": ["x0", "x1"]}, dims={"w": ["feature"]}).posterior
+    got = pm.compute_deterministics(post, model=model, progressbar=False)["inclusion_probability"].values
+    np.testing.assert_allclose(got, ss.inclusion_probability(w, theta, sigma2, PRIOR), rtol=1e-10)
+
+
+def test_discrete_model_gets_a_compound_step(small_problem):
+    from inference.nuts import step_methods
+
+    X, y = small_problem
+    steps = step_methods(ss.build_pymc_model_discrete(X, y, PRIOR))
+    assert "BinaryGibbsMetropolis: [gamma]" in steps and "NUTS" in steps
+
+
+def test_standardise_gives_unit_sd_columns_and_maps_back():
+    rng = np.random.default_rng(1)
+    X = rng.normal(5, 3, (50, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 10 + rng.normal(0, 1, 50)
+    Xs, ys, st = ss.standardise(X, y)
+    np.testing.assert_allclose(Xs.std(axis=0), 1.0)
+    np.testing.assert_allclose(Xs.mean(axis=0), 0.0, atol=1e-12)
+    w_std = np.linalg.lstsq(Xs, ys, rcond=None)[0]
+    np.testing.assert_allclose(st.coefficients_to_raw(w_std), np.linalg.lstsq(np.c_[X, np.ones(50)], y, rcond=None)[0][:3])
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"spike_var": 0.0}, "spike_var"), ({"slab_var": -1.0}, "slab_var"), ({"a0": 0.0}, "a0"),
+     ({"b0": np.nan}, "b0"), ({"nu": -2.0}, "nu"), ({"lam": 0.0}, "lam"),
+     ({"spike_var": 1.0, "slab_var": 1.0}, "spike_var")],
+)
+def test_prior_rejects_bad_hyperparameters(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        ss.SpikeSlabPrior(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "X, y, name",
+    [
+        (np.array([[1.0, np.nan], [2.0, 3.0]]), np.array([1.0, 2.0]), "X"),
+        (np.array([[1.0, 2.0], [2.0, 3.0]]), np.array([1.0, np.inf]), "y"),
+        (np.ones((3, 2)) * np.arange(3)[:, None], np.array([1.0, 2.0]), "y"),
+        (np.c_[np.arange(4.0), np.ones(4)], np.arange(4.0), "X"),
+        (np.arange(4.0), np.arange(4.0), "X"),
+    ],
+    ids=["nan-X", "inf-y", "mismatched", "constant-column", "1-D-X"],
+)
+@pytest.mark.parametrize("entry", [ss.standardise, ss.exact_posterior, ss.build_pymc_model], ids=["standardise", "exact", "pymc"])
+def test_entry_points_reject_bad_data_naming_it(entry, X, y, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        entry(X, y)
+
+
+def test_enumeration_refuses_more_than_15_columns():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="D <= 15"):
+        ss.exact_posterior(rng.standard_normal((20, 16)), rng.standard_normal(20))

@@ -1,0 +1,1 @@
+"""Handwritten EM algorithms (posterior modes, not samples), one module per model."""

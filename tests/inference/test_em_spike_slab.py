@@ -1,0 +1,316 @@
+"""inference.em.spike_slab: monotone objectives, fixed points, the all-spike corner, agreement with the exact
+top model, multiple starts on the diabetes data, D > N, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from inference.em import spike_slab as em
+from models import spike_slab as ss
+from models.datasets import load_diabetes
+
+PRIOR = ss.DEFAULT_PRIOR
+FITS = {"map-em": em.fit_map_em, "emvs": em.fit_emvs}
+
+
+def _simulated(n, d, seed, sigma2=None, theta=None):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    sim = ss.simulate(rng, X, PRIOR, theta=theta, sigma2=sigma2)
+    return X, sim["y"], sim
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A D = 8, N = 50 problem drawn from the model (fixed rng)."""
+    X, y, _ = _simulated(50, 8, seed=3, sigma2=0.3, theta=0.5)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def strong():
+    """A strong-signal D = 8 problem: N = 2000, sigma2 = 0.05, theta = 1/2 (four slab coefficients)."""
+    X, y, sim = _simulated(2000, 8, seed=4, sigma2=0.05, theta=0.5)
+    return X, y, sim
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    ds = load_diabetes()
+    X, y, _ = ss.standardise(ds.arrays["X"], ds.arrays["y"])
+    return X, y, list(ds.arrays["feature_names"])
+
+
+def _never_decreases(values):
+    steps = np.diff(values)
+    return np.all(steps >= -1e-10 * (1 + np.abs(values[:-1]))), steps.min()
+
+
+# ---------------------------------------------------------------- monotone objectives
+
+
+@pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
+@pytest.mark.parametrize("start", em.START_NAMES)
+def test_objective_never_decreases(small, algorithm, start):
+    X, y = small
+    result = FITS[algorithm](X, y, PRIOR, start=start, seed=11)
+    ok, worst = _never_decreases(result.objective)
+    assert result.converged and ok, worst
+    assert np.all(np.isfinite(result.objective))
+
+
+@pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
+def test_objective_never_decreases_from_random_starts_under_a_wide_spike(small, algorithm):
+    # A wider spike and a Beta(2, 2) make EM take more, and less trivial, steps.
+    X, y = small
+    prior = ss.SpikeSlabPrior(spike_var=0.02, slab_var=2.0, a0=2.0, b0=2.0)
+    for seed in range(5):
+        result = FITS[algorithm](X, y, prior, start="random", seed=seed)
+        ok, worst = _never_decreases(result.objective)
+        assert ok, (seed, worst)
+
+
+def test_map_em_objective_is_the_gaussian_marginal_likelihood_plus_log_priors(small):
+    # w integrated out: y | gamma, sigma2 ~ N(0, sigma2 (I + X V X^T)); the Cholesky-of-A terms must equal it.
+    X, y = small
+    data = em.prepare_data(X, y)
+    state = em.MapEMState(np.array([1, 0, 1, 1, 0, 0, 1, 0]), 0.7, 0.3)
+    v = PRIOR.variances[state.gamma]
+    direct = (
+        stats.multivariate_normal.logpdf(y, np.zeros(len(y)), state.sigma2 * (np.eye(len(y)) + (X * v) @ X.T))
+        + 4 * np.log(0.3) + 4 * np.log(0.7)
+        + stats.beta.logpdf(0.3, PRIOR.a0, PRIOR.b0)
+        + stats.invgamma.logpdf(0.7, PRIOR.nu / 2, scale=PRIOR.nu * PRIOR.lam / 2)
+    )
+    assert em.map_em_objective(state, data, PRIOR) == pytest.approx(direct, rel=1e-12)
+
+
+def test_emvs_objective_is_the_models_log_joint_with_gamma_summed_out(small):
+    X, y = small
+    state = em.EMVSState(np.linspace(-0.5, 0.5, 8), 0.4, 0.6)
+    expected = ss.log_joint_marginalised(state.w, state.theta, state.sigma2, X, y, PRIOR)
+    assert em.emvs_objective(state, em.prepare_data(X, y), PRIOR) == pytest.approx(expected, rel=1e-14)
+
+
+# ---------------------------------------------------------------- fixed points
+
+
+def test_map_em_fixed_point_is_unchanged_by_one_more_step(small):
+    X, y = small
+    result = em.fit_map_em(X, y, PRIOR, start="ridge", tol=1e-13)
+    again = em.map_em_step(result.state, em.prepare_data(X, y), PRIOR)
+    assert result.converged
+    np.testing.assert_array_equal(again.gamma, result.state.gamma)
+    assert again.sigma2 == pytest.approx(result.sigma2, rel=1e-12)
+    assert again.theta == pytest.approx(result.theta, abs=1e-15)
+
+
+def test_map_em_fixed_point_satisfies_its_closed_form_m_steps(small):
+    X, y = small
+    n, d = X.shape
+    result = em.fit_map_em(X, y, PRIOR, start="ridge", tol=1e-13)
+    gamma, sigma2, theta = result.state
+    v = PRIOR.variances[gamma]
+    A = X.T @ X + np.diag(1 / v)
+    mu = np.linalg.solve(A, X.T @ y)
+    cov = sigma2 * np.linalg.inv(A)
+    e_w2 = np.diag(cov) + mu**2
+    e_rss = np.sum((y - X @ mu) ** 2) + np.trace(X @ cov @ X.T)
+    # sigma2: the ECM update, and its closed-form fixed point (R + nu lam) / (N + nu + 2)
+    nl = PRIOR.nu * PRIOR.lam
+    assert sigma2 == pytest.approx((e_rss + np.sum(e_w2 / v) + nl) / (n + d + PRIOR.nu + 2), rel=1e-11)
+    r = np.sum((y - X @ mu) ** 2) + np.sum(mu**2 / v)
+    assert sigma2 == pytest.approx((r + nl) / (n + PRIOR.nu + 2), rel=1e-11)
+    # theta: the Beta mode (a0 = b0 = 1, so k / D)
+    k = gamma.sum()
+    assert theta == pytest.approx((PRIOR.a0 + k - 1) / (PRIOR.a0 + PRIOR.b0 + d - 2), abs=1e-15)
+    # gamma: each coordinate wins its comparison of Q
+    def q(g):
+        vg = PRIOR.variances[g]
+        return -0.5 * np.log(vg) - e_w2 / (2 * sigma2 * vg) + (np.log(theta) if g else np.log1p(-theta))
+    np.testing.assert_array_equal(gamma, (q(1) > q(0)).astype(int))
+    assert result.w == pytest.approx(mu, rel=1e-10)
+
+
+def test_emvs_fixed_point_is_unchanged_by_one_more_step(small):
+    X, y = small
+    result = em.fit_emvs(X, y, PRIOR, start="ridge", tol=1e-13)
+    again = em.emvs_step(result.state, em.prepare_data(X, y), PRIOR)
+    assert result.converged
+    np.testing.assert_allclose(again.w, result.w, rtol=1e-11, atol=1e-13)
+    assert again.sigma2 == pytest.approx(result.sigma2, rel=1e-11)
+    assert again.theta == pytest.approx(result.theta, abs=1e-12)
+
+
+def test_emvs_fixed_point_satisfies_its_update_equations(small):
+    # Rockova & George (2014), sec. 3: w, sigma2 and theta from p* and d* at the same point.
+    X, y = small
+    n, d = X.shape
+    result = em.fit_emvs(X, y, PRIOR, start="ridge", tol=1e-13)
+    w, sigma2, theta = result.state
+    p = ss.inclusion_probability(w, theta, sigma2, PRIOR)
+    dstar = p / PRIOR.slab_var + (1 - p) / PRIOR.spike_var
+    np.testing.assert_allclose(w, np.linalg.solve(X.T @ X + np.diag(dstar), X.T @ y), rtol=1e-9, atol=1e-12)
+    rss = np.sum((y - X @ w) ** 2)
+    assert sigma2 == pytest.approx((rss + np.sum(dstar * w**2) + PRIOR.nu * PRIOR.lam) / (n + d + PRIOR.nu + 2),
+                                   rel=1e-10)
+    assert theta == pytest.approx((p.sum() + PRIOR.a0 - 1) / (PRIOR.a0 + PRIOR.b0 + d - 2), abs=1e-10)
+    np.testing.assert_array_equal(result.selected, (p > 0.5).astype(int))
+
+
+def test_all_spike_start_is_a_fixed_point_of_map_em_for_any_data(small, diabetes):
+    # With a0 = 1, k = 0 sends theta to exactly 0, and log(0) forbids every inclusion.
+    for X, y in (small, diabetes[:2]):
+        data = em.prepare_data(X, y)
+        start = em.map_em_init(data, PRIOR, "all-spike")
+        assert start.theta == 0.0 and not start.gamma.any()
+        for state in (start, start._replace(sigma2=25.0), start._replace(sigma2=1e-4)):
+            after = em.map_em_step(state, data, PRIOR)
+            np.testing.assert_array_equal(after.gamma, 0)
+            assert after.theta == 0.0
+        result = em.fit_map_em(X, y, PRIOR, start="all-spike")
+        assert result.converged and result.model_label == "(none)" and np.isfinite(result.objective[-1])
+
+
+def test_all_spike_is_left_on_the_diabetes_data_when_theta_is_one_half(diabetes):
+    # The fixed point is the theta = 0 corner, not shrinkage alone: at theta = 1/2 strong effects escape.
+    X, y, _ = diabetes
+    data = em.prepare_data(X, y)
+    state = em.map_em_init(data, PRIOR, "all-spike")._replace(theta=0.5)
+    assert em.map_em_step(state, data, PRIOR).gamma.any()
+
+
+def test_theta_update_covers_the_interior_and_both_boundaries():
+    d = 8
+    assert em.theta_update(3, d, PRIOR, 0.5) == pytest.approx(3 / 8)
+    assert em.theta_update(0, d, PRIOR, 0.5) == 0.0  # a0 = 1: maximiser at the boundary
+    assert em.theta_update(d, d, PRIOR, 0.5) == 1.0
+    sparse = ss.SpikeSlabPrior(a0=0.5, b0=1.0)  # Q unbounded at 0: stop at THETA_EPS
+    assert em.theta_update(0, d, sparse, 0.5) == em.THETA_EPS
+    assert em.theta_update(0, d, sparse, 1e-12) == 1e-12  # never moves theta to a worse Q
+
+
+# ---------------------------------------------------------------- against the exact posterior
+
+
+@pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
+@pytest.mark.parametrize("start", ["ridge", "least-squares"])
+def test_em_selects_the_exact_top_model_on_a_strong_signal_problem(strong, algorithm, start):
+    X, y, sim = strong
+    exact = ss.exact_posterior(X, y, PRIOR)
+    result = FITS[algorithm](X, y, PRIOR, start=start)
+    placement = em.place_in_exact(result, exact, X, y, PRIOR)
+    top = exact.models[np.argmax(exact.posterior_probability)]
+    np.testing.assert_array_equal(result.selected, top)
+    assert placement.is_top and placement.rank == 1
+    assert placement.probability == pytest.approx(exact.posterior_probability.max())
+    assert 0.01 < placement.sigma2_cdf < 0.99
+
+
+def test_place_in_exact_sigma2_cdf_matches_the_exact_quantiles(small):
+    # The per-model InverseGamma laws recomputed here must reproduce the model module's sigma2 quantiles.
+    X, y = small
+    exact = ss.exact_posterior(X, y, PRIOR)
+    result = em.fit_emvs(X, y, PRIOR)
+    for q, p in (("q05", 0.05), ("q95", 0.95)):
+        moved = em.EMResult(**{**result.__dict__, "sigma2": float(exact.summary.loc["sigma2", q])})
+        assert em.place_in_exact(moved, exact, X, y, PRIOR).sigma2_cdf == pytest.approx(p, abs=1e-9)
+
+
+def test_place_in_exact_refuses_an_exact_posterior_of_other_data(small):
+    X, y = small
+    exact = ss.exact_posterior(X, y[::-1], PRIOR)
+    with pytest.raises(ValueError, match="^exact:"):
+        em.place_in_exact(em.fit_emvs(X, y, PRIOR), exact, X, y, PRIOR)
+
+
+# ---------------------------------------------------------------- multiple starts, diabetes, D > N
+
+
+def test_diabetes_multistart_reports_every_start_and_its_mode(diabetes):
+    X, y, names = diabetes
+    table = em.multistart(X, y, PRIOR, seed=0, feature_names=names)
+    assert len(table) == 2 * len(em.START_NAMES)
+    assert table["converged"].all() and np.isfinite(table["objective"]).all()
+    for algorithm, group in table.groupby("algorithm"):
+        best = group.loc[group["objective"].idxmax()]
+        assert best["mode"] == 1
+        assert set(group["mode"]) == set(range(1, group["mode"].max() + 1))
+    corners = table.set_index(["algorithm", "start"])["model"]
+    assert (corners.xs("all-spike", level="start") == "(none)").all()
+    assert (corners.xs("all-slab", level="start") == ", ".join(names)).all()
+    assert "bmi" in corners[("emvs", "ridge")] and "s5" in corners[("map-em", "ridge")]
+
+
+@pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
+def test_more_features_than_observations_work(algorithm):
+    X, y, _ = _simulated(15, 30, seed=8, sigma2=0.2, theta=0.2)
+    result = FITS[algorithm](X, y, PRIOR, start="ridge")
+    ok, worst = _never_decreases(result.objective)
+    assert result.converged and ok, worst
+    assert result.w.shape == result.selected.shape == (30,)
+    assert np.isfinite(result.objective[-1]) and result.sigma2 > 0
+
+
+def test_emvs_push_through_m_step_equals_the_direct_solve():
+    X, y, _ = _simulated(15, 30, seed=8, sigma2=0.2, theta=0.2)
+    data = em.prepare_data(X, y)
+    p = np.random.default_rng(1).random(30)
+    dstar = p / PRIOR.slab_var + (1 - p) / PRIOR.spike_var
+    state = em.emvs_m_step(p, dstar, 0.5, data, PRIOR)  # D > N: N x N route
+    direct = np.linalg.solve(X.T @ X + np.diag(dstar), X.T @ y)
+    np.testing.assert_allclose(state.w, direct, rtol=1e-9, atol=1e-12)
+
+
+def test_multistart_skips_least_squares_when_d_exceeds_n():
+    X, y, _ = _simulated(15, 30, seed=8, sigma2=0.2, theta=0.2)
+    table = em.multistart(X, y, PRIOR, seed=0, starts=("ridge", "least-squares"))
+    assert list(table["start"]) == ["ridge", "ridge"]
+    assert table.attrs["skipped"] == ["least-squares (D = 30 > N = 15)"]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"max_iter": 0}, "max_iter"),
+        ({"max_iter": 2.5}, "max_iter"),
+        ({"tol": 0.0}, "tol"),
+        ({"tol": -1e-6}, "tol"),
+        ({"tol": np.nan}, "tol"),
+        ({"start": "lasso"}, "start"),
+        ({"start": "random", "seed": -1}, "seed"),
+        ({"start": em.MapEMState(np.zeros(3, int), 1.0, 0.5)}, "start"),
+        ({"feature_names": ["a", "b"]}, "feature_names"),
+        ({"algorithm": "vb"}, "algorithm"),
+    ],
+)
+def test_fit_rejects_bad_settings_naming_the_argument(small, kwargs, name):
+    X, y = small
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        em.fit(X, y, PRIOR, **{"algorithm": "map-em", **kwargs})
+
+
+@pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
+def test_least_squares_start_with_more_features_than_observations_is_refused(algorithm):
+    X, y, _ = _simulated(15, 30, seed=8, sigma2=0.2, theta=0.2)
+    with pytest.raises(ValueError, match="^start:.*D <= N"):
+        FITS[algorithm](X, y, PRIOR, start="least-squares")
+
+
+def test_fit_rejects_bad_data_and_prior_naming_the_argument(small):
+    X, y = small
+    bad_X = X.copy()
+    bad_X[2, 3] = np.nan
+    with pytest.raises(ValueError, match="^X:"):
+        em.fit_emvs(bad_X, y, PRIOR)
+    with pytest.raises(ValueError, match="^y:"):
+        em.fit_map_em(X, y[:-1], PRIOR)
+    with pytest.raises(ValueError, match="^prior:"):
+        em.fit_emvs(X, y, {"spike_var": 1e-3})
+    with pytest.raises(ValueError, match="^starts:"):
+        em.multistart(X, y, PRIOR, starts=("ridge", "lasso"))

@@ -1,0 +1,397 @@
+"""inference.gibbs.spike_slab: full conditionals, both w-samplers' laws, the compiled chain, exactness in law
+against enumeration, a buggy variant caught, determinism, D > N, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from inference import crossval
+from inference.gibbs import spike_slab as gibbs
+from inference.seeding import chain_generators
+from models import spike_slab as ss
+
+PRIOR = ss.SpikeSlabPrior(spike_var=0.01, slab_var=2.0, a0=1.5, b0=2.0, nu=3.0, lam=0.8)
+CONTINUOUS = ["w", "sigma2", "theta"]
+
+
+@pytest.fixture(scope="module")
+def small():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20, 4))
+    y = X @ np.array([1.0, 0.0, -0.4, 0.05]) + 0.6 * rng.standard_normal(20)
+    return X, y, gibbs.regression_stats(X, y)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """D = 8, N = 80 from the default prior (seed 1): x1, x3, x4 clearly in (exact P > 0.98), x6 borderline
+    (~0.74), x0, x2, x5, x7 out (~0.2, the uniform prior on theta keeps them off 0)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((80, 8))
+    y = ss.simulate(rng, X, ss.DEFAULT_PRIOR, theta=0.5, sigma2=1.0)["y"]
+    return X, y, ss.exact_posterior(X, y)
+
+
+@pytest.fixture(scope="module")
+def wide():
+    """D = 30 > N = 15."""
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((15, 30))
+    y = ss.simulate(rng, X, PRIOR, theta=0.2, sigma2=0.5)["y"]
+    return X, y, gibbs.regression_stats(X, y)
+
+
+def _log_joint(w, sigma2, theta, gamma, X, y, prior):
+    """Hand-written log p(y, w, gamma, theta, sigma2) of the discrete model, by scipy.stats."""
+    v = prior.variances[np.asarray(gamma)]
+    return (stats.norm.logpdf(y, X @ w, np.sqrt(sigma2)).sum()
+            + stats.norm.logpdf(w, 0.0, np.sqrt(sigma2 * v)).sum()
+            + np.sum(np.where(gamma == 1, np.log(theta), np.log1p(-theta)))
+            + stats.beta.logpdf(theta, prior.a0, prior.b0)
+            + stats.invgamma.logpdf(sigma2, prior.nu / 2, scale=prior.nu * prior.lam / 2))
+
+
+def _exact_continuous(summary):
+    return summary[~summary.index.str.startswith("inclusion_probability")]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. Full conditionals
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_full_conditionals_match_hand_computation(small):
+    X, y, st = small
+    gamma = np.array([[1, 0, 1, 0], [0, 0, 0, 1]])
+    sigma2 = np.array([0.4, 2.5])
+    w = np.array([[0.9, 0.01, -0.3, 0.2], [-0.1, 0.05, 0.0, 1.2]])
+    mean, precision = gibbs.full_conditional_w(gamma, sigma2, st, PRIOR)
+    shape, scale = gibbs.full_conditional_sigma2(w, gamma, st, PRIOR)
+    a, b = gibbs.full_conditional_theta(gamma, PRIOR)
+    assert shape == pytest.approx(PRIOR.nu / 2 + 20 / 2 + 4 / 2, rel=1e-15)
+    for c in range(2):
+        v = PRIOR.variances[gamma[c]]
+        A = X.T @ X + np.diag(1 / v)
+        np.testing.assert_allclose(mean[c], np.linalg.solve(A, X.T @ y), rtol=1e-12)
+        np.testing.assert_allclose(precision[c], A / sigma2[c], rtol=1e-14)
+        hand = PRIOR.nu * PRIOR.lam / 2 + np.sum((y - X @ w[c]) ** 2) / 2 + np.sum(w[c] ** 2 / (2 * v))
+        assert scale[c] == pytest.approx(hand, rel=1e-13)
+        assert (a[c], b[c]) == (PRIOR.a0 + gamma[c].sum(), PRIOR.b0 + 4 - gamma[c].sum())
+
+
+def test_gamma_conditional_is_the_models_inclusion_probability():
+    w = np.array([[0.0, 0.05, 0.2, -1.5, 30.0], [1e-4, -0.3, 0.1, 0.02, -2.0]])
+    theta, sigma2 = np.array([0.3, 0.9]), np.array([0.5, 4.0])
+    np.testing.assert_allclose(gibbs.full_conditional_gamma(w, theta, sigma2, PRIOR),
+                               ss.inclusion_probability(w, theta, sigma2, PRIOR), rtol=1e-12, atol=1e-300)
+
+
+def test_full_conditionals_are_proportional_to_the_joint_density(small):
+    # For each block, the conditional's log-density differences equal the joint's with the rest held fixed.
+    X, y, st = small
+    w0, sigma2, theta, gamma = np.array([0.8, 0.02, -0.5, 0.1]), 0.7, 0.35, np.array([1, 0, 1, 0])
+
+    def joint(w=w0, s2=sigma2, th=theta, g=gamma):
+        return _log_joint(w, s2, th, g, X, y, PRIOR)
+
+    mean, precision = gibbs.full_conditional_w(gamma[None], np.array([sigma2]), st, PRIOR)
+    ws = w0 + np.random.default_rng(0).standard_normal((4, 4)) * 0.3
+    cond = stats.multivariate_normal.logpdf(ws, mean[0], np.linalg.inv(precision[0]))
+    np.testing.assert_allclose(np.diff(cond), np.diff([joint(w=w) for w in ws]), rtol=1e-9)
+
+    shape, scale = gibbs.full_conditional_sigma2(w0[None], gamma[None], st, PRIOR)
+    s2s = np.array([0.2, 0.6, 1.3, 3.0])
+    cond = stats.invgamma.logpdf(s2s, shape, scale=scale[0])
+    np.testing.assert_allclose(np.diff(cond), np.diff([joint(s2=s) for s in s2s]), rtol=1e-10)
+
+    a, b = gibbs.full_conditional_theta(gamma[None], PRIOR)
+    ths = np.array([0.05, 0.3, 0.6, 0.95])
+    cond = stats.beta.logpdf(ths, a[0], b[0])
+    np.testing.assert_allclose(np.diff(cond), np.diff([joint(th=t) for t in ths]), rtol=1e-10)
+
+    p = gibbs.full_conditional_gamma(w0[None], np.array([theta]), np.array([sigma2]), PRIOR)[0]
+    for d in range(4):
+        on, off = gamma.copy(), gamma.copy()
+        on[d], off[d] = 1, 0
+        assert np.log(p[d]) - np.log1p(-p[d]) == pytest.approx(joint(g=on) - joint(g=off), rel=1e-9)
+
+
+def _affine_law(gamma, sigma2, st, method, dim):
+    """Mean and covariance of draw_w's output: it is affine in the noise, so read them off the code."""
+    mean = gibbs.draw_w(gamma[None], [sigma2], np.zeros((1, dim)), st, PRIOR, method)[0]
+    columns = np.array([gibbs.draw_w(gamma[None], [sigma2], e[None], st, PRIOR, method)[0] - mean
+                        for e in np.eye(dim)]).T
+    return mean, columns @ columns.T
+
+
+@pytest.mark.parametrize("method", ["cholesky", "woodbury"])
+def test_both_w_samplers_have_the_w_conditional_law(small, method):
+    X, y, st = small
+    gamma, sigma2 = np.array([0, 1, 1, 0]), 0.8
+    mean, precision = gibbs.full_conditional_w(gamma[None], [sigma2], st, PRIOR)
+    m, cov = _affine_law(gamma, sigma2, st, method, 4 + (20 if method == "woodbury" else 0))
+    np.testing.assert_allclose(m, mean[0], rtol=1e-10)
+    np.testing.assert_allclose(cov, np.linalg.inv(precision[0]), rtol=1e-9, atol=1e-14)
+
+
+def test_transition_draws_each_block_from_its_full_conditional(small):
+    # 4000 copies of one state through one sweep: sigma2 and theta PITs are uniform, gamma's mean is p.
+    X, y, st = small
+    c = 4000
+    state = gibbs.GibbsState(np.zeros((c, 4)), np.full(c, 0.6), np.full(c, 0.4), np.tile([1, 0, 1, 1], (c, 1)))
+    rng = np.random.default_rng(11)
+    new = gibbs.transition(state, gibbs.draw_noise(rng, c, st, PRIOR), st, PRIOR)
+    shape, scale = gibbs.full_conditional_sigma2(new.w, state.gamma, st, PRIOR)
+    assert stats.kstest(stats.invgamma.cdf(new.sigma2, shape, scale=scale), "uniform").pvalue > 1e-3
+    p = gibbs.full_conditional_gamma(new.w, state.theta, new.sigma2, PRIOR)
+    z = (new.gamma - p).sum(axis=0) / np.sqrt((p * (1 - p)).sum(axis=0))
+    assert np.all(np.abs(z) < 4), z
+    a, b = gibbs.full_conditional_theta(new.gamma, PRIOR)
+    assert stats.kstest(stats.beta.cdf(new.theta, a, b), "uniform").pvalue > 1e-3
+
+
+def test_the_pit_check_catches_a_sigma2_scale_without_the_w_prior_term(small):
+    X, y, st = small
+    c = 4000
+    state = gibbs.GibbsState(np.zeros((c, 4)), np.full(c, 0.6), np.full(c, 0.4), np.tile([1, 0, 1, 1], (c, 1)))
+    new = gibbs.transition(state, gibbs.draw_noise(np.random.default_rng(11), c, st, PRIOR), st, PRIOR)
+    shape, scale = gibbs.full_conditional_sigma2(new.w, state.gamma, st, PRIOR)
+    v = PRIOR.variances[state.gamma]
+    wrong = scale - (new.w**2 / (2 * v)).sum(axis=1)
+    assert stats.kstest(stats.invgamma.cdf(new.sigma2, shape, scale=wrong), "uniform").pvalue < 1e-6
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The compiled chain, determinism, output
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["cholesky", "woodbury"])
+def test_compiled_chains_equal_iterated_transition_with_the_same_noise(small, method):
+    X, y, st = small
+    draws, warmup, chains, seed = 40, 7, 2, 17
+    idata = gibbs.sample(X, y, PRIOR, draws=draws, chains=chains, warmup=warmup, seed=seed, method=method)
+    for c, rng in enumerate(chain_generators(seed, chains)):
+        state = gibbs.init(rng, 1, st, PRIOR)
+        noise = gibbs.draw_noise(rng, warmup + draws, st, PRIOR, method)
+        path = []
+        for t in range(warmup + draws):
+            state = gibbs.transition(state, gibbs.SweepNoise(*(a[t : t + 1] for a in noise)), st, PRIOR, method)
+            path.append(state)
+        kept = path[warmup:]
+        for name in ("w", "sigma2", "theta"):
+            np.testing.assert_allclose(idata.posterior[name].values[c], [getattr(s, name)[0] for s in kept],
+                                       rtol=1e-12)
+        np.testing.assert_array_equal(idata.posterior["gamma"].values[c], [s.gamma[0] for s in kept])
+
+
+def test_same_seed_gives_same_draws_and_chains_differ(small):
+    X, y, _ = small
+    a = gibbs.sample(X, y, PRIOR, draws=300, chains=3, warmup=10, seed=5)
+    b = gibbs.sample(X, y, PRIOR, draws=300, chains=3, warmup=10, seed=5)
+    c = gibbs.sample(X, y, PRIOR, draws=300, chains=3, warmup=10, seed=6)
+    for name in ("w", "sigma2", "theta", "gamma"):
+        np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
+    assert not np.array_equal(a.posterior["w"].values, c.posterior["w"].values)
+    w = a.posterior["w"].values
+    assert not np.array_equal(w[0], w[1]) and not np.array_equal(w[1], w[2])
+
+
+def test_step_keeps_shapes_and_valid_values(small):
+    X, y, st = small
+    rng = np.random.default_rng(0)
+    state = gibbs.init(rng, 5, st, PRIOR)
+    assert len(set(np.round(state.sigma2, 12))) == 5  # over-dispersed starts
+    for _ in range(20):
+        state = gibbs.step(rng, state, st, PRIOR)
+    assert state.w.shape == state.gamma.shape == (5, 4) and state.sigma2.shape == state.theta.shape == (5,)
+    assert np.all(state.sigma2 > 0) and np.all((state.theta > 0) & (state.theta < 1))
+    assert state.gamma.dtype == np.int64 and set(np.unique(state.gamma)) <= {0, 1}
+
+
+def test_result_names_and_dims_match_the_pymc_model(small):
+    X, y, _ = small
+    names = ["a", "b", "c", "d"]
+    idata = gibbs.sample(X, y, PRIOR, draws=20, chains=2, warmup=0, seed=0, feature_names=names)
+    model = ss.build_pymc_model(X, y, PRIOR, feature_names=names)
+    for var in ("w", "theta", "sigma2", "inclusion_probability"):
+        assert idata.posterior[var].dims == ("chain", "draw", *(model.named_vars_to_dims.get(var) or ()))
+    assert idata.posterior["gamma"].dims == ("chain", "draw", "feature")
+    assert list(idata.posterior["feature"].values) == names
+    assert idata.observed_data["y"].dims == ("obs",)
+    post = idata.posterior
+    np.testing.assert_allclose(post["inclusion_probability"].values,
+                               ss.inclusion_probability(post["w"].values, post["theta"].values,
+                                                        post["sigma2"].values, PRIOR))
+    assert post.attrs["algorithm"] == "ssvs-gibbs" and post.attrs["seed"] == 0 and post.attrs["sampling_time"] > 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2-3. Exactness in law against enumeration, and a buggy sampler caught
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_gibbs_matches_the_exact_posterior_within_mcse(simulated):
+    X, y, exact = simulated
+    idata = gibbs.sample(X, y, draws=10_000, chains=4, warmup=500, seed=2024)
+    result = crossval.compare({"gibbs": idata}, _exact_continuous(exact.summary), var_names=CONTINUOUS)
+    assert result.verdict == "agree", result.reasons
+    # Inclusion probabilities (Rao–Blackwellised): z-test where the posterior is not saturated; near 0 or 1
+    # the RB draws are rare-event dominated (or exactly 1.0), their MCSE means little, so an absolute check.
+    est = crossval.estimates(idata, ["inclusion_probability"]).xs("mean", level="statistic")
+    truth = exact.inclusion_probability
+    open_ = (truth > 0.01) & (truth < 0.99)
+    assert open_.sum() >= 5 and (~open_).sum() >= 2
+    z = (est["estimate"].values - truth) / est["mcse"].values
+    assert np.max(np.abs(z[open_])) < crossval.bonferroni_threshold(0.01, int(open_.sum())), z
+    np.testing.assert_allclose(est["estimate"].values[~open_], truth[~open_], atol=1e-3)
+
+
+def _python_gibbs(X, y, prior, sweeps, seed, bug=None):
+    """An independent SSVS chain (4 chains) from the public full conditionals and NumPy draws.
+    ``bug``: ``"sigma2"`` drops the w-prior term from sigma2's scale; ``"theta"`` draws theta from its prior."""
+    import arviz as az
+
+    st = gibbs.regression_stats(X, y)
+    rng = np.random.default_rng(seed)
+    state = gibbs.init(rng, 4, st, prior)
+    gamma, sigma2, theta = state.gamma, state.sigma2, state.theta
+    trace = {k: [] for k in CONTINUOUS}
+    for _ in range(sweeps):
+        mean, precision = gibbs.full_conditional_w(gamma, sigma2, st, prior)
+        L = np.linalg.cholesky(precision)
+        w = mean + np.array([np.linalg.solve(L[c].T, rng.standard_normal(X.shape[1])) for c in range(4)])
+        shape, scale = gibbs.full_conditional_sigma2(w, gamma, st, prior)
+        if bug == "sigma2":
+            scale = scale - (w**2 / (2 * prior.variances[gamma])).sum(axis=1)
+        sigma2 = scale / rng.standard_gamma(shape, 4)
+        gamma = (rng.random(w.shape) < gibbs.full_conditional_gamma(w, theta, sigma2, prior)).astype(np.int64)
+        a, b = gibbs.full_conditional_theta(gamma, prior)
+        theta = rng.beta(prior.a0, prior.b0, 4) if bug == "theta" else rng.beta(a, b)
+        for k, v in zip(CONTINUOUS, (w, sigma2, theta)):
+            trace[k].append(v)
+    post = {k: np.swapaxes(np.array(v), 0, 1)[:, 100:] for k, v in trace.items()}
+    return az.from_dict(posterior=post, coords={"feature": [f"x{j}" for j in range(X.shape[1])]},
+                        dims={"w": ["feature"]})
+
+
+@pytest.mark.parametrize("bug, culprit", [("sigma2", "sigma2 mean"), ("theta", "theta mean")])
+def test_a_gibbs_sampler_with_a_wrong_conditional_is_caught(simulated, bug, culprit):
+    # The check above must be able to fail: an SSVS chain whose sigma2 scale lacks sum w^2 / (2 v), or whose
+    # theta ignores gamma, disagrees with the exact posterior (the same chain without the bug agrees; below).
+    X, y, exact = simulated
+    buggy = _python_gibbs(X, y, ss.DEFAULT_PRIOR, 3000, seed=1, bug=bug)
+    result = crossval.compare({"buggy": buggy}, _exact_continuous(exact.summary), var_names=CONTINUOUS)
+    assert result.verdict == "disagree"
+    assert any(culprit in r for r in result.reasons), result.reasons
+
+
+def test_the_python_reference_chain_without_the_bug_agrees(simulated):
+    X, y, exact = simulated
+    chain = _python_gibbs(X, y, ss.DEFAULT_PRIOR, 3000, seed=1)
+    result = crossval.compare({"python": chain}, _exact_continuous(exact.summary), var_names=CONTINUOUS)
+    assert result.verdict == "agree", result.reasons
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 5. D > N
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_woodbury_and_cholesky_draws_have_the_same_law_when_d_exceeds_n(wide):
+    X, y, st = wide
+    gamma = (np.arange(30) % 3 == 0).astype(np.int64)
+    m_c, cov_c = _affine_law(gamma, 0.7, st, "cholesky", 30)
+    m_w, cov_w = _affine_law(gamma, 0.7, st, "woodbury", 45)
+    np.testing.assert_allclose(m_w, m_c, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(cov_w, cov_c, rtol=1e-8, atol=1e-12)
+
+
+def test_sample_takes_the_woodbury_path_when_d_exceeds_n(wide):
+    X, y, _ = wide
+    idata = gibbs.sample(X, y, PRIOR, draws=200, chains=2, warmup=50, seed=1)
+    assert idata.posterior.attrs["w_method"] == "woodbury"
+    assert idata.posterior["w"].shape == (2, 200, 30)
+    assert all(np.all(np.isfinite(idata.posterior[v].values)) for v in ("w", "sigma2", "theta"))
+    assert gibbs.sample(X[:, :10], y, PRIOR, draws=5, chains=1, warmup=0).posterior.attrs["w_method"] == "cholesky"
+
+
+def test_woodbury_gibbs_matches_the_exact_posterior_when_d_exceeds_n():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((10, 12))
+    y = ss.simulate(rng, X, ss.DEFAULT_PRIOR, theta=0.3, sigma2=0.5)["y"]
+    exact = ss.exact_posterior(X, y)
+    idata = gibbs.sample(X, y, draws=10_000, chains=4, warmup=500, seed=3)
+    assert idata.posterior.attrs["w_method"] == "woodbury"
+    result = crossval.compare({"gibbs": idata}, _exact_continuous(exact.summary), var_names=CONTINUOUS)
+    assert result.verdict == "agree", result.reasons
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 6. Bad input
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _xy():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((10, 3)), rng.standard_normal(10)
+
+
+@pytest.mark.parametrize(
+    "change, name",
+    [
+        (lambda X, y: (np.where(np.eye(10, 3) == 1, np.nan, X), y), "X"),
+        (lambda X, y: (X, np.r_[y[:-1], np.inf]), "y"),
+        (lambda X, y: (X, y[:-1]), "y"),
+        (lambda X, y: (np.c_[X, np.ones(10)], y), "X"),
+        (lambda X, y: (X[:, 0], y), "X"),
+    ],
+    ids=["nan-X", "inf-y", "lengths", "constant-column", "1-D-X"],
+)
+def test_sample_rejects_bad_data_naming_the_argument(change, name):
+    X, y = change(*_xy())
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        gibbs.sample(X, y, draws=5, chains=1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"draws": 0}, "draws"),
+        ({"chains": 0}, "chains"),
+        ({"warmup": -1}, "warmup"),
+        ({"seed": -3}, "seed"),
+        ({"draws": 2.5}, "draws"),
+        ({"chains": True}, "chains"),
+        ({"method": "qr"}, "method"),
+        ({"feature_names": ["a"]}, "feature_names"),
+        ({"prior": {"spike_var": 0.1}}, "prior"),
+    ],
+)
+def test_sample_rejects_bad_settings_naming_the_argument(kwargs, name):
+    X, y = _xy()
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        gibbs.sample(X, y, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda st: gibbs.full_conditional_w([[1, 0, 2]], [1.0], st), "gamma"),
+        (lambda st: gibbs.full_conditional_w([[1, 0, 1]], [-1.0], st), "sigma2"),
+        (lambda st: gibbs.full_conditional_sigma2([[np.nan, 0, 0]], [[1, 0, 1]], st), "w"),
+        (lambda st: gibbs.full_conditional_gamma([[0.1, 0, 0]], [1.5], [1.0]), "theta"),
+        (lambda st: gibbs.full_conditional_theta([[1, 0, 1]], prior=None), "prior"),
+        (lambda st: gibbs.full_conditional_w([[1, 0, 1]], [1.0], (1, 2)), "stats"),
+        (lambda st: gibbs.step(None, gibbs.init(np.random.default_rng(0), 2, st), st), "rng"),
+        (lambda st: gibbs.draw_w([[1, 0, 1]], [1.0], np.zeros((1, 4)), st), "z"),
+    ],
+    ids=["gamma-not-binary", "negative-sigma2", "nan-w", "theta-above-1", "no-prior", "bad-stats", "no-rng",
+         "z-shape"],
+)
+def test_building_blocks_name_their_bad_arguments(call, name):
+    X, y = _xy()
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        call(gibbs.regression_stats(X, y))

@@ -361,6 +361,10 @@ class SpikeSlabExact:
         P(gamma_d = 1 | y).
     w_mean : numpy.ndarray, shape (D,)
         E[w | y].
+    sigma2_shape : float
+        alpha_n = nu/2 + N/2: sigma2 | gamma, y ~ InverseGamma(sigma2_shape, sigma2_scale[gamma]).
+    sigma2_scale : numpy.ndarray, shape (2^D,)
+        beta_n per model, nu lam / 2 + (|y - X m|^2 + m^T V^-1 m) / 2.
     summary : pandas.DataFrame
         Index ``w[name]``, ``theta``, ``sigma2``, ``inclusion_probability[name]``; columns ``mean``, ``sd``,
         ``q05``, ``q95`` (inclusion probabilities: ``mean`` only, the rest ``inf``, i.e. not compared).
@@ -373,8 +377,14 @@ class SpikeSlabExact:
     posterior_probability: np.ndarray
     inclusion_probability: np.ndarray
     w_mean: np.ndarray
+    sigma2_shape: float
+    sigma2_scale: np.ndarray
     summary: pd.DataFrame
     feature_names: list
+
+    def sigma2_cdf(self, t: float) -> float:
+        """P(sigma2 <= t | y) = sum over models of p(gamma | y) InverseGamma_CDF(t; alpha_n, beta_n(gamma))."""
+        return float(self.posterior_probability @ stats.invgamma.cdf(t, self.sigma2_shape, scale=self.sigma2_scale))
 
     def top_models(self, k: int = 5) -> pd.DataFrame:
         """The ``k`` most probable models: included features, posterior probability, log marginal likelihood."""
@@ -401,7 +411,8 @@ def exact_posterior(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=N
     """Exact posterior of the spike-and-slab model by enumerating all 2^D inclusion patterns.
 
     For each gamma, with V = diag(v[gamma]), A = X^T X + V^-1, m = A^-1 X^T y, alpha = nu/2, beta = nu lam/2,
-    alpha_n = alpha + N/2 and beta_n = beta + (y^T y - m^T A m) / 2 (Normal–InverseGamma conjugacy)::
+    alpha_n = alpha + N/2 and beta_n = beta + (y^T y - m^T A m) / 2 = beta + (|y - X m|^2 + m^T V^-1 m) / 2
+(Normal–InverseGamma conjugacy)::
 
         log p(y | gamma) = -N/2 log(2 pi) - 1/2 log|V| - 1/2 log|A| + alpha log beta - alpha_n log beta_n
                            + log Gamma(alpha_n) - log Gamma(alpha)
@@ -435,7 +446,7 @@ def exact_posterior(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=N
     names = _coords(X, feature_names)["feature"]
     models = np.array(list(itertools.product((0, 1), repeat=d)), dtype=int)  # [K, D]
     variances = prior.variances[models]  # [K, D]
-    xtx, xty, yty = X.T @ X, X.T @ y, float(y @ y)  # [D, D], [D], scalar
+    xtx, xty = X.T @ X, X.T @ y  # [D, D], [D]
 
     # Intermediate matrices, one per model
     A = xtx[None] + np.einsum("kd,de->kde", 1.0 / variances, np.eye(d))  # [K, D, D]
@@ -444,7 +455,9 @@ def exact_posterior(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=N
     m = np.linalg.solve(A, np.broadcast_to(xty, (len(models), d))[..., None])[..., 0]  # [K, D]
     alpha, beta = prior.nu / 2, prior.nu * prior.lam / 2
     alpha_n = alpha + n / 2
-    beta_n = beta + 0.5 * (yty - np.einsum("kd,d->k", m, xty))  # m^T A m = m^T X^T y  [K]
+    resid = y[None, :] - m @ X.T  # [K, N]
+    # y^T y - m^T A m, in the residual form that keeps its precision: |y - X m|^2 + m^T V^-1 m
+    beta_n = beta + 0.5 * (np.sum(resid**2, axis=1) + np.sum(m**2 / variances, axis=1))  # [K]
 
     # log p(y | gamma): log-determinant terms, then the quadratic (residual) term through beta_n
     log_det_term = -0.5 * np.log(variances).sum(axis=1) - half_logdet_A
@@ -476,7 +489,7 @@ def exact_posterior(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=N
     sd_s2 = np.sqrt(ex2_s2 - mean_s2**2) if np.isfinite(ex2_s2) else np.inf
 
     def cdf_s2(t):
-        return float(post @ stats.invgamma.cdf(t, alpha_n, scale=beta_n))
+        return float(post @ stats.invgamma.cdf(t, alpha_n, scale=beta_n))  # as SpikeSlabExact.sigma2_cdf
 
     centre = float(post @ (beta_n / (alpha_n + 1)))  # mixture of modes: a safe bracket start
     q_s2 = [_mixture_quantile(cdf_s2, p, 0.5 * centre, 2 * centre) for p in (0.05, 0.95)]
@@ -497,4 +510,4 @@ def exact_posterior(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=N
 
     summary = pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "sd", "q05", "q95"])
     summary.index.name = "quantity"
-    return SpikeSlabExact(models, log_ml, log_prior, post, inclusion, w_mean, summary, names)
+    return SpikeSlabExact(models, log_ml, log_prior, post, inclusion, w_mean, float(alpha_n), beta_n, summary, names)

@@ -39,7 +39,7 @@ fixed point.  They are genuine coordinate-wise maxima of the joint posterior of 
 (the Beta(1, 1) density is finite at the boundary), and MAP-EM started elsewhere can fall into them.
 
 **EMVS, gamma latent** (Ročková & George 2014, JASA 109:828–846, "EMVS: The EM Approach to Bayesian
-Variable Selection", sec. 2–3, eqs. (2.5)–(2.9) in their notation ``beta = w``, ``p = D``).  Parameters
+Variable Selection", sec. 2–3; their ``beta`` is ``w`` here and their ``p`` is ``D``).  Parameters
 ``(w, sigma2, theta)``, missing data ``gamma``.  E-step: ``p*_d = P(gamma_d = 1 | w_d, theta, sigma2)``
 (:func:`models.spike_slab.inclusion_probability`) and ``d*_d = E[1 / v[gamma_d]] = p*_d / v1 + (1 - p*_d) / v0``.
 M-step (exact, joint): ``w = (X^T X + diag(d*))^-1 X^T y`` (Cholesky of the D x D matrix; when D > N the
@@ -343,7 +343,7 @@ class EMVSState(NamedTuple):
 
 
 def emvs_e_step(state: EMVSState, prior: SpikeSlabPrior):
-    """``p*`` and ``d*``, each of shape ``(D,)`` (Ročková & George 2014, eqs. (2.6)–(2.7))."""
+    """``p*`` and ``d*``, each of shape ``(D,)`` (Ročková & George 2014, sec. 3)."""
     with np.errstate(divide="ignore"):
         p_star = inclusion_probability(state.w, state.theta, state.sigma2, prior)
     d_star = p_star / prior.slab_var + (1.0 - p_star) / prior.spike_var
@@ -722,33 +722,11 @@ class ExactPlacement:
     sigma2_cdf: float
 
 
-def _sigma2_laws(X, y, prior, models):
-    """Per model (rows of ``models``, shape (K, D)): ``alpha_n`` (float), ``beta_n`` (K,), ``log p(y | gamma)`` (K,).
-
-    Same algebra as :func:`models.spike_slab.exact_posterior`, which does not keep ``beta_n``.
-    """
-    n, d = X.shape
-    variances = prior.variances[models]  # (K, D)
-    xtx, xty, yty = X.T @ X, X.T @ y, float(y @ y)
-    A = xtx[None] + np.einsum("kd,de->kde", 1.0 / variances, np.eye(d))
-    L = np.linalg.cholesky(A)
-    m = np.linalg.solve(A, np.broadcast_to(xty, (len(models), d))[..., None])[..., 0]
-    alpha, beta = prior.nu / 2, prior.nu * prior.lam / 2
-    alpha_n = alpha + n / 2
-    resid = y[None, :] - m @ X.T  # (K, N)
-    beta_n = beta + 0.5 * (np.sum(resid**2, axis=1) + np.sum(m**2 / variances, axis=1))
-    log_ml = (-0.5 * n * np.log(2 * np.pi) - 0.5 * np.log(variances).sum(axis=1)
-              - np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1) + alpha * np.log(beta)
-              - alpha_n * np.log(beta_n) + special.gammaln(alpha_n) - special.gammaln(alpha))
-    return alpha_n, beta_n, log_ml
-
-
 def place_in_exact(result: EMResult, exact: SpikeSlabExact, X, y, prior: SpikeSlabPrior) -> ExactPlacement:
     """Locate ``result``'s selected model and sigma2 in the exact posterior ``exact``.
 
-    ``SpikeSlabExact`` keeps p(gamma | y) but not the per-model InverseGamma laws of sigma2, so they are
-    recomputed here from ``X``, ``y``, ``prior``; their log marginal likelihoods must match
-    ``exact.log_marginal_likelihood`` (a check that ``exact`` belongs to these data and prior).
+    ``exact`` must belong to ``X``, ``y`` and ``prior``: its log marginal likelihood of EM's model is
+    recomputed from them as a check.
 
     Raises
     ------
@@ -766,14 +744,16 @@ def place_in_exact(result: EMResult, exact: SpikeSlabExact, X, y, prior: SpikeSl
         raise ValueError(f"exact: holds models of {exact.models.shape[1]} features, the data have {d}")
     if d > MAX_ENUMERATION_DIM:
         raise ValueError(f"X: D = {d} > {MAX_ENUMERATION_DIM}")
-    alpha_n, beta_n, log_ml = _sigma2_laws(X, y, prior, exact.models)
-    if not np.allclose(log_ml, exact.log_marginal_likelihood, rtol=1e-8, atol=1e-6):
-        raise ValueError("exact: its log marginal likelihoods do not match X, y and prior")
     post = exact.posterior_probability
     index = int(np.flatnonzero(np.all(exact.models == result.selected[None, :], axis=1))[0])
+    post_w = map_em_posterior(result.selected.astype(int), prepare_data(X, y), prior)
+    resid = y - X @ post_w.mean
+    beta_n = prior.nu * prior.lam / 2 + 0.5 * (resid @ resid + np.sum(post_w.mean**2 / post_w.variances))
+    if not np.isclose(beta_n, exact.sigma2_scale[index], rtol=1e-8):
+        raise ValueError("exact: does not belong to these X, y and prior")
     top = int(np.argmax(post))
     rank = 1 + int(np.sum(post > post[index]))
-    cdf = float(post @ stats.invgamma.cdf(result.sigma2, alpha_n, scale=beta_n))
+    cdf = exact.sigma2_cdf(result.sigma2)
     top_label = ", ".join(n for n, g in zip(exact.feature_names, exact.models[top]) if g) or "(none)"
     return ExactPlacement(bool(rank == 1), float(post[index]), rank, top_label, float(post[top]),
                           float(result.sigma2), cdf)

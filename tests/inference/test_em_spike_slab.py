@@ -12,20 +12,23 @@ from models import spike_slab as ss
 from models.datasets import load_diabetes
 
 PRIOR = ss.DEFAULT_PRIOR
+#: For the small problem: a spike of sd 0.1 sigma, wide enough to hold a null coefficient's sampling noise
+#: (sd ~ sigma / sqrt(N) = 0.07 sigma), so that the joint MAP is an interior mode rather than the all-slab corner.
+SMALL_PRIOR = ss.SpikeSlabPrior(spike_var=0.01)
 FITS = {"map-em": em.fit_map_em, "emvs": em.fit_emvs}
 
 
-def _simulated(n, d, seed, sigma2=None, theta=None):
+def _simulated(n, d, seed, sigma2=None, theta=None, prior=PRIOR):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
-    sim = ss.simulate(rng, X, PRIOR, theta=theta, sigma2=sigma2)
+    sim = ss.simulate(rng, X, prior, theta=theta, sigma2=sigma2)
     return X, sim["y"], sim
 
 
 @pytest.fixture(scope="module")
 def small():
-    """A D = 8, N = 50 problem drawn from the model (fixed rng)."""
-    X, y, _ = _simulated(50, 8, seed=3, sigma2=0.3, theta=0.5)
+    """A D = 8, N = 200 problem drawn from the model under SMALL_PRIOR (fixed rng; x4, x7 in the slab)."""
+    X, y, _ = _simulated(200, 8, seed=3, sigma2=0.3, theta=0.5, prior=SMALL_PRIOR)
     return X, y
 
 
@@ -51,11 +54,12 @@ def _never_decreases(values):
 # ---------------------------------------------------------------- monotone objectives
 
 
+@pytest.mark.parametrize("prior", [SMALL_PRIOR, PRIOR], ids=["small-prior", "default-prior"])
 @pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
 @pytest.mark.parametrize("start", em.START_NAMES)
-def test_objective_never_decreases(small, algorithm, start):
+def test_objective_never_decreases(small, algorithm, start, prior):
     X, y = small
-    result = FITS[algorithm](X, y, PRIOR, start=start, seed=11)
+    result = FITS[algorithm](X, y, prior, start=start, seed=11)
     ok, worst = _never_decreases(result.objective)
     assert result.converged and ok, worst
     assert np.all(np.isfinite(result.objective))
@@ -77,21 +81,21 @@ def test_map_em_objective_is_the_gaussian_marginal_likelihood_plus_log_priors(sm
     X, y = small
     data = em.prepare_data(X, y)
     state = em.MapEMState(np.array([1, 0, 1, 1, 0, 0, 1, 0]), 0.7, 0.3)
-    v = PRIOR.variances[state.gamma]
+    v = SMALL_PRIOR.variances[state.gamma]
     direct = (
         stats.multivariate_normal.logpdf(y, np.zeros(len(y)), state.sigma2 * (np.eye(len(y)) + (X * v) @ X.T))
         + 4 * np.log(0.3) + 4 * np.log(0.7)
-        + stats.beta.logpdf(0.3, PRIOR.a0, PRIOR.b0)
-        + stats.invgamma.logpdf(0.7, PRIOR.nu / 2, scale=PRIOR.nu * PRIOR.lam / 2)
+        + stats.beta.logpdf(0.3, SMALL_PRIOR.a0, SMALL_PRIOR.b0)
+        + stats.invgamma.logpdf(0.7, SMALL_PRIOR.nu / 2, scale=SMALL_PRIOR.nu * SMALL_PRIOR.lam / 2)
     )
-    assert em.map_em_objective(state, data, PRIOR) == pytest.approx(direct, rel=1e-12)
+    assert em.map_em_objective(state, data, SMALL_PRIOR) == pytest.approx(direct, rel=1e-12)
 
 
 def test_emvs_objective_is_the_models_log_joint_with_gamma_summed_out(small):
     X, y = small
     state = em.EMVSState(np.linspace(-0.5, 0.5, 8), 0.4, 0.6)
-    expected = ss.log_joint_marginalised(state.w, state.theta, state.sigma2, X, y, PRIOR)
-    assert em.emvs_objective(state, em.prepare_data(X, y), PRIOR) == pytest.approx(expected, rel=1e-14)
+    expected = ss.log_joint_marginalised(state.w, state.theta, state.sigma2, X, y, SMALL_PRIOR)
+    assert em.emvs_objective(state, em.prepare_data(X, y), SMALL_PRIOR) == pytest.approx(expected, rel=1e-14)
 
 
 # ---------------------------------------------------------------- fixed points
@@ -99,36 +103,37 @@ def test_emvs_objective_is_the_models_log_joint_with_gamma_summed_out(small):
 
 def test_map_em_fixed_point_is_unchanged_by_one_more_step(small):
     X, y = small
-    result = em.fit_map_em(X, y, PRIOR, start="ridge", tol=1e-13)
-    again = em.map_em_step(result.state, em.prepare_data(X, y), PRIOR)
+    result = em.fit_map_em(X, y, SMALL_PRIOR, start="ridge", tol=1e-13)
+    again = em.map_em_step(result.state, em.prepare_data(X, y), SMALL_PRIOR)
     assert result.converged
     np.testing.assert_array_equal(again.gamma, result.state.gamma)
     assert again.sigma2 == pytest.approx(result.sigma2, rel=1e-12)
     assert again.theta == pytest.approx(result.theta, abs=1e-15)
+    assert 0 < result.theta < 1 and 0 < result.selected.sum() < X.shape[1]  # an interior mode, not a corner
 
 
 def test_map_em_fixed_point_satisfies_its_closed_form_m_steps(small):
     X, y = small
     n, d = X.shape
-    result = em.fit_map_em(X, y, PRIOR, start="ridge", tol=1e-13)
+    result = em.fit_map_em(X, y, SMALL_PRIOR, start="ridge", tol=1e-13)
     gamma, sigma2, theta = result.state
-    v = PRIOR.variances[gamma]
+    v = SMALL_PRIOR.variances[gamma]
     A = X.T @ X + np.diag(1 / v)
     mu = np.linalg.solve(A, X.T @ y)
     cov = sigma2 * np.linalg.inv(A)
     e_w2 = np.diag(cov) + mu**2
     e_rss = np.sum((y - X @ mu) ** 2) + np.trace(X @ cov @ X.T)
     # sigma2: the ECM update, and its closed-form fixed point (R + nu lam) / (N + nu + 2)
-    nl = PRIOR.nu * PRIOR.lam
-    assert sigma2 == pytest.approx((e_rss + np.sum(e_w2 / v) + nl) / (n + d + PRIOR.nu + 2), rel=1e-11)
+    nl = SMALL_PRIOR.nu * SMALL_PRIOR.lam
+    assert sigma2 == pytest.approx((e_rss + np.sum(e_w2 / v) + nl) / (n + d + SMALL_PRIOR.nu + 2), rel=1e-11)
     r = np.sum((y - X @ mu) ** 2) + np.sum(mu**2 / v)
-    assert sigma2 == pytest.approx((r + nl) / (n + PRIOR.nu + 2), rel=1e-11)
+    assert sigma2 == pytest.approx((r + nl) / (n + SMALL_PRIOR.nu + 2), rel=1e-11)
     # theta: the Beta mode (a0 = b0 = 1, so k / D)
     k = gamma.sum()
-    assert theta == pytest.approx((PRIOR.a0 + k - 1) / (PRIOR.a0 + PRIOR.b0 + d - 2), abs=1e-15)
+    assert theta == pytest.approx((SMALL_PRIOR.a0 + k - 1) / (SMALL_PRIOR.a0 + SMALL_PRIOR.b0 + d - 2), abs=1e-15)
     # gamma: each coordinate wins its comparison of Q
     def q(g):
-        vg = PRIOR.variances[g]
+        vg = SMALL_PRIOR.variances[g]
         return -0.5 * np.log(vg) - e_w2 / (2 * sigma2 * vg) + (np.log(theta) if g else np.log1p(-theta))
     np.testing.assert_array_equal(gamma, (q(1) > q(0)).astype(int))
     assert result.w == pytest.approx(mu, rel=1e-10)
@@ -136,8 +141,8 @@ def test_map_em_fixed_point_satisfies_its_closed_form_m_steps(small):
 
 def test_emvs_fixed_point_is_unchanged_by_one_more_step(small):
     X, y = small
-    result = em.fit_emvs(X, y, PRIOR, start="ridge", tol=1e-13)
-    again = em.emvs_step(result.state, em.prepare_data(X, y), PRIOR)
+    result = em.fit_emvs(X, y, SMALL_PRIOR, start="ridge", tol=1e-13)
+    again = em.emvs_step(result.state, em.prepare_data(X, y), SMALL_PRIOR)
     assert result.converged
     np.testing.assert_allclose(again.w, result.w, rtol=1e-11, atol=1e-13)
     assert again.sigma2 == pytest.approx(result.sigma2, rel=1e-11)
@@ -148,15 +153,16 @@ def test_emvs_fixed_point_satisfies_its_update_equations(small):
     # Rockova & George (2014), sec. 3: w, sigma2 and theta from p* and d* at the same point.
     X, y = small
     n, d = X.shape
-    result = em.fit_emvs(X, y, PRIOR, start="ridge", tol=1e-13)
+    result = em.fit_emvs(X, y, SMALL_PRIOR, start="ridge", tol=1e-13)
     w, sigma2, theta = result.state
-    p = ss.inclusion_probability(w, theta, sigma2, PRIOR)
-    dstar = p / PRIOR.slab_var + (1 - p) / PRIOR.spike_var
+    p = ss.inclusion_probability(w, theta, sigma2, SMALL_PRIOR)
+    dstar = p / SMALL_PRIOR.slab_var + (1 - p) / SMALL_PRIOR.spike_var
     np.testing.assert_allclose(w, np.linalg.solve(X.T @ X + np.diag(dstar), X.T @ y), rtol=1e-9, atol=1e-12)
     rss = np.sum((y - X @ w) ** 2)
-    assert sigma2 == pytest.approx((rss + np.sum(dstar * w**2) + PRIOR.nu * PRIOR.lam) / (n + d + PRIOR.nu + 2),
-                                   rel=1e-10)
-    assert theta == pytest.approx((p.sum() + PRIOR.a0 - 1) / (PRIOR.a0 + PRIOR.b0 + d - 2), abs=1e-10)
+    nl, nu, a0, b0 = SMALL_PRIOR.nu * SMALL_PRIOR.lam, SMALL_PRIOR.nu, SMALL_PRIOR.a0, SMALL_PRIOR.b0
+    assert sigma2 == pytest.approx((rss + np.sum(dstar * w**2) + nl) / (n + d + nu + 2), rel=1e-10)
+    assert theta == pytest.approx((p.sum() + a0 - 1) / (a0 + b0 + d - 2), abs=1e-10)
+    assert 0 < theta < 1 and 0 < result.selected.sum() < d  # an interior mode, not a corner
     np.testing.assert_array_equal(result.selected, (p > 0.5).astype(int))
 
 
@@ -164,14 +170,25 @@ def test_all_spike_start_is_a_fixed_point_of_map_em_for_any_data(small, diabetes
     # With a0 = 1, k = 0 sends theta to exactly 0, and log(0) forbids every inclusion.
     for X, y in (small, diabetes[:2]):
         data = em.prepare_data(X, y)
-        start = em.map_em_init(data, PRIOR, "all-spike")
+        start = em.map_em_init(data, SMALL_PRIOR, "all-spike")
         assert start.theta == 0.0 and not start.gamma.any()
         for state in (start, start._replace(sigma2=25.0), start._replace(sigma2=1e-4)):
-            after = em.map_em_step(state, data, PRIOR)
+            after = em.map_em_step(state, data, SMALL_PRIOR)
             np.testing.assert_array_equal(after.gamma, 0)
             assert after.theta == 0.0
-        result = em.fit_map_em(X, y, PRIOR, start="all-spike")
+        result = em.fit_map_em(X, y, SMALL_PRIOR, start="all-spike")
         assert result.converged and result.model_label == "(none)" and np.isfinite(result.objective[-1])
+
+
+def test_all_slab_start_is_a_fixed_point_of_map_em_when_b0_is_one(small):
+    # The mirror corner: k = D sends theta to exactly 1 when b0 = 1, and log(1 - 1) forbids every exclusion.
+    X, y = small
+    data = em.prepare_data(X, y)
+    start = em.map_em_init(data, SMALL_PRIOR, "all-slab")
+    assert start.theta == 1.0
+    np.testing.assert_array_equal(em.map_em_step(start, data, SMALL_PRIOR).gamma, 1)
+    relaxed = ss.SpikeSlabPrior(spike_var=0.01, b0=3.0)  # theta = D / (D + 2) < 1: the corner is left
+    assert not em.map_em_step(em.map_em_init(data, relaxed, "all-slab"), data, relaxed).gamma.all()
 
 
 def test_all_spike_is_left_on_the_diabetes_data_when_theta_is_one_half(diabetes):
@@ -212,18 +229,18 @@ def test_em_selects_the_exact_top_model_on_a_strong_signal_problem(strong, algor
 def test_place_in_exact_sigma2_cdf_matches_the_exact_quantiles(small):
     # The per-model InverseGamma laws recomputed here must reproduce the model module's sigma2 quantiles.
     X, y = small
-    exact = ss.exact_posterior(X, y, PRIOR)
-    result = em.fit_emvs(X, y, PRIOR)
+    exact = ss.exact_posterior(X, y, SMALL_PRIOR)
+    result = em.fit_emvs(X, y, SMALL_PRIOR)
     for q, p in (("q05", 0.05), ("q95", 0.95)):
         moved = em.EMResult(**{**result.__dict__, "sigma2": float(exact.summary.loc["sigma2", q])})
-        assert em.place_in_exact(moved, exact, X, y, PRIOR).sigma2_cdf == pytest.approx(p, abs=1e-9)
+        assert em.place_in_exact(moved, exact, X, y, SMALL_PRIOR).sigma2_cdf == pytest.approx(p, abs=1e-9)
 
 
 def test_place_in_exact_refuses_an_exact_posterior_of_other_data(small):
     X, y = small
-    exact = ss.exact_posterior(X, y[::-1], PRIOR)
+    exact = ss.exact_posterior(X, y[::-1], SMALL_PRIOR)
     with pytest.raises(ValueError, match="^exact:"):
-        em.place_in_exact(em.fit_emvs(X, y, PRIOR), exact, X, y, PRIOR)
+        em.place_in_exact(em.fit_emvs(X, y, SMALL_PRIOR), exact, X, y, SMALL_PRIOR)
 
 
 # ---------------------------------------------------------------- multiple starts, diabetes, D > N
@@ -292,7 +309,7 @@ def test_multistart_skips_least_squares_when_d_exceeds_n():
 def test_fit_rejects_bad_settings_naming_the_argument(small, kwargs, name):
     X, y = small
     with pytest.raises(ValueError, match=f"^{name}:"):
-        em.fit(X, y, PRIOR, **{"algorithm": "map-em", **kwargs})
+        em.fit(X, y, SMALL_PRIOR, **{"algorithm": "map-em", **kwargs})
 
 
 @pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
@@ -307,10 +324,10 @@ def test_fit_rejects_bad_data_and_prior_naming_the_argument(small):
     bad_X = X.copy()
     bad_X[2, 3] = np.nan
     with pytest.raises(ValueError, match="^X:"):
-        em.fit_emvs(bad_X, y, PRIOR)
+        em.fit_emvs(bad_X, y, SMALL_PRIOR)
     with pytest.raises(ValueError, match="^y:"):
-        em.fit_map_em(X, y[:-1], PRIOR)
+        em.fit_map_em(X, y[:-1], SMALL_PRIOR)
     with pytest.raises(ValueError, match="^prior:"):
         em.fit_emvs(X, y, {"spike_var": 1e-3})
     with pytest.raises(ValueError, match="^starts:"):
-        em.multistart(X, y, PRIOR, starts=("ridge", "lasso"))
+        em.multistart(X, y, SMALL_PRIOR, starts=("ridge", "lasso"))

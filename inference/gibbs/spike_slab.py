@@ -8,8 +8,10 @@ The model is in :mod:`models.spike_slab`::
     theta                  ~ Beta(a0, b0)
     sigma2                 ~ InverseGamma(nu/2, scale nu lam/2)
 
-Full conditionals (George & McCulloch 1993, sec. 2 and eq. 2.4–2.6, in the conjugate form of their sec. 3.2
-where the prior variance of w scales with sigma2; see also Ročková & George 2014, sec. 2).  With
+Full conditionals: stochastic search variable selection (SSVS) of George & McCulloch (1993), "Variable
+selection via Gibbs sampling", JASA 88, 881–889, in the conjugate form where w's prior variance scales with
+sigma2 (George & McCulloch 1997, "Approaches for Bayesian variable selection", Statistica Sinica 7, 339–373;
+Ročková & George 2014).  Each follows from the joint density by keeping the factors that hold the block.  With
 ``V = diag(v[gamma])`` and ``A = X^T X + V^-1``:
 
 * ``w | gamma, sigma2, y ~ Normal(A^-1 X^T y, sigma2 A^-1)``: the log-density in w is
@@ -32,7 +34,7 @@ A sweep draws w, then sigma2, then gamma, then theta.
   ``A^-1 X^T y``, covariance ``sigma2 L^-T L^-1 = sigma2 A^-1``.  ``X^T X``, ``X^T y`` and ``y^T y`` are
   computed once, so a sweep costs O(D^3) and nothing in N.
 * ``"woodbury"`` (taken when D > N).  Bhattacharya, Chakraborty & Mallick (2016), "Fast sampling with
-  Gaussian scale mixture priors in high-dimensional regression", Biometrika 103(4), Algorithm 1, with
+  Gaussian scale mixture priors in high-dimensional regression", Biometrika 103(4), steps (i)–(iv), with
   ``Phi = X / sigma``, ``alpha = y / sigma``, prior covariance ``sigma2 V``:  draw ``u ~ N(0, sigma2 V)`` and
   ``delta ~ N(0, I_N)``, set ``r = alpha - (Phi u + delta)``, solve ``(Phi sigma2 V Phi^T + I_N) s = r``
   (the matrix is ``X V X^T + I_N``, by Cholesky), and return ``w = u + sigma2 V Phi^T s``.  It is exact and
@@ -198,7 +200,7 @@ def _draw_w_cholesky(xtx, xty, v, sigma, z):
 
 @numba.njit(cache=True)
 def _draw_w_woodbury(X, y, v, sigma, z):
-    """Bhattacharya et al. (2016), Algorithm 1, with Phi = X/sigma, alpha = y/sigma, prior cov sigma2 V."""
+    """Bhattacharya et al. (2016), steps (i)-(iv), with Phi = X/sigma, alpha = y/sigma, prior cov sigma2 V."""
     n, d = X.shape
     su = np.empty(d)  # u / sigma = sqrt(v) z_D
     for j in range(d):
@@ -245,6 +247,23 @@ def _sigma2_scale(w, v, xtx, xty, yty, X, y, nu_lam_half, direct):
     for j in range(d):
         prior_term += w[j] * w[j] / v[j]
     return nu_lam_half + 0.5 * (rss + prior_term)
+
+
+@numba.njit(cache=True)
+def _inclusion_matrix(w, logit_theta, sigma2, v0, v1):
+    out = np.empty_like(w)
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            out[i, j] = _expit(_slab_logit(w[i, j], logit_theta[i], sigma2[i], v0, v1))
+    return out
+
+
+@numba.njit(cache=True)
+def _sigma2_scales(w, v, xtx, xty, yty, X, y, nu_lam_half, direct):
+    out = np.empty(w.shape[0])
+    for i in range(w.shape[0]):
+        out[i] = _sigma2_scale(w[i], v[i], xtx, xty, yty, X, y, nu_lam_half, direct)
+    return out
 
 
 @numba.njit(cache=True)
@@ -446,10 +465,8 @@ def full_conditional_sigma2(w, gamma, stats: RegressionStats, prior: SpikeSlabPr
     w = _float_array(w, "w", (c, d))
     gamma = _indicator_array(gamma, "gamma", (c, d))
     v = prior.variances[gamma]
-    scale = np.array([
-        _sigma2_scale(w[i], v[i], stats.xtx, stats.xty, stats.yty, stats.X, stats.y, prior.nu * prior.lam / 2, True)
-        for i in range(c)
-    ])
+    scale = _sigma2_scales(w, np.ascontiguousarray(v), stats.xtx, stats.xty, stats.yty, stats.X, stats.y,
+                           prior.nu * prior.lam / 2, True)
     return prior.nu / 2 + n / 2 + d / 2, scale
 
 
@@ -461,13 +478,9 @@ def full_conditional_gamma(w, theta, sigma2, prior: SpikeSlabPrior = DEFAULT_PRI
     w = _float_array(w, "w", (c, np.shape(w)[1]))
     theta = _float_array(theta, "theta", (c,), unit=True)
     sigma2 = _float_array(sigma2, "sigma2", (c,), positive=True)
-    out = np.empty_like(w)
     with np.errstate(divide="ignore"):
         logit_theta = np.log(theta) - np.log1p(-theta)
-    for i in range(c):
-        for j in range(w.shape[1]):
-            out[i, j] = _expit(_slab_logit(w[i, j], logit_theta[i], sigma2[i], prior.spike_var, prior.slab_var))
-    return out
+    return _inclusion_matrix(w, logit_theta, sigma2, prior.spike_var, prior.slab_var)
 
 
 def full_conditional_theta(gamma, prior: SpikeSlabPrior = DEFAULT_PRIOR):

@@ -10,7 +10,10 @@ import numbers
 
 import numpy as np
 
-__all__ = ["finite_vector", "finite_scalar", "positive_scalar", "positive_int", "nonnegative_int", "probability"]
+__all__ = [
+    "finite_vector", "finite_scalar", "positive_scalar", "positive_int", "nonnegative_int", "probability",
+    "instance", "generator",
+]
 
 
 def finite_vector(value, name: str) -> np.ndarray:
@@ -78,3 +81,15 @@ def nonnegative_int(value, name: str) -> int:
     if value < 0:
         raise ValueError(f"{name}: must be >= 0, got {value}")
     return int(value)
+
+
+def instance(value, cls: type, name: str):
+    """``value`` itself, if it is an instance of ``cls``; otherwise a ValueError naming ``name``."""
+    if not isinstance(value, cls):
+        raise ValueError(f"{name}: expected a {cls.__name__}, got {type(value).__name__}")
+    return value
+
+
+def generator(rng, name: str = "rng") -> np.random.Generator:
+    """``rng`` itself, if it is a ``numpy.random.Generator`` (randomness is always an argument)."""
+    return instance(rng, np.random.Generator, name)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from models.checks import finite_scalar, finite_vector, positive_int, positive_scalar
+from models.checks import finite_scalar, finite_vector, generator, instance, positive_int, positive_scalar
 
 __all__ = [
     "NormalGammaPrior",
@@ -116,9 +116,7 @@ def sufficient_statistics(x) -> SufficientStats:
 
 
 def _check_prior(prior) -> NormalGammaPrior:
-    if not isinstance(prior, NormalGammaPrior):
-        raise ValueError(f"prior: expected a NormalGammaPrior, got {type(prior).__name__}")
-    return prior
+    return instance(prior, NormalGammaPrior, "prior")
 
 
 def build_pymc_model(x, prior: NormalGammaPrior = DEFAULT_PRIOR):
@@ -204,8 +202,7 @@ def simulate(rng: np.random.Generator, prior: NormalGammaPrior, n: int):
     beta : float
     x : numpy.ndarray, shape (n,)
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    generator(rng)
     prior = _check_prior(prior)
     n = positive_int(n, "n")
     mu = rng.normal(prior.mu0, np.sqrt(prior.s0_var))
@@ -556,8 +553,7 @@ def conjugate_posterior(x, prior: ConjugateNormalGammaPrior) -> ConjugatePosteri
         For bad ``x`` or a ``prior`` that is not a :class:`ConjugateNormalGammaPrior`.
     """
     n, xbar, ss = sufficient_statistics(x)
-    if not isinstance(prior, ConjugateNormalGammaPrior):
-        raise ValueError(f"prior: expected a ConjugateNormalGammaPrior, got {type(prior).__name__}")
+    instance(prior, ConjugateNormalGammaPrior, "prior")
     kappa_n = prior.kappa0 + n
     return ConjugatePosterior(
         mu_n=(prior.kappa0 * prior.mu0 + n * xbar) / kappa_n,

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from models.checks import positive_scalar
+from models.checks import generator, instance, positive_scalar
 
 __all__ = [
     "SpikeSlabPrior",
@@ -182,9 +182,7 @@ def standardise(X, y):
 
 
 def _check_prior(prior) -> SpikeSlabPrior:
-    if not isinstance(prior, SpikeSlabPrior):
-        raise ValueError(f"prior: expected a SpikeSlabPrior, got {type(prior).__name__}")
-    return prior
+    return instance(prior, SpikeSlabPrior, "prior")
 
 
 def simulate(rng: np.random.Generator, X, prior: SpikeSlabPrior = DEFAULT_PRIOR, *, theta=None, sigma2=None):
@@ -203,8 +201,7 @@ def simulate(rng: np.random.Generator, X, prior: SpikeSlabPrior = DEFAULT_PRIOR,
     dict
         ``theta`` (float), ``gamma`` (D,) int, ``sigma2`` (float), ``w`` (D,), ``y`` (N,).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    generator(rng)
     prior = _check_prior(prior)
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or not np.all(np.isfinite(X)):

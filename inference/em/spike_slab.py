@@ -79,7 +79,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
-from models.checks import nonnegative_int, positive_int, positive_scalar
+from models.checks import instance, nonnegative_int, positive_int, positive_scalar
 from models.spike_slab import (
     MAX_ENUMERATION_DIM,
     SpikeSlabExact,
@@ -151,15 +151,11 @@ def prepare_data(X, y) -> RegressionData:
 
 
 def _check_prior(prior) -> SpikeSlabPrior:
-    if not isinstance(prior, SpikeSlabPrior):
-        raise ValueError(f"prior: expected a SpikeSlabPrior, got {type(prior).__name__}")
-    return prior
+    return instance(prior, SpikeSlabPrior, "prior")
 
 
 def _check_data(data) -> RegressionData:
-    if not isinstance(data, RegressionData):
-        raise ValueError(f"data: expected RegressionData (see prepare_data), got {type(data).__name__}")
-    return data
+    return instance(data, RegressionData, "data")  # from prepare_data
 
 
 def _theta_q(theta, alpha, beta):

@@ -26,7 +26,7 @@ import arviz as az
 import numba
 import numpy as np
 
-from models.checks import nonnegative_int, positive_int
+from models.checks import generator, instance, nonnegative_int, positive_int
 from models.normal_gamma import (
     DEFAULT_PRIOR,
     NormalGammaPrior,
@@ -101,9 +101,7 @@ def _as_float_array(value, name: str, *, positive: bool = False) -> np.ndarray:
 
 
 def _check_stats(stats) -> SufficientStats:
-    if not isinstance(stats, SufficientStats):
-        raise ValueError(f"stats: expected SufficientStats (models.normal_gamma.sufficient_statistics), got {type(stats).__name__}")
-    return stats
+    return instance(stats, SufficientStats, "stats")  # from models.normal_gamma.sufficient_statistics
 
 
 def full_conditional_mu(beta, stats: SufficientStats, prior: NormalGammaPrior):
@@ -182,8 +180,7 @@ def init(rng: np.random.Generator, chains: int, prior: NormalGammaPrior = DEFAUL
     """
     prior = _check_prior(prior)
     chains = positive_int(chains, "chains")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    generator(rng)
     mu = rng.normal(prior.mu0, np.sqrt(prior.s0_var), size=chains)
     beta = rng.standard_gamma(prior.a, size=chains) / prior.b
     return GibbsState(mu, beta)
@@ -207,8 +204,7 @@ def step(rng: np.random.Generator, state: GibbsState, stats: SufficientStats, pr
         The new state, arrays of shape ``(C,)``.
     """
     prior, stats = _check_prior(prior), _check_stats(stats)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    generator(rng)
     chains = np.shape(state.beta)[0]
     z = rng.standard_normal(chains)
     g = rng.standard_gamma(prior.a + 0.5 * stats.n, size=chains)

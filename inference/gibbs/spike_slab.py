@@ -71,7 +71,7 @@ import numba
 import numpy as np
 from scipy import linalg
 
-from models.checks import nonnegative_int, positive_int
+from models.checks import generator, nonnegative_int, positive_int
 from models.spike_slab import (
     DEFAULT_PRIOR,
     SpikeSlabPrior,
@@ -337,12 +337,6 @@ def _run_block(gamma, sigma2, theta, z, g, u, e, ga, gb, xtx, xty, yty, X, y, v0
 # --------------------------------------------------------------------------------------------------------
 
 
-def _check_rng(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
-
-
 def _check_stats(stats) -> RegressionStats:
     if not isinstance(stats, RegressionStats):
         raise ValueError(
@@ -536,7 +530,7 @@ def draw_noise(rng: np.random.Generator, size: int, stats: RegressionStats, prio
                method: str = "auto") -> SweepNoise:
     """Draw the variates of ``size`` sweeps (or of one sweep of ``size`` chains), in this order: ``z``, ``g``,
     ``u``, ``e``, ``ga``, ``gb`` (see :class:`SweepNoise`)."""
-    _check_rng(rng)
+    generator(rng)
     stats, prior = _check_stats(stats), _check_prior(prior)
     size = positive_int(size, "size")
     method = resolve_method(method, stats)
@@ -609,7 +603,7 @@ def init(rng: np.random.Generator, chains: int, stats: RegressionStats,
     -------
     GibbsState
     """
-    _check_rng(rng)
+    generator(rng)
     stats, prior = _check_stats(stats), _check_prior(prior)
     chains = positive_int(chains, "chains")
     d = stats.X.shape[1]
@@ -623,7 +617,7 @@ def init(rng: np.random.Generator, chains: int, stats: RegressionStats,
 def step(rng: np.random.Generator, state: GibbsState, stats: RegressionStats,
          prior: SpikeSlabPrior = DEFAULT_PRIOR, method: str = "auto") -> GibbsState:
     """One Gibbs sweep for every chain: ``noise = draw_noise(rng, C, ...)``, then :func:`transition`."""
-    _check_rng(rng)
+    generator(rng)
     if not isinstance(state, GibbsState):
         raise ValueError(f"state: expected a GibbsState, got {type(state).__name__}")
     noise = draw_noise(rng, _chains_of(state.gamma, "state.gamma"), stats, prior, method)

@@ -183,7 +183,8 @@ def compare(
     ------
     ValueError
         If ``results`` is empty or not InferenceData, no result may be compared with anything (one result
-        and no exact answer), no quantity is shared, or ``exact`` is malformed.
+        and no exact answer), no quantity is shared, or ``exact`` is malformed (not a DataFrame, missing
+        columns, NaN or -inf values, or quantities that match no posterior quantity of the results).
     """
     if exact is not None and not isinstance(exact, pd.DataFrame):
         raise ValueError(f"exact: expected a pandas.DataFrame, got {type(exact).__name__}")

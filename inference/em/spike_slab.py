@@ -248,6 +248,12 @@ def map_em_posterior(gamma, data: RegressionData, prior: SpikeSlabPrior) -> WPos
     return WPosterior(mean, L, a_inv_diag, trace, v)
 
 
+def _penalised_residual(post: WPosterior, data: RegressionData) -> float:
+    """``R = |y - X mu|^2 + mu^T V^-1 mu`` (= y^T y - mu^T A mu, in the form that keeps its precision)."""
+    resid = data.y - data.X @ post.mean
+    return float(resid @ resid + np.sum(post.mean**2 / post.variances))
+
+
 def map_em_objective_terms(state: MapEMState, data: RegressionData, prior: SpikeSlabPrior) -> dict:
     """The MAP-EM objective as named terms (their sum is :func:`map_em_objective`).
 
@@ -264,7 +270,6 @@ def map_em_objective_terms(state: MapEMState, data: RegressionData, prior: Spike
     gamma = np.asarray(state.gamma, dtype=int)
     sigma2, theta = float(state.sigma2), float(state.theta)
     post = map_em_posterior(gamma, data, prior)
-    resid = data.y - data.X @ post.mean
     k = int(gamma.sum())
     with np.errstate(divide="ignore"):
         log_prior_gamma = float(special.xlogy(k, theta) + special.xlog1py(d - k, -theta))
@@ -272,7 +277,7 @@ def map_em_objective_terms(state: MapEMState, data: RegressionData, prior: Spike
         "constant_term": -0.5 * n * np.log(2 * np.pi),
         "log_det_term": -0.5 * (n * np.log(sigma2) + np.sum(np.log(post.variances))
                                 + 2.0 * np.sum(np.log(np.diag(post.chol)))),
-        "quadratic_term": -0.5 * (resid @ resid + np.sum(post.mean**2 / post.variances)) / sigma2,
+        "quadratic_term": -0.5 * _penalised_residual(post, data) / sigma2,
         "log_prior_gamma": log_prior_gamma,
         "log_prior_theta": _log_prior_theta(theta, prior),
         "log_prior_sigma2": _log_prior_sigma2(sigma2, prior),
@@ -438,8 +443,7 @@ def map_em_init(data: RegressionData, prior: SpikeSlabPrior, start="ridge", *, s
         return MapEMState(gamma, sigma2, 0.5)
     gamma = value
     post = map_em_posterior(gamma, data, prior)
-    resid = data.y - data.X @ post.mean
-    r = resid @ resid + np.sum(post.mean**2 / post.variances)
+    r = _penalised_residual(post, data)
     sigma2 = float((r + prior.nu * prior.lam) / (data.X.shape[0] + prior.nu + 2))
     return MapEMState(gamma, sigma2, theta_update(int(gamma.sum()), d, prior, 0.5))
 
@@ -742,9 +746,8 @@ def place_in_exact(result: EMResult, exact: SpikeSlabExact, X, y, prior: SpikeSl
         raise ValueError(f"X: D = {d} > {MAX_ENUMERATION_DIM}")
     post = exact.posterior_probability
     index = int(np.flatnonzero(np.all(exact.models == result.selected[None, :], axis=1))[0])
-    post_w = map_em_posterior(result.selected.astype(int), prepare_data(X, y), prior)
-    resid = y - X @ post_w.mean
-    beta_n = prior.nu * prior.lam / 2 + 0.5 * (resid @ resid + np.sum(post_w.mean**2 / post_w.variances))
+    data = prepare_data(X, y)
+    beta_n = prior.nu * prior.lam / 2 + 0.5 * _penalised_residual(map_em_posterior(result.selected.astype(int), data, prior), data)
     if not np.isclose(beta_n, exact.sigma2_scale[index], rtol=1e-8):
         raise ValueError("exact: does not belong to these X, y and prior")
     top = int(np.argmax(post))

@@ -317,14 +317,16 @@ def _transition_chains(w, sigma2, theta, gamma, z, g, u, e, ga, gb, xtx, xty, yt
 
 @numba.njit(cache=True)
 def _run_block(gamma, sigma2, theta, z, g, u, e, ga, gb, xtx, xty, yty, X, y, v0, v1, nu_lam_half, woodbury,
-               first, warmup, w_out, s2_out, th_out, g_out):
-    """Run one chain through a block of sweeps (global sweep index ``first`` onwards), storing draws after
-    ``warmup`` into the ``*_out`` arrays (shape ``(draws, ...)``).  Returns the final ``(sigma2, theta, gamma)``."""
+               first, warmup, thin, w_out, s2_out, th_out, g_out):
+    """Run one chain through a block of sweeps (global sweep index ``first`` onwards), storing every
+    ``thin``-th sweep after ``warmup`` into the ``*_out`` arrays (shape ``(draws, ...)``).  Returns the final
+    ``(sigma2, theta, gamma)``."""
     for t in range(g.shape[0]):
         w, sigma2, theta, gamma = _sweep(gamma, sigma2, theta, z[t], g[t], u[t], e[t], ga[t], gb[t],
                                          xtx, xty, yty, X, y, v0, v1, nu_lam_half, woodbury)
         k = first + t - warmup
-        if k >= 0:
+        if k >= 0 and (k + 1) % thin == 0:
+            k = (k + 1) // thin - 1
             w_out[k] = w
             s2_out[k] = sigma2
             th_out[k] = theta
@@ -635,8 +637,9 @@ def sample(
     seed: int = 0,
     feature_names=None,
     method: str = "auto",
+    thin: int = 1,
 ) -> az.InferenceData:
-    """Run ``chains`` SSVS Gibbs chains and return their draws after ``warmup``.
+    """Run ``chains`` SSVS Gibbs chains and return every ``thin``-th draw after ``warmup``.
 
     Chain ``c`` uses its own stream ``numpy.random.default_rng(SeedSequence(seed).spawn(chains)[c])``: it
     draws its start (:func:`init` with one chain), then, for each block of up to :data:`BLOCK` sweeps,
@@ -648,7 +651,7 @@ def sample(
     y : array_like, shape (N,)
     prior : SpikeSlabPrior
     draws : int, >= 1
-        Kept draws per chain.
+        Kept draws per chain (``warmup + draws * thin`` sweeps are run).
     chains : int, >= 1
     warmup : int, >= 0
         Discarded sweeps per chain.
@@ -657,6 +660,9 @@ def sample(
         Coordinate values of ``feature`` (default ``x0, x1, ...``).
     method : {"auto", "cholesky", "woodbury"}
         How w is drawn; ``"auto"`` takes ``"woodbury"`` when D > N.
+    thin : int, >= 1
+        Keep one sweep in ``thin``.  A sweep is cheap, so thinning buys effective draws per stored draw
+        when the indicators of correlated features mix slowly.
 
     Returns
     -------
@@ -667,19 +673,20 @@ def sample(
         (:func:`models.spike_slab.inclusion_probability`), as the deterministic of
         :func:`models.spike_slab.build_pymc_model`; its posterior mean estimates ``P(gamma_d = 1 | y)``.
         ``observed_data``: ``y`` with dims ``("obs",)``.  ``posterior.attrs``: ``sampling_time`` (seconds,
-        sampling only), ``algorithm = "ssvs-gibbs"``, ``seed``, ``w_method``, ``tuning_steps``.
+        sampling only), ``algorithm = "ssvs-gibbs"``, ``seed``, ``w_method``, ``tuning_steps``, ``thin``.
 
     Raises
     ------
     ValueError
         For bad data (naming ``X`` or ``y``), ``prior``, ``feature_names``, ``method``, ``draws`` or
-        ``chains`` < 1, ``warmup`` < 0, or a bad ``seed``.
+        ``chains`` or ``thin`` < 1, ``warmup`` < 0, or a bad ``seed``.
     """
     stats = regression_stats(X, y)
     prior = _check_prior(prior)
     draws = positive_int(draws, "draws")
     chains = positive_int(chains, "chains")
     warmup = nonnegative_int(warmup, "warmup")
+    thin = positive_int(thin, "thin")
     method = resolve_method(method, stats)
     coords = _coords(stats.X, feature_names)
     rngs = chain_generators(seed, chains)
@@ -691,13 +698,13 @@ def sample(
     s2_out = np.empty((chains, draws))
     th_out = np.empty((chains, draws))
     g_out = np.empty((chains, draws, d), dtype=np.int64)
-    length = warmup + draws
+    length = warmup + draws * thin
     for c, rng in enumerate(rngs):
         state = init(rng, 1, stats, prior)
         sigma2, theta, gamma = float(state.sigma2[0]), float(state.theta[0]), state.gamma[0]
         for first in range(0, length, BLOCK):
             noise = draw_noise(rng, min(BLOCK, length - first), stats, prior, method)
-            sigma2, theta, gamma = _run_block(gamma, sigma2, theta, *noise, *args, first, warmup,
+            sigma2, theta, gamma = _run_block(gamma, sigma2, theta, *noise, *args, first, warmup, thin,
                                               w_out[c], s2_out[c], th_out[c], g_out[c])
     elapsed = time.perf_counter() - start
 
@@ -711,6 +718,6 @@ def sample(
     )
     idata.posterior.attrs.update(
         inference_library="bayes-zoo", algorithm="ssvs-gibbs", sampling_time=elapsed, tuning_steps=warmup,
-        seed=seed, w_method=method,
+        seed=seed, w_method=method, thin=thin,
     )
     return idata

@@ -188,6 +188,15 @@ def test_compiled_chains_equal_iterated_transition_with_the_same_noise(small, me
         np.testing.assert_array_equal(idata.posterior["gamma"].values[c], [s.gamma[0] for s in kept])
 
 
+def test_thinning_keeps_every_thin_th_sweep_of_the_same_chain(small):
+    X, y, _ = small
+    full = gibbs.sample(X, y, PRIOR, draws=60, chains=2, warmup=5, seed=3)
+    thinned = gibbs.sample(X, y, PRIOR, draws=20, chains=2, warmup=5, seed=3, thin=3)
+    for name in ("w", "sigma2", "theta", "gamma"):
+        np.testing.assert_array_equal(thinned.posterior[name].values, full.posterior[name].values[:, 2::3])
+    assert thinned.posterior.attrs["thin"] == 3
+
+
 def test_same_seed_gives_same_draws_and_chains_differ(small):
     X, y, _ = small
     a = gibbs.sample(X, y, PRIOR, draws=300, chains=3, warmup=10, seed=5)
@@ -368,6 +377,7 @@ def test_sample_rejects_bad_data_naming_the_argument(change, name):
         ({"seed": -3}, "seed"),
         ({"draws": 2.5}, "draws"),
         ({"chains": True}, "chains"),
+        ({"thin": 0}, "thin"),
         ({"method": "qr"}, "method"),
         ({"feature_names": ["a"]}, "feature_names"),
         ({"prior": {"spike_var": 0.1}}, "prior"),

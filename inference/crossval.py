@@ -24,6 +24,17 @@ Verdicts, per comparison and overall:
 Every reason found is reported, whichever verdict it leads to.
 
 The overall verdict is "disagree" if any comparison disagrees, else "inconclusive" if any is, else "agree".
+
+Two opt-in refinements, both stated in every report that uses them:
+
+* ``advisory`` names results (with the reason) whose comparisons are run and reported with their own
+  verdicts but do not enter the overall verdict — for a sampler known to struggle on the problem, whose
+  failure is a finding to show rather than a fault of the zoo (NUTS on a spiky spike-and-slab mixture);
+* ``constant_atol``: a quantity constant over every draw of every chain of a result (an inclusion
+  probability saturated at 1.0) has no estimable Monte Carlo error; with ``constant_atol`` set it is not a
+  degenerate result, its MCSEs are 0, and a test involving it also passes when ``|difference| <=
+  constant_atol``.  For a probability, 3 / (number of draws) is the "rule of three" bound (Hanley &
+  Lippman-Hand 1983, JAMA 249(13)) on how far from 1 the true mean can be when no draw fell below 1.
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.checks import probability
+from models.checks import finite_scalar, probability
 from inference.diagnostics import ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, diagnose, flatten, select_posterior
 
 __all__ = ["STATISTICS", "CrossValidation", "estimates", "compare", "bonferroni_threshold"]
@@ -119,13 +130,16 @@ class CrossValidation:
         Why, when not "agree" (names the quantities, statistics and diagnostics at fault).
     table : pandas.DataFrame
         One row per z-test: ``comparison`` (``"gibbs vs nuts"``), ``quantity``, ``statistic``, ``left``,
-        ``right``, ``estimate_left``, ``mcse_left``, ``estimate_right``, ``mcse_right``, ``z``, ``ok``.
+        ``right``, ``estimate_left``, ``mcse_left``, ``estimate_right``, ``mcse_right``, ``z``, ``constant``
+        (a side is constant: passes within ``constant_atol``), ``ok``.
     comparisons : pandas.DataFrame
-        One row per comparison: ``comparison``, ``verdict``, ``max_abs_z``, ``reasons``.
+        One row per comparison: ``comparison``, ``verdict``, ``max_abs_z``, ``reasons``, ``advisory`` (why
+        the comparison does not enter the overall verdict; ``""`` when it does).
     diagnostics : dict of str to Diagnostics
         Per result.
     estimates : dict of str to pandas.DataFrame
-        Per result (and ``"exact"``), as :func:`estimates` returns.
+        Per result (and ``"exact"``), as :func:`estimates` returns.  With ``constant_atol`` set, the MCSEs of
+        constant quantities are 0.
     threshold : float
         The Bonferroni |z| threshold.
     alpha : float
@@ -140,6 +154,7 @@ class CrossValidation:
     estimates: dict[str, pd.DataFrame]
     threshold: float
     alpha: float
+    constant_atol: float | None = None
 
     def verdict_of(self, left: str, right: str) -> str:
         """Verdict of one comparison, e.g. ``verdict_of("gibbs", "exact")``."""
@@ -156,6 +171,8 @@ def compare(
     rhat_max: float = RHAT_MAX,
     ess_min: float = ESS_MIN,
     min_draws: int = MIN_DRAWS,
+    advisory: Mapping[str, str] | None = None,
+    constant_atol: float | None = None,
 ) -> CrossValidation:
     """Cross-validate posteriors against each other and, if given, against an exact answer.
 
@@ -174,6 +191,12 @@ def compare(
         Family-wise error level over all z-tests (Bonferroni).
     rhat_max, ess_min, min_draws
         Diagnostic thresholds, see :func:`inference.diagnostics.diagnose`.
+    advisory : mapping of str to str, optional
+        Result name -> why its comparisons are advisory: reported with their verdicts and reasons (prefixed
+        "(advisory)"), left out of the overall verdict.
+    constant_atol : float >= 0, optional
+        Tolerance for quantities constant over every draw of every chain of a result (see the module
+        docstring).  None (default): such a result is degenerate, as any constant chain is.
 
     Returns
     -------
@@ -184,7 +207,9 @@ def compare(
     ValueError
         If ``results`` is empty or not InferenceData, no result may be compared with anything (one result
         and no exact answer), no quantity is shared, or ``exact`` is malformed (not a DataFrame, missing
-        columns, NaN or -inf values, or quantities that match no posterior quantity of the results).
+        columns, NaN or -inf values, or quantities that match no posterior quantity of the results),
+        ``advisory`` names an unknown result or leaves no comparison to set the verdict, or
+        ``constant_atol`` is negative or not finite.
     """
     if exact is not None and not isinstance(exact, pd.DataFrame):
         raise ValueError(f"exact: expected a pandas.DataFrame, got {type(exact).__name__}")
@@ -203,12 +228,23 @@ def compare(
         var_names = [v for v in next(iter(results.values())).posterior.data_vars if v in shared]
     if not var_names:
         raise ValueError("results: the results share no posterior variable")
+    advisory = dict(advisory or {})
+    unknown = sorted(set(advisory) - set(results))
+    if unknown:
+        raise ValueError(f"advisory: {unknown} are not results (results: {list(results)})")
+    if constant_atol is not None:
+        constant_atol = finite_scalar(constant_atol, "constant_atol")
+        if constant_atol < 0:
+            raise ValueError(f"constant_atol: must be >= 0, got {constant_atol}")
 
     diag = {
-        name: diagnose(idata, var_names, name=name, rhat_max=rhat_max, ess_min=ess_min, min_draws=min_draws)
+        name: diagnose(idata, var_names, name=name, rhat_max=rhat_max, ess_min=ess_min, min_draws=min_draws,
+                       allow_constant=constant_atol is not None)
         for name, idata in results.items()
     }
     est = {name: estimates(idata, var_names) for name, idata in results.items()}
+    for name, d in diag.items():  # a constant sample has no estimable Monte Carlo error
+        est[name].loc[est[name].index.get_level_values("quantity").isin(d.constant), "mcse"] = 0.0
     pairs = list(itertools.combinations(results, 2))
     if exact is not None:
         est[EXACT] = _exact_estimates(exact)
@@ -217,6 +253,8 @@ def compare(
         if unmatched:
             raise ValueError(f"exact: quantities {unmatched} match no posterior quantity of the results")
         pairs += [(name, EXACT) for name in results]
+    if all(left in advisory or right in advisory for left, right in pairs):
+        raise ValueError("advisory: every comparison would be advisory; at least one must set the verdict")
 
     blocks = []
     for left, right in pairs:
@@ -235,8 +273,12 @@ def compare(
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(scale > 0, diff / scale, np.where(diff == 0, 0.0, np.inf))
     table["z"] = z
+    constants = {name: set(d.constant) for name, d in diag.items()}
+    table["constant"] = [q in constants.get(lt, ()) or q in constants.get(rt, ())
+                         for q, lt, rt in zip(table["quantity"], table["left"], table["right"])]
     threshold = bonferroni_threshold(alpha, len(table))
-    table["ok"] = np.abs(table["z"]) <= threshold  # NaN compares False: never silently ok
+    within = table["constant"] & (diff.abs() <= (constant_atol or 0.0))
+    table["ok"] = (np.abs(table["z"]) <= threshold) | within  # NaN compares False: never silently ok
 
     untested = {}
     for name in results:
@@ -265,11 +307,16 @@ def compare(
             verdict, reasons = "inconclusive", weak
         else:
             verdict, reasons = "agree", []
-        max_z = float(np.nanmax(np.abs(sub["z"]))) if len(sub) else np.nan
+        tested = sub[~sub["constant"]]
+        max_z = float(np.nanmax(np.abs(tested["z"]))) if len(tested) else np.nan
+        why = "; ".join(advisory[n] for n in (left, right) if n in advisory)
         rows.append({"comparison": f"{left} vs {right}", "verdict": verdict, "max_abs_z": max_z,
-                     "reasons": "; ".join(reasons)})
+                     "reasons": "; ".join(reasons), "advisory": why})
+        if why:
+            reasons = [f"(advisory) {r}" for r in reasons]
         all_reasons += [r for r in reasons if r not in all_reasons]
     comparisons = pd.DataFrame(rows)
-    verdicts = set(comparisons["verdict"])
+    verdicts = set(comparisons.loc[comparisons["advisory"] == "", "verdict"])
     overall = "disagree" if "disagree" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agree"
-    return CrossValidation(overall, tuple(all_reasons), table, comparisons, diag, est, threshold, alpha)
+    return CrossValidation(overall, tuple(all_reasons), table, comparisons, diag, est, threshold, alpha,
+                           constant_atol)

@@ -8,6 +8,9 @@ A result is judged in three tiers:
 
 * **untrusted** — degenerate, nothing can be concluded: fewer than 2 chains, fewer than ``min_draws`` draws
   per chain, non-finite draws, a chain that never moves, R-hat or ESS not finite;
+* **constant** — only with ``allow_constant=True``: a quantity that takes one value in every draw of every
+  chain (an inclusion probability saturated at 1.0 in floating point) has no R-hat or ESS; it is listed, not
+  distrusted, and :mod:`inference.crossval` compares its value within a stated tolerance;
 * **failed** — the sampler is flagged: R-hat above ``rhat_max``, or divergent transitions;
 * **low ESS** — bulk or tail ESS below ``ess_min``: too few effective draws for the Monte Carlo standard
   errors to mean much.
@@ -118,6 +121,8 @@ class Diagnostics:
         Diagnostics the result fails (empty when it passes).
     low_ess : tuple of str
         Quantities whose bulk or tail ESS is below the minimum.
+    constant : tuple of str
+        Labels of quantities constant over every draw of every chain (only with ``allow_constant=True``).
     """
 
     name: str
@@ -128,6 +133,7 @@ class Diagnostics:
     untrusted: tuple[str, ...]
     failures: tuple[str, ...]
     low_ess: tuple[str, ...] = ()
+    constant: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -143,6 +149,7 @@ def diagnose(
     rhat_max: float = RHAT_MAX,
     ess_min: float = ESS_MIN,
     min_draws: int = MIN_DRAWS,
+    allow_constant: bool = False,
 ) -> Diagnostics:
     """R-hat (rank-normalised, split), bulk and tail ESS by ArviZ, and divergences, with the verdict tiers.
 
@@ -158,6 +165,10 @@ def diagnose(
         Thresholds (Vehtari et al. 2021).
     min_draws : int
         Fewer kept draws per chain than this make the result untrusted.
+    allow_constant : bool
+        When True, a quantity with one value in every draw of every chain (2 chains or more) is listed in
+        ``constant`` instead of making the result untrusted.  A chain constant while others move is always
+        untrusted.
 
     Returns
     -------
@@ -178,6 +189,7 @@ def diagnose(
     untrusted: list[str] = []
     failures: list[str] = []
     low_ess: list[str] = []
+    constant: list[str] = []
     if chains < 2:
         untrusted.append(f"{name}: a single chain (R-hat needs at least 2)")
     if draws < min_draws:
@@ -195,6 +207,9 @@ def diagnose(
         rows[label] = row
         if not np.all(np.isfinite(values)):
             untrusted.append(f"{name}: {label} has non-finite draws")
+            continue
+        if allow_constant and chains >= 2 and np.ptp(values) == 0.0:
+            constant.append(label)
             continue
         if np.any(np.ptp(values, axis=1) == 0.0):
             untrusted.append(f"{name}: {label} has a constant chain")
@@ -219,7 +234,8 @@ def diagnose(
 
     table = pd.DataFrame.from_dict(rows, orient="index", columns=["r_hat", "ess_bulk", "ess_tail"])
     table.index.name = "quantity"
-    return Diagnostics(name, table, chains, draws, divergences, tuple(untrusted), tuple(failures), tuple(low_ess))
+    return Diagnostics(name, table, chains, draws, divergences, tuple(untrusted), tuple(failures), tuple(low_ess),
+                       tuple(constant))
 
 
 def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = None):

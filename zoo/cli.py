@@ -12,7 +12,9 @@ meanwhile), and writes ``OUT/<problem>/`` (see :mod:`zoo.report`); ``compare all
 
 Exit status: 0 when no pair disagrees, 1 when some pair's verdict is "disagree", 2 for bad usage (including
 a results folder that exists without ``--force``), 130 when interrupted (nothing is written then).
-"inconclusive" exits 0 but is printed in yellow with its reasons.
+"inconclusive" exits 0 but is printed in yellow with its reasons.  A pair's verdict is that of its required
+comparisons; an advisory comparison (a sampler the pair expects may fail, see
+:func:`inference.crossval.compare`) is printed with its own verdict and reasons but does not change it.
 
 PyMC, ArviZ and numba are imported only once a comparison starts, so ``--help``, ``list`` and usage errors
 answer at once.
@@ -137,11 +139,14 @@ def _compare(console, args) -> int:
     if args.problem == "all":
         index = report.write_index(outcomes, args.out)
         console.print(f"overall report: {index}")
-    verdicts = {o.name: o.crossval.verdict for o in outcomes}
-    for name, verdict in verdicts.items():
-        style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}[verdict]
-        console.print(f"{name}: [bold {style}]{verdict}[/]")
-    return EXIT_DISAGREE if "disagree" in verdicts.values() else EXIT_OK
+    style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}
+    for outcome in outcomes:
+        cv = outcome.crossval
+        console.print(f"{outcome.name}: [bold {style[cv.verdict]}]{cv.verdict}[/]")
+        for row in cv.comparisons.itertuples():
+            note = f" [dim](advisory: {row.advisory})[/]" if row.advisory else ""
+            console.print(f"  {row.comparison}: [{style[row.verdict]}]{row.verdict}[/]{note}", highlight=False)
+    return EXIT_DISAGREE if any(o.crossval.verdict == "disagree" for o in outcomes) else EXIT_OK
 
 
 @contextmanager

@@ -80,6 +80,8 @@ class PairOutcome:
         By file stem; saved as ``<stem>.png``.
     notes : list of str
         Markdown paragraphs for the report's "Notes" section.
+    sections : dict of str to str
+        The pair's own report sections (heading -> markdown body), after the diagnostics.
     """
 
     name: str
@@ -90,6 +92,7 @@ class PairOutcome:
     facts: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    sections: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

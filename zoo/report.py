@@ -2,7 +2,7 @@
 
 Layout written by :func:`write_outcome` for a pair called ``NAME``::
 
-    OUT/NAME/report.md          setup, verdict, comparison and diagnostics tables, figures
+    OUT/NAME/report.md          setup, verdict, comparison and diagnostics tables, the pair's own sections, figures
     OUT/NAME/summary.csv        every z-test of the cross-validation (one row per comparison x quantity x statistic)
     OUT/NAME/diagnostics.csv    R-hat, bulk and tail ESS per result and quantity
     OUT/NAME/<result>.nc        each result's InferenceData (netCDF, ArviZ's ``to_netcdf``)
@@ -63,7 +63,8 @@ def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``quantity``, ``statistic``, ``<result>`` and ``<result> mcse`` per result, ``exact`` (when
-        there is one), ``z <left>-<right>`` per comparison, and ``ok`` (every |z| within the threshold).
+        there is one), ``z <left>-<right>`` per comparison, ``ok`` (every test of the row passed) and
+        ``constant`` (the row is a quantity constant in every draw, tested within ``constant_atol``).
     """
     cv = outcome.crossval
     frame = None
@@ -75,7 +76,8 @@ def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
     zs = cv.table.pivot_table(index=["quantity", "statistic"], columns="comparison", values="z", sort=False)
     zs.columns = [f"z {c.replace(' vs ', '-')}" for c in zs.columns]
     frame = frame.join(zs, how="inner")
-    frame["ok"] = (frame[zs.columns].abs() <= cv.threshold).all(axis=1)
+    flags = cv.table.groupby(["quantity", "statistic"], sort=False).agg(ok=("ok", "all"), constant=("constant", "any"))
+    frame = frame.join(flags, how="left")
     order = {s: i for i, s in enumerate(STATISTICS)}
     quantities = list(dict.fromkeys(cv.table["quantity"]))
     frame = frame.reset_index()
@@ -89,6 +91,19 @@ def _fmt(value: float, mcse: float | None = None, digits: int = 5) -> str:
         return "nan"
     text = f"{value:.{digits}g}"
     return text if mcse is None or pd.isna(mcse) else f"{text} ±{mcse:.1g}"
+
+
+def _z_cell(z: float, constant: bool, ok: bool, threshold: float, *, rich: bool = False) -> str:
+    """A z-score as text, sign kept; ``(c)`` marks a constant quantity tested within ``constant_atol``."""
+    text = f"{z:+.2f}" + (" (c)" if constant and abs(z) > threshold else "")
+    return f"[red]{text}[/]" if rich and abs(z) > threshold and not ok else text
+
+
+def _constant_note(cv) -> str:
+    if cv.constant_atol is None or not cv.table["constant"].any():
+        return ""
+    return (f"(c): constant in every draw of a result, so no Monte Carlo error can be estimated; "
+            f"compared within ±{cv.constant_atol:.2g}")
 
 
 def rich_table(outcome: PairOutcome) -> Table:
@@ -106,7 +121,8 @@ def rich_table(outcome: PairOutcome) -> Table:
     table = Table(
         title=f"{outcome.name}: [{_VERDICT_STYLE[cv.verdict]}]{cv.verdict}[/] (|z| threshold {cv.threshold:.2f})",
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-        caption="z = difference / combined MCSE", caption_justify="left",
+        caption="\n".join(filter(None, ["z = difference / combined MCSE", _constant_note(cv)])),
+        caption_justify="left",
     )
     table.add_column("quantity", no_wrap=True)
     for name in results:
@@ -121,7 +137,7 @@ def rich_table(outcome: PairOutcome) -> Table:
         cells += [_fmt(row[n], row[f"{n} mcse"], digits=4) for n in results]
         if "exact" in frame.columns:
             cells.append(_fmt(row["exact"], digits=5))
-        cells += [f"[red]{row[c]:+.2f}[/]" if abs(row[c]) > cv.threshold else f"{row[c]:+.2f}" for c in zcols]
+        cells += [_z_cell(row[c], row["constant"], row["ok"], cv.threshold, rich=True) for c in zcols]
         table.add_row(*cells)
     return table
 
@@ -135,9 +151,16 @@ def _markdown_comparison(outcome: PairOutcome) -> str:
     if "exact" in frame.columns:
         shown["exact"] = [_fmt(v) for v in frame["exact"]]
     for c in [c for c in frame.columns if c.startswith("z ")]:
-        shown[c] = [f"{v:+.2f}" for v in frame[c]]  # the sign matters: keep "+"
+        shown[c] = [_z_cell(v, const, ok, outcome.crossval.threshold) for v, const, ok in
+                    zip(frame[c], frame["constant"], frame["ok"])]
     shown["ok"] = ["yes" if ok else "**no**" for ok in frame["ok"]]
     return shown.to_markdown(index=False)
+
+
+def _comparisons(cv) -> pd.DataFrame:
+    """The per-comparison verdicts; the ``advisory`` column only when some comparison is advisory."""
+    frame = cv.comparisons
+    return frame if (frame["advisory"] != "").any() else frame.drop(columns="advisory")
 
 
 def _diagnostics_frame(outcome: PairOutcome) -> pd.DataFrame:
@@ -189,15 +212,16 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         f"Two-sided z-tests, Bonferroni-corrected over {len(cv.table)} tests at family-wise level "
         f"{cv.alpha:g}: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse` (mean, sd, quantile).",
         "",
-        cv.comparisons.to_markdown(index=False, floatfmt=".2f"),
+        _comparisons(cv).to_markdown(index=False, floatfmt=".2f"),
         "",
         _markdown_comparison(outcome),
         "",
-        "## Diagnostics (ArviZ)",
-        "",
-        diag.to_markdown(index=False, floatfmt=".4g"),
-        "",
     ]
+    if _constant_note(cv):
+        lines += [_constant_note(cv) + ".", ""]
+    lines += ["## Diagnostics (ArviZ)", "", diag.to_markdown(index=False, floatfmt=".4g"), ""]
+    for heading, body in outcome.sections.items():
+        lines += [f"## {heading}", "", body, ""]
     if outcome.notes:
         lines += ["## Notes", ""] + outcome.notes + [""]
     if outcome.figures:
@@ -212,8 +236,10 @@ def write_index(outcomes: list[PairOutcome], out: Path) -> Path:
     rows = [
         {
             "pair": f"[{o.name}]({o.name}/report.md)",
-            "compared": ", ".join(o.crossval.comparisons["comparison"]),
             "verdict": o.crossval.verdict,
+            "comparisons": "; ".join(
+                f"{r.comparison}: {r.verdict}" + (" (advisory)" if r.advisory else "")
+                for r in o.crossval.comparisons.itertuples()),
             "max abs z": f"{o.crossval.comparisons['max_abs_z'].max():.2f}",
             "threshold": f"{o.crossval.threshold:.2f}",
         }

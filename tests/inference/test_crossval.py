@@ -100,6 +100,10 @@ def test_only_shared_quantities_are_compared():
         (lambda: crossval.compare({"a": _normal_idata()}, EXACT * np.nan), "exact"),
         (lambda: crossval.compare({"a": _normal_idata()}, EXACT.assign(sd=np.nan)), "exact"),
         (lambda: crossval.compare({"a": _normal_idata(), "b": _normal_idata()}, alpha=1.5), "alpha"),
+        (lambda: crossval.compare({"a": _normal_idata(), "b": _normal_idata()}, advisory={"c": "?"}), "advisory"),
+        (lambda: crossval.compare({"a": _normal_idata()}, EXACT, advisory={"a": "?"}), "advisory"),
+        (lambda: crossval.compare({"a": _normal_idata()}, EXACT, constant_atol=-1e-3), "constant_atol"),
+        (lambda: crossval.compare({"a": _normal_idata()}, EXACT, constant_atol=np.nan), "constant_atol"),
     ],
 )
 def test_bad_arguments_are_named(call, name):
@@ -144,3 +148,50 @@ def test_a_quantity_compared_with_nothing_is_inconclusive():
     result = crossval.compare({"a": a}, EXACT)
     assert result.verdict == "inconclusive"
     assert any("other was compared with nothing" in r for r in result.reasons)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Advisory results and saturated (constant) quantities
+# ---------------------------------------------------------------------------------------------------------
+
+SATURATED = pd.DataFrame({"mean": [1 - 1e-5], "sd": [np.inf], "q05": [np.inf], "q95": [np.inf]},
+                         index=pd.Index(["p"], name="quantity"))
+
+
+def test_an_advisory_result_is_reported_but_does_not_set_the_verdict():
+    result = crossval.compare({"good": _normal_idata(seed=1), "off": _normal_idata(loc=0.3, seed=2)}, EXACT,
+                              advisory={"off": "known to struggle"})
+    assert result.verdict_of("off", "exact") == "disagree"
+    assert result.verdict_of("good", "exact") == "agree"
+    assert result.verdict == "agree"
+    assert any(r.startswith("(advisory) off vs exact: theta mean differs") for r in result.reasons)
+    row = result.comparisons.set_index("comparison").loc["off vs exact"]
+    assert row["advisory"] == "known to struggle"
+
+
+def test_without_advisory_the_same_results_disagree():
+    result = crossval.compare({"good": _normal_idata(seed=1), "off": _normal_idata(loc=0.3, seed=2)}, EXACT)
+    assert result.verdict == "disagree"
+
+
+def test_a_quantity_saturated_in_every_draw_is_compared_within_constant_atol():
+    saturated = az.from_dict(posterior={"p": np.ones((4, 1000))})
+    result = crossval.compare({"a": saturated}, SATURATED, constant_atol=3 / 4000)
+    assert result.verdict == "agree", result.reasons
+    assert result.diagnostics["a"].constant == ("p",)
+    assert result.table["constant"].all()
+
+
+def test_a_saturated_quantity_further_than_constant_atol_disagrees():
+    saturated = az.from_dict(posterior={"p": np.ones((4, 1000))})
+    result = crossval.compare({"a": saturated}, SATURATED.assign(mean=0.99), constant_atol=3 / 4000)
+    assert result.verdict == "disagree"
+    assert any("p mean differs" in r for r in result.reasons)
+
+
+def test_one_stuck_chain_stays_untrusted_even_with_constant_atol():
+    values = np.random.default_rng(0).uniform(0.9, 1.0, size=(4, 1000))
+    values[1] = 1.0
+    result = crossval.compare({"a": az.from_dict(posterior={"p": values})}, SATURATED, constant_atol=1e-3)
+    assert result.verdict == "inconclusive"
+    assert any("constant chain" in r for r in result.reasons)

@@ -29,6 +29,13 @@ def test_constant_chain_is_untrusted():
     assert not d.passed and any("constant chain" in r for r in d.untrusted)
 
 
+def test_a_quantity_constant_in_every_chain_is_listed_when_allowed():
+    values = np.ones((4, 500))
+    assert diagnostics.diagnose(_idata(values)).untrusted
+    allowed = diagnostics.diagnose(_idata(values), allow_constant=True)
+    assert allowed.constant == ("theta",) and not allowed.untrusted
+
+
 def test_single_chain_is_untrusted():
     d = diagnostics.diagnose(_idata(np.random.default_rng(0).normal(size=(1, 4000))))
     assert any("single chain" in r for r in d.untrusted)

@@ -48,6 +48,7 @@ __all__ = [
     "SpikeSlabExact",
     "exact_posterior",
     "MAX_ENUMERATION_DIM",
+    "spike_var_sweep",
 ]
 
 MAX_ENUMERATION_DIM = 15
@@ -508,3 +509,55 @@ def exact_posterior(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=N
     summary = pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "sd", "q05", "q95"])
     summary.index.name = "quantity"
     return SpikeSlabExact(models, log_ml, log_prior, post, inclusion, w_mean, float(alpha_n), beta_n, summary, names)
+
+
+def spike_var_sweep(X, y, spike_vars, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=None) -> pd.DataFrame:
+    """Exact posterior inclusion probabilities as the spike variance v0 varies, the rest of ``prior`` fixed.
+
+    The answer of a spike-and-slab analysis depends on v0: it sets the size below which a coefficient counts
+    as "zero" (the spike and slab densities cross at ``|w| = sigma * sqrt(log(v1/v0) / (1/v0 - 1/v1))``,
+    George & McCulloch 1993 sec. 2).  Each row is one :func:`exact_posterior`.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D), D <= 15
+    y : array_like, shape (N,)
+    spike_vars : sequence of float, each in (0, prior.slab_var)
+    prior : SpikeSlabPrior
+        Everything but ``spike_var`` is kept.
+    feature_names : sequence of str, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``spike_var``; one column per feature (P(gamma_d = 1 | y)), then ``threshold`` (the crossing
+        point above, in sd of the noise), ``expected_size`` (E[sum gamma | y]), ``top_model``,
+        ``top_probability`` and ``sigma2_mean`` (E[sigma2 | y]).
+
+    Raises
+    ------
+    ValueError
+        If ``spike_vars`` is empty or a value is not in (0, slab_var) (naming ``spike_var``), and as
+        :func:`exact_posterior`.
+    """
+    import dataclasses
+
+    prior = _check_prior(prior)
+    spike_vars = [float(v) for v in np.atleast_1d(np.asarray(spike_vars, dtype=float))]
+    if not spike_vars:
+        raise ValueError("spike_vars: empty")
+    rows = []
+    for v0 in spike_vars:
+        exact = exact_posterior(X, y, dataclasses.replace(prior, spike_var=v0), feature_names)
+        top = exact.top_models(1).iloc[0]
+        v1 = prior.slab_var
+        rows.append({
+            "spike_var": v0,
+            **dict(zip(exact.feature_names, exact.inclusion_probability)),
+            "threshold": np.sqrt(np.log(v1 / v0) / (1 / v0 - 1 / v1)),
+            "expected_size": float(exact.inclusion_probability.sum()),
+            "top_model": top["included"],
+            "top_probability": float(top["posterior_probability"]),
+            "sigma2_mean": float(exact.summary.loc["sigma2", "mean"]),
+        })
+    return pd.DataFrame(rows).set_index("spike_var")

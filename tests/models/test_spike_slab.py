@@ -175,3 +175,27 @@ def test_enumeration_refuses_more_than_15_columns():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="D <= 15"):
         ss.exact_posterior(rng.standard_normal((20, 16)), rng.standard_normal(20))
+
+
+def test_spike_var_sweep_rows_are_the_exact_posteriors_at_each_v0(small_problem):
+    X, y = small_problem
+    sweep = ss.spike_var_sweep(X, y, [0.001, 0.05], PRIOR, feature_names=["a", "b"])
+    for v0 in (0.001, 0.05):
+        exact = ss.exact_posterior(X, y, ss.SpikeSlabPrior(**{**PRIOR.__dict__, "spike_var": v0}), ["a", "b"])
+        np.testing.assert_allclose(sweep.loc[v0, ["a", "b"]].astype(float), exact.inclusion_probability, rtol=1e-12)
+        assert sweep.loc[v0, "sigma2_mean"] == pytest.approx(exact.summary.loc["sigma2", "mean"], rel=1e-12)
+
+
+def test_spike_var_sweep_threshold_is_where_spike_and_slab_densities_cross(small_problem):
+    X, y = small_problem
+    sweep = ss.spike_var_sweep(X, y, [0.001, 0.05], PRIOR)
+    for v0, t in sweep["threshold"].items():
+        spike, slab = stats.norm.pdf(t, scale=np.sqrt(v0)), stats.norm.pdf(t, scale=np.sqrt(PRIOR.slab_var))
+        assert spike == pytest.approx(slab, rel=1e-10)
+
+
+@pytest.mark.parametrize("spike_vars, name", [([], "spike_vars"), ([2.0], "spike_var"), ([-0.1], "spike_var")])
+def test_spike_var_sweep_rejects_bad_values_naming_them(small_problem, spike_vars, name):
+    X, y = small_problem
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        ss.spike_var_sweep(X, y, spike_vars, PRIOR)

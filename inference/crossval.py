@@ -30,11 +30,15 @@ Two opt-in refinements, both stated in every report that uses them:
 * ``advisory`` names results (with the reason) whose comparisons are run and reported with their own
   verdicts but do not enter the overall verdict — for a sampler known to struggle on the problem, whose
   failure is a finding to show rather than a fault of the zoo (NUTS on a spiky spike-and-slab mixture);
-* ``constant_atol``: a quantity constant over every draw of every chain of a result (an inclusion
-  probability saturated at 1.0) has no estimable Monte Carlo error; with ``constant_atol`` set it is not a
-  degenerate result, its MCSEs are 0, and a test involving it also passes when ``|difference| <=
-  constant_atol``.  For a probability, 3 / (number of draws) is the "rule of three" bound (Hanley &
-  Lippman-Hand 1983, JAMA 249(13)) on how far from 1 the true mean can be when no draw fell below 1.
+* ``saturation`` maps bounded variables to an absolute tolerance.  An inclusion probability is 1.0 in
+  floating point (or within 1e-9 of it) whenever its coefficient is clearly in the slab: whole chains sit
+  at the bound, and its Monte Carlo error rests on rare excursions that MCSE cannot see when too few of
+  them happened — a posterior probability of 3e-5 of leaving the bound is invisible in 4,000 draws.  For
+  these variables, chains at the bound do not make a result degenerate
+  (:func:`inference.diagnostics.diagnose` with ``saturating``), a quantity with one value in every draw
+  has MCSE 0, and a test passes when ``|z|`` is within the threshold *or* ``|difference| <= tolerance``.
+  For a probability, 3 / (number of draws) is the "rule of three" bound (Hanley & Lippman-Hand 1983,
+  JAMA 249(13)) on how far from 1 the true mean can be when no draw fell below 1.
 """
 
 from __future__ import annotations
@@ -80,15 +84,18 @@ def estimates(idata: az.InferenceData, var_names=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         MultiIndex ``(quantity, statistic)``; columns ``estimate`` and ``mcse``.  The sd uses ``ddof=1`` and
-        quantiles NumPy's default (linear) interpolation over all chains' draws.
+        quantiles NumPy's default (linear) interpolation over all chains' draws.  The MCSEs
+        are computed on the draws centred at their mean, which leaves them unchanged but keeps ArviZ 0.23
+        from returning NaN by cancellation for near-constant draws far from 0 (a probability of 1 - 1e-9).
     """
     post = select_posterior(idata, var_names)
     draws = flatten(post)
+    centred = post - post.mean(dim=["chain", "draw"])  # MCSEs do not depend on the location
     with np.errstate(invalid="ignore", divide="ignore"):
         mcse = {
-            "mean": flatten(az.mcse(post, method="mean")),
-            "sd": flatten(az.mcse(post, method="sd")),
-            **{s: flatten(az.mcse(post, method="quantile", prob=p)) for s, p in _PROBS.items()},
+            "mean": flatten(az.mcse(centred, method="mean")),
+            "sd": flatten(az.mcse(centred, method="sd")),
+            **{s: flatten(az.mcse(centred, method="quantile", prob=p)) for s, p in _PROBS.items()},
         }
     rows = []
     for label, values in draws.items():
@@ -130,16 +137,17 @@ class CrossValidation:
         Why, when not "agree" (names the quantities, statistics and diagnostics at fault).
     table : pandas.DataFrame
         One row per z-test: ``comparison`` (``"gibbs vs nuts"``), ``quantity``, ``statistic``, ``left``,
-        ``right``, ``estimate_left``, ``mcse_left``, ``estimate_right``, ``mcse_right``, ``z``, ``constant``
-        (a side is constant: passes within ``constant_atol``), ``ok``.
+        ``right``, ``estimate_left``, ``mcse_left``, ``estimate_right``, ``mcse_right``, ``z``,
+        ``atol`` (the variable's ``saturation`` tolerance, else 0), ``by_atol`` (passes only by that
+        tolerance), ``ok``.
     comparisons : pandas.DataFrame
         One row per comparison: ``comparison``, ``verdict``, ``max_abs_z``, ``reasons``, ``advisory`` (why
         the comparison does not enter the overall verdict; ``""`` when it does).
     diagnostics : dict of str to Diagnostics
         Per result.
     estimates : dict of str to pandas.DataFrame
-        Per result (and ``"exact"``), as :func:`estimates` returns.  With ``constant_atol`` set, the MCSEs of
-        constant quantities are 0.
+        Per result (and ``"exact"``), as :func:`estimates` returns.  The MCSEs of ``saturation`` quantities with one
+        value in every draw are 0.
     threshold : float
         The Bonferroni |z| threshold.
     alpha : float
@@ -154,7 +162,7 @@ class CrossValidation:
     estimates: dict[str, pd.DataFrame]
     threshold: float
     alpha: float
-    constant_atol: float | None = None
+    saturation: Mapping[str, float] | None = None
 
     def verdict_of(self, left: str, right: str) -> str:
         """Verdict of one comparison, e.g. ``verdict_of("gibbs", "exact")``."""
@@ -172,7 +180,7 @@ def compare(
     ess_min: float = ESS_MIN,
     min_draws: int = MIN_DRAWS,
     advisory: Mapping[str, str] | None = None,
-    constant_atol: float | None = None,
+    saturation: Mapping[str, float] | None = None,
 ) -> CrossValidation:
     """Cross-validate posteriors against each other and, if given, against an exact answer.
 
@@ -194,9 +202,10 @@ def compare(
     advisory : mapping of str to str, optional
         Result name -> why its comparisons are advisory: reported with their verdicts and reasons (prefixed
         "(advisory)"), left out of the overall verdict.
-    constant_atol : float >= 0, optional
-        Tolerance for quantities constant over every draw of every chain of a result (see the module
-        docstring).  None (default): such a result is degenerate, as any constant chain is.
+    saturation : mapping of str to float >= 0, optional
+        Bounded variable -> absolute tolerance (see the module docstring), e.g.
+        ``{"inclusion_probability": 3 / n_draws}``.  Other variables: a constant chain makes its result
+        degenerate, whatever value it sits at.
 
     Returns
     -------
@@ -209,7 +218,7 @@ def compare(
         and no exact answer), no quantity is shared, or ``exact`` is malformed (not a DataFrame, missing
         columns, NaN or -inf values, or quantities that match no posterior quantity of the results),
         ``advisory`` names an unknown result or leaves no comparison to set the verdict, or
-        ``constant_atol`` is negative or not finite.
+        ``saturation`` names a variable not compared or holds a negative or non-finite tolerance.
     """
     if exact is not None and not isinstance(exact, pd.DataFrame):
         raise ValueError(f"exact: expected a pandas.DataFrame, got {type(exact).__name__}")
@@ -232,19 +241,24 @@ def compare(
     unknown = sorted(set(advisory) - set(results))
     if unknown:
         raise ValueError(f"advisory: {unknown} are not results (results: {list(results)})")
-    if constant_atol is not None:
-        constant_atol = finite_scalar(constant_atol, "constant_atol")
-        if constant_atol < 0:
-            raise ValueError(f"constant_atol: must be >= 0, got {constant_atol}")
+    saturation = dict(saturation or {})
+    for var, tol in saturation.items():
+        if var not in var_names:
+            raise ValueError(f"saturation: {var!r} is not a compared variable ({list(var_names)})")
+        saturation[var] = finite_scalar(tol, f"saturation[{var!r}]")
+        if saturation[var] < 0:
+            raise ValueError(f"saturation[{var!r}]: must be >= 0, got {tol}")
 
     diag = {
         name: diagnose(idata, var_names, name=name, rhat_max=rhat_max, ess_min=ess_min, min_draws=min_draws,
-                       allow_constant=constant_atol is not None)
+                       saturating=list(saturation))
         for name, idata in results.items()
     }
     est = {name: estimates(idata, var_names) for name, idata in results.items()}
-    for name, d in diag.items():  # a constant sample has no estimable Monte Carlo error
-        est[name].loc[est[name].index.get_level_values("quantity").isin(d.constant), "mcse"] = 0.0
+    for name, idata in results.items():  # one value in every draw: no Monte Carlo error to estimate
+        draws = flatten(select_posterior(idata, var_names))
+        constant = [q for q in diag[name].saturated if np.ptp(draws[q]) == 0.0]  # and arviz gives NaN
+        est[name].loc[est[name].index.get_level_values("quantity").isin(constant), "mcse"] = 0.0
     pairs = list(itertools.combinations(results, 2))
     if exact is not None:
         est[EXACT] = _exact_estimates(exact)
@@ -273,12 +287,11 @@ def compare(
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(scale > 0, diff / scale, np.where(diff == 0, 0.0, np.inf))
     table["z"] = z
-    constants = {name: set(d.constant) for name, d in diag.items()}
-    table["constant"] = [q in constants.get(lt, ()) or q in constants.get(rt, ())
-                         for q, lt, rt in zip(table["quantity"], table["left"], table["right"])]
+    table["atol"] = [saturation.get(q.split("[")[0], 0.0) for q in table["quantity"]]
     threshold = bonferroni_threshold(alpha, len(table))
-    within = table["constant"] & (diff.abs() <= (constant_atol or 0.0))
-    table["ok"] = (np.abs(table["z"]) <= threshold) | within  # NaN compares False: never silently ok
+    z_ok = np.abs(table["z"]) <= threshold  # NaN compares False: never silently ok
+    table["by_atol"] = ~z_ok & (table["atol"] > 0) & (diff.abs() <= table["atol"])
+    table["ok"] = z_ok | table["by_atol"]
 
     untested = {}
     for name in results:
@@ -307,7 +320,7 @@ def compare(
             verdict, reasons = "inconclusive", weak
         else:
             verdict, reasons = "agree", []
-        tested = sub[~sub["constant"]]
+        tested = sub[~sub["by_atol"]]
         max_z = float(np.nanmax(np.abs(tested["z"]))) if len(tested) else np.nan
         why = "; ".join(advisory[n] for n in (left, right) if n in advisory)
         rows.append({"comparison": f"{left} vs {right}", "verdict": verdict, "max_abs_z": max_z,
@@ -319,4 +332,4 @@ def compare(
     verdicts = set(comparisons.loc[comparisons["advisory"] == "", "verdict"])
     overall = "disagree" if "disagree" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agree"
     return CrossValidation(overall, tuple(all_reasons), table, comparisons, diag, est, threshold, alpha,
-                           constant_atol)
+                           saturation or None)

@@ -8,9 +8,10 @@ A result is judged in three tiers:
 
 * **untrusted** — degenerate, nothing can be concluded: fewer than 2 chains, fewer than ``min_draws`` draws
   per chain, non-finite draws, a chain that never moves, R-hat or ESS not finite;
-* **constant** — only with ``allow_constant=True``: a quantity that takes one value in every draw of every
-  chain (an inclusion probability saturated at 1.0 in floating point) has no R-hat or ESS; it is listed, not
-  distrusted, and :mod:`inference.crossval` compares its value within a stated tolerance;
+* **saturated** — only for the variables named in ``saturating`` (bounded quantities such as an inclusion
+  probability, which is 1.0 in floating point whenever the coefficient is clearly in the slab): whole chains
+  at the largest (or smallest) value the quantity takes, or an R-hat/ESS that cannot be computed on such
+  draws, are listed, not distrusted; :mod:`inference.crossval` then also accepts a stated tolerance;
 * **failed** — the sampler is flagged: R-hat above ``rhat_max``, or divergent transitions;
 * **low ESS** — bulk or tail ESS below ``ess_min``: too few effective draws for the Monte Carlo standard
   errors to mean much.
@@ -121,8 +122,9 @@ class Diagnostics:
         Diagnostics the result fails (empty when it passes).
     low_ess : tuple of str
         Quantities whose bulk or tail ESS is below the minimum.
-    constant : tuple of str
-        Labels of quantities constant over every draw of every chain (only with ``allow_constant=True``).
+    saturated : tuple of str
+        Quantities of the ``saturating`` variables with a chain constant at the quantity's extreme value, or
+        with a non-finite R-hat or ESS.
     """
 
     name: str
@@ -133,12 +135,18 @@ class Diagnostics:
     untrusted: tuple[str, ...]
     failures: tuple[str, ...]
     low_ess: tuple[str, ...] = ()
-    constant: tuple[str, ...] = ()
+    saturated: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
         """True when the result is trustworthy and passes every check."""
         return not self.untrusted and not self.failures and not self.low_ess
+
+
+def _at_an_extreme(values: np.ndarray, stuck: np.ndarray) -> bool:
+    """Whether every constant chain of ``values`` ([chain, draw]) sits at one value, the overall max or min."""
+    levels = np.unique(values[stuck, 0])
+    return levels.size == 1 and levels[0] in (values.min(), values.max())
 
 
 def diagnose(
@@ -149,7 +157,7 @@ def diagnose(
     rhat_max: float = RHAT_MAX,
     ess_min: float = ESS_MIN,
     min_draws: int = MIN_DRAWS,
-    allow_constant: bool = False,
+    saturating=(),
 ) -> Diagnostics:
     """R-hat (rank-normalised, split), bulk and tail ESS by ArviZ, and divergences, with the verdict tiers.
 
@@ -165,10 +173,12 @@ def diagnose(
         Thresholds (Vehtari et al. 2021).
     min_draws : int
         Fewer kept draws per chain than this make the result untrusted.
-    allow_constant : bool
-        When True, a quantity with one value in every draw of every chain (2 chains or more) is listed in
-        ``constant`` instead of making the result untrusted.  A chain constant while others move is always
-        untrusted.
+    saturating : collection of str
+        Variables whose quantities may sit at a bound of their support.  For them (with 2 chains or more), a
+        quantity whose constant chains all sit at its largest or smallest value over all draws, or whose
+        R-hat or ESS is not finite, is listed in ``saturated`` instead of making the result untrusted; a
+        finite R-hat or ESS is still checked.  A chain constant at any other value, or chains constant at
+        different values, stay untrusted.
 
     Returns
     -------
@@ -189,7 +199,7 @@ def diagnose(
     untrusted: list[str] = []
     failures: list[str] = []
     low_ess: list[str] = []
-    constant: list[str] = []
+    saturated: list[str] = []
     if chains < 2:
         untrusted.append(f"{name}: a single chain (R-hat needs at least 2)")
     if draws < min_draws:
@@ -208,14 +218,18 @@ def diagnose(
         if not np.all(np.isfinite(values)):
             untrusted.append(f"{name}: {label} has non-finite draws")
             continue
-        if allow_constant and chains >= 2 and np.ptp(values) == 0.0:
-            constant.append(label)
-            continue
-        if np.any(np.ptp(values, axis=1) == 0.0):
+        stuck = np.ptp(values, axis=1) == 0.0  # [chain]
+        finite = all(np.isfinite(list(row.values())))
+        at_bound = stuck.any() and _at_an_extreme(values, stuck)
+        if label.split("[")[0] in saturating and chains >= 2 and (at_bound or not (stuck.any() or finite)):
+            saturated.append(label)
+            if not finite:
+                continue  # nothing more to check
+        elif stuck.any():
             untrusted.append(f"{name}: {label} has a constant chain")
             continue
         if chains >= 2 and draws >= min_draws:
-            if not all(np.isfinite(list(row.values()))):
+            if not finite:
                 untrusted.append(f"{name}: {label} has a non-finite R-hat or ESS")
                 continue
             if min(row["ess_bulk"], row["ess_tail"]) < ess_min:
@@ -235,7 +249,7 @@ def diagnose(
     table = pd.DataFrame.from_dict(rows, orient="index", columns=["r_hat", "ess_bulk", "ess_tail"])
     table.index.name = "quantity"
     return Diagnostics(name, table, chains, draws, divergences, tuple(untrusted), tuple(failures), tuple(low_ess),
-                       tuple(constant))
+                       tuple(saturated))
 
 
 def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = None):

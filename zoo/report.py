@@ -19,6 +19,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from inference.crossval import STATISTICS
@@ -63,8 +64,8 @@ def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``quantity``, ``statistic``, ``<result>`` and ``<result> mcse`` per result, ``exact`` (when
-        there is one), ``z <left>-<right>`` per comparison, ``ok`` (every test of the row passed) and
-        ``constant`` (the row is a quantity constant in every draw, tested within ``constant_atol``).
+        there is one), ``z <left>-<right>`` and ``s <left>-<right>`` (the test passed only within its ``saturation``
+        tolerance) per comparison, and ``ok`` (every test of the row passed).
     """
     cv = outcome.crossval
     frame = None
@@ -73,11 +74,12 @@ def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
         if name == "exact":
             cols = cols[[name]]
         frame = cols if frame is None else frame.join(cols, how="outer")
-    zs = cv.table.pivot_table(index=["quantity", "statistic"], columns="comparison", values="z", sort=False)
-    zs.columns = [f"z {c.replace(' vs ', '-')}" for c in zs.columns]
-    frame = frame.join(zs, how="inner")
-    flags = cv.table.groupby(["quantity", "statistic"], sort=False).agg(ok=("ok", "all"), constant=("constant", "any"))
-    frame = frame.join(flags, how="left")
+    wide = cv.table.set_index(["quantity", "statistic", "comparison"])[["z", "by_atol"]].unstack("comparison")
+    names = [c.replace(" vs ", "-") for c in wide["z"].columns]
+    zs = wide["z"].set_axis([f"z {n}" for n in names], axis=1)
+    marks = wide["by_atol"].fillna(False).astype(bool).set_axis([f"s {n}" for n in names], axis=1)
+    frame = frame.join(zs, how="inner").join(marks)
+    frame = frame.join(cv.table.groupby(["quantity", "statistic"], sort=False)["ok"].all())
     order = {s: i for i, s in enumerate(STATISTICS)}
     quantities = list(dict.fromkeys(cv.table["quantity"]))
     frame = frame.reset_index()
@@ -93,17 +95,22 @@ def _fmt(value: float, mcse: float | None = None, digits: int = 5) -> str:
     return text if mcse is None or pd.isna(mcse) else f"{text} ±{mcse:.1g}"
 
 
-def _z_cell(z: float, constant: bool, ok: bool, threshold: float, *, rich: bool = False) -> str:
-    """A z-score as text, sign kept; ``(c)`` marks a constant quantity tested within ``constant_atol``."""
-    text = f"{z:+.2f}" + (" (c)" if constant and abs(z) > threshold else "")
+def _z_cell(z: float, by_atol: bool, ok: bool, threshold: float, *, rich: bool = False) -> str:
+    """A z-score as text, sign kept; ``(s)`` marks a test passed within its ``saturation`` tolerance;
+    ``–`` a statistic not compared (an exact moment that is not given)."""
+    if pd.isna(z):
+        return "–"
+    text = f"{z:+.2f}" if abs(z) < 1000 else f"{'>+' if z > 0 else '<-'}999"
+    text += " (s)" if by_atol else ""
     return f"[red]{text}[/]" if rich and abs(z) > threshold and not ok else text
 
 
-def _constant_note(cv) -> str:
-    if cv.constant_atol is None or not cv.table["constant"].any():
+def _saturation_note(cv) -> str:
+    if not cv.table["by_atol"].any():
         return ""
-    return (f"(c): constant in every draw of a result, so no Monte Carlo error can be estimated; "
-            f"compared within ±{cv.constant_atol:.2g}")
+    tolerances = ", ".join(f"{var} ±{tol:.2g}" for var, tol in (cv.saturation or {}).items())
+    return (f"(s): saturated at a bound (e.g. a probability of 1.0), where the MCSE misses rare excursions; "
+            f"passes within its tolerance ({tolerances}; rule of three)")
 
 
 def rich_table(outcome: PairOutcome) -> Table:
@@ -121,7 +128,7 @@ def rich_table(outcome: PairOutcome) -> Table:
     table = Table(
         title=f"{outcome.name}: [{_VERDICT_STYLE[cv.verdict]}]{cv.verdict}[/] (|z| threshold {cv.threshold:.2f})",
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-        caption="\n".join(filter(None, ["z = difference / combined MCSE", _constant_note(cv)])),
+        caption="\n".join(filter(None, ["z = difference / combined MCSE", _saturation_note(cv)])),
         caption_justify="left",
     )
     table.add_column("quantity", no_wrap=True)
@@ -133,11 +140,11 @@ def rich_table(outcome: PairOutcome) -> Table:
         left, right = col[2:].split("-", 1)
         table.add_column(f"z\n{left}\n-{right}", justify="right", no_wrap=True)
     for _, row in frame.iterrows():
-        cells = [f"{row['quantity']} {row['statistic']}"]
+        cells = [escape(f"{row['quantity']} {row['statistic']}")]
         cells += [_fmt(row[n], row[f"{n} mcse"], digits=4) for n in results]
         if "exact" in frame.columns:
-            cells.append(_fmt(row["exact"], digits=5))
-        cells += [_z_cell(row[c], row["constant"], row["ok"], cv.threshold, rich=True) for c in zcols]
+            cells.append(_fmt(row["exact"], digits=5) if pd.notna(row["exact"]) else "–")
+        cells += [_z_cell(row[c], row["s" + c[1:]], row["ok"], cv.threshold, rich=True) for c in zcols]
         table.add_row(*cells)
     return table
 
@@ -149,10 +156,10 @@ def _markdown_comparison(outcome: PairOutcome) -> str:
     for n in results:
         shown[f"{n} ± MCSE"] = [_fmt(v, m) for v, m in zip(frame[n], frame[f"{n} mcse"])]
     if "exact" in frame.columns:
-        shown["exact"] = [_fmt(v) for v in frame["exact"]]
+        shown["exact"] = [_fmt(v) if pd.notna(v) else "–" for v in frame["exact"]]
     for c in [c for c in frame.columns if c.startswith("z ")]:
-        shown[c] = [_z_cell(v, const, ok, outcome.crossval.threshold) for v, const, ok in
-                    zip(frame[c], frame["constant"], frame["ok"])]
+        shown[c] = [_z_cell(v, by_atol, ok, outcome.crossval.threshold) for v, by_atol, ok in
+                    zip(frame[c], frame["s" + c[1:]], frame["ok"])]
     shown["ok"] = ["yes" if ok else "**no**" for ok in frame["ok"]]
     return shown.to_markdown(index=False)
 
@@ -217,8 +224,8 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         _markdown_comparison(outcome),
         "",
     ]
-    if _constant_note(cv):
-        lines += [_constant_note(cv) + ".", ""]
+    if _saturation_note(cv):
+        lines += [_saturation_note(cv) + ".", ""]
     lines += ["## Diagnostics (ArviZ)", "", diag.to_markdown(index=False, floatfmt=".4g"), ""]
     for heading, body in outcome.sections.items():
         lines += [f"## {heading}", "", body, ""]

@@ -102,8 +102,9 @@ def test_only_shared_quantities_are_compared():
         (lambda: crossval.compare({"a": _normal_idata(), "b": _normal_idata()}, alpha=1.5), "alpha"),
         (lambda: crossval.compare({"a": _normal_idata(), "b": _normal_idata()}, advisory={"c": "?"}), "advisory"),
         (lambda: crossval.compare({"a": _normal_idata()}, EXACT, advisory={"a": "?"}), "advisory"),
-        (lambda: crossval.compare({"a": _normal_idata()}, EXACT, constant_atol=-1e-3), "constant_atol"),
-        (lambda: crossval.compare({"a": _normal_idata()}, EXACT, constant_atol=np.nan), "constant_atol"),
+        (lambda: crossval.compare({"a": _normal_idata()}, EXACT, saturation={"theta": -1e-3}), r"saturation\['theta'\]"),
+        (lambda: crossval.compare({"a": _normal_idata()}, EXACT, saturation={"theta": np.nan}), r"saturation\['theta'\]"),
+        (lambda: crossval.compare({"a": _normal_idata()}, EXACT, saturation={"phi": 1e-3}), "saturation"),
     ],
 )
 def test_bad_arguments_are_named(call, name):
@@ -151,11 +152,16 @@ def test_a_quantity_compared_with_nothing_is_inconclusive():
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Advisory results and saturated (constant) quantities
+# Advisory results and saturated quantities
 # ---------------------------------------------------------------------------------------------------------
 
 SATURATED = pd.DataFrame({"mean": [1 - 1e-5], "sd": [np.inf], "q05": [np.inf], "q95": [np.inf]},
                          index=pd.Index(["p"], name="quantity"))
+TOLERANCE = {"p": 3 / 4000}
+
+
+def _p(values):
+    return az.from_dict(posterior={"p": values})
 
 
 def test_an_advisory_result_is_reported_but_does_not_set_the_verdict():
@@ -174,24 +180,60 @@ def test_without_advisory_the_same_results_disagree():
     assert result.verdict == "disagree"
 
 
-def test_a_quantity_saturated_in_every_draw_is_compared_within_constant_atol():
-    saturated = az.from_dict(posterior={"p": np.ones((4, 1000))})
-    result = crossval.compare({"a": saturated}, SATURATED, constant_atol=3 / 4000)
+def test_a_quantity_saturated_in_every_draw_passes_within_its_tolerance():
+    result = crossval.compare({"a": _p(np.ones((4, 1000)))}, SATURATED, saturation=TOLERANCE)
     assert result.verdict == "agree", result.reasons
-    assert result.diagnostics["a"].constant == ("p",)
-    assert result.table["constant"].all()
+    assert result.diagnostics["a"].saturated == ("p",)
+    assert (result.estimates["a"]["mcse"] == 0).all()
+    assert result.table["by_atol"].all()
 
 
-def test_a_saturated_quantity_further_than_constant_atol_disagrees():
-    saturated = az.from_dict(posterior={"p": np.ones((4, 1000))})
-    result = crossval.compare({"a": saturated}, SATURATED.assign(mean=0.99), constant_atol=3 / 4000)
+def test_without_saturation_a_constant_quantity_is_degenerate():
+    result = crossval.compare({"a": _p(np.ones((4, 1000)))}, SATURATED)
+    assert result.verdict == "inconclusive"
+
+
+def test_near_constant_draws_close_to_one_get_a_finite_mcse():
+    values = 1 - 1e-9 * np.random.default_rng(5).uniform(size=(4, 1000))
+    mcse = crossval.estimates(_p(values))["mcse"]
+    assert np.all(np.isfinite(mcse)) and mcse.loc[("p", "mean")] > 0
+
+
+def test_near_constant_draws_that_never_left_the_bound_pass_within_the_tolerance_only():
+    values = 1 - 1e-9 * np.random.default_rng(5).uniform(size=(4, 1000))
+    result = crossval.compare({"a": _p(values)}, SATURATED, saturation=TOLERANCE)
+    row = result.table.set_index("statistic").loc["mean"]
+    assert abs(row["z"]) > result.threshold and row["by_atol"] and result.verdict == "agree"
+
+
+def test_chains_at_the_bound_next_to_moving_chains_are_trusted_and_compared():
+    values = np.ones((4, 1000))
+    rng = np.random.default_rng(2)
+    values[1, rng.choice(1000, 40, replace=False)] = rng.uniform(0.2, 0.9, 40)  # rare dips in two chains
+    values[3, rng.choice(1000, 40, replace=False)] = rng.uniform(0.2, 0.9, 40)
+    result = crossval.compare({"a": _p(values)}, SATURATED.assign(mean=0.991), saturation=TOLERANCE)
+    assert result.diagnostics["a"].saturated == ("p",) and not result.diagnostics["a"].untrusted
+    mean = result.table.set_index("statistic").loc["mean"]  # the dips' expected mean: 1 - 0.02 x (1 - 0.55)
+    assert mean["ok"] and not mean["by_atol"], result.reasons
+
+
+def test_a_saturated_quantity_further_than_its_tolerance_disagrees():
+    result = crossval.compare({"a": _p(np.ones((4, 1000)))}, SATURATED.assign(mean=0.99), saturation=TOLERANCE)
     assert result.verdict == "disagree"
     assert any("p mean differs" in r for r in result.reasons)
 
 
-def test_one_stuck_chain_stays_untrusted_even_with_constant_atol():
+def test_a_chain_stuck_inside_the_range_stays_untrusted_even_with_saturation():
     values = np.random.default_rng(0).uniform(0.9, 1.0, size=(4, 1000))
-    values[1] = 1.0
-    result = crossval.compare({"a": az.from_dict(posterior={"p": values})}, SATURATED, constant_atol=1e-3)
+    values[1] = 0.95
+    result = crossval.compare({"a": _p(values)}, SATURATED, saturation=TOLERANCE)
     assert result.verdict == "inconclusive"
     assert any("constant chain" in r for r in result.reasons)
+
+
+def test_the_tolerance_applies_only_to_the_named_variable():
+    rng = np.random.default_rng(3)
+    idata = az.from_dict(posterior={"p": np.ones((4, 1000)), "theta": rng.normal(0.3, 1.0, (4, 1000))})
+    result = crossval.compare({"a": idata}, pd.concat([SATURATED, EXACT]), saturation={"p": 0.5})
+    assert result.verdict == "disagree"  # theta's mean is 0.3 off: within 0.5, but theta is not named
+    assert not result.table.loc[result.table["quantity"] == "theta", "by_atol"].any()

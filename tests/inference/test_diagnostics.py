@@ -29,11 +29,18 @@ def test_constant_chain_is_untrusted():
     assert not d.passed and any("constant chain" in r for r in d.untrusted)
 
 
-def test_a_quantity_constant_in_every_chain_is_listed_when_allowed():
+def test_a_quantity_constant_in_every_chain_is_saturated_when_its_variable_may_saturate():
     values = np.ones((4, 500))
     assert diagnostics.diagnose(_idata(values)).untrusted
-    allowed = diagnostics.diagnose(_idata(values), allow_constant=True)
-    assert allowed.constant == ("theta",) and not allowed.untrusted
+    allowed = diagnostics.diagnose(_idata(values), saturating=["theta"])
+    assert allowed.saturated == ("theta",) and not allowed.untrusted
+
+
+def test_chains_constant_at_different_values_are_untrusted_even_when_saturation_is_allowed():
+    values = np.ones((4, 500))
+    values[2:] = 0.0
+    d = diagnostics.diagnose(_idata(values), saturating=["theta"])
+    assert d.untrusted and not d.saturated
 
 
 def test_single_chain_is_untrusted():

@@ -120,11 +120,14 @@ def _compare(console, args) -> int:
     try:
         for pair in selected:  # validate every setting before any work
             _settings(pair, args, None)
+            if pair.check_options is not None:
+                pair.check_options(**_pair_options(pair, args))
         report.prepare_output(args.out, [p.name for p in selected], force=args.force, index=args.problem == "all")
     except ValueError as err:
         message = str(err)
-        if message.split(":")[0] in _SETTING_OPTIONS:
-            message = "--" + message
+        name = message.split(":")[0]
+        if name in _SETTING_OPTIONS or any(name in _pair_options(p, args) for p in selected):
+            message = "--" + message.replace("_", "-", name.count("_"))
         console.print(f"[bold red]error:[/] {message}", highlight=False)
         return EXIT_USAGE
 
@@ -139,12 +142,14 @@ def _compare(console, args) -> int:
     if args.problem == "all":
         index = report.write_index(outcomes, args.out)
         console.print(f"overall report: {index}")
+    from rich.markup import escape
+
     style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}
     for outcome in outcomes:
         cv = outcome.crossval
         console.print(f"{outcome.name}: [bold {style[cv.verdict]}]{cv.verdict}[/]")
         for row in cv.comparisons.itertuples():
-            note = f" [dim](advisory: {row.advisory})[/]" if row.advisory else ""
+            note = f" [dim](advisory: {escape(row.advisory)})[/]" if row.advisory else ""
             console.print(f"  {row.comparison}: [{style[row.verdict]}]{row.verdict}[/]{note}", highlight=False)
     return EXIT_DISAGREE if any(o.crossval.verdict == "disagree" for o in outcomes) else EXIT_OK
 
@@ -167,6 +172,7 @@ def _quiet_libraries():
 
 
 def _run_pairs(console, args, selected):
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from zoo import report
@@ -186,7 +192,7 @@ def _run_pairs(console, args, selected):
             report.write_outcome(outcome, folder)
             progress.console.print(report.rich_table(outcome))
             for reason in outcome.crossval.reasons:
-                progress.console.print(f"  [yellow]- {reason}[/]", highlight=False)
+                progress.console.print(f"  [yellow]- {escape(reason)}[/]", highlight=False)
             progress.console.print(f"  written to {folder}/ (report.md, summary.csv, figures, netCDF)")
             outcomes.append(outcome)
             progress.advance(task)

@@ -113,6 +113,9 @@ class Pair:
         The settings ``--quick`` uses.
     add_arguments : callable, optional
         ``add_arguments(parser)`` adds the pair's own CLI options (their ``dest`` names become ``options``).
+    check_options : callable, optional
+        ``check_options(**options)`` raises ``ValueError`` naming the option (``"spike_var: ..."``) for a bad
+        value; the CLI calls it before any pair runs.
     """
 
     name: str
@@ -121,6 +124,7 @@ class Pair:
     run: Callable[..., PairOutcome]
     quick: RunSettings
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    check_options: Callable[..., None] | None = None
 
 
 REGISTRY: dict[str, Pair] = {}

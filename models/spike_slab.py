@@ -306,11 +306,20 @@ def build_pymc_model(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=
         sigma2 = pm.InverseGamma("sigma2", alpha=prior.nu / 2, beta=prior.nu * prior.lam / 2)
         sds = pt.sqrt(sigma2 * pt.as_tensor(prior.variances))  # [2]: spike, slab
         w = pm.NormalMixture("w", w=pt.stack([1 - theta, theta]), mu=pt.zeros(2), sigma=sds, dims="feature")
-        log_slab = pt.log(theta) + pm.logp(pm.Normal.dist(0.0, sds[1]), w)
-        log_spike = pt.log1p(-theta) + pm.logp(pm.Normal.dist(0.0, sds[0]), w)
-        pm.Deterministic("inclusion_probability", pm.math.sigmoid(log_slab - log_spike), dims="feature")
+        _pymc_inclusion_probability(w, theta, sds)
         pm.Normal("y", mu=pt.dot(X, w), sigma=pt.sqrt(sigma2), observed=y, dims="obs")
     return model
+
+
+def _pymc_inclusion_probability(w, theta, sds):
+    """The deterministic ``inclusion_probability`` (dims ``feature``): P(gamma_d = 1 | w, theta, sigma2), with
+    ``sds`` the [spike, slab] prior sds of w_d given sigma2.  Call inside a model context."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    log_slab = pt.log(theta) + pm.logp(pm.Normal.dist(0.0, sds[1]), w)
+    log_spike = pt.log1p(-theta) + pm.logp(pm.Normal.dist(0.0, sds[0]), w)
+    return pm.Deterministic("inclusion_probability", pm.math.sigmoid(log_slab - log_spike), dims="feature")
 
 
 def build_pymc_model_discrete(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=None):
@@ -319,7 +328,9 @@ def build_pymc_model_discrete(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, featu
     Returns
     -------
     pymc.Model
-        Free ``gamma`` (int, dims ``feature``), ``w`` (dims ``feature``), ``theta``, ``sigma2``; observed ``y``.
+        Free ``gamma`` (int, dims ``feature``), ``w`` (dims ``feature``), ``theta``, ``sigma2``; deterministic
+        ``inclusion_probability`` (as in :func:`build_pymc_model`: P(gamma_d = 1 | w, theta, sigma2), the
+        Rao–Blackwellised estimate, not the sampled gamma); observed ``y``.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -332,6 +343,7 @@ def build_pymc_model_discrete(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, featu
         gamma = pm.Bernoulli("gamma", p=theta, dims="feature")
         variance = pt.switch(pt.eq(gamma, 1), prior.slab_var, prior.spike_var)
         w = pm.Normal("w", mu=0.0, sigma=pt.sqrt(sigma2 * variance), dims="feature")
+        _pymc_inclusion_probability(w, theta, pt.sqrt(sigma2 * pt.as_tensor(prior.variances)))
         pm.Normal("y", mu=pt.dot(X, w), sigma=pt.sqrt(sigma2), observed=y, dims="obs")
     return model
 

@@ -75,9 +75,10 @@ def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
             cols = cols[[name]]
         frame = cols if frame is None else frame.join(cols, how="outer")
     wide = cv.table.set_index(["quantity", "statistic", "comparison"])[["z", "by_atol"]].unstack("comparison")
-    names = [c.replace(" vs ", "-") for c in wide["z"].columns]
-    zs = wide["z"].set_axis([f"z {n}" for n in names], axis=1)
-    marks = wide["by_atol"].fillna(False).astype(bool).set_axis([f"s {n}" for n in names], axis=1)
+    order = list(cv.comparisons["comparison"])  # unstack sorts; keep the protocol's order
+    names = [c.replace(" vs ", "-") for c in order]
+    zs = wide["z"][order].set_axis([f"z {n}" for n in names], axis=1)
+    marks = wide["by_atol"][order].fillna(False).astype(bool).set_axis([f"s {n}" for n in names], axis=1)
     frame = frame.join(zs, how="inner").join(marks)
     frame = frame.join(cv.table.groupby(["quantity", "statistic"], sort=False)["ok"].all())
     order = {s: i for i, s in enumerate(STATISTICS)}

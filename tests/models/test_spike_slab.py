@@ -110,16 +110,18 @@ def test_pymc_log_density_equals_handwritten_at_random_points(small_problem):
         assert logp(point) == pytest.approx(ss.log_joint_marginalised(w, theta, sigma2, X, y, PRIOR), abs=1e-6)
 
 
-def test_pymc_inclusion_probability_equals_handwritten(small_problem):
+@pytest.mark.parametrize("builder", [ss.build_pymc_model, ss.build_pymc_model_discrete], ids=["marginalised", "discrete"])
+def test_pymc_inclusion_probability_equals_handwritten(small_problem, builder):
     import arviz as az
     import pymc as pm
 
     X, y = small_problem
-    model = ss.build_pymc_model(X, y, PRIOR)
+    model = builder(X, y, PRIOR)
     w = np.array([[[0.05, -0.4], [1.0, 0.01]]])  # (chain, draw, feature)
     theta, sigma2 = np.array([[0.3, 0.8]]), np.array([[0.8, 0.2]])
-    post = az.from_dict(posterior={"w": w, "theta": theta, "sigma2": sigma2},
-                        coords={"feature": ["x0", "x1"]}, dims={"w": ["feature"]}).posterior
+    gamma = np.array([[[0, 1], [1, 0]]])  # the discrete form's gamma: not an input of the deterministic
+    post = az.from_dict(posterior={"w": w, "theta": theta, "sigma2": sigma2, "gamma": gamma},
+                        coords={"feature": ["x0", "x1"]}, dims={"w": ["feature"], "gamma": ["feature"]}).posterior
     got = pm.compute_deterministics(post, model=model, progressbar=False)["inclusion_probability"].values
     np.testing.assert_allclose(got, ss.inclusion_probability(w, theta, sigma2, PRIOR), rtol=1e-10)
 

@@ -58,3 +58,14 @@ def test_bad_pair_options_exit_with_usage_status_before_any_work(tmp_path, capsy
     assert f"error: {flag}:" in capsys.readouterr().out
     assert not (tmp_path / "spike-slab").exists()
 
+
+
+@pytest.mark.slow
+def test_discrete_option_samples_the_compound_step_as_an_advisory_result(tmp_path):
+    assert cli.main(["compare", "spike-slab", "--quick", "--discrete", "--out", str(tmp_path)]) == cli.EXIT_OK
+    folder = tmp_path / "spike-slab"
+    assert (folder / "discrete.nc").exists()
+    report = (folder / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| discrete vs exact"))
+    assert "compound step on the discrete form" in row
+    assert "sampled as result `discrete`" in report

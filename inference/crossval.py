@@ -300,7 +300,7 @@ def compare(
         if missing:
             untested[name] = [f"{name}: {q} was compared with nothing" for q in missing]
 
-    rows, all_reasons = [], []
+    rows, required, advised = [], [], []
     for left, right in pairs:
         sub = table[(table["left"] == left) & (table["right"] == right)]
         involved = [diag[n] for n in (left, right) if n in diag]
@@ -325,9 +325,10 @@ def compare(
         why = "; ".join(advisory[n] for n in (left, right) if n in advisory)
         rows.append({"comparison": f"{left} vs {right}", "verdict": verdict, "max_abs_z": max_z,
                      "reasons": "; ".join(reasons), "advisory": why})
-        if why:
-            reasons = [f"(advisory) {r}" for r in reasons]
-        all_reasons += [r for r in reasons if r not in all_reasons]
+        (advised if why else required).extend(reasons)
+    # A reason that a required comparison gives too (a required result's own diagnostics) is not advisory.
+    required = list(dict.fromkeys(required))
+    all_reasons = required + [f"(advisory) {r}" for r in dict.fromkeys(advised) if r not in required]
     comparisons = pd.DataFrame(rows)
     verdicts = set(comparisons.loc[comparisons["advisory"] == "", "verdict"])
     overall = "disagree" if "disagree" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agree"

@@ -175,6 +175,13 @@ def test_an_advisory_result_is_reported_but_does_not_set_the_verdict():
     assert row["advisory"] == "known to struggle"
 
 
+def test_a_required_results_own_reason_is_not_labelled_advisory():
+    result = crossval.compare({"short": _normal_idata(chains=2, draws=150, seed=4), "off": _normal_idata(loc=0.3)},
+                              EXACT, advisory={"off": "known to struggle"})
+    low = [r for r in result.reasons if "short: theta" in r and "too few effective draws" in r]
+    assert low and not any(r.startswith("(advisory)") for r in low)
+
+
 def test_without_advisory_the_same_results_disagree():
     result = crossval.compare({"good": _normal_idata(seed=1), "off": _normal_idata(loc=0.3, seed=2)}, EXACT)
     assert result.verdict == "disagree"

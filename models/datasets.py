@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["Dataset", "load_newcomb", "NEWCOMB_OUTLIERS", "load_diabetes", "DIABETES_FEATURES"]
+__all__ = ["Dataset", "load_newcomb", "NEWCOMB_OUTLIERS", "load_diabetes", "DIABETES_FEATURES", "load_snelson"]
 
 #: The two values of Newcomb's series that are well-known outliers (Gelman et al., BDA3, sec. 3.2).
 NEWCOMB_OUTLIERS = (-44.0, -2.0)
@@ -99,3 +99,30 @@ def load_diabetes() -> Dataset:
     description = "Diabetes data (Efron et al. 2004): 442 patients, 10 baseline variables, disease progression after one year."
     return Dataset("diabetes", {"X": values[:, :10], "y": values[:, 10], "feature_names": np.array(DIABETES_FEATURES)},
                    description, header)
+
+
+def _read_column(filename: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    text = _read_text(filename)
+    header = tuple(line.lstrip("# ").rstrip() for line in text.splitlines() if line.startswith("#"))
+    values = np.array([float(line) for line in text.splitlines() if line.strip() and not line.startswith("#")])
+    return values, header
+
+
+def load_snelson() -> Dataset:
+    """Snelson's 1-D regression data, as distributed with the SPGP code (Snelson & Ghahramani 2006).
+
+    Returns
+    -------
+    Dataset
+        ``arrays["X"]`` shape ``(200, 1)`` and ``arrays["y"]`` shape ``(200,)``: the training inputs and
+        outputs; ``arrays["X_test"]`` shape ``(301, 1)``: the test inputs (an even grid on [-3, 10], no
+        outputs).  Unitless.
+    """
+    x, header = _read_column("snelson/train_inputs.dat")
+    y, _ = _read_column("snelson/train_outputs.dat")
+    x_test, _ = _read_column("snelson/test_inputs.dat")
+    if x.shape != y.shape:
+        raise ValueError(f"snelson: {x.size} training inputs but {y.size} outputs")
+    description = ("Snelson's 1-D data (Snelson & Ghahramani 2006): 200 noisy training points on about [0, 6], "
+                   "301 test inputs on [-3, 10].")
+    return Dataset("snelson", {"X": x[:, None], "y": y, "X_test": x_test[:, None]}, description, header[:1])

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from models.datasets import NEWCOMB_OUTLIERS, load_newcomb
+from models.datasets import NEWCOMB_OUTLIERS, load_newcomb, load_snelson
 
 
 def test_newcomb_has_66_values_with_known_summary():
@@ -30,3 +30,10 @@ def test_diabetes_has_442_rows_of_ten_named_features():
     assert tuple(data.arrays["feature_names"]) == DIABETES_FEATURES
     assert set(np.unique(data.arrays["X"][:, 1])) == {1.0, 2.0}  # sex coded 1/2
     assert any("Efron" in line for line in data.provenance)
+
+
+def test_snelson_has_200_training_pairs_and_301_test_inputs_as_columns():
+    data = load_snelson()
+    assert data.arrays["X"].shape == (200, 1) and data.arrays["y"].shape == (200,)
+    assert data.arrays["X_test"].shape == (301, 1)
+    assert np.all(np.isfinite(data.arrays["y"])) and "Snelson" in data.provenance[0]

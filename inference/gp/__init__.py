@@ -1,0 +1,1 @@
+"""Gaussian processes by hand: the exact posterior (:mod:`inference.gp.exact`) and FITC (:mod:`inference.gp.fitc`)."""

@@ -52,10 +52,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.checks import finite_scalar, probability
+from models.checks import finite_scalar, positive_scalar, probability
 from inference.diagnostics import ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, diagnose, flatten, select_posterior
 
-__all__ = ["STATISTICS", "CrossValidation", "estimates", "compare", "bonferroni_threshold"]
+__all__ = ["STATISTICS", "CrossValidation", "estimates", "compare", "bonferroni_threshold", "identity", "identities"]
 
 #: The statistics compared for every quantity, in this order.
 STATISTICS = ("mean", "sd", "q05", "q95")
@@ -334,3 +334,60 @@ def compare(
     overall = "disagree" if "disagree" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agree"
     return CrossValidation(overall, tuple(all_reasons), table, comparisons, diag, est, threshold, alpha,
                            saturation or None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Deterministic identities (no Monte Carlo error: two computations of the same number)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def identity(name: str, value, reference, *, tol: float = 1e-8, relative: bool = False) -> dict:
+    """One deterministic check: two computations of the same quantity must agree to ``tol``.
+
+    Parameters
+    ----------
+    name : str
+        What is checked, e.g. ``"log marginal likelihood: ours vs PyMC"``.
+    value, reference : array_like
+        The same shape (scalars or arrays).
+    tol : float > 0, finite
+        Tolerance on the largest absolute difference; with ``relative``, on that difference divided by the
+        largest ``|reference|``.
+    relative : bool
+
+    Returns
+    -------
+    dict
+        ``identity``, ``max_difference`` (absolute, or relative), ``tolerance``, ``kind`` (``"abs"`` or
+        ``"rel"``), ``ok``.  Non-finite values or mismatched shapes give ``ok = False`` (never a silent pass).
+
+    Raises
+    ------
+    ValueError
+        If ``tol`` is not finite and > 0.
+    """
+    tol = positive_scalar(tol, "tol")
+    a, b = np.asarray(value, dtype=float), np.asarray(reference, dtype=float)
+    if a.shape != b.shape or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        diff = np.inf
+    else:
+        diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+        if relative:
+            diff /= max(float(np.max(np.abs(b))) if b.size else 0.0, 1e-300)
+    return {"identity": name, "max_difference": diff, "tolerance": float(tol),
+            "kind": "rel" if relative else "abs", "ok": bool(np.isfinite(diff) and diff <= tol)}
+
+
+def identities(rows) -> pd.DataFrame:
+    """A table of :func:`identity` rows (columns ``identity``, ``max_difference``, ``tolerance``, ``kind``,
+    ``ok``).
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` is empty.
+    """
+    frame = pd.DataFrame(list(rows), columns=["identity", "max_difference", "tolerance", "kind", "ok"])
+    if frame.empty:
+        raise ValueError("rows: no identity to check")
+    return frame

@@ -146,12 +146,16 @@ def _compare(console, args) -> int:
 
     style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}
     for outcome in outcomes:
-        cv = outcome.crossval
-        console.print(f"{outcome.name}: [bold {style[cv.verdict]}]{cv.verdict}[/]")
-        for row in cv.comparisons.itertuples():
-            note = f" [dim](advisory: {escape(row.advisory)})[/]" if row.advisory else ""
-            console.print(f"  {row.comparison}: [{style[row.verdict]}]{row.verdict}[/]{note}", highlight=False)
-    return EXIT_DISAGREE if any(o.crossval.verdict == "disagree" for o in outcomes) else EXIT_OK
+        console.print(f"{outcome.name}: [bold {style[outcome.verdict]}]{outcome.verdict}[/]")
+        if outcome.checks is not None:
+            held, total = int(outcome.checks["ok"].sum()), len(outcome.checks)
+            verdict = "agree" if held == total else "disagree"
+            console.print(f"  deterministic identities: [{style[verdict]}]{held}/{total} hold[/]", highlight=False)
+        if outcome.crossval is not None:
+            for row in outcome.crossval.comparisons.itertuples():
+                note = f" [dim](advisory: {escape(row.advisory)})[/]" if row.advisory else ""
+                console.print(f"  {row.comparison}: [{style[row.verdict]}]{row.verdict}[/]{note}", highlight=False)
+    return EXIT_DISAGREE if any(o.verdict == "disagree" for o in outcomes) else EXIT_OK
 
 
 @contextmanager
@@ -190,10 +194,13 @@ def _run_pairs(console, args, selected):
             stage("writing results")
             folder = Path(args.out) / pair.name
             report.write_outcome(outcome, folder)
-            progress.console.print(report.rich_table(outcome))
-            for reason in outcome.crossval.reasons:
+            if outcome.checks is not None:
+                progress.console.print(report.rich_checks(outcome))
+            if outcome.crossval is not None:
+                progress.console.print(report.rich_table(outcome))
+            for reason in outcome.reasons:
                 progress.console.print(f"  [yellow]- {escape(reason)}[/]", highlight=False)
-            progress.console.print(f"  written to {folder}/ (report.md, summary.csv, figures, netCDF)")
+            progress.console.print(f"  written to {folder}/ (report.md, CSV tables, figures, netCDF)")
             outcomes.append(outcome)
             progress.advance(task)
     return outcomes

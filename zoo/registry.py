@@ -71,7 +71,8 @@ class PairOutcome:
     title : str
     results : dict of str to arviz.InferenceData
         Each sampler's result, by name (``"gibbs"``, ``"nuts"``); saved as ``<name>.nc``.
-    crossval : CrossValidation
+    crossval : CrossValidation or None
+        The statistical cross-validation; None for a pair checked by deterministic identities only.
     exact : pandas.DataFrame or None
         The exact reference summary (index quantity; mean, sd, q05, q95).
     facts : list of str
@@ -82,17 +83,40 @@ class PairOutcome:
         Markdown paragraphs for the report's "Notes" section.
     sections : dict of str to str
         The pair's own report sections (heading -> markdown body), after the diagnostics.
+    checks : pandas.DataFrame or None
+        Deterministic identities (:func:`inference.crossval.identities`): two computations of the same
+        number that must agree to a tolerance (ours vs PyMC's closed form, FITC with Z = X vs the exact GP).
     """
 
     name: str
     title: str
     results: dict[str, "az.InferenceData"]
-    crossval: "CrossValidation"
+    crossval: "CrossValidation | None"
     exact: "pd.DataFrame | None" = None
     facts: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     sections: dict[str, str] = field(default_factory=dict)
+    checks: "pd.DataFrame | None" = None
+
+    def __post_init__(self):
+        if self.crossval is None and self.checks is None:
+            raise ValueError("crossval: a pair outcome needs a cross-validation, identity checks, or both")
+
+    @property
+    def verdict(self) -> str:
+        """The pair's verdict: the cross-validation's, made "disagree" by any failed identity."""
+        if self.checks is not None and not self.checks["ok"].all():
+            return "disagree"
+        return self.crossval.verdict if self.crossval is not None else "agree"
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why the verdict is not "agree": failed identities, then the cross-validation's reasons."""
+        failed = [] if self.checks is None else [
+            f"{r.identity}: difference {r.max_difference:.3g} > {r.tolerance:g} ({r.kind})"
+            for r in self.checks.itertuples() if not r.ok]
+        return tuple(failed) + (self.crossval.reasons if self.crossval is not None else ())
 
 
 @dataclass(frozen=True)

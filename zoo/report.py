@@ -5,6 +5,7 @@ Layout written by :func:`write_outcome` for a pair called ``NAME``::
     OUT/NAME/report.md          setup, verdict, comparison and diagnostics tables, the pair's own sections, figures
     OUT/NAME/summary.csv        every z-test of the cross-validation (one row per comparison x quantity x statistic)
     OUT/NAME/diagnostics.csv    R-hat, bulk and tail ESS per result and quantity
+    OUT/NAME/checks.csv         the deterministic identities, when the pair has some
     OUT/NAME/<result>.nc        each result's InferenceData (netCDF, ArviZ's ``to_netcdf``)
     OUT/NAME/<figure>.png       figures
 
@@ -26,7 +27,7 @@ from inference.crossval import STATISTICS
 from models.backend import blas_status
 from zoo.registry import PairOutcome
 
-__all__ = ["prepare_output", "comparison_frame", "rich_table", "write_outcome", "write_index"]
+__all__ = ["prepare_output", "comparison_frame", "rich_table", "rich_checks", "write_outcome", "write_index"]
 
 _VERDICT_STYLE = {"agree": "bold green", "disagree": "bold red", "inconclusive": "bold yellow"}
 
@@ -171,6 +172,32 @@ def _comparisons(cv) -> pd.DataFrame:
     return frame if (frame["advisory"] != "").any() else frame.drop(columns="advisory")
 
 
+def _checks_frame(checks: pd.DataFrame) -> pd.DataFrame:
+    shown = checks.copy()
+    shown["max_difference"] = [f"{v:.2e}" for v in shown["max_difference"]]
+    shown["tolerance"] = [f"{v:g}" for v in shown["tolerance"]]
+    shown["ok"] = ["yes" if ok else "**no**" for ok in shown["ok"]]
+    return shown
+
+
+def rich_checks(outcome: PairOutcome) -> Table:
+    """The deterministic identities as a Rich table, titled with whether all hold."""
+    from rich import box
+
+    checks = outcome.checks
+    held = int(checks["ok"].sum())
+    style = "bold green" if held == len(checks) else "bold red"
+    table = Table(title=f"{outcome.name}: [{style}]{held}/{len(checks)} identities hold[/]", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("identity")
+    table.add_column("max difference", justify="right", no_wrap=True)
+    table.add_column("tolerance", justify="right", no_wrap=True)
+    for r in checks.itertuples():
+        diff = f"{r.max_difference:.2e}" + ("" if r.ok else " [red]✗[/]")
+        table.add_row(escape(r.identity), diff, f"{r.tolerance:g} {r.kind}")
+    return table
+
+
 def _diagnostics_frame(outcome: PairOutcome) -> pd.DataFrame:
     parts = []
     for name, diag in outcome.crossval.diagnostics.items():
@@ -200,34 +227,43 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         path = folder / f"{name}.nc"
         idata.to_netcdf(str(path))
         written.append(path)
-    cv.table.to_csv(folder / "summary.csv", index=False)
-    diag = _diagnostics_frame(outcome)
-    diag.to_csv(folder / "diagnostics.csv", index=False)
-    written += [folder / "summary.csv", folder / "diagnostics.csv"]
+    if cv is not None:
+        cv.table.to_csv(folder / "summary.csv", index=False)
+        diag = _diagnostics_frame(outcome)
+        diag.to_csv(folder / "diagnostics.csv", index=False)
+        written += [folder / "summary.csv", folder / "diagnostics.csv"]
+    if outcome.checks is not None:
+        outcome.checks.to_csv(folder / "checks.csv", index=False)
+        written.append(folder / "checks.csv")
     for stem, fig in outcome.figures.items():
         path = folder / f"{stem}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
 
-    lines = [f"# {outcome.title}", "", f"**Verdict: {cv.verdict}**", ""]
-    if cv.reasons:
-        lines += ["Reasons:", ""] + [f"- {r}" for r in cv.reasons] + [""]
+    lines = [f"# {outcome.title}", "", f"**Verdict: {outcome.verdict}**", ""]
+    if outcome.reasons:
+        lines += ["Reasons:", ""] + [f"- {r}" for r in outcome.reasons] + [""]
     lines += ["## Setup", ""] + [f"- {f}" for f in outcome.facts] + [f"- {blas_status()}", ""]
-    lines += [
-        "## Comparisons",
-        "",
-        f"Two-sided z-tests, Bonferroni-corrected over {len(cv.table)} tests at family-wise level "
-        f"{cv.alpha:g}: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse` (mean, sd, quantile).",
-        "",
-        _comparisons(cv).to_markdown(index=False, floatfmt=".2f"),
-        "",
-        _markdown_comparison(outcome),
-        "",
-    ]
-    if _saturation_note(cv):
-        lines += [_saturation_note(cv) + ".", ""]
-    lines += ["## Diagnostics (ArviZ)", "", diag.to_markdown(index=False, floatfmt=".4g"), ""]
+    if outcome.checks is not None:
+        lines += ["## Deterministic identities", "",
+                  "Two computations of the same number (no Monte Carlo error): each must agree to its tolerance.",
+                  "", _checks_frame(outcome.checks).to_markdown(index=False), ""]
+    if cv is not None:
+        lines += [
+            "## Comparisons",
+            "",
+            f"Two-sided z-tests, Bonferroni-corrected over {len(cv.table)} tests at family-wise level "
+            f"{cv.alpha:g}: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse` (mean, sd, quantile).",
+            "",
+            _comparisons(cv).to_markdown(index=False, floatfmt=".2f"),
+            "",
+            _markdown_comparison(outcome),
+            "",
+        ]
+        if _saturation_note(cv):
+            lines += [_saturation_note(cv) + ".", ""]
+        lines += ["## Diagnostics (ArviZ)", "", diag.to_markdown(index=False, floatfmt=".4g"), ""]
     for heading, body in outcome.sections.items():
         lines += [f"## {heading}", "", body, ""]
     if outcome.notes:
@@ -244,12 +280,10 @@ def write_index(outcomes: list[PairOutcome], out: Path) -> Path:
     rows = [
         {
             "pair": f"[{o.name}]({o.name}/report.md)",
-            "verdict": o.crossval.verdict,
-            "comparisons": "; ".join(
-                f"{r.comparison}: {r.verdict}" + (" (advisory)" if r.advisory else "")
-                for r in o.crossval.comparisons.itertuples()),
-            "max abs z": f"{o.crossval.comparisons['max_abs_z'].max():.2f}",
-            "threshold": f"{o.crossval.threshold:.2f}",
+            "verdict": o.verdict,
+            "comparisons": "; ".join(_summary_lines(o)),
+            "max abs z": f"{o.crossval.comparisons['max_abs_z'].max():.2f}" if o.crossval is not None else "–",
+            "threshold": f"{o.crossval.threshold:.2f}" if o.crossval is not None else "–",
         }
         for o in outcomes
     ]
@@ -258,3 +292,15 @@ def write_index(outcomes: list[PairOutcome], out: Path) -> Path:
     path = Path(out) / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _summary_lines(outcome: PairOutcome) -> list[str]:
+    """One line per comparison (``"gibbs vs exact: agree"``, advisory marked) and one for the identities."""
+    lines = []
+    if outcome.checks is not None:
+        held = int(outcome.checks["ok"].sum())
+        lines.append(f"deterministic identities: {held}/{len(outcome.checks)} hold")
+    if outcome.crossval is not None:
+        lines += [f"{r.comparison}: {r.verdict}" + (" (advisory)" if r.advisory else "")
+                  for r in outcome.crossval.comparisons.itertuples()]
+    return lines

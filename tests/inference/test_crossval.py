@@ -244,3 +244,29 @@ def test_the_tolerance_applies_only_to_the_named_variable():
     result = crossval.compare({"a": idata}, pd.concat([SATURATED, EXACT]), saturation={"p": 0.5})
     assert result.verdict == "disagree"  # theta's mean is 0.3 off: within 0.5, but theta is not named
     assert not result.table.loc[result.table["quantity"] == "theta", "by_atol"].any()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Deterministic identities
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_an_identity_holds_within_tolerance_and_fails_beyond_it():
+    assert crossval.identity("same", [1.0, 2.0], [1.0, 2.0 + 1e-10])["ok"]
+    row = crossval.identity("off", [1.0, 2.0], [1.0, 2.0 + 1e-6])
+    assert not row["ok"] and row["max_difference"] == pytest.approx(1e-6)
+
+
+def test_a_relative_identity_scales_by_the_reference():
+    assert crossval.identity("big", 1e6 + 1e-3, 1e6, tol=1e-8, relative=True)["ok"]
+    assert not crossval.identity("big", 1e6 + 1e-3, 1e6, tol=1e-8)["ok"]
+
+
+@pytest.mark.parametrize("value, reference", [([np.nan], [np.nan]), ([1.0, 2.0], [1.0]), ([np.inf], [np.inf])])
+def test_non_finite_values_or_mismatched_shapes_never_pass(value, reference):
+    assert not crossval.identity("bad", value, reference, tol=1.0)["ok"]
+
+
+def test_an_empty_identity_table_is_an_error():
+    with pytest.raises(ValueError, match="^rows:"):
+        crossval.identities([])

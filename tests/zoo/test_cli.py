@@ -75,3 +75,18 @@ def test_disagree_exits_non_zero_and_compare_all_writes_the_index(tmp_path, monk
     assert cli.main(["compare", "all", "--quick", "--out", str(tmp_path)]) == cli.EXIT_DISAGREE
     index = (tmp_path / "report.md").read_text()
     assert "[wrong](wrong/report.md)" in index and "disagree" in index
+
+
+def test_a_pair_checked_by_identities_only_reports_them_and_fails_on_a_broken_one(tmp_path, monkeypatch, capsys):
+    def run(settings):
+        checks = crossval.identities([crossval.identity("lml: ours vs reference", 1.0, 1.0),
+                                      crossval.identity("mean: ours vs reference", 0.0, 1e-3)])
+        return registry.PairOutcome("ids", "Identities only", {}, None, checks=checks)
+
+    pair = registry.Pair("ids", "Identities only", "ours vs reference", run, registry.RunSettings(quick=True))
+    monkeypatch.setattr(registry, "REGISTRY", {"ids": pair})
+    assert cli.main(["compare", "ids", "--quick", "--out", str(tmp_path)]) == cli.EXIT_DISAGREE
+    assert "1/2 hold" in capsys.readouterr().out
+    report = (tmp_path / "ids" / "report.md").read_text()
+    assert "## Deterministic identities" in report and "**Verdict: disagree**" in report
+    assert (tmp_path / "ids" / "checks.csv").exists() and not (tmp_path / "ids" / "summary.csv").exists()

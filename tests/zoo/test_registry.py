@@ -25,3 +25,27 @@ def test_unknown_names_list_the_registered_ones():
 def test_settings_are_validated(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         registry.RunSettings(**kwargs)
+
+
+def _outcome(checks=None, crossval=None):
+    return registry.PairOutcome("p", "P", {}, crossval, checks=checks)
+
+
+def test_a_failed_identity_makes_the_pair_disagree_and_says_why():
+    from inference.crossval import identities, identity
+
+    checks = identities([identity("lml: ours vs PyMC", 1.0, 1.0), identity("mean: ours vs PyMC", 1.0, 1.1)])
+    outcome = _outcome(checks)
+    assert outcome.verdict == "disagree"
+    assert outcome.reasons == ("mean: ours vs PyMC: difference 0.1 > 1e-08 (abs)",)
+
+
+def test_identities_that_hold_alone_agree():
+    from inference.crossval import identities, identity
+
+    assert _outcome(identities([identity("lml", 2.0, 2.0)])).verdict == "agree"
+
+
+def test_an_outcome_needs_a_cross_validation_or_identities():
+    with pytest.raises(ValueError, match="^crossval:"):
+        _outcome()

@@ -14,6 +14,26 @@ zoo (exact GP, FITC, the PyMC comparisons) calls it.
 
 Inputs: 2-D ``(N, D)`` arrays.  A 1-D array is accepted as N points of one dimension and reshaped to
 ``(N, 1)`` (documented behaviour, never a silent transpose).
+
+PyMC side (this module; the closed form by hand is :mod:`inference.gp.exact`):
+
+- :func:`build_marginal_model`: ``pm.gp.Marginal`` with eta, lengthscale and sigma free under the weakly
+  informative :class:`GPPrior`, for NUTS;
+- :func:`build_latent_model`: ``pm.gp.Latent`` with f free at *fixed* hyperparameters, for NUTS over f;
+- :func:`pymc_marginal_predict`, :func:`pymc_marginal_log_likelihood`: PyMC's own predictive moments and
+  log marginal likelihood at fixed hyperparameters, for the deterministic cross-checks.
+
+Where PyMC adds its jitter (``pymc.gp.util.JITTER_DEFAULT = 1e-6``, :data:`PYMC_JITTER`; PyMC 5.x,
+``pymc/gp/gp.py``), in terms of ``K = k(X, X)``:
+
+- ``Marginal.marginal_likelihood``: ``y ~ MvNormal(0, K + sigma^2 I + jitter I)``;
+- ``Marginal.predict``/``conditional``: the Cholesky factor of ``K + jitter I + sigma^2 I``, with the
+  cross-covariance ``k(X, X_new)`` and prior variance ``k(X_new, X_new)`` *without* jitter; the full
+  predictive covariance of f (``diag=False``, ``pred_noise=False``) then gets ``+ jitter I`` once more,
+  the diagonal (``diag=True``) and the noisy covariance (``pred_noise=True``) do not;
+- ``Latent.prior``: f ~ MvNormal(0, K + jitter I), non-centred as ``f = chol(K + jitter I) f_rotated_``.
+
+So ``inference.gp.exact.posterior(X, y, hyper, jitter=PYMC_JITTER)`` reproduces all of them.
 """
 
 from __future__ import annotations
@@ -22,9 +42,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.checks import finite_scalar, positive_scalar
+from models.checks import finite_scalar, finite_vector, instance, positive_scalar
 
-__all__ = ["as_inputs", "GPHyperparameters", "exp_quad", "exp_quad_diag"]
+__all__ = [
+    "as_inputs", "GPHyperparameters", "exp_quad", "exp_quad_diag", "check_data", "check_jitter", "PYMC_JITTER",
+    "GPPrior", "build_marginal_model", "build_latent_model", "pymc_marginal_predict", "pymc_marginal_log_likelihood",
+]
+
+#: The jitter PyMC's GP classes add by default (``pymc.gp.util.JITTER_DEFAULT``); see the module docstring.
+PYMC_JITTER = 1e-6
 
 
 def as_inputs(X, name: str = "X", *, dims: int | None = None) -> np.ndarray:
@@ -155,3 +181,295 @@ def exp_quad_diag(X, eta: float) -> np.ndarray:
     """The diagonal of ``exp_quad(X, X, ...)``: ``eta^2`` for every input, shape ``(N,)``."""
     X = as_inputs(X)
     return np.full(X.shape[0], positive_scalar(eta, "eta") ** 2)
+
+
+def check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
+    """Validate GP training data.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+        Inputs, as :func:`as_inputs` takes them.
+    y : array_like, shape (N,)
+        Targets.
+
+    Returns
+    -------
+    (X, y) : float64 arrays of shapes (N, D) and (N,)
+
+    Raises
+    ------
+    ValueError
+        Naming ``X`` or ``y``: as :func:`as_inputs`; ``y`` not 1-D, empty or non-finite; or ``y``'s length
+        not ``X``'s number of rows.
+    """
+    X = as_inputs(X)
+    y = finite_vector(y, "y")
+    if y.size != X.shape[0]:
+        raise ValueError(f"y: length {y.size} does not match X's {X.shape[0]} rows")
+    return X, y
+
+
+# --------------------------------------------------------------------------------------------------------
+# PyMC: the prior on the hyperparameters and the model builders
+# --------------------------------------------------------------------------------------------------------
+
+
+def _spacing_and_range(X: np.ndarray) -> tuple[float, float]:
+    """The smallest mean spacing of an input column (its range over its number of distinct values less
+    one) and the largest column range, over the columns of ``X`` (shape ``(N, D)``)."""
+    spread = np.ptp(X, axis=0)  # [D]
+    distinct = np.array([np.unique(col).size for col in X.T])  # [D]
+    varying = distinct > 1
+    if not varying.any():
+        raise ValueError("X: all inputs coincide; the lengthscale prior is set from their spread")
+    return float((spread[varying] / (distinct[varying] - 1)).min()), float(spread.max())
+
+
+@dataclass(frozen=True)
+class GPPrior:
+    """Weakly informative priors on the hyperparameters, for :func:`build_marginal_model`::
+
+        lengthscale ~ InverseGamma(ell_alpha, ell_beta)     PyMC's InverseGamma: ell_beta a scale (units of x)
+        eta         ~ HalfNormal(eta_sd)                     units of y
+        sigma       ~ HalfNormal(sigma_sd)                   units of y
+
+    With ARD every lengthscale gets the same prior.  :meth:`from_data` sets them from the data (the usual
+    choice; see there).
+
+    Parameters
+    ----------
+    ell_alpha, ell_beta, eta_sd, sigma_sd : float > 0
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, if one is not finite and > 0.
+    """
+
+    ell_alpha: float
+    ell_beta: float
+    eta_sd: float
+    sigma_sd: float
+
+    #: Prior mass :meth:`from_data` puts below the input spacing and above the input range, each.
+    TAIL = 0.01
+
+    def __post_init__(self):
+        for name in ("ell_alpha", "ell_beta", "eta_sd", "sigma_sd"):
+            object.__setattr__(self, name, positive_scalar(getattr(self, name), name))
+
+    @classmethod
+    def from_data(cls, X, y) -> GPPrior:
+        """Priors on the scale of the data.
+
+        * ``lengthscale``: the InverseGamma with 1% of its mass below ``lo`` and 1% above ``hi``, where
+          ``hi`` is the largest range of an input column and ``lo`` the smallest mean spacing of a column
+          (range / (number of distinct values - 1)), or ``hi / 10`` if that is smaller (after Betancourt
+          2017, "Robust Gaussian processes in Stan", part 3: a lengthscale much below the spacing of the
+          inputs or above their range is not identified by the data, and the InverseGamma's light left
+          tail keeps the sampler out of the first region).  The *mean* spacing, not the smallest gap:
+          random inputs have some near-coincident pairs, and their gap would drag the prior towards
+          lengthscales that only those pairs can inform.
+          With ``ell = b / g``, ``g ~ Gamma(a, 1)``: ``hi / lo = G_a^-1(0.99) / G_a^-1(0.01)`` fixes ``a``
+          (the ratio falls from infinity to 1 as ``a`` grows; solved by Brent's method, ``a`` kept in
+          [0.1, 1e5]) and ``b = lo G_a^-1(0.99)``.
+        * ``eta ~ HalfNormal(2 r)`` and ``sigma ~ HalfNormal(r)``, ``r = sqrt(mean(y^2))`` the root mean
+          square of y: the mean function is zero, so r (not the sd) is the size the GP must reach.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, D) or (N,)
+        y : array_like, shape (N,)
+
+        Raises
+        ------
+        ValueError
+            As :func:`check_data`; ``X`` if all inputs coincide, ``y`` if it is all zeros.
+        """
+        from scipy import optimize, stats
+
+        X, y = check_data(X, y)
+        lo, hi = _spacing_and_range(X)
+        lo = min(lo, hi / 10.0)
+        p = cls.TAIL
+
+        def log_ratio(log_a):  # log(G^-1(1-p) / G^-1(p)) - log(hi / lo), decreasing in a
+            a = np.exp(log_a)
+            return np.log(stats.gamma.isf(p, a)) - np.log(stats.gamma.ppf(p, a)) - np.log(hi / lo)
+
+        bracket = (np.log(0.1), np.log(1e5))
+        alpha = 0.1 if log_ratio(bracket[0]) < 0 else float(np.exp(optimize.brentq(log_ratio, *bracket, xtol=1e-12)))
+        beta = lo * float(stats.gamma.isf(p, alpha))
+        rms = float(np.sqrt(np.mean(y**2)))
+        if rms == 0.0:
+            raise ValueError("y: is all zeros; the priors on eta and sigma are set from its size")
+        return cls(ell_alpha=alpha, ell_beta=beta, eta_sd=2.0 * rms, sigma_sd=rms)
+
+    def describe(self) -> str:
+        """The prior in one line, for reports (the lengthscale's 98% central interval included)."""
+        from scipy import stats
+
+        q = stats.invgamma.ppf([self.TAIL, 1 - self.TAIL], self.ell_alpha, scale=self.ell_beta)
+        return (
+            f"lengthscale ~ InverseGamma({self.ell_alpha:.4g}, {self.ell_beta:.4g}) (98% in "
+            f"[{q[0]:.3g}, {q[1]:.3g}]); eta ~ HalfNormal({self.eta_sd:.4g}); "
+            f"sigma ~ HalfNormal({self.sigma_sd:.4g})"
+        )
+
+
+def _pymc_kernel(eta, lengthscale, dims: int):
+    """``eta**2 * pm.gp.cov.ExpQuad(dims, ls=lengthscale)``: the kernel of :func:`exp_quad` in PyMC."""
+    import pymc as pm
+
+    return eta**2 * pm.gp.cov.ExpQuad(dims, ls=lengthscale)
+
+
+def build_marginal_model(X, y, prior: GPPrior | None = None, *, ard: bool = False, jitter: float = PYMC_JITTER):
+    """GP regression in PyMC with f integrated out (``pm.gp.Marginal``) and the hyperparameters free.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+    y : array_like, shape (N,)
+    prior : GPPrior, optional
+        Default :meth:`GPPrior.from_data` ``(X, y)``.
+    ard : bool
+        One lengthscale per input dimension (dims ``input``) instead of one shared.
+    jitter : float >= 0
+        Added by PyMC to the diagonal of ``K + sigma^2 I`` (see the module docstring).
+
+    Returns
+    -------
+    pymc.Model
+        Free ``eta``, ``lengthscale`` (scalar, or dims ``input`` with coords ``x0, x1, ...``), ``sigma``;
+        observed ``y ~ MvNormal(0, K + sigma^2 I + jitter I)`` (dims ``obs``, coords ``0 .. N-1``).
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_data`; ``prior`` not a :class:`GPPrior`; ``jitter`` negative or not finite.
+    """
+    import pymc as pm
+
+    X, y = check_data(X, y)
+    prior = GPPrior.from_data(X, y) if prior is None else instance(prior, GPPrior, "prior")
+    jitter = check_jitter(jitter)
+    dims = X.shape[1]
+    coords = {"obs": np.arange(X.shape[0])} | ({"input": [f"x{j}" for j in range(dims)]} if ard else {})
+    with pm.Model(coords=coords) as model:
+        eta = pm.HalfNormal("eta", sigma=prior.eta_sd)
+        ell = pm.InverseGamma("lengthscale", alpha=prior.ell_alpha, beta=prior.ell_beta,
+                              dims="input" if ard else None)
+        sigma = pm.HalfNormal("sigma", sigma=prior.sigma_sd)
+        gp = pm.gp.Marginal(cov_func=_pymc_kernel(eta, ell, dims))
+        gp.marginal_likelihood("y", X=X, y=y, sigma=sigma, jitter=jitter, dims="obs")
+    return model
+
+
+def check_jitter(jitter) -> float:
+    """A jitter: a finite float >= 0 (ValueError naming ``jitter`` otherwise)."""
+    jitter = finite_scalar(jitter, "jitter")
+    if jitter < 0:
+        raise ValueError(f"jitter: must be >= 0, got {jitter}")
+    return jitter
+
+
+def _fixed_hyper(hyper, dims: int) -> tuple[GPHyperparameters, np.ndarray]:
+    hyper = instance(hyper, GPHyperparameters, "hyper")
+    return hyper, hyper.lengthscales(dims)
+
+
+def build_latent_model(X, y, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER):
+    """GP regression in PyMC with f latent (``pm.gp.Latent``) at fixed hyperparameters, for NUTS over f.
+
+    ``f ~ MvNormal(0, K + jitter I)`` (PyMC's non-centred form: free ``f_rotated_ ~ N(0, I)``,
+    deterministic ``f = chol(K + jitter I) f_rotated_``), ``y ~ Normal(f, sigma)``.  The exact posterior
+    of f is :func:`inference.gp.exact.posterior_at_training_inputs` with the same jitter.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+    y : array_like, shape (N,)
+    hyper : GPHyperparameters
+        Fixed; ``sigma`` must be > 0 (a Normal likelihood needs a positive sd).
+    jitter : float >= 0
+        Added to the prior covariance of f, as PyMC's ``Latent.prior`` does.
+
+    Returns
+    -------
+    pymc.Model
+        Free ``f_rotated_`` and deterministic ``f`` (both dims ``obs``, coords ``0 .. N-1``); observed ``y``
+        (dims ``obs``).
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_data`; ``hyper`` not a :class:`GPHyperparameters` or with ``sigma == 0``, or ARD
+        lengthscales for another dimension; ``jitter`` negative.
+    """
+    import pymc as pm
+
+    X, y = check_data(X, y)
+    hyper, ell = _fixed_hyper(hyper, X.shape[1])
+    if hyper.sigma == 0:
+        raise ValueError("hyper: the latent model needs sigma > 0 (its likelihood is Normal(f, sigma))")
+    jitter = check_jitter(jitter)
+    with pm.Model(coords={"obs": np.arange(X.shape[0])}) as model:
+        gp = pm.gp.Latent(cov_func=_pymc_kernel(hyper.eta, ell, X.shape[1]))
+        f = gp.prior("f", X=X, jitter=jitter, dims="obs")
+        pm.Normal("y", mu=f, sigma=hyper.sigma, observed=y, dims="obs")
+    return model
+
+
+def _fixed_marginal(X, y, hyper, jitter):
+    """A ``pm.gp.Marginal`` model with every hyperparameter fixed: (model, gp, X [N, D])."""
+    import pymc as pm
+
+    X, y = check_data(X, y)
+    hyper, ell = _fixed_hyper(hyper, X.shape[1])
+    jitter = check_jitter(jitter)
+    with pm.Model() as model:
+        gp = pm.gp.Marginal(cov_func=_pymc_kernel(hyper.eta, ell, X.shape[1]))
+        gp.marginal_likelihood("y", X=X, y=y, sigma=hyper.sigma, jitter=jitter)
+    return model, gp, X
+
+
+def pymc_marginal_predict(X, y, X_new, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER,
+                          full_cov: bool = False, include_noise: bool = False):
+    """PyMC's predictive mean and variance (or covariance) at ``X_new``, from ``pm.gp.Marginal.predict``.
+
+    Exactly what PyMC returns, jitter included: with ``full_cov=True`` and ``include_noise=False`` PyMC adds
+    ``jitter`` to the diagonal of the predictive covariance (see the module docstring).
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+    y : array_like, shape (N,)
+    X_new : array_like, shape (M, D) or (M,)
+    hyper : GPHyperparameters
+    jitter : float >= 0
+    full_cov : bool
+        Return the covariance ``(M, M)`` instead of the variances ``(M,)`` (PyMC's ``diag=False``).
+    include_noise : bool
+        Predict y instead of f (PyMC's ``pred_noise=True``: ``+ sigma^2``).
+
+    Returns
+    -------
+    mean : numpy.ndarray, shape (M,)
+    var : numpy.ndarray, shape (M,), or cov : numpy.ndarray, shape (M, M)
+    """
+    model, gp, X = _fixed_marginal(X, y, hyper, jitter)
+    X_new = as_inputs(X_new, "X_new", dims=X.shape[1])
+    mean, var = gp.predict(X_new, point={}, diag=not full_cov, pred_noise=include_noise, jitter=jitter,
+                           model=model)
+    return np.asarray(mean, dtype=np.float64), np.asarray(var, dtype=np.float64)
+
+
+def pymc_marginal_log_likelihood(X, y, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER) -> float:
+    """PyMC's log marginal likelihood ``log MvNormal(y | 0, K + sigma^2 I + jitter I)`` at ``hyper``: the
+    compiled log-density of the observed ``y`` of ``pm.gp.Marginal.marginal_likelihood``.  Arguments as
+    :func:`pymc_marginal_predict`.
+    """
+    model, _, _ = _fixed_marginal(X, y, hyper, jitter)
+    return float(model.compile_logp(vars=model.observed_RVs)({}))

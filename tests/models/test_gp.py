@@ -58,3 +58,143 @@ def test_hyperparameters_reject_bad_values_naming_them(kwargs, name):
 def test_ard_lengthscales_must_match_the_input_dimension():
     with pytest.raises(ValueError, match="^lengthscale: 2 ARD"):
         gp.exp_quad(np.zeros((3, 3)), np.zeros((2, 3)), 1.0, [1.0, 2.0])
+
+
+# --------------------------------------------------------------------------------------------------------
+# Training data, the hyperparameter prior and the PyMC builders
+# --------------------------------------------------------------------------------------------------------
+
+
+def _sine(n=10, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.sort(rng.uniform(0, 5, n))
+    return X, np.sin(X) + 0.2 * rng.normal(size=n)
+
+
+def test_pymc_jitter_is_pymcs_default():
+    from pymc.gp.util import JITTER_DEFAULT
+
+    assert gp.PYMC_JITTER == JITTER_DEFAULT
+
+
+@pytest.mark.parametrize(
+    "X, y, message",
+    [(np.zeros(3), np.zeros(2), "^y: length 2 does not match X's 3 rows"), (np.zeros(2), [0.0, np.nan], "^y: holds"),
+     (np.zeros(2), np.zeros((2, 1)), "^y: expected a 1-D"), ([np.inf, 0.0], np.zeros(2), "^X: holds")],
+)
+def test_check_data_names_the_bad_argument(X, y, message):
+    with pytest.raises(ValueError, match=message):
+        gp.check_data(X, y)
+
+
+def test_prior_from_data_puts_one_percent_of_the_lengthscale_below_the_spacing_and_above_the_range():
+    from scipy import stats
+
+    X = np.linspace(0.0, 19.0, 20)  # spacing 1, range 19
+    prior = gp.GPPrior.from_data(X, np.sin(X))
+    ell = stats.invgamma(prior.ell_alpha, scale=prior.ell_beta)
+    np.testing.assert_allclose([ell.cdf(1.0), ell.sf(19.0)], [0.01, 0.01], rtol=1e-8)
+
+
+def test_prior_from_data_takes_a_tenth_of_the_range_when_the_inputs_are_few():
+    from scipy import stats
+
+    prior = gp.GPPrior.from_data([0.0, 2.0], [1.0, -1.0])  # spacing 2 = range
+    ell = stats.invgamma(prior.ell_alpha, scale=prior.ell_beta)
+    np.testing.assert_allclose([ell.cdf(0.2), ell.sf(2.0)], [0.01, 0.01], rtol=1e-8)
+
+
+def test_prior_from_data_scales_eta_and_sigma_by_the_root_mean_square_of_y():
+    prior = gp.GPPrior.from_data([0.0, 1.0, 2.0, 3.0], [3.0, -3.0, 3.0, -3.0])
+    assert (prior.eta_sd, prior.sigma_sd) == (6.0, 3.0)
+
+
+@pytest.mark.parametrize(
+    "X, y, name", [(np.ones(4), np.arange(4.0), "X"), (np.arange(4.0), np.zeros(4), "y")],
+    ids=["coincident-inputs", "zero-targets"],
+)
+def test_prior_from_data_refuses_data_without_a_scale_naming_it(X, y, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        gp.GPPrior.from_data(X, y)
+
+
+@pytest.mark.parametrize("name", ["ell_alpha", "ell_beta", "eta_sd", "sigma_sd"])
+def test_prior_rejects_a_non_positive_parameter_naming_it(name):
+    values = {"ell_alpha": 3.0, "ell_beta": 2.0, "eta_sd": 1.0, "sigma_sd": 0.5}
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        gp.GPPrior(**{**values, name: 0.0})
+
+
+def test_prior_describes_every_hyperparameter():
+    text = gp.GPPrior(3.0, 2.0, 1.0, 0.5).describe()
+    assert "lengthscale ~ InverseGamma(3, 2)" in text and "eta ~ HalfNormal(1)" in text
+    assert "sigma ~ HalfNormal(0.5)" in text
+
+
+def test_marginal_model_has_the_three_hyperparameters_free_and_y_observed_over_obs():
+    model = gp.build_marginal_model(*_sine())
+    assert [v.name for v in model.free_RVs] == ["eta", "lengthscale", "sigma"]
+    assert model.named_vars_to_dims["y"] == ("obs",) and len(model.coords["obs"]) == 10
+
+
+def test_marginal_model_with_ard_has_one_lengthscale_per_input_dimension():
+    X, y = _sine()
+    model = gp.build_marginal_model(np.c_[X, X**2], y, ard=True)
+    assert model.named_vars_to_dims["lengthscale"] == ("input",) and list(model.coords["input"]) == ["x0", "x1"]
+
+
+def test_marginal_model_log_density_is_our_log_marginal_likelihood_plus_the_log_priors():
+    from scipy import stats
+
+    from inference.gp.exact import log_marginal_likelihood
+
+    X, y = _sine()
+    prior = gp.GPPrior.from_data(X, y)
+    model = gp.build_marginal_model(X, y, prior)
+    hyper = gp.GPHyperparameters(eta=0.9, lengthscale=1.3, sigma=0.25)
+    point = {"eta_log__": np.log(hyper.eta), "lengthscale_log__": np.log(hyper.lengthscale),
+             "sigma_log__": np.log(hyper.sigma)}
+    expected = (log_marginal_likelihood(X, y, hyper, jitter=gp.PYMC_JITTER)
+                + stats.halfnorm.logpdf(hyper.eta, scale=prior.eta_sd)
+                + stats.invgamma.logpdf(hyper.lengthscale, prior.ell_alpha, scale=prior.ell_beta)
+                + stats.halfnorm.logpdf(hyper.sigma, scale=prior.sigma_sd))
+    assert model.compile_logp(jacobian=False)(point) == pytest.approx(expected, rel=1e-10)
+
+
+def test_marginal_model_refuses_a_prior_of_another_kind():
+    with pytest.raises(ValueError, match="^prior:"):
+        gp.build_marginal_model(*_sine(), prior={"eta_sd": 1.0})
+
+
+def test_latent_model_samples_rotated_f_and_exposes_f_over_obs():
+    model = gp.build_latent_model(*_sine(), gp.GPHyperparameters(1.0, 1.0, 0.2))
+    assert [v.name for v in model.free_RVs] == ["f_rotated_"]
+    assert model.named_vars_to_dims["f"] == ("obs",) and "f" in {v.name for v in model.deterministics}
+
+
+def test_latent_model_f_is_the_cholesky_factor_of_k_plus_jitter_times_rotated_f():
+    X, y = _sine(n=6)
+    hyper = gp.GPHyperparameters(1.2, 0.7, 0.2)
+    model = gp.build_latent_model(X, y, hyper, jitter=1e-3)
+    z = np.linspace(-1.0, 1.0, 6)
+    f = model.compile_fn(model["f"], inputs=[model["f_rotated_"]], point_fn=False)(z)
+    L = np.linalg.cholesky(gp.exp_quad(X, X, hyper.eta, hyper.lengthscale) + 1e-3 * np.eye(6))
+    np.testing.assert_allclose(f, L @ z, rtol=1e-10)
+
+
+def test_latent_model_refuses_the_noiseless_model_naming_hyper():
+    with pytest.raises(ValueError, match="^hyper: the latent model needs sigma > 0"):
+        gp.build_latent_model(*_sine(), gp.GPHyperparameters(1.0, 1.0, 0.0))
+
+
+@pytest.mark.parametrize("builder", ["latent", "predict", "log_likelihood"])
+def test_fixed_hyperparameter_builders_refuse_a_negative_jitter(builder):
+    X, y = _sine()
+    hyper = gp.GPHyperparameters(1.0, 1.0, 0.2)
+    call = {
+        "latent": lambda: gp.build_latent_model(X, y, hyper, jitter=-1.0),
+        "predict": lambda: gp.pymc_marginal_predict(X, y, X, hyper, jitter=-1.0),
+        "log_likelihood": lambda: gp.pymc_marginal_log_likelihood(X, y, hyper, jitter=-1.0),
+    }[builder]
+    with pytest.raises(ValueError, match="^jitter:"):
+        call()

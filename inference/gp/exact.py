@@ -1,0 +1,588 @@
+"""The exact GP regression posterior by hand: Cholesky predictive, log marginal likelihood and its gradient,
+type-II maximum likelihood.
+
+Model (see :mod:`models.gp`)::
+
+    f ~ GP(0, k),  k(x, x') = eta^2 exp(-sum_d (x_d - x'_d)^2 / (2 ell_d^2))     X: (N, D), y: (N,)
+    y = f(X) + e,  e ~ N(0, sigma^2 I)
+
+Throughout, ``K = k(X, X)`` (``[N, N]``), ``j`` the jitter and ``C = K + (sigma^2 + j) I = L L^T``.
+
+**Prediction** (Rasmussen & Williams 2006, GPML Algorithm 2.1, eqs. 2.25–2.26).  ``alpha = C^-1 y``
+(two triangular solves), and at test inputs ``X*`` with ``k* = k(X, X*)`` (``[N, M]``),
+``v = L^-1 k*``::
+
+    mean = k*^T alpha                      [M]
+    var  = k(x*, x*) - |v|^2 (per column)  [M]      cov = k(X*, X*) - v^T v   [M, M]
+
+The variance is a difference of two nearly equal positive numbers where the data pin f down, so rounding
+can make it slightly negative; it is clipped at 0 only after checking that the negative part is at
+round-off level (:data:`NEGATIVE_VARIANCE_RTOL` times the prior variance ``eta^2``); anything larger raises
+``FloatingPointError`` — it would be a bug, not round-off.  ``include_noise`` adds ``sigma^2`` (y instead of f).
+
+The jitter is a stabiliser of ``C`` only: ``k*`` and ``k(x*, x*)`` carry none, exactly as PyMC's
+``Marginal.predict(diag=True)`` (see :mod:`models.gp` for where PyMC puts its jitter).
+
+**f at the training inputs** (:func:`posterior_at_training_inputs`) treats the jitter as part of f's prior
+covariance, ``f ~ N(0, K + j I)``, as PyMC's ``Latent.prior`` does, so that it is the exact posterior of
+:func:`models.gp.build_latent_model` at the same jitter.  With ``K_j = K + j I = C - sigma^2 I``::
+
+    E[f | y]   = K_j C^-1 y = y - sigma^2 alpha                                      [N]
+    Cov[f | y] = K_j - K_j C^-1 K_j = sigma^2 I - sigma^4 C^-1                       [N, N]
+
+(GPML eqs. 2.25–2.26 at X* = X with ``K_j`` for ``K``, rewritten with ``K_j C^-1 = I - sigma^2 C^-1``:
+no cross-covariance to form, and with sigma = 0 it gives f = y and a zero covariance exactly).
+
+**Log marginal likelihood** (GPML eq. 2.30, Algorithm 2.1 line 8), as named terms
+(:func:`log_marginal_likelihood_terms`)::
+
+    log p(y | X, theta) = -1/2 y^T alpha            "data_fit"
+                          - sum_i log L_ii          "complexity"   (= -1/2 log|C|)
+                          - N/2 log(2 pi)           "constant"
+
+**Gradient** (GPML eq. 5.9) with respect to the log-hyperparameters ``theta``::
+
+    d log p / d theta = 1/2 tr((alpha alpha^T - C^-1) dC/dtheta)
+
+    dC / d log eta   = 2 K
+    dC / d log ell_d = K o (x_d - x_d')^2 / ell_d^2       (o: elementwise; summed over d for a shared ell)
+    dC / d log sigma = 2 sigma^2 I
+
+The jitter is held fixed (it is not a hyperparameter).  With ``sigma = 0`` (the noiseless model) log sigma
+is ``-inf`` and no gradient in it exists: the parameter vector (:func:`log_parameters`) then leaves it out,
+and :func:`fit_type2_ml` keeps sigma at 0.
+
+**Type-II maximum likelihood** (GPML sec. 5.4.1): :func:`fit_type2_ml` maximises the log marginal
+likelihood over the log-hyperparameters with L-BFGS-B and the analytic gradient, from the given start and
+from random starts drawn uniformly in the log-bounds (``numpy.random.default_rng(seed)``).
+
+All Cholesky factorisations go through :func:`inference.gp.linalg.cholesky`: a matrix that is not
+positive definite in floating point gets more jitter with a :class:`~inference.gp.linalg.JitterWarning`,
+then a ``ValueError`` naming the fix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, stats
+
+from inference.gp.linalg import JitterWarning, cholesky
+from models.checks import instance, nonnegative_int, positive_int
+from models.gp import GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad
+
+__all__ = [
+    "NEGATIVE_VARIANCE_RTOL",
+    "ExactGP",
+    "posterior",
+    "predict",
+    "posterior_at_training_inputs",
+    "exact_summary",
+    "log_marginal_likelihood_terms",
+    "log_marginal_likelihood",
+    "log_parameter_names",
+    "log_parameters",
+    "from_log_parameters",
+    "log_marginal_likelihood_and_grad",
+    "Type2MLBounds",
+    "default_bounds",
+    "Restart",
+    "Type2MLResult",
+    "fit_type2_ml",
+]
+
+#: A computed variance below ``-NEGATIVE_VARIANCE_RTOL * eta^2`` is not round-off: ``FloatingPointError``.
+NEGATIVE_VARIANCE_RTOL = 1e-8
+
+_Z95 = float(stats.norm.ppf(0.95))  # 1.6449: q05 and q95 of a Gaussian marginal are mean -/+ _Z95 sd
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class ExactGP:
+    """The exact posterior of GP regression given data and hyperparameters (see :func:`posterior`).
+
+    Attributes
+    ----------
+    X : numpy.ndarray, shape (N, D)
+    y : numpy.ndarray, shape (N,)
+    hyper : GPHyperparameters
+    L : numpy.ndarray, shape (N, N)
+        Lower Cholesky factor of ``C = K + (sigma^2 + jitter) I``.
+    alpha : numpy.ndarray, shape (N,)
+        ``C^-1 y``.
+    jitter : float
+        The jitter actually added (more than asked for if the factorisation needed it).
+
+    The arrays are read-only (and instances compare by identity).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    hyper: GPHyperparameters
+    L: np.ndarray
+    alpha: np.ndarray
+    jitter: float
+
+    def covariance_inverse(self) -> np.ndarray:
+        """``C^-1``, shape ``(N, N)``, from the Cholesky factor (two triangular solves)."""
+        return linalg.cho_solve((self.L, True), np.eye(self.L.shape[0]), check_finite=False)
+
+
+def posterior(X, y, hyper: GPHyperparameters, *, jitter: float = 0.0) -> ExactGP:
+    """Condition the GP on data: the Cholesky factor of ``C = K + (sigma^2 + jitter) I`` and ``alpha``.
+
+    GPML Algorithm 2.1, lines 2–3.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+        A 1-D array is N points of one dimension.
+    y : array_like, shape (N,)
+    hyper : GPHyperparameters
+    jitter : float >= 0
+        Added to the diagonal of ``K + sigma^2 I`` (``models.gp.PYMC_JITTER`` reproduces PyMC).
+
+    Returns
+    -------
+    ExactGP
+
+    Warns
+    -----
+    JitterWarning
+        If ``C`` needed more jitter than asked for (duplicate inputs with sigma = 0, very long lengthscales).
+
+    Raises
+    ------
+    ValueError
+        Naming ``X``, ``y``, ``hyper``, ``lengthscale`` or ``jitter`` for bad input; naming the fix when
+        ``C`` stays numerically singular whatever the jitter.
+    """
+    X, y = check_data(X, y)
+    hyper = instance(hyper, GPHyperparameters, "hyper")
+    jitter = check_jitter(jitter)
+    K = exp_quad(X, X, hyper.eta, hyper.lengthscales(X.shape[1]))  # [N, N]
+    L, used = cholesky(K + hyper.sigma**2 * np.eye(X.shape[0]), jitter=jitter,
+                       what="K + sigma^2 I (the GP's covariance of y)")
+    alpha = linalg.cho_solve((L, True), y, check_finite=False)  # [N]
+    return ExactGP(_frozen(X), _frozen(y), hyper, _frozen(L), _frozen(alpha), float(used))
+
+
+def _nonnegative(var: np.ndarray, scale: float, what: str) -> np.ndarray:
+    """``var`` clipped at 0, after checking that what is negative is at round-off level relative to ``scale``."""
+    worst = float(np.min(var)) if var.size else 0.0
+    if worst < -NEGATIVE_VARIANCE_RTOL * scale:
+        raise FloatingPointError(
+            f"{what}: a variance came out {worst:.3g}, beyond round-off ({NEGATIVE_VARIANCE_RTOL:g} x {scale:.3g}); "
+            "the covariance of y is too ill-conditioned: raise sigma or the jitter")
+    return np.maximum(var, 0.0)
+
+
+def predict(gp: ExactGP, X_new, *, full_cov: bool = False, include_noise: bool = False):
+    """Predictive mean and variance (or covariance) of f (or y) at new inputs.
+
+    GPML Algorithm 2.1, lines 4–6 (eqs. 2.25–2.26); see the module docstring for the variance's clipping.
+
+    Parameters
+    ----------
+    gp : ExactGP
+    X_new : array_like, shape (M, D) or (M,)
+    full_cov : bool
+        Return the ``(M, M)`` covariance instead of the ``(M,)`` variances (its diagonal clipped as the
+        variances are).
+    include_noise : bool
+        Predict ``y* = f* + e`` (adds ``sigma^2``) instead of ``f*``.
+
+    Returns
+    -------
+    mean : numpy.ndarray, shape (M,)
+    var : numpy.ndarray, shape (M,), every entry >= 0; or cov : numpy.ndarray, shape (M, M)
+
+    Raises
+    ------
+    ValueError
+        ``gp`` not an :class:`ExactGP`; ``X_new`` bad or of another dimension.
+    FloatingPointError
+        A variance negative beyond round-off.
+    """
+    gp = instance(gp, ExactGP, "gp")
+    X_new = as_inputs(X_new, "X_new", dims=gp.X.shape[1])
+    hyper = gp.hyper
+    ell = hyper.lengthscales(gp.X.shape[1])
+    Ks = exp_quad(gp.X, X_new, hyper.eta, ell)  # [N, M]
+    mean = Ks.T @ gp.alpha  # [M]
+    v = linalg.solve_triangular(gp.L, Ks, lower=True, check_finite=False)  # [N, M]
+    noise = hyper.sigma**2 if include_noise else 0.0
+    if full_cov:
+        cov = exp_quad(X_new, X_new, hyper.eta, ell) - v.T @ v  # [M, M]
+        np.fill_diagonal(cov, _nonnegative(np.diag(cov).copy(), hyper.eta**2, "X_new") + noise)
+        return mean, cov
+    var = hyper.eta**2 - np.einsum("nm,nm->m", v, v)  # [M]
+    return mean, _nonnegative(var, hyper.eta**2, "X_new") + noise
+
+
+def posterior_at_training_inputs(gp: ExactGP):
+    """Exact posterior of f at the training inputs, with f's prior covariance ``K + jitter I``.
+
+    ``E[f | y] = y - sigma^2 alpha``, ``Cov[f | y] = sigma^2 I - sigma^4 C^-1`` (module docstring): the
+    posterior of :func:`models.gp.build_latent_model` at the same jitter.
+
+    Parameters
+    ----------
+    gp : ExactGP
+
+    Returns
+    -------
+    mean : numpy.ndarray, shape (N,)
+    cov : numpy.ndarray, shape (N, N), diagonal >= 0
+    """
+    gp = instance(gp, ExactGP, "gp")
+    s2 = gp.hyper.sigma**2
+    mean = gp.y - s2 * gp.alpha  # [N]
+    cov = -(s2**2) * gp.covariance_inverse()  # [N, N]
+    cov[np.diag_indices_from(cov)] = _nonnegative(np.diag(cov) + s2, gp.hyper.eta**2, "X")
+    return mean, cov
+
+
+def exact_summary(gp: ExactGP, labels=None, *, var_name: str = "f") -> pd.DataFrame:
+    """The exact reference table for :func:`inference.crossval.compare`: f's marginals at the training inputs.
+
+    Each marginal is Gaussian, so ``q05 = mean - 1.6449 sd`` and ``q95 = mean + 1.6449 sd``.
+
+    Parameters
+    ----------
+    gp : ExactGP
+    labels : sequence, length N, optional
+        Coordinate values of ``obs`` (default ``0 .. N-1``, as :func:`models.gp.build_latent_model` sets).
+    var_name : str
+        The variable's name in the sampled results.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``f[<label>]``, columns ``mean``, ``sd``, ``q05``, ``q95``.
+    """
+    mean, cov = posterior_at_training_inputs(gp)
+    labels = list(range(mean.size)) if labels is None else list(labels)
+    if len(labels) != mean.size:
+        raise ValueError(f"labels: {len(labels)} labels for {mean.size} training inputs")
+    sd = np.sqrt(np.diag(cov))  # [N]
+    return pd.DataFrame(
+        {"mean": mean, "sd": sd, "q05": mean - _Z95 * sd, "q95": mean + _Z95 * sd},
+        index=pd.Index([f"{var_name}[{label}]" for label in labels], name="quantity"),
+    )
+
+
+def _terms(gp: ExactGP) -> dict[str, float]:
+    n = gp.y.size
+    return {
+        "data_fit": float(-0.5 * gp.y @ gp.alpha),
+        "complexity": float(-np.sum(np.log(np.diag(gp.L)))),
+        "constant": float(-0.5 * n * np.log(2 * np.pi)),
+    }
+
+
+def log_marginal_likelihood_terms(X, y, hyper: GPHyperparameters, *, jitter: float = 0.0) -> dict[str, float]:
+    """The log marginal likelihood ``log N(y | 0, K + (sigma^2 + jitter) I)`` as named terms (GPML eq. 2.30).
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+    y : array_like, shape (N,)
+    hyper : GPHyperparameters
+    jitter : float >= 0
+
+    Returns
+    -------
+    dict
+        ``data_fit`` (``-y^T alpha / 2``), ``complexity`` (``-log|C| / 2``), ``constant``
+        (``-N log(2 pi) / 2``); their sum is :func:`log_marginal_likelihood`.
+    """
+    return _terms(posterior(X, y, hyper, jitter=jitter))
+
+
+def log_marginal_likelihood(X, y, hyper: GPHyperparameters, *, jitter: float = 0.0) -> float:
+    """``log p(y | X, hyper)``, the sum of :func:`log_marginal_likelihood_terms` (same arguments)."""
+    return float(sum(log_marginal_likelihood_terms(X, y, hyper, jitter=jitter).values()))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Log-hyperparameters and the gradient
+# --------------------------------------------------------------------------------------------------------
+
+
+def log_parameter_names(hyper: GPHyperparameters) -> list[str]:
+    """Names of the entries of :func:`log_parameters`: ``log_eta``, ``log_lengthscale`` (or
+    ``log_lengthscale[d]`` per ARD dimension), then ``log_sigma`` unless ``sigma == 0``."""
+    ell = np.atleast_1d(hyper.lengthscale)
+    names = ["log_eta"] + (["log_lengthscale"] if np.ndim(hyper.lengthscale) == 0
+                           else [f"log_lengthscale[{d}]" for d in range(ell.size)])
+    return names + (["log_sigma"] if hyper.sigma > 0 else [])
+
+
+def log_parameters(hyper: GPHyperparameters) -> np.ndarray:
+    """``[log eta, log ell_1 .. log ell_P, log sigma]``, shape ``(P + 2,)`` (P = 1 for a shared lengthscale,
+    D for ARD); without ``log sigma`` (shape ``(P + 1,)``) when ``sigma == 0``, the noiseless model."""
+    hyper = instance(hyper, GPHyperparameters, "hyper")
+    ell = np.atleast_1d(np.asarray(hyper.lengthscale, dtype=np.float64))
+    tail = [np.log(hyper.sigma)] if hyper.sigma > 0 else []
+    return np.concatenate([[np.log(hyper.eta)], np.log(ell), tail])
+
+
+def from_log_parameters(theta, template: GPHyperparameters) -> GPHyperparameters:
+    """The inverse of :func:`log_parameters`; ``template`` says whether the lengthscale is shared or ARD and
+    whether sigma is 0 (kept at 0)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    expected = log_parameters(template).size
+    if theta.shape != (expected,):
+        raise ValueError(f"theta: expected shape ({expected},), got {theta.shape}")
+    p = expected - 1 - (template.sigma > 0)
+    ell = np.exp(theta[1:1 + p])
+    return GPHyperparameters(
+        eta=float(np.exp(theta[0])),
+        lengthscale=float(ell[0]) if np.ndim(template.lengthscale) == 0 else tuple(ell),
+        sigma=float(np.exp(theta[-1])) if template.sigma > 0 else 0.0,
+    )
+
+
+def _value_and_grad(gp: ExactGP) -> tuple[float, np.ndarray]:
+    X, hyper = gp.X, gp.hyper
+    ell = hyper.lengthscales(X.shape[1])
+    K = exp_quad(X, X, hyper.eta, ell)  # [N, N]
+    W = np.outer(gp.alpha, gp.alpha) - gp.covariance_inverse()  # [N, N], alpha alpha^T - C^-1
+    WK = W * K  # [N, N]
+    d_log_eta = np.sum(WK)  # 1/2 tr(W 2K)
+    sq = (X[:, None, :] - X[None, :, :]) ** 2 / ell**2  # [N, N, D]
+    d_log_ell = 0.5 * np.einsum("ij,ijd->d", WK, sq)  # [D]
+    if np.ndim(hyper.lengthscale) == 0:
+        d_log_ell = d_log_ell.sum(keepdims=True)  # [1]: shared lengthscale
+    tail = [hyper.sigma**2 * np.trace(W)] if hyper.sigma > 0 else []  # 1/2 tr(W 2 sigma^2 I)
+    return float(sum(_terms(gp).values())), np.concatenate([[d_log_eta], d_log_ell, tail])
+
+
+def log_marginal_likelihood_and_grad(X, y, hyper: GPHyperparameters, *, jitter: float = 0.0):
+    """The log marginal likelihood and its gradient in the log-hyperparameters (GPML eq. 5.9).
+
+    Arguments as :func:`log_marginal_likelihood_terms`; the jitter is held fixed (not differentiated).
+
+    Returns
+    -------
+    value : float
+    grad : numpy.ndarray, shape (P + 2,) or (P + 1,)
+        In the order of :func:`log_parameters` (no ``log sigma`` entry when ``sigma == 0``: there the
+        noiseless model has no log sigma to differentiate).  Cost O(N^3 + N^2 D).
+    """
+    return _value_and_grad(posterior(X, y, hyper, jitter=jitter))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Type-II maximum likelihood
+# --------------------------------------------------------------------------------------------------------
+
+
+def _interval(value, name: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a pair (low, high), got {value!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"{name}: expected finite 0 < low < high, got ({lo}, {hi})")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Type2MLBounds:
+    """Box constraints of type-II ML, in the hyperparameters' own units: ``(low, high)`` with ``0 < low < high``.
+
+    ``lengthscale`` applies to every ARD dimension; ``sigma`` is unused when the start has ``sigma == 0``.
+    """
+
+    eta: tuple[float, float]
+    lengthscale: tuple[float, float]
+    sigma: tuple[float, float]
+
+    def __post_init__(self):
+        for name in ("eta", "lengthscale", "sigma"):
+            object.__setattr__(self, name, _interval(getattr(self, name), name))
+
+    def log_bounds(self, template: GPHyperparameters) -> list[tuple[float, float]]:
+        """``(low, high)`` of each entry of :func:`log_parameters` ``(template)``, on the log scale."""
+        rows = [self.eta] + [self.lengthscale] * (log_parameters(template).size - 1 - (template.sigma > 0))
+        rows += [self.sigma] if template.sigma > 0 else []
+        return [(float(np.log(lo)), float(np.log(hi))) for lo, hi in rows]
+
+
+def default_bounds(X, y) -> Type2MLBounds:
+    """Bounds on the scale of the data: ``eta`` in ``r x [1e-3, 1e3]``, ``sigma`` in ``r x [1e-6, 1e3]``
+    (``r = sqrt(mean(y^2))``, 1 if y is all zeros), ``lengthscale`` in ``s x [1e-3, 1e3]`` (``s`` the largest
+    range of an input column, 1 if all inputs coincide).
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+    y : array_like, shape (N,)
+    """
+    X, y = check_data(X, y)
+    r = float(np.sqrt(np.mean(y**2))) or 1.0
+    s = float(np.ptp(X, axis=0).max()) or 1.0
+    return Type2MLBounds(eta=(1e-3 * r, 1e3 * r), lengthscale=(1e-3 * s, 1e3 * s), sigma=(1e-6 * r, 1e3 * r))
+
+
+@dataclass(frozen=True)
+class Restart:
+    """One L-BFGS-B run of :func:`fit_type2_ml`.
+
+    Attributes
+    ----------
+    start, end : GPHyperparameters
+    log_marginal_likelihood : float
+        At ``end``.
+    gradient_norm : float
+        Euclidean norm of the gradient in the log-hyperparameters at ``end`` (entries at an active bound
+        included).
+    success : bool
+    message : str
+        SciPy's.
+    iterations : int
+    jitter_escalations : int
+        Evaluations at which the Cholesky needed more jitter than asked for (their warnings are collected
+        here instead of being raised; the objective there is that of a slightly stabilised matrix).
+    """
+
+    start: GPHyperparameters
+    end: GPHyperparameters
+    log_marginal_likelihood: float
+    gradient_norm: float
+    success: bool
+    message: str
+    iterations: int
+    jitter_escalations: int
+
+
+@dataclass(frozen=True)
+class Type2MLResult:
+    """Outcome of :func:`fit_type2_ml`.
+
+    Attributes
+    ----------
+    hyper : GPHyperparameters
+        The best end point over all runs.
+    log_marginal_likelihood : float
+        Its log marginal likelihood (with ``jitter``).
+    best : int
+        Index of the run that found it (0 = the given start).
+    restarts : tuple of Restart
+        Every run, the given start first.
+    seed : int
+    bounds : Type2MLBounds
+    jitter : float
+    """
+
+    hyper: GPHyperparameters
+    log_marginal_likelihood: float
+    best: int
+    restarts: tuple[Restart, ...]
+    seed: int
+    bounds: Type2MLBounds
+    jitter: float
+
+    def table(self) -> pd.DataFrame:
+        """One row per run: start and end hyperparameters, log marginal likelihood, gradient norm, status."""
+        rows = []
+        for i, r in enumerate(self.restarts):
+            row = {"run": i, "start": "given" if i == 0 else "random"}
+            for label, h in (("start", r.start), ("end", r.end)):
+                row |= {f"{label}_eta": h.eta, f"{label}_lengthscale": h.lengthscale, f"{label}_sigma": h.sigma}
+            row |= {"log_marginal_likelihood": r.log_marginal_likelihood, "gradient_norm": r.gradient_norm,
+                    "success": r.success, "iterations": r.iterations, "best": i == self.best}
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("run")
+
+
+def _check_within(hyper: GPHyperparameters, log_bounds) -> None:
+    for name, value, (lo, hi) in zip(log_parameter_names(hyper), log_parameters(hyper), log_bounds):
+        if not lo <= value <= hi:
+            raise ValueError(f"init: {name[4:]} = {np.exp(value):.4g} lies outside its bounds "
+                             f"[{np.exp(lo):.4g}, {np.exp(hi):.4g}]")
+
+
+def _run(X, y, start: GPHyperparameters, log_bounds, jitter: float, maxiter: int) -> Restart:
+    escalations = 0
+
+    def objective(theta):
+        nonlocal escalations
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", JitterWarning)
+            value, grad = _value_and_grad(posterior(X, y, from_log_parameters(theta, start), jitter=jitter))
+        escalations += sum(issubclass(w.category, JitterWarning) for w in caught)
+        return -value, -grad
+
+    res = optimize.minimize(objective, log_parameters(start), jac=True, method="L-BFGS-B", bounds=log_bounds,
+                            options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9})
+    value, grad = objective(res.x)
+    return Restart(start=start, end=from_log_parameters(res.x, start), log_marginal_likelihood=float(-value),
+                   gradient_norm=float(np.linalg.norm(grad)), success=bool(res.success), message=str(res.message),
+                   iterations=int(res.nit), jitter_escalations=escalations)
+
+
+def fit_type2_ml(X, y, init: GPHyperparameters, *, restarts: int = 4, seed: int = 0,
+                 bounds: Type2MLBounds | None = None, jitter: float = 0.0, maxiter: int = 1000) -> Type2MLResult:
+    """Type-II maximum likelihood: the hyperparameters that maximise the log marginal likelihood.
+
+    L-BFGS-B (``scipy.optimize.minimize``) over :func:`log_parameters` with the analytic gradient of
+    :func:`log_marginal_likelihood_and_grad`, from ``init`` and from ``restarts`` random starts drawn
+    uniformly in the log-bounds by ``numpy.random.default_rng(seed)``.  ``init`` decides the structure:
+    shared or ARD lengthscale, and sigma free (> 0) or held at 0 (the noiseless model).  The best end point
+    over all runs wins (the first, on a tie).  Same seed, same result.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+    y : array_like, shape (N,)
+    init : GPHyperparameters
+        The first start; must lie within ``bounds``.
+    restarts : int >= 0
+        Random starts besides ``init``.
+    seed : int >= 0
+    bounds : Type2MLBounds, optional
+        Default :func:`default_bounds` ``(X, y)``.
+    jitter : float >= 0
+        As in :func:`posterior`.
+    maxiter : int >= 1
+        L-BFGS-B iterations per run at most.
+
+    Returns
+    -------
+    Type2MLResult
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: bad data, ``init`` not a :class:`~models.gp.GPHyperparameters` or outside
+        ``bounds``, ``restarts``/``seed``/``maxiter`` out of range, ``bounds`` not a :class:`Type2MLBounds`.
+    """
+    X, y = check_data(X, y)
+    init = instance(init, GPHyperparameters, "init")
+    init.lengthscales(X.shape[1])  # ARD lengthscales for the right dimension
+    restarts = nonnegative_int(restarts, "restarts")
+    seed = nonnegative_int(seed, "seed")
+    maxiter = positive_int(maxiter, "maxiter")
+    jitter = check_jitter(jitter)
+    bounds = default_bounds(X, y) if bounds is None else instance(bounds, Type2MLBounds, "bounds")
+    log_bounds = bounds.log_bounds(init)
+    _check_within(init, log_bounds)
+    rng = np.random.default_rng(seed)
+    lo, hi = np.array(log_bounds).T  # [P], [P]
+    starts = [init] + [from_log_parameters(rng.uniform(lo, hi), init) for _ in range(restarts)]
+    runs = tuple(_run(X, y, start, log_bounds, jitter, maxiter) for start in starts)
+    best = int(np.argmax([r.log_marginal_likelihood for r in runs]))
+    return Type2MLResult(hyper=runs[best].end, log_marginal_likelihood=runs[best].log_marginal_likelihood,
+                         best=best, restarts=runs, seed=seed, bounds=bounds, jitter=jitter)

@@ -1,0 +1,615 @@
+"""FITC sparse GP regression with pseudo-inputs (SPGP; Snelson & Ghahramani 2006): the marginal likelihood,
+its analytic gradient, the predictive distribution and type-II maximum likelihood over Z and hyperparameters.
+
+Model (Snelson & Ghahramani 2006; Snelson 2007, PhD thesis, ch. 2; Quiñonero-Candela & Rasmussen 2005 named
+it FITC).  ``M`` pseudo-inputs ``Z`` carry ``u = f(Z)``; given ``u`` the training values are independent::
+
+    u ~ N(0, K_uu),   f_n | u ~ N(k_nu K_uu^-1 u, K_nn - Q_nn),   y_n | f_n ~ N(f_n, sigma^2)
+
+so, with ``Q_ff = K_fu K_uu^-1 K_uf`` and ``Lambda = diag(K_ff - Q_ff) + sigma^2 I`` (a diagonal matrix)::
+
+    log p(y) = log N(y | 0, Q_ff + Lambda)
+             = -1/2 log|Q_ff + Lambda|  -  1/2 y^T (Q_ff + Lambda)^-1 y  -  N/2 log(2 pi)
+               '-- log-determinant --'     '------ quadratic --------'     '- constant -'
+
+Never forming an N x N matrix.  With ``L L^T = K_uu + jitter I``, ``A = L^-1 K_uf`` (so ``Q_ff = A^T A``),
+``B = I + A Lambda^-1 A^T`` (M x M) and ``L_B L_B^T = B``, the determinant lemma and Woodbury give::
+
+    log|Q_ff + Lambda|           = sum_n log Lambda_n + 2 sum_m log (L_B)_mm
+    y^T (Q_ff + Lambda)^-1 y     = y^T Lambda^-1 y - c^T c,       c = L_B^-1 A Lambda^-1 y
+
+in O(N M^2) time and O(N M) memory (one N x M matrix: ``K_fu``, overwritten by ``A``).  These are PyMC's
+``MarginalApprox(approx="FITC")`` formulae term for term (``pymc/gp/gp.py``): the same ``jitter`` on the
+diagonal of ``K_uu`` only (PyMC's ``JITTER_DEFAULT = 1e-6``), the same clipping of ``K_nn - Q_nn`` at 0.
+
+Predictive at ``x*`` (``f*``, without noise)::
+
+    mean = k_*u (K_uu + K_uf Lambda^-1 K_fu)^-1 K_uf Lambda^-1 y  =  a_*^T L_B^-T c
+    var  = k_** - Q_** + k_*u (K_uu + K_uf Lambda^-1 K_fu)^-1 k_u*  =  max(k_** - |a_*|^2, 0) + |L_B^-1 a_*|^2
+
+with ``a_* = L^-1 k_u*``; never negative.  ``include_noise`` adds ``sigma^2``.
+
+**Gradient** (derived here; cf. Snelson 2007 appendix).  Write ``Sigma = Q_ff + Lambda``, ``alpha = Sigma^-1 y``,
+``W = alpha alpha^T - Sigma^-1`` (never formed), ``w = diag(W)``, ``m_n = [K_nn - Q_nn > 0]`` (the clip), and
+``P = K_uu^-1 K_uf = L^-T A``.  Then ``d log p = 1/2 tr(W dSigma)`` with
+``dSigma = dQ_ff + diag(m (dK_ff - dQ_ff)) + dsigma^2 I`` and ``dQ_ff = dK_fu P + P^T dK_uf - P^T dK_uu P``,
+so with ``W~ = W - diag(m w)``::
+
+    d log p = <G_uf, dK_uf> + <G_uu, dK_uu> + 1/2 sum_n m_n w_n dK_nn + 1/2 sum_n w_n dsigma^2
+    G_uf = P W~ = L^-T R                 [M, N]
+    G_uu = -1/2 P W~ P^T = -1/2 L^-T (R A^T) L^-1       [M, M]
+    R    = A W~ = (A alpha) alpha^T - B^-1 A Lambda^-1 - A diag(m w)      [M, N]
+
+using ``A Sigma^-1 = B^-1 A Lambda^-1``, ``alpha = Lambda^-1 (y - A^T B^-1 A Lambda^-1 y)`` and
+``(Sigma^-1)_nn = 1/Lambda_n - (a_n^T B^-1 a_n) / Lambda_n^2``.  The kernel derivatives then contract with
+``H = G_uf * K_uf`` and ``H_u = G_uu * K_uu`` (elementwise): ``dk/dz_d = -k (z_d - x_d) / ell_d^2``,
+``dk/dlog ell_d = k (z_d - x_d)^2 / ell_d^2``, ``dk/dlog eta = 2 k``.  Only the row sums, column sums and
+``H X`` of ``H`` enter, and with ``K_uf = L A`` they need no further N x M solve: ``colsum(H) = colsum(R * A)``,
+``rowsum(H) = diag(L^-T (R A^T) L^T)``, ``(H X)_:d = diag(L^-T (R diag(x_d) A^T) L^T)``.  So the gradient costs
+the likelihood's BLAS-3 work (one triangular solve, one rank-N update) plus ``2 + D`` general products of
+N x M matrices and a few elementwise passes: no loop over N or M, one over the D input dimensions.
+
+**Numerics and choices.**
+
+- *Noiseless case.*  The noise variance used is ``max(sigma^2, jitter)``: with ``sigma = 0`` the data get the
+  same jitter as ``K_uu`` (PyMC's exact ``Marginal`` likewise adds its jitter to ``K + sigma^2 I``), so
+  ``Lambda`` stays positive where ``K_nn - Q_nn`` rounds to 0.  Whenever ``sigma^2 >= jitter`` this is
+  exactly PyMC's FITC; below that the gradient with respect to ``log sigma`` is 0.
+  With both ``sigma = 0`` and ``jitter = 0``, an input on a pseudo-input has ``Lambda_n = 0`` and the
+  covariance is singular: ``ValueError`` naming ``jitter``.
+- *Coincident pseudo-inputs* make ``K_uu`` singular; with ``jitter = 0`` (or too little) :func:`cholesky`
+  escalates it with a :class:`~inference.gp.linalg.JitterWarning`, and the result stays finite.
+- *M > N is allowed.*  FITC is defined for any ``M`` (``Q_ff`` then has rank at most N); it only costs
+  O(M^3 + N M^2).  ``Z = X`` (``M = N``) is the case in which FITC equals the exact GP.
+- Inputs: ``X`` of shape ``(N, D)`` or ``(N,)`` (one dimension), ``Z`` of shape ``(M, D)`` or ``(M,)``; bad
+  arrays raise ``ValueError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from scipy import linalg, optimize
+
+from inference.gp.linalg import JitterWarning, cholesky
+from models.checks import finite_scalar, instance, nonnegative_int, positive_int
+from models.gp import PYMC_JITTER, GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad, exp_quad_diag
+
+__all__ = [
+    "HYPER_RANGE",
+    "FITCGradient",
+    "log_marginal_likelihood",
+    "log_marginal_likelihood_and_grad",
+    "FITCPosterior",
+    "posterior",
+    "predict",
+    "FITCRun",
+    "FITCFit",
+    "optimise",
+]
+
+#: :func:`optimise` keeps each hyperparameter within this factor of its start (L-BFGS-B bounds).
+HYPER_RANGE = 1e6
+
+_LOG_2PI = np.log(2.0 * np.pi)
+
+
+# --------------------------------------------------------------------------------------------- checks
+
+
+def _check_problem(X, y, Z, hyper, jitter):
+    """Validated ``(X [N, D], y [N], Z [M, D], hyper, ell [D], jitter)``."""
+    X, y = check_data(X, y)
+    Z = as_inputs(Z, "Z", dims=X.shape[1])
+    hyper = instance(hyper, GPHyperparameters, "hyper")
+    return X, y, Z, hyper, hyper.lengthscales(X.shape[1]), check_jitter(jitter)
+
+
+# ------------------------------------------------------------------------------------ shared algebra
+#
+# Arrays of N x M entries are kept in the [N, M] row-major layout that ``exp_quad(X, Z)`` returns, so
+# ``At[n]`` is column n of the math's M x N matrix; each is transformed in place where the algebra allows.
+
+
+class _Factors(NamedTuple):
+    """What the likelihood, its gradient and the posterior share (shapes in the comments)."""
+
+    Kuu: np.ndarray  # [M, M] kernel only (no jitter)
+    L: np.ndarray  # [M, M] chol(K_uu + jitter I)
+    jitter: float  # jitter actually added to K_uu
+    At: np.ndarray  # [N, M] (A Lambda^-1/2)^T, A = L^-1 K_uf
+    Lam: np.ndarray  # [N] diag(K_ff - Q_ff) clipped at 0, + noise variance
+    unclipped: np.ndarray  # [N] bool, K_nn - Q_nn > 0
+    L_B: np.ndarray  # [M, M] chol(B), B = I + A Lambda^-1 A^T
+    y_t: np.ndarray  # [N] Lambda^-1/2 y
+    c: np.ndarray  # [M] L_B^-1 A Lambda^-1 y
+
+
+def _factorise(X, y, Z, hyper, ell, jitter) -> _Factors:
+    # K_uu and its Cholesky factor
+    Kuu = exp_quad(Z, Z, hyper.eta, ell)  # [M, M]
+    L, used = cholesky(Kuu, jitter=jitter, what="K_uu (the pseudo-inputs' Gram matrix)")
+    # A^T = K_fu L^-T, in place in K_fu (K_fu.T is a Fortran-ordered [M, N] for LAPACK)
+    At = exp_quad(X, Z, hyper.eta, ell)  # [N, M] K_fu
+    At = _tri_solve(L, At.T, overwrite=True).T  # [N, M]
+    # the FITC diagonal Lambda
+    resid = exp_quad_diag(X, hyper.eta) - np.einsum("nm,nm->n", At, At)  # [N] K_nn - Q_nn
+    unclipped = resid > 0.0
+    noise_var = max(hyper.sigma**2, jitter)
+    Lam = np.where(unclipped, resid, 0.0) + noise_var  # [N]
+    if noise_var == 0.0 and not np.all(Lam > 0.0):
+        raise ValueError(f"jitter: with sigma = 0 and jitter = 0, Lambda_n = K_nn - Q_nn is 0 at {np.sum(Lam <= 0)} "
+                         "input(s) (on or next to a pseudo-input) and the FITC covariance is singular; use jitter > 0")
+    # scale: At <- (A Lambda^-1/2)^T, then B = I + A Lambda^-1 A^T and the projected data
+    inv_sqrt_lam = 1.0 / np.sqrt(Lam)  # [N]
+    At *= inv_sqrt_lam[:, None]
+    B = np.eye(Z.shape[0]) + At.T @ At  # [M, M] (a rank-N update: BLAS syrk)
+    L_B, _ = cholesky(B, what="B = I + A Lambda^-1 A^T")
+    y_t = y * inv_sqrt_lam  # [N]
+    c = _tri_solve(L_B, At.T @ y_t)  # [M]
+    return _Factors(Kuu, L, used, At, Lam, unclipped, L_B, y_t, c)
+
+
+class _Terms(NamedTuple):
+    log_det: float  # -1/2 log|Q_ff + Lambda|
+    quadratic: float  # -1/2 y^T (Q_ff + Lambda)^-1 y
+    constant: float  # -N/2 log(2 pi)
+
+
+def _terms(f: _Factors) -> _Terms:
+    log_det = -0.5 * np.sum(np.log(f.Lam)) - np.sum(np.log(np.diag(f.L_B)))
+    quadratic = -0.5 * (f.y_t @ f.y_t - f.c @ f.c)
+    return _Terms(float(log_det), float(quadratic), -0.5 * f.y_t.shape[0] * _LOG_2PI)
+
+
+def _tri_solve(L, B, *, trans: bool = False, overwrite: bool = False) -> np.ndarray:
+    """``L^-1 B`` (``L^-T B`` with ``trans``) for lower-triangular ``L``; ``B`` of shape (M,) or (M, K).
+
+    BLAS ``trsm`` directly: LAPACK's ``trtrs`` (behind ``scipy.linalg.solve_triangular``) is threaded by
+    OpenBLAS with no size threshold and was measured 100-700x slower for M = 10 on a busy 2-core machine.
+    With ``overwrite`` and a Fortran-ordered ``B`` the solve is done in place.
+    """
+    vec = np.ndim(B) == 1
+    X = linalg.blas.dtrsm(1.0, L, B[:, None] if vec else B, lower=1, trans_a=int(trans), overwrite_b=int(overwrite))
+    return X[:, 0] if vec else X
+
+
+# ---------------------------------------------------------------------------------- log ML and grad
+
+
+def log_marginal_likelihood(X, y, Z, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER) -> float:
+    """FITC log marginal likelihood ``log N(y | 0, Q_ff + Lambda)`` in O(N M^2) time, O(N M) memory.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+        Training inputs.
+    y : array_like, shape (N,)
+        Training outputs.
+    Z : array_like, shape (M, D) or (M,)
+        Pseudo-inputs; any M >= 1 (M > N allowed).
+    hyper : GPHyperparameters
+        ``eta``, ``lengthscale`` (shared or ARD), ``sigma`` (0: noiseless).
+    jitter : float >= 0, default :data:`models.gp.PYMC_JITTER` (1e-6, PyMC's)
+        Added to the diagonal of ``K_uu`` (escalated, with a ``JitterWarning``, if that is not enough), and
+        the floor of the noise variance.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: non-finite or badly shaped ``X``, ``y``, ``Z``; lengths of ``X`` and ``y`` that
+        differ; ``Z`` with another number of columns; a ``hyper`` that is not :class:`GPHyperparameters`;
+        ARD lengthscales of the wrong length; negative ``jitter``, or ``jitter = 0`` with ``sigma = 0`` where
+        that leaves the covariance singular.
+    """
+    X, y, Z, hyper, ell, jitter = _check_problem(X, y, Z, hyper, jitter)
+    return float(sum(_terms(_factorise(X, y, Z, hyper, ell, jitter))))
+
+
+@dataclass(frozen=True)
+class FITCGradient:
+    """Gradient of the FITC log marginal likelihood.
+
+    Attributes
+    ----------
+    Z : numpy.ndarray, shape (M, D)
+        With respect to every pseudo-input coordinate.
+    log_eta : float
+    log_lengthscale : numpy.ndarray, shape (1,) or (D,)
+        One entry for a shared lengthscale, one per dimension for ARD (as ``hyper.lengthscale``).
+    log_sigma : float
+        0 when ``sigma^2 < jitter`` (the noise variance is then held at the jitter).
+    """
+
+    Z: np.ndarray
+    log_eta: float
+    log_lengthscale: np.ndarray
+    log_sigma: float
+
+
+def log_marginal_likelihood_and_grad(
+    X, y, Z, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER
+) -> tuple[float, FITCGradient]:
+    """FITC log marginal likelihood and its analytic gradient (derivation in the module docstring).
+
+    With respect to ``Z`` (all M x D entries) and the log-hyperparameters ``log eta``, ``log ell`` (per ARD
+    dimension, or the shared one) and ``log sigma``.  Same arguments and errors as
+    :func:`log_marginal_likelihood`; O(D N M^2) time, O(N M) memory.
+
+    ``H = G_uf * K_uf`` itself is never formed: only its row sums, column sums and ``H X`` enter the kernel
+    derivatives, and with ``G_uf = L^-T R`` and ``K_uf = L A`` they are ``colsum(R * A)``,
+    ``diag(L^-T (R A^T) L^T)`` and ``diag(L^-T (R diag(x_d) A^T) L^T)`` (one M x M product per dimension).
+
+    Returns
+    -------
+    log_ml : float
+    grad : FITCGradient
+    """
+    X, y, Z, hyper, ell, jitter = _check_problem(X, y, Z, hyper, jitter)
+    f = _factorise(X, y, Z, hyper, ell, jitter)
+    log_ml = float(sum(_terms(f)))
+    At, Lam, L = f.At, f.Lam, f.L  # At: [N, M] (A Lambda^-1/2)^T
+
+    # alpha = Sigma^-1 y (as alpha_t = Lambda^1/2 alpha) and w = diag(W) = alpha^2 - diag(Sigma^-1)
+    v = _tri_solve(f.L_B, f.c, trans=True)  # [M] B^-1 A Lambda^-1 y
+    alpha_t = f.y_t - At @ v  # [N]
+    L_B_inv = _tri_solve(f.L_B, np.eye(Z.shape[0]))  # [M, M]
+    B_inv = L_B_inv.T @ L_B_inv  # [M, M]
+    Rt = At @ -B_inv  # [N, M] -(B^-1 A Lambda^-1/2)^T
+    Sigma_inv_diag = (1.0 + np.einsum("nm,nm->n", At, Rt)) / Lam  # [N] (1 - a_n^T B^-1 a_n / Lambda_n) / Lambda_n
+    w = alpha_t**2 / Lam - Sigma_inv_diag  # [N]
+    wm = np.where(f.unclipped, w, 0.0)  # [N]
+
+    # Rt <- (R Lambda^1/2)^T = ((A alpha) alpha^T Lambda^1/2 - B^-1 A Lambda^-1/2 - A diag(m w) Lambda^1/2)^T
+    Rt -= At * (wm * Lam)[:, None]
+    Rt = linalg.blas.dger(1.0, At.T @ alpha_t, alpha_t, a=Rt.T, overwrite_a=1).T  # += alpha (A alpha)^T in place
+
+    # G_uu = -1/2 L^-T (R A^T) L^-1; the row sums and H X of H = G_uf * K_uf through M x M products
+    RA = Rt.T @ At  # [M, M] R A^T
+    LtRA = _tri_solve(L, RA, trans=True)  # [M, M]
+    G_uu = -0.5 * _tri_solve(L, LtRA.T, trans=True)  # [M, M]
+    G_uu = 0.5 * (G_uu + G_uu.T)
+    h_row = np.einsum("mk,mk->m", LtRA, L)  # [M] diag(L^-T R A^T L^T)
+    h_col = np.einsum("nm,nm->n", Rt, At)  # [N]
+    HX = np.column_stack([np.einsum("mk,mk->m", _tri_solve(L, (Rt * x[:, None]).T @ At, trans=True), L)
+                          for x in X.T])  # [M, D]
+    H_u = 2.0 * G_uu * f.Kuu  # [M, M] (G_uu * K_uu) + its transpose: K_uu depends on Z through both arguments
+    hu_row = H_u.sum(axis=1)  # [M]
+    HuZ = H_u @ Z  # [M, D]
+
+    # contract with the kernel derivatives
+    inv_ell2 = 1.0 / ell**2  # [D]
+    grad_Z = -(Z * (h_row + hu_row)[:, None] - HX - HuZ) * inv_ell2  # [M, D]
+    sq_dist_uf = (Z**2 * h_row[:, None]).sum(axis=0) + h_col @ X**2 - 2.0 * (Z * HX).sum(axis=0)  # [D]
+    sq_dist_uu = (Z**2 * hu_row[:, None]).sum(axis=0) - (Z * HuZ).sum(axis=0)  # [D]
+    grad_log_ell = (sq_dist_uf + sq_dist_uu) * inv_ell2  # [D]
+    if np.ndim(hyper.lengthscale) == 0:
+        grad_log_ell = np.array([grad_log_ell.sum()])
+    grad_log_eta = 2.0 * h_row.sum() + H_u.sum() + hyper.eta**2 * wm.sum()
+    grad_log_sigma = hyper.sigma**2 * w.sum() if hyper.sigma**2 >= jitter else 0.0
+    return log_ml, FITCGradient(grad_Z, float(grad_log_eta), grad_log_ell, float(grad_log_sigma))
+
+
+# ------------------------------------------------------------------------------------- prediction
+
+
+@dataclass(frozen=True)
+class FITCPosterior:
+    """The FITC posterior, ready for :func:`predict`.
+
+    Attributes
+    ----------
+    Z : numpy.ndarray, shape (M, D)
+        Pseudo-inputs.
+    hyper : GPHyperparameters
+    jitter : float
+        The jitter actually added to ``K_uu`` (more than asked for if it had to be escalated).
+    L_uu : numpy.ndarray, shape (M, M)
+        ``chol(K_uu + jitter I)``.
+    L_B : numpy.ndarray, shape (M, M)
+        ``chol(I + A Lambda^-1 A^T)``, ``A = L_uu^-1 K_uf``.
+    weights : numpy.ndarray, shape (M,)
+        ``B^-1 A Lambda^-1 y``: the predictive mean at ``x*`` is ``(L_uu^-1 k_u*)^T weights``.
+    log_ml : float
+        The log marginal likelihood at these settings.
+    """
+
+    Z: np.ndarray
+    hyper: GPHyperparameters
+    jitter: float
+    L_uu: np.ndarray
+    L_B: np.ndarray
+    weights: np.ndarray
+    log_ml: float
+
+    @property
+    def u_mean(self) -> np.ndarray:
+        """Posterior mean of ``u = f(Z)``, shape ``(M,)``: ``K_uu Sigma_B^-1 K_uf Lambda^-1 y = L_uu weights``,
+        ``Sigma_B = K_uu + K_uf Lambda^-1 K_fu`` (``K_uu`` with its jitter)."""
+        return self.L_uu @ self.weights
+
+    @property
+    def u_cov(self) -> np.ndarray:
+        """Posterior covariance of ``u``, shape ``(M, M)``: ``L_uu B^-1 L_uu^T``."""
+        C = _tri_solve(self.L_B, self.L_uu.T)  # [M, M]
+        return C.T @ C
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.flags.writeable = False
+    return a
+
+
+def posterior(X, y, Z, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER) -> FITCPosterior:
+    """Factorise once for :func:`predict` (O(N M^2)); arguments and errors as :func:`log_marginal_likelihood`."""
+    X, y, Z, hyper, ell, jitter = _check_problem(X, y, Z, hyper, jitter)
+    f = _factorise(X, y, Z, hyper, ell, jitter)
+    weights = _tri_solve(f.L_B, f.c, trans=True)  # [M]
+    return FITCPosterior(_frozen(Z), hyper, f.jitter, _frozen(f.L), _frozen(f.L_B), _frozen(weights),
+                         float(sum(_terms(f))))
+
+
+def predict(post: FITCPosterior, X_new, *, include_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Predictive mean and variance of ``f*`` (or of ``y*`` with ``include_noise``) at ``X_new``.
+
+    ``mean = a_*^T weights`` and ``var = max(k_** - |a_*|^2, 0) + |L_B^-1 a_*|^2`` with ``a_* = L_uu^-1 k_u*``
+    (module docstring); O(S M^2).
+
+    Parameters
+    ----------
+    post : FITCPosterior
+    X_new : array_like, shape (S, D) or (S,)
+    include_noise : bool, default False
+        Add ``sigma^2`` (the predictive distribution of a new observation).
+
+    Returns
+    -------
+    mean : numpy.ndarray, shape (S,)
+    var : numpy.ndarray, shape (S,)
+        Never negative.
+
+    Raises
+    ------
+    ValueError
+        Naming ``post`` or ``X_new``.
+    """
+    post = instance(post, FITCPosterior, "post")
+    X_new = as_inputs(X_new, "X_new", dims=post.Z.shape[1])
+    ell = post.hyper.lengthscales(post.Z.shape[1])
+    As = _tri_solve(post.L_uu, exp_quad(X_new, post.Z, post.hyper.eta, ell).T, overwrite=True)  # [M, S]
+    mean = As.T @ post.weights  # [S]
+    Cs = _tri_solve(post.L_B, As)  # [M, S]
+    var = np.maximum(exp_quad_diag(X_new, post.hyper.eta) - np.einsum("ms,ms->s", As, As), 0.0)
+    var += np.einsum("ms,ms->s", Cs, Cs)
+    if include_noise:
+        var += post.hyper.sigma**2
+    return mean, var
+
+
+# ---------------------------------------------------------------------------------------- ML-II
+
+
+@dataclass(frozen=True)
+class FITCRun:
+    """One L-BFGS-B run of :func:`optimise`.
+
+    Attributes
+    ----------
+    Z_start, hyper_start, log_ml_start :
+        Where the run began (run 0 at ``Z0`` itself, later runs at jittered copies of it) and the objective there.
+    Z, hyper, log_ml :
+        Where it ended (never below ``log_ml_start``: a run that ends lower keeps its start).
+    nit, nfev : int
+        L-BFGS-B iterations and objective evaluations.
+    success : bool
+    message : str
+        L-BFGS-B's.
+    jitter_warnings : int
+        How many evaluations needed more jitter on ``K_uu`` than asked for (the warnings are collected here
+        instead of printed; :func:`optimise` issues one summary ``JitterWarning``).
+    seconds : float
+    """
+
+    Z_start: np.ndarray
+    hyper_start: GPHyperparameters
+    log_ml_start: float
+    Z: np.ndarray
+    hyper: GPHyperparameters
+    log_ml: float
+    nit: int
+    nfev: int
+    success: bool
+    message: str
+    jitter_warnings: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FITCFit:
+    """Result of :func:`optimise`: the best run, and every run.
+
+    Attributes
+    ----------
+    Z : numpy.ndarray, shape (M, D)
+        Optimised pseudo-inputs (of the best run).
+    hyper : GPHyperparameters
+        Optimised hyperparameters (``hyper0`` when they were held fixed).
+    log_ml : float
+        The log marginal likelihood there; ``>= log_ml0``.
+    Z0 : numpy.ndarray, shape (M, D)
+    hyper0 : GPHyperparameters
+    log_ml0 : float
+        The starting point and its log marginal likelihood.
+    runs : tuple of FITCRun
+        Run 0 from ``Z0``, then one per restart; each with its start, end and objective values.
+    best : int
+        Index of the best run.
+    seed : int
+    """
+
+    Z: np.ndarray
+    hyper: GPHyperparameters
+    log_ml: float
+    Z0: np.ndarray
+    hyper0: GPHyperparameters
+    log_ml0: float
+    runs: tuple[FITCRun, ...]
+    best: int
+    seed: int
+
+
+class _Packing(NamedTuple):
+    """How ``(Z, hyper)`` map to the optimiser's vector ``[Z.ravel(), log eta, log ell..., log sigma]``."""
+
+    shape: tuple[int, int]  # Z's
+    n_ell: int  # 1 (shared) or D (ARD)
+    hyper: bool  # hyperparameters free
+    sigma: bool  # log sigma free (not when sigma = 0)
+    fixed: GPHyperparameters  # the start (held values, and the centre of the bounds)
+
+    def pack(self, Z, hyper: GPHyperparameters) -> np.ndarray:
+        parts = [np.ravel(Z)]
+        if self.hyper:
+            parts += [[np.log(hyper.eta)], np.log(np.atleast_1d(hyper.lengthscale))]
+            parts += [[np.log(hyper.sigma)]] if self.sigma else []
+        return np.concatenate(parts)
+
+    def unpack(self, theta) -> tuple[np.ndarray, GPHyperparameters]:
+        k = self.shape[0] * self.shape[1]
+        Z = theta[:k].reshape(self.shape)
+        if not self.hyper:
+            return Z, self.fixed
+        ell = np.exp(theta[k + 1:k + 1 + self.n_ell])
+        ell = float(ell[0]) if np.ndim(self.fixed.lengthscale) == 0 else tuple(ell)
+        sigma = float(np.exp(theta[k + 1 + self.n_ell])) if self.sigma else self.fixed.sigma
+        return Z, GPHyperparameters(float(np.exp(theta[k])), ell, sigma)
+
+    def grad(self, g: FITCGradient) -> np.ndarray:
+        parts = [g.Z.ravel()]
+        if self.hyper:
+            parts += [[g.log_eta], g.log_lengthscale]
+            parts += [[g.log_sigma]] if self.sigma else []
+        return np.concatenate(parts)
+
+    def bounds(self) -> list[tuple[float | None, float | None]]:
+        centre = self.pack(np.zeros(self.shape), self.fixed)[self.shape[0] * self.shape[1]:]
+        half = np.log(HYPER_RANGE)
+        return [(None, None)] * (self.shape[0] * self.shape[1]) + [(c - half, c + half) for c in centre]
+
+
+def _run(X, y, Z_start, packing: _Packing, jitter, maxiter) -> FITCRun:
+    start = time.perf_counter()
+    theta0 = packing.pack(Z_start, packing.fixed)
+
+    def objective(theta):
+        Z, hyper = packing.unpack(theta)
+        value, g = log_marginal_likelihood_and_grad(X, y, Z, hyper, jitter=jitter)
+        return -value, -packing.grad(g)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", JitterWarning)
+        log_ml_start = -objective(theta0)[0]
+        res = optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B", bounds=packing.bounds(),
+                                options={"maxiter": maxiter})
+    end = (res.x, -float(res.fun)) if -float(res.fun) >= log_ml_start else (theta0, log_ml_start)
+    Z, hyper = packing.unpack(end[0])
+    n_warn = sum(issubclass(w.category, JitterWarning) for w in caught)
+    for w in caught:  # anything else is passed on
+        if not issubclass(w.category, JitterWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return FITCRun(_frozen(Z_start), packing.fixed, float(log_ml_start), _frozen(Z), hyper, end[1], int(res.nit),
+                   int(res.nfev), bool(res.success), str(res.message), n_warn, time.perf_counter() - start)
+
+
+def optimise(
+    X,
+    y,
+    Z0,
+    hyper0: GPHyperparameters,
+    *,
+    restarts: int = 4,
+    seed: int = 0,
+    optimise_hyper: bool = True,
+    jitter: float = PYMC_JITTER,
+    z_jitter: float = 0.1,
+    maxiter: int = 500,
+) -> FITCFit:
+    """Type-II maximum likelihood: maximise the FITC log marginal likelihood over ``Z`` (and hyperparameters).
+
+    L-BFGS-B (``scipy.optimize.minimize``, ``jac=True``) on ``[Z, log eta, log ell, log sigma]`` with the
+    analytic gradient of :func:`log_marginal_likelihood_and_grad`.  Run 0 starts at ``(Z0, hyper0)``; each
+    of the ``restarts`` further runs starts at ``Z0`` plus Normal noise of sd ``z_jitter`` times the sd of
+    each input column (``numpy.random.default_rng(seed)``), with ``hyper0``.  The best run wins.
+
+    - ``log sigma`` is held at ``hyper0.sigma`` when that is 0 (the noiseless model stays noiseless).
+    - Each hyperparameter is bounded within a factor :data:`HYPER_RANGE` of its start (bounds that keep trial
+      steps from overflowing; far from any sensible optimum).
+    - No run ends below its start: one whose final objective is lower keeps its start.  So
+      ``fit.log_ml >= fit.log_ml0``.
+
+    Parameters
+    ----------
+    X, y : array_like
+        As :func:`log_marginal_likelihood`.
+    Z0 : array_like, shape (M, D) or (M,)
+        Starting pseudo-inputs.
+    hyper0 : GPHyperparameters
+        Starting (or, with ``optimise_hyper=False``, fixed) hyperparameters.
+    restarts : int >= 0, default 4
+        Runs besides the one from ``Z0``.
+    seed : int >= 0, default 0
+    optimise_hyper : bool, default True
+        False: only ``Z`` moves.
+    jitter : float >= 0
+    z_jitter : float >= 0, default 0.1
+    maxiter : int >= 1, default 500
+        L-BFGS-B iterations per run.
+
+    Returns
+    -------
+    FITCFit
+
+    Raises
+    ------
+    ValueError
+        Naming the argument (as :func:`log_marginal_likelihood`, and for ``restarts``, ``seed``,
+        ``z_jitter``, ``maxiter``).
+
+    Warns
+    -----
+    JitterWarning
+        Once, if any evaluation needed more jitter than asked for (counts per run in ``runs``).
+    """
+    X, y, Z0, hyper0, ell, jitter = _check_problem(X, y, Z0, hyper0, jitter)
+    restarts = nonnegative_int(restarts, "restarts")
+    seed = nonnegative_int(seed, "seed")
+    maxiter = positive_int(maxiter, "maxiter")
+    z_jitter = finite_scalar(z_jitter, "z_jitter")
+    if z_jitter < 0:
+        raise ValueError(f"z_jitter: must be >= 0, got {z_jitter}")
+    if not isinstance(optimise_hyper, bool):
+        raise ValueError(f"optimise_hyper: expected True or False, got {optimise_hyper!r}")
+    packing = _Packing(Z0.shape, np.atleast_1d(hyper0.lengthscale).size, optimise_hyper,
+                       optimise_hyper and hyper0.sigma > 0, hyper0)
+
+    rng = np.random.default_rng(seed)
+    scale = z_jitter * X.std(axis=0)  # [D]
+    starts = [Z0] + [Z0 + scale * rng.standard_normal(Z0.shape) for _ in range(restarts)]
+    runs = tuple(_run(X, y, Z_start, packing, jitter, maxiter) for Z_start in starts)
+    n_warn = sum(r.jitter_warnings for r in runs)
+    if n_warn:
+        warnings.warn(f"{n_warn} evaluation(s) during optimise needed more jitter on K_uu than {jitter:.3g} "
+                      "(pseudo-inputs nearly coincide); counts per run in FITCFit.runs", JitterWarning,
+                      stacklevel=2)
+    best = int(np.argmax([r.log_ml for r in runs]))
+    return FITCFit(runs[best].Z, runs[best].hyper, runs[best].log_ml, _frozen(Z0), hyper0, runs[0].log_ml_start,
+                   runs, best, seed)

@@ -1,0 +1,307 @@
+"""inference.gp.fitc: FITC against dense NumPy (its own covariance, and the exact GP when Z = X), the analytic
+gradient against finite differences, ML-II over Z, and the numerical edge cases."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from inference.gp import fitc
+from inference.gp.linalg import JitterWarning
+from models.datasets import load_snelson
+from models.gp import GPHyperparameters, exp_quad
+
+HYPER_ARD = GPHyperparameters(eta=1.2, lengthscale=(0.6, 0.9), sigma=0.3)
+
+
+def _data(n=40, dims=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0.0, 4.0, size=(n, dims))
+    y = np.sin(X).sum(axis=1) + 0.3 * rng.standard_normal(n)
+    return X, y
+
+
+def _pseudo_inputs(m=7, dims=2, seed=1):
+    return np.random.default_rng(seed).uniform(0.0, 4.0, size=(m, dims))
+
+
+def _grid_2d():
+    """25 inputs on a 5 x 5 grid: K is well conditioned at HYPER_ARD (cond ~ 30), so no jitter is needed."""
+    g = np.linspace(0.0, 4.0, 5)
+    X = np.column_stack([np.repeat(g, 5), np.tile(g, 5)])
+    return X, np.sin(X).sum(axis=1) + 0.1 * np.cos(7.0 * X[:, 0])
+
+
+def _dense_fitc_cov(X, Z, hyper, jitter):
+    """``Q_ff + diag(max(K_ff - Q_ff, 0)) + max(sigma^2, jitter) I``, formed densely."""
+    Kuu = exp_quad(Z, Z, hyper.eta, hyper.lengthscale) + jitter * np.eye(len(Z))
+    Kuf = exp_quad(Z, X, hyper.eta, hyper.lengthscale)
+    Q = Kuf.T @ np.linalg.solve(Kuu, Kuf)
+    lam = np.maximum(hyper.eta**2 - np.diag(Q), 0.0) + max(hyper.sigma**2, jitter)
+    return Q + np.diag(lam)
+
+
+def _exact_gp(X, y, X_new, hyper):
+    """Exact GP regression, densely: log ML, predictive mean and variance of f."""
+    C = exp_quad(X, X, hyper.eta, hyper.lengthscale) + hyper.sigma**2 * np.eye(len(X))
+    Ks = exp_quad(X_new, X, hyper.eta, hyper.lengthscale)
+    log_ml = stats.multivariate_normal(np.zeros(len(X)), C).logpdf(y)
+    return log_ml, Ks @ np.linalg.solve(C, y), hyper.eta**2 - np.einsum("sn,ns->s", Ks, np.linalg.solve(C, Ks.T))
+
+
+# ------------------------------------------------------------------------------------------ identities
+
+
+def test_log_ml_equals_the_dense_fitc_gaussian_density():
+    X, y = _data()
+    Z = _pseudo_inputs()
+    dense = stats.multivariate_normal(np.zeros(len(y)), _dense_fitc_cov(X, Z, HYPER_ARD, 1e-6)).logpdf(y)
+    assert fitc.log_marginal_likelihood(X, y, Z, HYPER_ARD, jitter=1e-6) == pytest.approx(dense, abs=1e-8)
+
+
+def test_with_z_equal_to_x_the_log_ml_is_the_exact_gp_log_ml():
+    X, y = _grid_2d()
+    exact, _, _ = _exact_gp(X, y, X, HYPER_ARD)
+    assert fitc.log_marginal_likelihood(X, y, X, HYPER_ARD, jitter=0.0) == pytest.approx(exact, abs=1e-8)
+
+
+def test_with_z_equal_to_x_the_predictive_is_the_exact_gp_predictive():
+    X, y = _grid_2d()
+    X_new = np.random.default_rng(2).uniform(-1.0, 5.0, size=(30, 2))
+    _, mean, var = _exact_gp(X, y, X_new, HYPER_ARD)
+    got_mean, got_var = fitc.predict(fitc.posterior(X, y, X, HYPER_ARD, jitter=0.0), X_new)
+    np.testing.assert_allclose(got_mean, mean, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(got_var, var, rtol=0, atol=1e-8)
+
+
+def test_posterior_of_u_equals_the_dense_gaussian_conditional():
+    X, y = _data()
+    Z = _pseudo_inputs()
+    post = fitc.posterior(X, y, Z, HYPER_ARD, jitter=1e-6)
+    Kuu = exp_quad(Z, Z, 1.2, (0.6, 0.9)) + 1e-6 * np.eye(len(Z))
+    Kuf = exp_quad(Z, X, 1.2, (0.6, 0.9))
+    lam = np.diag(_dense_fitc_cov(X, Z, HYPER_ARD, 1e-6) - Kuf.T @ np.linalg.solve(Kuu, Kuf))
+    Sigma = Kuu + (Kuf / lam) @ Kuf.T  # u | y ~ N(Kuu Sigma^-1 Kuf Lambda^-1 y, Kuu Sigma^-1 Kuu)
+    np.testing.assert_allclose(post.u_mean, Kuu @ np.linalg.solve(Sigma, Kuf @ (y / lam)), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(post.u_cov, Kuu @ np.linalg.solve(Sigma, Kuu), rtol=1e-8, atol=1e-10)
+
+
+def test_include_noise_adds_sigma_squared_to_the_predictive_variance():
+    X, y = _data()
+    post = fitc.posterior(X, y, _pseudo_inputs(), HYPER_ARD)
+    X_new = _pseudo_inputs(m=5, seed=9)
+    (m0, v0), (m1, v1) = fitc.predict(post, X_new), fitc.predict(post, X_new, include_noise=True)
+    np.testing.assert_array_equal(m0, m1)
+    np.testing.assert_allclose(v1 - v0, 0.3**2, rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------- gradient
+
+
+def _finite_difference_gradient(X, y, Z, hyper, jitter, h=1e-6):
+    def at(Zp, log_eta, log_ell, log_sigma):
+        ell = np.exp(log_ell)
+        hp = GPHyperparameters(np.exp(log_eta), float(ell[0]) if np.ndim(hyper.lengthscale) == 0 else tuple(ell),
+                               np.exp(log_sigma))
+        return fitc.log_marginal_likelihood(X, y, Zp, hp, jitter=jitter)
+
+    theta = [Z, np.log(hyper.eta), np.log(np.atleast_1d(hyper.lengthscale)), np.log(hyper.sigma)]
+
+    def central(k, step):
+        up, down = list(theta), list(theta)
+        up[k], down[k] = theta[k] + step, theta[k] - step
+        return (at(*up) - at(*down)) / (2 * h)
+
+    grad_Z = np.zeros_like(Z)
+    for idx in np.ndindex(*Z.shape):
+        e = np.zeros_like(Z)
+        e[idx] = h
+        grad_Z[idx] = central(0, e)
+    ell = theta[2]
+    grad_ell = np.array([central(2, h * (np.arange(ell.size) == d)) for d in range(ell.size)])
+    return grad_Z, central(1, h), grad_ell, central(3, h)
+
+
+@pytest.mark.parametrize(
+    "dims, hyper",
+    [(2, HYPER_ARD), (2, GPHyperparameters(0.9, 0.7, 0.2)), (1, GPHyperparameters(1.1, 0.5, 0.25))],
+    ids=["ard", "shared-lengthscale", "one-dimensional"],
+)
+def test_gradient_matches_central_finite_differences(dims, hyper):
+    X, y = _data(n=30, dims=dims, seed=4)
+    Z = _pseudo_inputs(m=5, dims=dims, seed=5)
+    _, grad = fitc.log_marginal_likelihood_and_grad(X, y, Z, hyper, jitter=1e-6)
+    fd_Z, fd_eta, fd_ell, fd_sigma = _finite_difference_gradient(X, y, Z, hyper, 1e-6)
+    np.testing.assert_allclose(grad.Z, fd_Z, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grad.log_eta, fd_eta, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grad.log_lengthscale, fd_ell, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grad.log_sigma, fd_sigma, rtol=1e-5, atol=1e-6)
+
+
+def test_value_returned_with_the_gradient_is_the_log_ml():
+    X, y = _data()
+    Z = _pseudo_inputs()
+    value, _ = fitc.log_marginal_likelihood_and_grad(X, y, Z, HYPER_ARD)
+    assert value == fitc.log_marginal_likelihood(X, y, Z, HYPER_ARD)
+
+
+# ----------------------------------------------------------------------------------------- optimise
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    X, y = _data(n=40, dims=1, seed=6)
+    Z0 = np.linspace(0.5, 3.5, 4)
+    return X, y, Z0, fitc.optimise(X, y, Z0, GPHyperparameters(1.0, 1.0, 0.5), restarts=2, seed=3, maxiter=60)
+
+
+def test_optimise_never_ends_below_its_start(small_fit):
+    *_, fit = small_fit
+    assert all(run.log_ml >= run.log_ml_start for run in fit.runs)
+    assert fit.log_ml >= fit.log_ml0 and fit.log_ml == max(run.log_ml for run in fit.runs)
+
+
+def test_optimise_starts_run_zero_at_z0_and_reports_its_log_ml(small_fit):
+    X, y, Z0, fit = small_fit
+    np.testing.assert_array_equal(fit.runs[0].Z_start, Z0[:, None])
+    assert fit.log_ml0 == pytest.approx(fitc.log_marginal_likelihood(X, y, Z0, fit.hyper0), abs=1e-12)
+    assert fit.log_ml == pytest.approx(fitc.log_marginal_likelihood(X, y, fit.Z, fit.hyper), abs=1e-9)
+
+
+def test_optimise_is_reproducible_by_seed(small_fit):
+    X, y, Z0, fit = small_fit
+    again = fitc.optimise(X, y, Z0, GPHyperparameters(1.0, 1.0, 0.5), restarts=2, seed=3, maxiter=60)
+    other = fitc.optimise(X, y, Z0, GPHyperparameters(1.0, 1.0, 0.5), restarts=1, seed=4, maxiter=1)
+    np.testing.assert_array_equal(again.Z, fit.Z)
+    assert again.log_ml == fit.log_ml and again.hyper == fit.hyper
+    assert not np.array_equal(other.runs[1].Z_start, fit.runs[1].Z_start)
+
+
+def test_optimising_z_on_snelson_with_ten_pseudo_inputs_beats_evenly_spaced_z():
+    data = load_snelson().arrays
+    X, y = data["X"], data["y"]
+    Z0 = np.linspace(X.min(), X.max(), 10)
+    hyper = GPHyperparameters(0.85, 0.5, 0.23)
+    fit = fitc.optimise(X, y, Z0, hyper, restarts=0, optimise_hyper=False, maxiter=100)
+    assert fit.hyper == hyper
+    assert fit.log_ml > fit.log_ml0 + 1.0
+    assert not np.allclose(fit.Z, Z0[:, None])
+
+
+def test_noiseless_start_keeps_sigma_at_zero():
+    X, y = _data(n=20, dims=1, seed=7)
+    fit = fitc.optimise(X, y, np.linspace(0.5, 3.5, 3), GPHyperparameters(1.0, 1.0, 0.0), restarts=0, maxiter=5)
+    assert fit.hyper.sigma == 0.0
+
+
+@pytest.mark.slow
+def test_optimised_ten_pseudo_input_fitc_on_snelson_tracks_the_exact_gp_mean_and_is_calibrated():
+    data = load_snelson().arrays
+    X, y = data["X"], data["y"]
+    fit = fitc.optimise(X, y, np.linspace(X.min(), X.max(), 10), GPHyperparameters(1.0, 1.0, 0.5), restarts=4, seed=0)
+    post = fitc.posterior(X, y, fit.Z, fit.hyper)
+    grid = np.linspace(X.min(), X.max(), 101)[:, None]
+    _, exact_mean, _ = _exact_gp(X, y, grid, fit.hyper)
+    assert np.max(np.abs(fitc.predict(post, grid)[0] - exact_mean)) < 0.2  # y ranges over about 4
+    mean, var = fitc.predict(post, X, include_noise=True)
+    assert 0.90 <= np.mean(np.abs(y - mean) < 1.96 * np.sqrt(var)) <= 0.995  # 95% intervals
+
+
+# ------------------------------------------------------------------------------------------ numerics
+
+
+def test_noiseless_case_gives_finite_log_ml_gradient_and_nonnegative_variances():
+    X, y = _data(n=30, dims=1, seed=8)
+    Z = X[::5]  # pseudo-inputs on data points: K_nn - Q_nn rounds to 0 there
+    hyper = GPHyperparameters(1.0, 0.7, 0.0)
+    value, grad = fitc.log_marginal_likelihood_and_grad(X, y, Z, hyper)
+    mean, var = fitc.predict(fitc.posterior(X, y, Z, hyper), np.linspace(-1.0, 5.0, 50))
+    assert np.isfinite(value) and np.all(np.isfinite(grad.Z)) and grad.log_sigma == 0.0
+    assert np.all(np.isfinite(mean)) and np.all(var >= 0.0)
+
+
+def test_noiseless_case_without_jitter_is_an_error_naming_jitter_when_lambda_vanishes():
+    X = np.linspace(0.0, 4.0, 30)
+    with pytest.raises(ValueError, match="^jitter: with sigma = 0"):
+        fitc.log_marginal_likelihood(X, np.sin(X), X[::5], GPHyperparameters(1.0, 0.7, 0.0), jitter=0.0)
+
+
+def test_coincident_pseudo_inputs_without_jitter_escalate_it_with_a_warning_and_stay_finite():
+    X, y = _data(n=30, dims=1, seed=8)
+    Z = np.array([1.0, 1.0, 2.5, 2.5])
+    with pytest.warns(JitterWarning, match="K_uu"):
+        value, grad = fitc.log_marginal_likelihood_and_grad(X, y, Z, GPHyperparameters(1.0, 0.7, 0.2), jitter=0.0)
+    assert np.isfinite(value) and np.all(np.isfinite(grad.Z)) and np.isfinite(grad.log_eta)
+
+
+def test_coincident_pseudo_inputs_need_no_escalation_with_the_default_jitter():
+    X, y = _data(n=30, dims=1, seed=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JitterWarning)
+        value = fitc.log_marginal_likelihood(X, y, np.array([1.0, 1.0, 2.5]), GPHyperparameters(1.0, 0.7, 0.2))
+    assert np.isfinite(value)
+
+
+@pytest.mark.parametrize("ell", [1e-3, 1e-2, 1.0, 1e2, 1e3])
+def test_lengthscales_from_1e_minus_3_to_1e3_give_finite_values_and_gradients(ell):
+    X, y = _data(n=30, dims=1, seed=8)
+    Z = np.linspace(0.0, 4.0, 6)
+    hyper = GPHyperparameters(1.0, ell, 0.2)
+    value, grad = fitc.log_marginal_likelihood_and_grad(X, y, Z, hyper)
+    mean, var = fitc.predict(fitc.posterior(X, y, Z, hyper), np.linspace(-1.0, 5.0, 20))
+    assert np.isfinite(value) and np.all(np.isfinite(grad.Z)) and np.isfinite(grad.log_lengthscale).all()
+    assert np.all(np.isfinite(mean)) and np.all(var >= 0.0)
+
+
+def test_one_dimensional_inputs_are_one_column():
+    X, y = _data(n=20, dims=1, seed=8)
+    Z = np.linspace(0.0, 4.0, 4)
+    hyper = GPHyperparameters(1.0, 0.7, 0.2)
+    assert fitc.log_marginal_likelihood(X[:, 0], y, Z, hyper) == fitc.log_marginal_likelihood(X, y, Z[:, None], hyper)
+
+
+def test_more_pseudo_inputs_than_data_is_allowed_and_still_the_fitc_density():
+    X, y = _data(n=6, dims=1, seed=8)
+    Z = np.linspace(0.0, 4.0, 9)[:, None]
+    hyper = GPHyperparameters(1.0, 0.7, 0.2)
+    dense = stats.multivariate_normal(np.zeros(6), _dense_fitc_cov(X, Z, hyper, 1e-6)).logpdf(y)
+    assert fitc.log_marginal_likelihood(X, y, Z, hyper) == pytest.approx(dense, abs=1e-8)
+
+
+@pytest.mark.parametrize(
+    "change, name",
+    [
+        ({"X": np.array([[0.0], [np.nan], [1.0]])}, "X"),
+        ({"y": np.array([0.0, np.inf, 1.0])}, "y"),
+        ({"y": np.zeros(4)}, "y"),
+        ({"Z": np.array([[np.nan]])}, "Z"),
+        ({"Z": np.zeros((2, 2))}, "Z"),
+        ({"hyper": (1.0, 1.0, 0.1)}, "hyper"),
+        ({"hyper": GPHyperparameters(1.0, (1.0, 2.0), 0.1)}, "lengthscale"),
+        ({"jitter": -1e-6}, "jitter"),
+    ],
+)
+def test_bad_inputs_raise_naming_the_argument(change, name):
+    args = {"X": np.zeros((3, 1)), "y": np.zeros(3), "Z": np.zeros((1, 1)),
+            "hyper": GPHyperparameters(1.0, 1.0, 0.1), "jitter": 1e-6} | change
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        fitc.log_marginal_likelihood(args.pop("X"), args.pop("y"), args.pop("Z"), args.pop("hyper"), **args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name", [({"restarts": -1}, "restarts"), ({"seed": 1.5}, "seed"), ({"z_jitter": -0.1}, "z_jitter"),
+                     ({"maxiter": 0}, "maxiter"), ({"optimise_hyper": "yes"}, "optimise_hyper")],
+)
+def test_bad_optimise_options_raise_naming_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        fitc.optimise(np.zeros(3), np.zeros(3), np.zeros(1), GPHyperparameters(1.0, 1.0, 0.1), **kwargs)
+
+
+def test_predict_rejects_inputs_of_the_wrong_dimension_naming_them():
+    X, y = _data()
+    post = fitc.posterior(X, y, _pseudo_inputs(), HYPER_ARD)
+    with pytest.raises(ValueError, match="^X_new:"):
+        fitc.predict(post, np.zeros((3, 3)))

@@ -47,6 +47,7 @@ from models.checks import finite_scalar, finite_vector, instance, positive_scala
 __all__ = [
     "as_inputs", "GPHyperparameters", "exp_quad", "exp_quad_diag", "check_data", "check_jitter", "PYMC_JITTER",
     "GPPrior", "build_marginal_model", "build_latent_model", "pymc_marginal_predict", "pymc_marginal_log_likelihood",
+    "true_function", "simulate", "SIMULATION_NOISE_SD",
 ]
 
 #: The jitter PyMC's GP classes add by default (``pymc.gp.util.JITTER_DEFAULT``); see the module docstring.
@@ -473,3 +474,61 @@ def pymc_marginal_log_likelihood(X, y, hyper: GPHyperparameters, *, jitter: floa
     """
     model, _, _ = _fixed_marginal(X, y, hyper, jitter)
     return float(model.compile_logp(vars=model.observed_RVs)({}))
+
+
+# --------------------------------------------------------------------------------------------------------
+# A simulated data set with a known true function (the lengthscale study)
+# --------------------------------------------------------------------------------------------------------
+
+#: The noise sd of :func:`simulate`.
+SIMULATION_NOISE_SD = 0.3
+
+
+def true_function(x) -> np.ndarray:
+    """The true function of :func:`simulate`: ``sin(3 x) + 0.3 x``, shape as ``x`` (a broad trend plus a
+    wiggle of period about 2.1: a lengthscale near 0.5–1 suits it)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.sin(3.0 * x) + 0.3 * x
+
+
+def simulate(seed: int = 0, *, n_train: int = 40, n_test: int = 200, low: float = 0.0, high: float = 5.0,
+             noise_sd: float = SIMULATION_NOISE_SD):
+    """A 1-D regression data set with a known true function (:func:`true_function`).
+
+    Training inputs uniform on ``[low, high]``, ``y = f(x) + N(0, noise_sd^2)``; the test inputs are an even
+    grid on the same interval, with the noise-free ``f``.
+
+    Parameters
+    ----------
+    seed : int >= 0
+    n_train, n_test : int >= 1
+    low, high : float, low < high
+    noise_sd : float > 0
+
+    Returns
+    -------
+    models.datasets.Dataset
+        ``arrays``: ``X`` (n_train, 1), ``y`` (n_train,), ``X_test`` (n_test, 1), ``f_test`` (n_test,), and
+        ``truth`` = ``[noise_sd]``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument.
+    """
+    from models.checks import nonnegative_int, positive_int
+    from models.datasets import Dataset
+
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+    n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
+    low, high = finite_scalar(low, "low"), finite_scalar(high, "high")
+    if not low < high:
+        raise ValueError(f"high: must exceed low, got low = {low}, high = {high}")
+    noise_sd = positive_scalar(noise_sd, "noise_sd")
+    x = np.sort(rng.uniform(low, high, n_train))
+    y = true_function(x) + noise_sd * rng.standard_normal(n_train)
+    grid = np.linspace(low, high, n_test)
+    description = (f"simulated, {n_train} points uniform on [{low:g}, {high:g}], y = sin(3x) + 0.3x + "
+                   f"N(0, {noise_sd:g}^2), seed {seed}; test: an even grid of {n_test} points with the noise-free f.")
+    return Dataset("gp-simulated", {"X": x[:, None], "y": y, "X_test": grid[:, None], "f_test": true_function(grid),
+                                    "truth": np.array([noise_sd])}, description, ())

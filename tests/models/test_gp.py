@@ -198,3 +198,18 @@ def test_fixed_hyperparameter_builders_refuse_a_negative_jitter(builder):
     }[builder]
     with pytest.raises(ValueError, match="^jitter:"):
         call()
+
+
+def test_simulate_draws_noisy_values_of_the_true_function_reproducibly():
+    a, b = gp.simulate(7, n_train=500), gp.simulate(7, n_train=500)
+    np.testing.assert_array_equal(a.arrays["y"], b.arrays["y"])
+    residual = a.arrays["y"] - gp.true_function(a.arrays["X"][:, 0])
+    assert abs(residual.std() - gp.SIMULATION_NOISE_SD) < 0.05
+    np.testing.assert_array_equal(a.arrays["f_test"], gp.true_function(a.arrays["X_test"][:, 0]))
+
+
+@pytest.mark.parametrize("kwargs, name", [({"n_train": 0}, "n_train"), ({"low": 1.0, "high": 0.0}, "high"),
+                                          ({"noise_sd": 0.0}, "noise_sd"), ({"seed": -1}, "seed")])
+def test_simulate_rejects_bad_settings_naming_them(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        gp.simulate(**{"seed": 0, **kwargs})

@@ -1,0 +1,36 @@
+"""zoo.pairs.sparse_gp: `bayes-zoo compare sparse-gp` end to end (identities only), and its option checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from zoo import cli
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    status = cli.main(["compare", "sparse-gp", "--quick", "--restarts", "1", "--out", str(out)])
+    return status, out / "sparse-gp"
+
+
+def test_every_identity_holds_and_the_pair_agrees(quick_run):
+    status, folder = quick_run
+    assert status == cli.EXIT_OK
+    report = (folder / "report.md").read_text()
+    assert "**Verdict: agree**" in report
+    assert report.count("| yes  |") == 6 and "**no**" not in report
+
+
+def test_report_shows_where_z_moved_and_the_snelson_figure(quick_run):
+    _, folder = quick_run
+    report = (folder / "report.md").read_text()
+    assert "## Where the pseudo-inputs moved" in report and "optimised Z" in report
+    assert (folder / "snelson_fitc.png").exists() and (folder / "checks.csv").exists()
+
+
+@pytest.mark.parametrize("options, flag", [(["--inducing", "0"], "--inducing"), (["--inducing", "201"], "--inducing"),
+                                           (["--restarts", "-1"], "--restarts")])
+def test_bad_pair_options_exit_with_usage_status_before_any_work(tmp_path, capsys, options, flag):
+    assert cli.main(["compare", "sparse-gp", "--out", str(tmp_path), *options]) == cli.EXIT_USAGE
+    assert f"error: {flag}:" in capsys.readouterr().out

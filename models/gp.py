@@ -174,8 +174,15 @@ def exp_quad(X1, X2, eta: float, lengthscale) -> np.ndarray:
     hyper = GPHyperparameters(eta, lengthscale, 0.0)
     ell = hyper.lengthscales(X1.shape[1])
     A, B = X1 / ell, X2 / ell  # [N1, D], [N2, D]
-    sq = (A**2).sum(axis=1)[:, None] + (B**2).sum(axis=1)[None, :] - 2.0 * A @ B.T  # [N1, N2]
-    return hyper.eta**2 * np.exp(-0.5 * np.maximum(sq, 0.0))
+    # In place on one [N1, N2] array: this is most of the cost of a large Gram matrix.
+    K = A @ B.T  # [N1, N2]
+    K *= -2.0
+    K += np.add.outer((A**2).sum(axis=1), (B**2).sum(axis=1))  # the squared distance (symmetric for X1 = X2)
+    np.maximum(K, 0.0, out=K)
+    K *= -0.5
+    np.exp(K, out=K)
+    K *= hyper.eta**2
+    return K
 
 
 def exp_quad_diag(X, eta: float) -> np.ndarray:

@@ -100,8 +100,10 @@ NEGATIVE_VARIANCE_RTOL = 1e-8
 _Z95 = float(stats.norm.ppf(0.95))  # 1.6449: q05 and q95 of a Gaussian marginal are mean -/+ _Z95 sd
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64)
+def _frozen(a: np.ndarray, *, copy: bool = True) -> np.ndarray:
+    """A read-only float64 array: a copy (the caller's arrays stay writable), or, for an array this module
+    just made (``copy=False``), the array itself."""
+    a = np.array(a, dtype=np.float64) if copy else np.asarray(a, dtype=np.float64)
     a.flags.writeable = False
     return a
 
@@ -169,11 +171,11 @@ def posterior(X, y, hyper: GPHyperparameters, *, jitter: float = 0.0) -> ExactGP
     X, y = check_data(X, y)
     hyper = instance(hyper, GPHyperparameters, "hyper")
     jitter = check_jitter(jitter)
-    K = exp_quad(X, X, hyper.eta, hyper.lengthscales(X.shape[1]))  # [N, N]
-    L, used = cholesky(K + hyper.sigma**2 * np.eye(X.shape[0]), jitter=jitter,
-                       what="K + sigma^2 I (the GP's covariance of y)")
+    C = exp_quad(X, X, hyper.eta, hyper.lengthscales(X.shape[1]))  # [N, N]: K, then K + sigma^2 I in place
+    C.flat[:: X.shape[0] + 1] += hyper.sigma**2
+    L, used = cholesky(C, jitter=jitter, what="K + sigma^2 I (the GP's covariance of y)")
     alpha = linalg.cho_solve((L, True), y, check_finite=False)  # [N]
-    return ExactGP(_frozen(X), _frozen(y), hyper, _frozen(L), _frozen(alpha), float(used))
+    return ExactGP(_frozen(X), _frozen(y), hyper, _frozen(L, copy=False), _frozen(alpha, copy=False), float(used))
 
 
 def _nonnegative(var: np.ndarray, scale: float, what: str) -> np.ndarray:

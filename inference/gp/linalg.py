@@ -63,9 +63,14 @@ def cholesky(A, *, jitter: float = 0.0, what: str = "the Gram matrix") -> tuple[
     scale = float(np.mean(np.diag(A))) if A.size else 1.0
     scale = scale if scale > 0 else 1.0
     tries = [jitter] + [jitter + scale * 10.0**k for k in range(-10, int(np.log10(MAX_RELATIVE_JITTER)) + 1)]
+    n = A.shape[0]
     for j in tries:
+        M = A
+        if j > 0:  # one copy, factorised in place; A itself is never modified
+            M = A.copy()
+            M.flat[:: n + 1] += j
         try:
-            L = linalg.cholesky(A + j * np.eye(A.shape[0]), lower=True, check_finite=False)
+            L = linalg.cholesky(M, lower=True, check_finite=False, overwrite_a=M is not A)
         except linalg.LinAlgError:
             continue
         if j > jitter:

@@ -235,12 +235,14 @@ def machine_facts() -> dict[str, str]:
     }
 
 
-def settings_facts(s: Settings, timing: str, timed: dict[str, tuple[float, ...]], total_s: float) -> dict[str, str]:
-    """The settings list of a results file: sizes, seed, quick, how calls were timed, each call's seconds."""
+def settings_facts(s: Settings, timing: str, timed: dict[str, tuple[float, ...]], total_s: float,
+                   seconds_format: str = ".3f") -> dict[str, str]:
+    """The settings list of a results file: sizes, seed, quick, how calls were timed, each call's seconds
+    (formatted with ``seconds_format``: ``".4g"`` keeps millisecond calls readable)."""
     facts = dict(s.as_dict())
     facts["timing"] = timing
     for name, seconds in timed.items():
-        facts[f"{name} timed calls s"] = ", ".join(f"{x:.3f}" for x in seconds)
+        facts[f"{name} timed calls s"] = ", ".join(format(x, seconds_format) for x in seconds)
     facts["total run time s (from loading the script, PyMC import included)"] = f"{total_s:.1f}"
     return facts
 
@@ -268,9 +270,10 @@ def write_results(path: Path, title: str, script: str, body: list[str], settings
 
 
 def finish(s: Settings, process_start: float, title: str, script: str, body: list[str], timing: str,
-           timed: dict[str, tuple[float, ...]]) -> int:
+           timed: dict[str, tuple[float, ...]], seconds_format: str = ".3f") -> int:
     """Write the results file (settings with the run time since ``process_start``), say where; exit status 0."""
     total = time.perf_counter() - process_start
-    write_results(s.out, title, script, body, settings_facts(s, timing, timed, total), machine_facts())
+    write_results(s.out, title, script, body, settings_facts(s, timing, timed, total, seconds_format),
+                  machine_facts())
     print(f"total {total:.1f} s; results written to {s.out}")
     return 0

@@ -24,7 +24,8 @@ TITLE = "Gaussian-process regression, squared-exponential kernel (simulated 1-D 
 #: The lengthscales of the study (the issue's list).
 LENGTHSCALES = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 HYPER_NAMES = ("eta", "lengthscale", "sigma")
-#: Draws (and tuning steps) per chain of the hyperparameter run at --quick size.
+#: Draws (and tuning steps) per chain of the hyperparameter run: at most MARGINAL_DRAWS, QUICK_... at --quick.
+MARGINAL_DRAWS = 500
 QUICK_MARGINAL_DRAWS = 200
 
 
@@ -109,18 +110,19 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
 
     settings.progress("PyMC / NUTS over f (gp.Latent)")
     latent = nuts.sample_nuts(gpm.build_latent_model(X, y, hyper, jitter=jitter), draws=settings.draws,
-                              tune=settings.warmup, chains=settings.chains, seed=settings.seed,
-                              cores=_cores(settings.chains))
+                              tune=settings.warmup, chains=settings.chains, seed=settings.seed)
     reference = exact.exact_summary(exact.posterior(X, y, hyper, jitter=jitter))
     cv = crossval.compare({"latent": latent}, reference, var_names=["f"])
 
     settings.progress("PyMC / NUTS over the hyperparameters (gp.Marginal)")
     prior = gpm.GPPrior.from_data(X, y)
     # Not part of the verdict (a mode is placed in a posterior, not tested), and gp.Marginal is the slowest
-    # NUTS run of the zoo: at --quick size it is a short run, said so in the report.
-    m_draws, m_chains = (QUICK_MARGINAL_DRAWS, 2) if settings.quick else (settings.draws, settings.chains)
+    # NUTS run of the zoo (~20 ms an iteration at N = 40: PyTensor's Cholesky and its gradient): at most
+    # MARGINAL_DRAWS draws per chain, a short run at --quick size; the report says which.
+    m_chains = 2 if settings.quick else settings.chains
+    m_draws = QUICK_MARGINAL_DRAWS if settings.quick else min(settings.draws, MARGINAL_DRAWS)
     marginal = nuts.sample_nuts(gpm.build_marginal_model(X, y, prior), draws=m_draws, tune=m_draws,
-                                chains=m_chains, seed=settings.seed, cores=_cores(m_chains))
+                                chains=m_chains, seed=settings.seed)
     placement = _placement(marginal, hyper)
 
     settings.progress("lengthscale study")
@@ -146,7 +148,7 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
         f"{settings.seed}; over f (`gp.Latent`, non-centred) {latent.posterior.attrs['sampling_time']:.1f} s; over "
         f"the hyperparameters (`gp.Marginal`, {m_chains} chains x {m_draws} draws after {m_draws}"
         f"{', a short run at --quick size' if settings.quick else ''}) "
-        f"{marginal.posterior.attrs['sampling_time']:.1f} s.  Chains run in parallel on up to {_cores(4)} cores.",
+        f"{marginal.posterior.attrs['sampling_time']:.1f} s.",
         f"Hyperparameter priors (`gp.Marginal` run): {prior.describe()}.",
     ]
     sections = {
@@ -160,13 +162,6 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
     ]
     results = {"latent": latent, "marginal": marginal}
     return PairOutcome(NAME, TITLE, results, cv, reference, facts, figures, notes, sections, checks)
-
-
-def _cores(chains: int) -> int:
-    """Processes for PyMC's chains: the GP models are slow enough per step that parallel chains pay."""
-    import os
-
-    return max(1, min(chains, os.cpu_count() or 1))
 
 
 def _placement(marginal, hyper) -> "pd.DataFrame":

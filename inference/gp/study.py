@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from inference.gp import exact
-from models.checks import generator
+from models.checks import generator, positive_int
 from models.gp import GPHyperparameters, as_inputs, check_data, exp_quad
 
 __all__ = ["lengthscale_study", "prior_samples", "plot_lengthscale_study"]
@@ -89,13 +89,32 @@ def lengthscale_study(X, y, X_test, f_test, hyper: GPHyperparameters, lengthscal
 
 
 def prior_samples(rng: np.random.Generator, X, hyper: GPHyperparameters, size: int) -> np.ndarray:
-    """Draws of f from the GP prior at ``X``, shape ``(size, N)``.
+    """Draws of f from the GP prior at ``X`` (units of y).
 
     Uses NumPy's ``multivariate_normal(method="eigh")``, which accepts the numerically singular Gram
-    matrices of long lengthscales without jitter.
+    matrices of long lengthscales without jitter (GPML sec. 2.2 and appendix A.2).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    X : array_like, shape (N, D) or (N,)
+    hyper : GPHyperparameters
+        ``eta`` and ``lengthscale`` are used.
+    size : int >= 1
+        Number of draws.
+
+    Returns
+    -------
+    numpy.ndarray, shape (size, N)
+
+    Raises
+    ------
+    ValueError
+        Naming ``rng``, ``X``, ``lengthscale`` or ``size``.
     """
     rng = generator(rng)
     X = as_inputs(X)
+    size = positive_int(size, "size")
     K = exp_quad(X, X, hyper.eta, hyper.lengthscales(X.shape[1]))  # [N, N]
     return rng.multivariate_normal(np.zeros(X.shape[0]), K, size=size, method="eigh")
 

@@ -126,8 +126,8 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
     placement = _placement(marginal, hyper)
 
     settings.progress("lengthscale study")
-    table = study.lengthscale_study(X, y, X_test, f_test, hyper, ells)
-    ml_row = study.lengthscale_study(X, y, X_test, f_test, hyper, [hyper.lengthscale]).iloc[0]
+    scored = study.lengthscale_study(X, y, X_test, f_test, hyper, [*ells, hyper.lengthscale])  # last: type-II ML
+    table, ml_row = scored.iloc[:-1], scored.iloc[-1]
     figures = {
         "lengthscale_study": study.plot_lengthscale_study(X, y, X_test, f_test, hyper, table,
                                                           ml_lengthscale=hyper.lengthscale, seed=settings.seed),

@@ -152,28 +152,29 @@ DIRECT_MAX_DIMS = 8
 
 
 @numba.njit(cache=True)
-def _exp_quad_direct(A, B, eta2):
-    """``eta2 exp(-|a_i - b_j|^2 / 2)`` for scaled inputs ``A`` [N1, D], ``B`` [N2, D]: one pass."""
-    n1, n2, d = A.shape[0], B.shape[0], A.shape[1]
-    K = np.empty((n1, n2))
+def _exp_quad_direct(A, Bt, eta2, K):
+    """``K[i, j] = eta2 exp(-|a_i - b_j|^2 / 2)`` for scaled inputs ``A`` [N1, D] and ``Bt`` [D, N2] (``B``
+    transposed): one pass over each row of ``K``, the squared distance summed over the D columns in turn
+    (loops over j, which vectorise), then exponentiated."""
+    n1, d = A.shape
+    n2 = Bt.shape[1]
     for i in range(n1):
         for j in range(n2):
-            s = 0.0
-            for k in range(d):
-                t = A[i, k] - B[j, k]
-                s += t * t
-            K[i, j] = eta2 * np.exp(-0.5 * s)
-    return K
+            K[i, j] = 0.0
+        for k in range(d):
+            a = A[i, k]
+            for j in range(n2):
+                t = a - Bt[k, j]
+                K[i, j] += t * t
+        for j in range(n2):
+            K[i, j] = eta2 * np.exp(-0.5 * K[i, j])
 
 
 def exp_quad(X1, X2, eta: float, lengthscale) -> np.ndarray:
     """The squared-exponential kernel matrix ``K[i, j] = eta^2 exp(-|(x1_i - x2_j) / ell|^2 / 2)``.
 
-    The one place the kernel is written.  On the inputs divided by ``ell``: for up to
-    :data:`DIRECT_MAX_DIMS` input dimensions, one compiled pass (numba) sums the squared differences and
-    exponentiates (no cancellation, exactly symmetric, no temporary ``(N1, N2)`` arrays: this is most of the
-    cost of FITC's ``K_fu``); above that, ``|a|^2 + |b|^2 - 2 a.b`` by a matrix product, clipped at 0 (as
-    PyMC's ``ExpQuad`` does), in place on one array.  Either way rounding cannot make a distance negative.
+    Validates, divides the inputs by ``ell`` and calls :func:`exp_quad_scaled`, the one place the kernel is
+    written.
 
     Parameters
     ----------
@@ -195,17 +196,46 @@ def exp_quad(X1, X2, eta: float, lengthscale) -> np.ndarray:
     X2 = as_inputs(X2, "X2", dims=X1.shape[1])
     hyper = GPHyperparameters(eta, lengthscale, 0.0)
     ell = hyper.lengthscales(X1.shape[1])
-    A, B = X1 / ell, X2 / ell  # [N1, D], [N2, D]
+    return exp_quad_scaled(X1 / ell, X2 / ell, hyper.eta**2, np.empty((X1.shape[0], X2.shape[0])))
+
+
+def exp_quad_scaled(A: np.ndarray, B: np.ndarray, eta2: float, out: np.ndarray) -> np.ndarray:
+    """``out[i, j] = eta2 exp(-|a_i - b_j|^2 / 2)`` on inputs already divided by the lengthscale(s), unchecked.
+
+    The one place the kernel is written; :func:`exp_quad` is its checked front, and FITC's factorisation calls
+    it directly on blocks of rows into one reused buffer.  For up to :data:`DIRECT_MAX_DIMS` input dimensions,
+    one compiled pass (numba) sums the squared differences and exponentiates (no cancellation, exactly
+    symmetric, no temporary arrays: this is most of the cost of FITC's ``K_fu``); above that,
+    ``|a|^2 + |b|^2 - 2 a.b`` by a matrix product, clipped at 0 (as PyMC's ``ExpQuad`` does), in place in
+    ``out``.  Either way rounding cannot make a distance negative.
+
+    Parameters
+    ----------
+    A : numpy.ndarray, shape (N1, D), float64
+        ``X1 / ell``.
+    B : numpy.ndarray, shape (N2, D), float64
+        ``X2 / ell``.
+    eta2 : float
+        ``eta^2``.
+    out : numpy.ndarray, shape (N1, N2), float64, C-contiguous
+        Written in place.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out``.
+    """
     if A.shape[1] <= DIRECT_MAX_DIMS:
-        return _exp_quad_direct(A, B, hyper.eta**2)
-    K = A @ B.T  # [N1, N2]
-    K *= -2.0
-    K += np.add.outer((A**2).sum(axis=1), (B**2).sum(axis=1))  # the squared distance (symmetric for X1 = X2)
-    np.maximum(K, 0.0, out=K)
-    K *= -0.5
-    np.exp(K, out=K)
-    K *= hyper.eta**2
-    return K
+        _exp_quad_direct(A, np.ascontiguousarray(B.T), eta2, out)
+        return out
+    np.matmul(A, B.T, out=out)  # [N1, N2]
+    out *= -2.0
+    out += np.add.outer((A**2).sum(axis=1), (B**2).sum(axis=1))  # the squared distance (symmetric for X1 = X2)
+    np.maximum(out, 0.0, out=out)
+    out *= -0.5
+    np.exp(out, out=out)
+    out *= eta2
+    return out
 
 
 def exp_quad_diag(X, eta: float) -> np.ndarray:

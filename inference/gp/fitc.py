@@ -18,7 +18,9 @@ Never forming an N x N matrix.  With ``L L^T = K_uu + jitter I``, ``A = L^-1 K_u
     log|Q_ff + Lambda|           = sum_n log Lambda_n + 2 sum_m log (L_B)_mm
     y^T (Q_ff + Lambda)^-1 y     = y^T Lambda^-1 y - c^T c,       c = L_B^-1 A Lambda^-1 y
 
-in O(N M^2) time and O(N M) memory (one N x M matrix: ``K_fu``, overwritten by ``A``).  These are PyMC's
+in O(N M^2) time.  The N x M matrices are never held whole: ``BLOCK_ROWS`` rows of ``K_fu`` at a time are formed,
+turned into rows of ``A^T`` by a triangular solve, scaled by ``Lambda^-1/2`` and folded into ``B`` and ``A Lambda^-1 y``
+(O(BLOCK_ROWS M + N) memory; only the gradient keeps all of ``A``, O(N M)).  These are PyMC's
 ``MarginalApprox(approx="FITC")`` formulae term for term (``pymc/gp/gp.py``): the same ``jitter`` on the
 diagonal of ``K_uu`` only (PyMC's ``JITTER_DEFAULT = 1e-6``), the same clipping of ``K_nn - Q_nn`` at 0.
 
@@ -72,12 +74,14 @@ import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from scipy import linalg, optimize
 
 from inference.gp.linalg import JitterWarning, cholesky
 from models.checks import finite_scalar, instance, nonnegative_int, positive_int
-from models.gp import PYMC_JITTER, GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad, exp_quad_diag
+from models.gp import (PYMC_JITTER, GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad, exp_quad_diag,
+                       exp_quad_scaled)
 
 __all__ = [
     "HYPER_RANGE",
@@ -114,6 +118,10 @@ def _check_problem(X, y, Z, hyper, jitter):
 # Arrays of N x M entries are kept in the [N, M] row-major layout that ``exp_quad(X, Z)`` returns, so
 # ``At[n]`` is column n of the math's M x N matrix; each is transformed in place where the algebra allows.
 
+#: Rows of ``K_fu`` the factorisation forms at a time: a [BLOCK_ROWS, M] block (1.6 MB at M = 100) is built,
+#: solved, scaled and folded into ``B`` while it is in cache, and reused for the next rows.
+BLOCK_ROWS = 2048
+
 
 class _Factors(NamedTuple):
     """What the likelihood, its gradient and the posterior share (shapes in the comments)."""
@@ -121,7 +129,7 @@ class _Factors(NamedTuple):
     Kuu: np.ndarray  # [M, M] kernel only (no jitter)
     L: np.ndarray  # [M, M] chol(K_uu + jitter I)
     jitter: float  # jitter actually added to K_uu
-    At: np.ndarray  # [N, M] (A Lambda^-1/2)^T, A = L^-1 K_uf
+    At: np.ndarray | None  # [N, M] (A Lambda^-1/2)^T, A = L^-1 K_uf; kept only when asked (the gradient)
     Lam: np.ndarray  # [N] diag(K_ff - Q_ff) clipped at 0, + noise variance
     unclipped: np.ndarray  # [N] bool, K_nn - Q_nn > 0
     L_B: np.ndarray  # [M, M] chol(B), B = I + A Lambda^-1 A^T
@@ -129,28 +137,56 @@ class _Factors(NamedTuple):
     c: np.ndarray  # [M] L_B^-1 A Lambda^-1 y
 
 
-def _factorise(X, y, Z, hyper, ell, jitter) -> _Factors:
+# error_model: Lambda_n = 0 gives inf (caught after the loop); reassoc: the sum of squares vectorises
+@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _lambda_and_scale(At, y, k_nn, noise_var, Lam, unclipped, y_t):
+    """One pass over rows of ``A^T`` [n, M] (in cache): the FITC diagonal ``Lam`` [n] = ``max(K_nn - Q_nn, 0)
+    + noise_var`` with ``Q_nn = |a_n|^2`` (``unclipped`` [n]: ``K_nn - Q_nn > 0``), then ``a_n`` and ``y_t`` [n]
+    ``= y`` [n] scaled by ``Lambda_n^-1/2``; ``At``, ``Lam``, ``unclipped`` and ``y_t`` are written in place."""
+    n, m = At.shape
+    for i in range(n):
+        q = 0.0
+        for j in range(m):
+            q += At[i, j] * At[i, j]
+        resid = k_nn - q
+        unclipped[i] = resid > 0.0
+        Lam[i] = (resid if resid > 0.0 else 0.0) + noise_var
+        scale = 1.0 / np.sqrt(Lam[i])
+        for j in range(m):
+            At[i, j] *= scale
+        y_t[i] = y[i] * scale
+
+
+def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factors:
+    """The FITC factorisation, ``BLOCK_ROWS`` training inputs at a time: O(N M^2) time and, unless
+    ``keep_At`` (the gradient needs all of ``A``), O(BLOCK_ROWS M + N) memory."""
+    N, M = X.shape[0], Z.shape[0]
     # K_uu and its Cholesky factor
     Kuu = exp_quad(Z, Z, hyper.eta, ell)  # [M, M]
     L, used = cholesky(Kuu, jitter=jitter, what="K_uu (the pseudo-inputs' Gram matrix)")
-    # A^T = K_fu L^-T, in place in K_fu (K_fu.T is a Fortran-ordered [M, N] for LAPACK)
-    At = exp_quad(X, Z, hyper.eta, ell)  # [N, M] K_fu
-    At = _tri_solve(L, At.T, overwrite=True).T  # [N, M]
-    # the FITC diagonal Lambda
-    resid = exp_quad_diag(X, hyper.eta) - np.einsum("nm,nm->n", At, At)  # [N] K_nn - Q_nn
-    unclipped = resid > 0.0
     noise_var = max(hyper.sigma**2, jitter)
-    Lam = np.where(unclipped, resid, 0.0) + noise_var  # [N]
+    k_nn = exp_quad_diag(X[:1], hyper.eta)[0]  # K_nn, the same at every input (a stationary kernel)
+    At = np.empty((N, M)) if keep_At else None  # [N, M]
+    block = None if keep_At else np.empty((min(N, BLOCK_ROWS), M))  # [BLOCK_ROWS, M], reused
+    Lam, unclipped, y_t = np.empty(N), np.empty(N, dtype=bool), np.empty(N)  # [N] each
+    X_s, Z_s, eta2 = X / ell, Z / ell, hyper.eta**2  # [N, D], [M, D]: the kernel's scaled inputs
+    AAt = np.zeros((M, M), order="F")  # [M, M] lower triangle of A Lambda^-1 A^T, summed over the blocks
+    Ay = np.zeros(M)  # [M] A Lambda^-1 y, likewise
+    for start in range(0, N, BLOCK_ROWS):
+        rows = slice(start, min(N, start + BLOCK_ROWS))
+        Kb = At[rows] if keep_At else block[: rows.stop - rows.start]  # [n, M] C-ordered: Kb.T is Fortran
+        exp_quad_scaled(X_s[rows], Z_s, eta2, Kb)  # rows of K_fu
+        Ab = _tri_solve(L, Kb.T, overwrite=True).T  # [n, M] rows of A^T = K_fu L^-T, in place
+        _lambda_and_scale(Ab, y[rows], k_nn, noise_var, Lam[rows], unclipped[rows], y_t[rows])
+        # the rank-n update of B (BLAS syrk) and the projected data
+        AAt = linalg.blas.dsyrk(1.0, Ab.T, beta=1.0, c=AAt, lower=1, overwrite_c=1)
+        Ay += Ab.T @ y_t[rows]
     if noise_var == 0.0 and not np.all(Lam > 0.0):
         raise ValueError(f"jitter: with sigma = 0 and jitter = 0, Lambda_n = K_nn - Q_nn is 0 at {np.sum(Lam <= 0)} "
                          "input(s) (on or next to a pseudo-input) and the FITC covariance is singular; use jitter > 0")
-    # scale: At <- (A Lambda^-1/2)^T, then B = I + A Lambda^-1 A^T and the projected data
-    inv_sqrt_lam = 1.0 / np.sqrt(Lam)  # [N]
-    At *= inv_sqrt_lam[:, None]
-    B = np.eye(Z.shape[0]) + At.T @ At  # [M, M] (a rank-N update: BLAS syrk)
-    L_B, _ = cholesky(B, what="B = I + A Lambda^-1 A^T")
-    y_t = y * inv_sqrt_lam  # [N]
-    c = _tri_solve(L_B, At.T @ y_t)  # [M]
+    AAt.flat[:: M + 1] += 1.0  # B = I + A Lambda^-1 A^T (lower triangle, all that is read)
+    L_B, _ = cholesky(AAt, what="B = I + A Lambda^-1 A^T")
+    c = _tri_solve(L_B, Ay)  # [M]
     return _Factors(Kuu, L, used, At, Lam, unclipped, L_B, y_t, c)
 
 
@@ -182,7 +218,7 @@ def _tri_solve(L, B, *, trans: bool = False, overwrite: bool = False) -> np.ndar
 
 
 def log_marginal_likelihood(X, y, Z, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER) -> float:
-    """FITC log marginal likelihood ``log N(y | 0, Q_ff + Lambda)`` in O(N M^2) time, O(N M) memory.
+    """FITC log marginal likelihood ``log N(y | 0, Q_ff + Lambda)`` in O(N M^2) time, O(BLOCK_ROWS M + N) memory.
 
     Parameters
     ----------
@@ -254,7 +290,7 @@ def log_marginal_likelihood_and_grad(
     grad : FITCGradient
     """
     X, y, Z, hyper, ell, jitter = _check_problem(X, y, Z, hyper, jitter)
-    f = _factorise(X, y, Z, hyper, ell, jitter)
+    f = _factorise(X, y, Z, hyper, ell, jitter, keep_At=True)
     log_ml = float(sum(_terms(f)))
     At, Lam, L = f.At, f.Lam, f.L  # At: [N, M] (A Lambda^-1/2)^T
 

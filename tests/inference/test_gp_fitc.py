@@ -62,6 +62,32 @@ def test_log_ml_equals_the_dense_fitc_gaussian_density():
     assert fitc.log_marginal_likelihood(X, y, Z, HYPER_ARD, jitter=1e-6) == pytest.approx(dense, abs=1e-8)
 
 
+@pytest.mark.parametrize("block_rows", [1, 7, 40])
+def test_log_ml_is_the_dense_fitc_density_whatever_the_block_size(monkeypatch, block_rows):
+    # 40 rows in blocks of 1, of 7 (the last one short) and in one block
+    monkeypatch.setattr(fitc, "BLOCK_ROWS", block_rows)
+    X, y = _data()
+    Z = _pseudo_inputs()
+    dense = stats.multivariate_normal(np.zeros(len(y)), _dense_fitc_cov(X, Z, HYPER_ARD, 1e-6)).logpdf(y)
+    assert fitc.log_marginal_likelihood(X, y, Z, HYPER_ARD, jitter=1e-6) == pytest.approx(dense, abs=1e-8)
+
+
+def test_gradient_and_predictive_do_not_depend_on_the_block_size(monkeypatch):
+    X, y = _data()
+    Z = _pseudo_inputs()
+    X_new = _pseudo_inputs(m=5, seed=9)
+    whole = fitc.log_marginal_likelihood_and_grad(X, y, Z, HYPER_ARD), fitc.predict(fitc.posterior(X, y, Z, HYPER_ARD), X_new)
+    monkeypatch.setattr(fitc, "BLOCK_ROWS", 7)
+    blocked = fitc.log_marginal_likelihood_and_grad(X, y, Z, HYPER_ARD), fitc.predict(fitc.posterior(X, y, Z, HYPER_ARD), X_new)
+    (value, grad), (mean, var) = whole
+    (value_b, grad_b), (mean_b, var_b) = blocked
+    assert value_b == pytest.approx(value, rel=1e-12)
+    for field in ("Z", "log_eta", "log_lengthscale", "log_sigma"):
+        np.testing.assert_allclose(getattr(grad_b, field), getattr(grad, field), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mean_b, mean, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(var_b, var, rtol=1e-12, atol=1e-14)
+
+
 def test_with_z_equal_to_x_the_log_ml_is_the_exact_gp_log_ml():
     X, y = _grid_2d()
     exact, _, _ = _exact_gp(X, y, X, HYPER_ARD)

@@ -1,0 +1,406 @@
+"""Bayesian linear regression on a fixed feature map: the PyMC model and its conjugate posterior.
+
+Model, on features ``phi(x)`` (P of them, a bias among them; see :class:`LinearFeatures` and
+:class:`RandomFourierFeatures`) of standardised inputs, for standardised outputs::
+
+    known noise (``noise_sd`` given):           w ~ N(0, tau^2 I),            y_n | w ~ N(phi_n^T w, sigma^2)
+    unknown noise (Normal-InverseGamma prior):  sigma^2 ~ InverseGamma(alpha, beta),
+                                                w | sigma^2 ~ N(0, sigma^2 tau^2 I),  y_n | w, sigma^2 ~ N(phi_n^T w, sigma^2)
+
+(``tau`` = ``weight_scale``; PyMC's InverseGamma(alpha, beta), beta a scale).  Both priors are conjugate
+(Bishop 2006, sec. 3.3; O'Hagan & Forster 2004, ch. 11)::
+
+    known noise:   Sigma = (Phi^T Phi / sigma^2 + I / tau^2)^-1,   mu = Sigma Phi^T y / sigma^2
+                   predictive  y* ~ N(phi*^T mu, sigma^2 + phi*^T Sigma phi*)
+    NIG:           V = (Phi^T Phi + I / tau^2)^-1,   mu = V Phi^T y,
+                   a = alpha + n/2,   b = beta + (y^T y - mu^T V^-1 mu) / 2
+                   w | sigma^2 ~ N(mu, sigma^2 V),  sigma^2 ~ InverseGamma(a, b)
+                   predictive  y* ~ Student-t(2a, phi*^T mu, (b/a)(1 + phi*^T V phi*))
+
+**Standardisation** (:class:`Standardisation`): inputs are centred and scaled by the mean and standard
+deviation of the inputs the learner may look at — the labelled *and* the pool inputs (pool labels are unknown,
+pool inputs are not) — and outputs by those of the labelled outputs only.  The test set is never used.  A
+constant input column gets scale 1.  Metrics are reported back in the original units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg, special, stats
+
+from models.checks import finite_vector, generator, positive_int, positive_scalar
+
+__all__ = [
+    "Standardisation",
+    "LinearFeatures",
+    "RandomFourierFeatures",
+    "LinearPrior",
+    "LinearPosterior",
+    "conjugate_posterior",
+    "log_marginal_likelihood",
+    "build_linear_model",
+    "check_inputs",
+]
+
+
+def check_inputs(X, name: str = "X", *, dims: int | None = None) -> np.ndarray:
+    """A finite float64 array of shape ``(N, D)`` (1-D input becomes one column); ``ValueError`` naming ``name``."""
+    a = np.asarray(X, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[0] == 0:
+        raise ValueError(f"{name}: expected a non-empty array of shape (N, D), got shape {np.shape(X)}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    if dims is not None and a.shape[1] != dims:
+        raise ValueError(f"{name}: expected {dims} columns, got {a.shape[1]}")
+    return a
+
+
+@dataclass(frozen=True)
+class Standardisation:
+    """Centring and scaling of inputs and outputs (module docstring).
+
+    Attributes
+    ----------
+    x_mean, x_scale : numpy.ndarray, shape (D,)
+    y_mean, y_scale : float
+    """
+
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: float
+    y_scale: float
+
+    @classmethod
+    def fit(cls, X_known, y_labelled) -> Standardisation:
+        """From the inputs the learner may see (labelled and pool, shape ``(N, D)``) and the labelled outputs
+        (shape ``(n,)``); a zero spread (a constant column, or equal outputs) gets scale 1.
+
+        Raises
+        ------
+        ValueError
+            Naming ``X_known`` or ``y_labelled`` (non-finite, wrong shape).
+        """
+        X = check_inputs(X_known, "X_known")
+        y = finite_vector(y_labelled, "y_labelled")
+        x_scale = X.std(axis=0)
+        y_scale = float(y.std()) if y.size > 1 else 0.0
+        return cls(X.mean(axis=0), np.where(x_scale > 0.0, x_scale, 1.0), float(y.mean()),
+                   y_scale if y_scale > 0.0 else 1.0)
+
+    def inputs(self, X) -> np.ndarray:
+        """Standardised inputs, shape ``(N, D)``."""
+        return (check_inputs(X, dims=self.x_mean.size) - self.x_mean) / self.x_scale
+
+    def outputs(self, y) -> np.ndarray:
+        """Standardised outputs, shape ``(N,)``."""
+        return (finite_vector(y, "y") - self.y_mean) / self.y_scale
+
+    def original_mean(self, mean) -> np.ndarray:
+        """A predictive mean back in the original units of y."""
+        return np.asarray(mean) * self.y_scale + self.y_mean
+
+
+@dataclass(frozen=True)
+class LinearFeatures:
+    """``phi(x) = [1, x]``: a bias and the (standardised) inputs; P = D + 1."""
+
+    def __call__(self, X) -> np.ndarray:
+        X = check_inputs(X)
+        return np.column_stack([np.ones(X.shape[0]), X])
+
+
+@dataclass(frozen=True)
+class RandomFourierFeatures:
+    """Random Fourier features for the RBF kernel (Rahimi & Recht 2007), plus a bias; P = F + 1.
+
+    ``phi(x) = [1, sqrt(2 / F) cos(omega x / ell + c)]`` with the rows of ``omega`` drawn from ``N(0, I)`` and
+    ``c`` from ``Uniform(0, 2 pi)``, so that ``phi(x)^T phi(x') - 1`` approximates
+    ``exp(-|x - x'|^2 / (2 ell^2))``.  Drawn once (:meth:`draw`) and then fixed: the linear model on it is a
+    finite-rank GP.  :meth:`with_lengthscale` keeps the draws and changes ``ell``.
+
+    Attributes
+    ----------
+    omega : numpy.ndarray, shape (F, D)
+    c : numpy.ndarray, shape (F,)
+    lengthscale : float
+        ``ell``, in the units of the (standardised) inputs.
+    """
+
+    omega: np.ndarray
+    c: np.ndarray
+    lengthscale: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, dims: int, n_features: int, lengthscale: float) -> RandomFourierFeatures:
+        """Draw ``omega`` and ``c``.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        dims : int >= 1
+            D, the number of input columns.
+        n_features : int >= 1
+            F.
+        lengthscale : float > 0
+
+        Raises
+        ------
+        ValueError
+            Naming the argument.
+        """
+        rng = generator(rng)
+        dims, n_features = positive_int(dims, "dims"), positive_int(n_features, "n_features")
+        ell = positive_scalar(lengthscale, "lengthscale")
+        return cls(rng.standard_normal((n_features, dims)), rng.uniform(0.0, 2.0 * np.pi, n_features), ell)
+
+    def with_lengthscale(self, lengthscale: float) -> RandomFourierFeatures:
+        """The same draws at another ``ell``."""
+        return RandomFourierFeatures(self.omega, self.c, positive_scalar(lengthscale, "lengthscale"))
+
+    def __call__(self, X) -> np.ndarray:
+        X = check_inputs(X, dims=self.omega.shape[1])
+        F = self.omega.shape[0]
+        return np.column_stack([np.ones(X.shape[0]), np.sqrt(2.0 / F) * np.cos(X @ self.omega.T / self.lengthscale
+                                                                                  + self.c)])
+
+
+@dataclass(frozen=True)
+class LinearPrior:
+    """Prior of Bayesian linear regression (module docstring).
+
+    Parameters
+    ----------
+    weight_scale : float > 0, default 1
+        ``tau``: the prior sd of each weight (times ``sigma`` under the Normal-InverseGamma prior).
+    noise_sd : float > 0 or None, default None
+        A known noise sd ``sigma``; ``None`` puts ``sigma^2 ~ InverseGamma(noise_alpha, noise_beta)`` on it.
+    noise_alpha, noise_beta : float > 0, default 1, 1
+        PyMC's InverseGamma(alpha, beta) (beta a scale) for ``sigma^2``.
+    """
+
+    weight_scale: float = 1.0
+    noise_sd: float | None = None
+    noise_alpha: float = 1.0
+    noise_beta: float = 1.0
+
+    def __post_init__(self):
+        positive_scalar(self.weight_scale, "weight_scale")
+        if self.noise_sd is not None:
+            positive_scalar(self.noise_sd, "noise_sd")
+        positive_scalar(self.noise_alpha, "noise_alpha")
+        positive_scalar(self.noise_beta, "noise_beta")
+
+    @property
+    def known_noise(self) -> bool:
+        return self.noise_sd is not None
+
+
+@dataclass(frozen=True)
+class LinearPosterior:
+    """The conjugate posterior of :func:`conjugate_posterior`.
+
+    Attributes
+    ----------
+    mean : numpy.ndarray, shape (P,)
+        ``mu``.
+    cov : numpy.ndarray, shape (P, P)
+        ``Sigma`` (known noise) or ``V`` (Normal-InverseGamma: the covariance of w is ``sigma^2 V``).
+    noise_var : float or None
+        The known ``sigma^2``; None under the Normal-InverseGamma prior.
+    a, b : float
+        The InverseGamma(a, b) posterior of ``sigma^2`` (nan with known noise).
+    """
+
+    mean: np.ndarray
+    cov: np.ndarray
+    noise_var: float | None
+    a: float
+    b: float
+
+    @property
+    def known_noise(self) -> bool:
+        return self.noise_var is not None
+
+    def predictive(self, Phi) -> tuple[np.ndarray, np.ndarray, float]:
+        """The predictive distribution of new outputs at features ``Phi`` (shape ``(S, P)``).
+
+        Returns
+        -------
+        loc : numpy.ndarray, shape (S,)
+        scale2 : numpy.ndarray, shape (S,)
+            The variance (known noise) or the squared Student-t scale.
+        df : float
+            ``inf`` (Gaussian) or ``2a`` (Student-t).
+        """
+        Phi = check_inputs(Phi, "Phi", dims=self.mean.size)
+        loc = Phi @ self.mean
+        quad = np.einsum("sp,pq,sq->s", Phi, self.cov, Phi)  # [S] phi^T Sigma phi (or V)
+        if self.known_noise:
+            return loc, self.noise_var + quad, np.inf
+        return loc, (self.b / self.a) * (1.0 + quad), 2.0 * self.a
+
+    def predictive_variance(self, Phi) -> np.ndarray:
+        """Variance of the predictive distribution, shape ``(S,)`` (``scale2 df / (df - 2)`` for Student-t,
+        ``inf`` when ``df <= 2``)."""
+        _, scale2, df = self.predictive(Phi)
+        if np.isinf(df):
+            return scale2
+        return scale2 * df / (df - 2.0) if df > 2.0 else np.full_like(scale2, np.inf)
+
+    def log_predictive_density(self, Phi, y) -> np.ndarray:
+        """``log p(y_s | D)`` at features ``Phi`` (shape ``(S, P)``) and outputs ``y`` (shape ``(S,)``)."""
+        loc, scale2, df = self.predictive(Phi)
+        y = finite_vector(y, "y")
+        if y.size != loc.size:
+            raise ValueError(f"y: length {y.size} does not match Phi's {loc.size} rows")
+        if np.isinf(df):
+            return stats.norm.logpdf(y, loc, np.sqrt(scale2))
+        return stats.t.logpdf(y, df, loc, np.sqrt(scale2))
+
+    def predictive_entropy(self, Phi) -> np.ndarray:
+        """``H[y* | D]`` in nats, shape ``(S,)``."""
+        _, scale2, df = self.predictive(Phi)
+        if np.isinf(df):
+            return 0.5 * np.log(2.0 * np.pi * np.e * scale2)
+        return float(stats.t.entropy(df)) + 0.5 * np.log(scale2)  # H[scale T] = H[T] + log(scale)
+
+    def expected_noise_entropy(self) -> float:
+        """``E_sigma[H[y | w, sigma]] = (log(2 pi e) + E[log sigma^2]) / 2``; ``E[log sigma^2] = log b - digamma(a)``
+        under InverseGamma(a, b)."""
+        log_var = np.log(self.noise_var) if self.known_noise else np.log(self.b) - special.digamma(self.a)
+        return 0.5 * (np.log(2.0 * np.pi * np.e) + log_var)
+
+    def fisher_scale(self) -> float:
+        """The factor of the weighted Fisher inner product: ``1 / sigma^4`` (known noise) or ``E[sigma^-2] = a/b``
+        (see :class:`active_learning.gram.LinearFisherGram`)."""
+        return 1.0 / self.noise_var**2 if self.known_noise else self.a / self.b
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Independent posterior draws.
+
+        Returns
+        -------
+        w : numpy.ndarray, shape (size, P)
+        sigma : numpy.ndarray, shape (size,)
+            The noise sd of each draw (constant with known noise).
+        """
+        rng = generator(rng)
+        size = positive_int(size, "size")
+        L = linalg.cholesky(self.cov, lower=True)
+        z = rng.standard_normal((size, self.mean.size))
+        if self.known_noise:
+            sigma = np.full(size, np.sqrt(self.noise_var))
+            return self.mean + z @ L.T, sigma
+        sigma2 = stats.invgamma.rvs(self.a, scale=self.b, size=size, random_state=rng)
+        sigma = np.sqrt(sigma2)
+        return self.mean + (z @ L.T) * sigma[:, None], sigma
+
+
+def conjugate_posterior(Phi, y, prior: LinearPrior) -> LinearPosterior:
+    """The exact posterior of Bayesian linear regression (module docstring), by Cholesky factorisation.
+
+    Parameters
+    ----------
+    Phi : array_like, shape (n, P)
+        Features of the labelled inputs.
+    y : array_like, shape (n,)
+        Labelled outputs (standardised).
+    prior : LinearPrior
+
+    Returns
+    -------
+    LinearPosterior
+
+    Raises
+    ------
+    ValueError
+        Naming ``Phi``, ``y`` or ``prior``.
+    """
+    Phi = check_inputs(Phi, "Phi")
+    y = finite_vector(y, "y")
+    if y.size != Phi.shape[0]:
+        raise ValueError(f"y: length {y.size} does not match Phi's {Phi.shape[0]} rows")
+    if not isinstance(prior, LinearPrior):
+        raise ValueError(f"prior: expected a LinearPrior, got {type(prior).__name__}")
+    P = Phi.shape[1]
+    noise_var = prior.noise_sd**2 if prior.known_noise else 1.0  # NIG: the precision below is per unit sigma^2
+    precision = Phi.T @ Phi / noise_var + np.eye(P) / prior.weight_scale**2  # [P, P]
+    cho = linalg.cho_factor(precision, lower=True)
+    cov = linalg.cho_solve(cho, np.eye(P))
+    cov = 0.5 * (cov + cov.T)
+    mean = linalg.cho_solve(cho, Phi.T @ y / noise_var)  # [P]
+    if prior.known_noise:
+        return LinearPosterior(mean, cov, noise_var, float("nan"), float("nan"))
+    a = prior.noise_alpha + 0.5 * y.size
+    b = prior.noise_beta + 0.5 * float(y @ y - mean @ precision @ mean)
+    return LinearPosterior(mean, cov, None, float(a), float(max(b, prior.noise_beta)))
+
+
+def log_marginal_likelihood(Phi, y, prior: LinearPrior) -> float:
+    """``log p(y | Phi)`` of the model in the module docstring (the evidence, for type-II maximum likelihood).
+
+    Known noise: ``y ~ N(0, tau^2 Phi Phi^T + sigma^2 I)``.  Normal-InverseGamma (O'Hagan & Forster 2004,
+    ch. 11)::
+
+        log p(y) = -n/2 log(2 pi) + 1/2 log|V| - P log tau + alpha log beta - a log b
+                   + lgamma(a) - lgamma(alpha)
+
+    with ``V``, ``a``, ``b`` as in :func:`conjugate_posterior`.  Both in O(n P^2 + P^3).
+
+    Raises
+    ------
+    ValueError
+        As :func:`conjugate_posterior`.
+    """
+    post = conjugate_posterior(Phi, y, prior)
+    Phi, y = check_inputs(Phi, "Phi"), finite_vector(y, "y")
+    n, P = Phi.shape
+    log_det_cov = 2.0 * np.sum(np.log(np.diag(linalg.cholesky(post.cov, lower=True))))  # log|Sigma| or log|V|
+    if prior.known_noise:
+        s2 = post.noise_var
+        resid = y - Phi @ post.mean
+        quad = resid @ resid / s2 + post.mean @ post.mean / prior.weight_scale**2  # y^T C^-1 y (Woodbury)
+        log_det_C = n * np.log(s2) + 2.0 * P * np.log(prior.weight_scale) - log_det_cov
+        return float(-0.5 * (n * np.log(2.0 * np.pi) + log_det_C + quad))
+    alpha, beta = prior.noise_alpha, prior.noise_beta
+    return float(-0.5 * n * np.log(2.0 * np.pi) + 0.5 * log_det_cov - P * np.log(prior.weight_scale)
+                 + alpha * np.log(beta) - post.a * np.log(post.b) + special.gammaln(post.a) - special.gammaln(alpha))
+
+
+def build_linear_model(Phi, y, prior: LinearPrior):
+    """The PyMC model of the module docstring, with coords ``obs`` and ``feature``.
+
+    ``Phi`` and ``y`` are ``pm.Data`` (names ``"Phi"`` and ``"y_obs"``) so that the same compiled model can be
+    evaluated at other inputs and outputs with ``pm.set_data`` (the pool, in
+    :func:`active_learning.projections.monte_carlo_projections`).  Free variables: ``w`` (dims ``feature``)
+    and, under the Normal-InverseGamma prior, ``sigma2``; ``sigma`` is deterministic.  The likelihood is ``y``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`conjugate_posterior`.
+    """
+    import pymc as pm
+
+    Phi = check_inputs(Phi, "Phi")
+    y = finite_vector(y, "y")
+    if y.size != Phi.shape[0]:
+        raise ValueError(f"y: length {y.size} does not match Phi's {Phi.shape[0]} rows")
+    coords = {"obs": np.arange(Phi.shape[0]), "feature": np.arange(Phi.shape[1])}
+    with pm.Model(coords=coords) as model:
+        Phi_data = pm.Data("Phi", Phi, dims=("obs", "feature"))
+        y_data = pm.Data("y_obs", y, dims="obs")
+        if prior.known_noise:
+            sigma = pm.Deterministic("sigma", pm.math.constant(float(prior.noise_sd)))
+            w = pm.Normal("w", 0.0, prior.weight_scale, dims="feature")
+        else:
+            sigma2 = pm.InverseGamma("sigma2", alpha=prior.noise_alpha, beta=prior.noise_beta)
+            sigma = pm.Deterministic("sigma", pm.math.sqrt(sigma2))
+            w = pm.Normal("w", 0.0, sigma * prior.weight_scale, dims="feature")
+        pm.Normal("y", mu=Phi_data @ w, sigma=sigma, observed=y_data, dims="obs")
+    return model
+

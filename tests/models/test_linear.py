@@ -1,0 +1,133 @@
+"""models.linear: the conjugate posterior against dense Gaussian conditioning, the evidence against SciPy's
+multivariate densities, the PyMC model's density against ours, the feature maps and the standardisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from models.linear import (LinearFeatures, LinearPrior, RandomFourierFeatures, Standardisation, build_linear_model,
+                           conjugate_posterior, log_marginal_likelihood)
+
+
+def _problem(n=15, p=4, seed=1):
+    rng = np.random.default_rng(seed)
+    Phi = rng.standard_normal((n, p))
+    return Phi, Phi @ rng.standard_normal(p) + 0.5 * rng.standard_normal(n)
+
+
+def test_known_noise_posterior_is_the_gaussian_conditional_of_the_joint_of_weights_and_outputs():
+    Phi, y = _problem()
+    tau, sigma = 1.7, 0.6
+    post = conjugate_posterior(Phi, y, LinearPrior(weight_scale=tau, noise_sd=sigma))
+    C = tau**2 * Phi @ Phi.T + sigma**2 * np.eye(len(y))  # Cov(y), N x N: a route independent of P x P algebra
+    cross = tau**2 * Phi.T  # Cov(w, y)
+    np.testing.assert_allclose(post.mean, cross @ np.linalg.solve(C, y), rtol=1e-10)
+    np.testing.assert_allclose(post.cov, tau**2 * np.eye(4) - cross @ np.linalg.solve(C, cross.T), atol=1e-12)
+
+
+def test_normal_inverse_gamma_posterior_scale_is_beta_plus_half_the_marginal_quadratic_form():
+    Phi, y = _problem()
+    prior = LinearPrior(weight_scale=1.7, noise_alpha=2.5, noise_beta=1.3)
+    post = conjugate_posterior(Phi, y, prior)
+    quad = y @ np.linalg.solve(np.eye(len(y)) + 1.7**2 * Phi @ Phi.T, y)
+    assert post.a == 2.5 + len(y) / 2
+    assert post.b == pytest.approx(1.3 + 0.5 * quad, rel=1e-12)
+
+
+def test_known_noise_evidence_is_the_multivariate_normal_density():
+    Phi, y = _problem()
+    prior = LinearPrior(weight_scale=1.7, noise_sd=0.6)
+    dense = stats.multivariate_normal(np.zeros(len(y)), 1.7**2 * Phi @ Phi.T + 0.36 * np.eye(len(y))).logpdf(y)
+    assert log_marginal_likelihood(Phi, y, prior) == pytest.approx(dense, abs=1e-10)
+
+
+def test_normal_inverse_gamma_evidence_is_the_multivariate_student_t_density():
+    Phi, y = _problem()
+    prior = LinearPrior(weight_scale=1.7, noise_alpha=2.5, noise_beta=1.3)
+    shape = (1.3 / 2.5) * (np.eye(len(y)) + 1.7**2 * Phi @ Phi.T)
+    dense = stats.multivariate_t(np.zeros(len(y)), shape, df=5.0).logpdf(y)
+    assert log_marginal_likelihood(Phi, y, prior) == pytest.approx(dense, abs=1e-10)
+
+
+@pytest.mark.parametrize("prior", [LinearPrior(weight_scale=1.7, noise_sd=0.6),
+                                   LinearPrior(weight_scale=1.7, noise_alpha=2.5, noise_beta=1.3)],
+                         ids=["known-noise", "nig"])
+def test_log_predictive_density_is_the_ratio_of_evidences(prior):
+    Phi, y = _problem(n=16)
+    post = conjugate_posterior(Phi[:-1], y[:-1], prior)
+    ratio = log_marginal_likelihood(Phi, y, prior) - log_marginal_likelihood(Phi[:-1], y[:-1], prior)
+    assert post.log_predictive_density(Phi[-1:], y[-1:])[0] == pytest.approx(ratio, abs=1e-10)
+
+
+def test_pymc_model_log_density_equals_prior_plus_likelihood():
+    Phi, y = _problem()
+    prior = LinearPrior(weight_scale=1.7, noise_alpha=2.5, noise_beta=1.3)
+    model = build_linear_model(Phi, y, prior)
+    w, sigma2 = np.array([0.3, -0.2, 1.1, 0.5]), 0.8
+    logp = model.compile_logp(jacobian=False)({"w": w, "sigma2_log__": np.log(sigma2)})
+    ours = (stats.invgamma.logpdf(sigma2, 2.5, scale=1.3)
+            + stats.norm.logpdf(w, 0.0, np.sqrt(sigma2) * 1.7).sum()
+            + stats.norm.logpdf(y, Phi @ w, np.sqrt(sigma2)).sum())
+    assert logp == pytest.approx(ours, abs=1e-8)
+
+
+def test_random_fourier_features_approximate_the_rbf_kernel():
+    rng = np.random.default_rng(3)
+    fmap = RandomFourierFeatures.draw(rng, dims=2, n_features=20_000, lengthscale=0.7)
+    X = rng.standard_normal((6, 2))
+    Phi = fmap(X)
+    approx = Phi @ Phi.T - 1.0  # the bias contributes 1
+    exact = np.exp(-((X[:, None, :] - X[None, :, :]) ** 2).sum(-1) / (2 * 0.7**2))
+    assert np.abs(approx - exact).max() < 5.0 / np.sqrt(20_000)  # Monte Carlo error of the features
+
+
+def test_with_lengthscale_keeps_the_draws_and_scales_the_frequencies():
+    fmap = RandomFourierFeatures.draw(np.random.default_rng(0), 3, 10, 1.0)
+    X = np.random.default_rng(1).standard_normal((5, 3))
+    np.testing.assert_allclose(fmap.with_lengthscale(2.0)(X), fmap(X / 2.0), rtol=1e-12)
+
+
+def test_linear_features_are_a_bias_column_and_the_inputs():
+    X = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(LinearFeatures()(X), np.column_stack([np.ones(3), X]))
+
+
+def test_standardisation_uses_the_known_inputs_and_the_labelled_outputs_only():
+    X_known = np.array([[0.0, 5.0], [2.0, 5.0], [4.0, 5.0]])  # second column constant
+    s = Standardisation.fit(X_known, [1.0, 3.0])
+    np.testing.assert_allclose(s.x_mean, [2.0, 5.0])
+    np.testing.assert_allclose(s.x_scale, [np.std([0.0, 2.0, 4.0]), 1.0])  # constant column: scale 1
+    assert (s.y_mean, s.y_scale) == (2.0, 1.0)
+    np.testing.assert_allclose(s.original_mean(s.outputs([1.0, 3.0])), [1.0, 3.0])
+
+
+def test_posterior_draws_have_the_posterior_moments_within_monte_carlo_error():
+    Phi, y = _problem()
+    post = conjugate_posterior(Phi, y, LinearPrior(weight_scale=1.7, noise_alpha=2.5, noise_beta=1.3))
+    w, sigma = post.sample(np.random.default_rng(4), 20_000)
+    z = (w.mean(axis=0) - post.mean) / (w.std(axis=0) / np.sqrt(len(w)))
+    assert np.abs(z).max() < 4.0
+    cov_w = post.cov * post.b / (post.a - 1.0)  # marginal covariance of w under NIG
+    np.testing.assert_allclose(np.cov(w, rowvar=False), cov_w, rtol=0.1, atol=0.02 * np.abs(cov_w).max())
+    assert np.mean(sigma**-2) == pytest.approx(post.fisher_scale(), rel=0.03)  # E[1/sigma^2] = a / b
+
+
+@pytest.mark.parametrize("args, name", [
+    ((np.full((3, 2), np.nan), np.zeros(3)), "Phi"),
+    ((np.zeros((3, 2)), np.zeros(4)), "y"),
+    ((np.zeros((3, 2)), np.zeros(3), "not a prior"), "prior"),
+])
+def test_bad_inputs_raise_naming_the_argument(args, name):
+    if len(args) == 2:
+        args = (*args, LinearPrior())
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        conjugate_posterior(*args)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"weight_scale": 0.0}, "weight_scale"), ({"noise_sd": -1.0}, "noise_sd"),
+                                          ({"noise_alpha": np.nan}, "noise_alpha")])
+def test_bad_prior_raises_naming_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        LinearPrior(**kwargs)

@@ -1,0 +1,281 @@
+"""Learners: a model plus a way to its posterior, as the labelling loop and the strategies use them.
+
+A learner turns labelled data into a fitted posterior and answers, from that posterior, what the loop and
+the selection strategies ask: test metrics, the predictive entropy (MaxEnt), the mutual information between
+a label and the parameters (BALD), and the inner products ACS-FW needs (:mod:`active_learning.gram`).
+Two posteriors are offered throughout:
+
+* ``"closed-form"`` — the conjugate posterior (linear regression) or a Laplace approximation (probit);
+* ``"nuts"`` — PyMC's NUTS on the same model (:func:`inference.nuts.sample_nuts`); predictive quantities
+  are then averages over the draws, and ACS-FW's projections come from the trace.
+
+:class:`LinearRegressionLearner` is here; :class:`active_learning.probit.ProbitLearner` follows the same
+:class:`Learner` protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import numpy as np
+from scipy import special, stats
+
+from active_learning.gram import Gram, LinearFisherGram
+from active_learning.projections import gaussian_projections
+from models.checks import finite_vector, generator, nonnegative_int, positive_int
+from models.linear import (LinearFeatures, LinearPosterior, LinearPrior, RandomFourierFeatures, Standardisation,
+                           build_linear_model, check_inputs, conjugate_posterior,
+                           log_marginal_likelihood)
+
+__all__ = ["POSTERIORS", "NutsSettings", "Learner", "LinearFit", "LinearRegressionLearner"]
+
+#: The ways to a posterior every learner offers.
+POSTERIORS = ("closed-form", "nuts")
+
+
+@dataclass(frozen=True)
+class NutsSettings:
+    """NUTS settings for learners with ``posterior="nuts"`` (chains run one after the other)."""
+
+    draws: int = 500
+    tune: int = 500
+    chains: int = 2
+    target_accept: float = 0.9
+
+    def __post_init__(self):
+        positive_int(self.draws, "draws")
+        nonnegative_int(self.tune, "tune")
+        positive_int(self.chains, "chains")
+
+
+class Learner(Protocol):
+    """What the labelling loop and the strategies need of a model (shapes: N pool, T test points)."""
+
+    task: str
+    """``"regression"`` or ``"classification"``."""
+    posterior: str
+    """One of :data:`POSTERIORS`."""
+
+    def fit(self, X_labelled, y_labelled, X_pool, rng: np.random.Generator) -> Any:
+        """The posterior given the labelled data; ``X_pool`` (N, D) may enter only input standardisation."""
+
+    def metrics(self, fit, X_test, y_test) -> dict[str, float]:
+        """Regression: ``rmse`` (original units) and ``test_loglik`` (mean log predictive density, original
+        units); classification: ``accuracy`` and ``test_loglik`` (mean log predictive probability)."""
+
+    def predictive_entropy(self, fit, X_pool) -> np.ndarray:
+        """``H[y_n | D]`` in nats, shape (N,) (MaxEnt's score)."""
+
+    def bald(self, fit, X_pool) -> np.ndarray:
+        """``I[y_n; theta | D] = H[y_n | D] - E_theta H[y_n | theta]`` in nats, shape (N,) (BALD's score)."""
+
+    def gram(self, fit, X_pool, *, projections: int, rng: np.random.Generator) -> Gram:
+        """ACS-FW's inner products for the pool: closed-form weighted Fisher (``projections = 0``) or J random
+        projections from posterior draws (``projections = J``)."""
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """A fitted :class:`LinearRegressionLearner`.
+
+    Attributes
+    ----------
+    scaling : Standardisation
+    features : LinearFeatures or RandomFourierFeatures
+        The feature map, at the lengthscale type-II maximum likelihood chose.
+    prior : LinearPrior
+        The prior, at the weight scale type-II maximum likelihood chose.
+    posterior : LinearPosterior or None
+        The conjugate posterior (``posterior="closed-form"``).
+    w : numpy.ndarray, shape (S, P) or None
+        NUTS draws of the weights, chains pooled (``posterior="nuts"``).
+    sigma : numpy.ndarray, shape (S,) or None
+        NUTS draws of the noise sd.
+    idata : arviz.InferenceData or None
+        The NUTS trace.
+    """
+
+    scaling: Standardisation
+    features: Any
+    prior: LinearPrior
+    posterior: LinearPosterior | None = None
+    w: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+    idata: Any = field(default=None, repr=False)
+
+
+@dataclass
+class LinearRegressionLearner:
+    """Bayesian linear regression (:mod:`models.linear`) on a fixed feature map, as a :class:`Learner`.
+
+    Hyperparameters by type-II maximum likelihood: at every fit, the weight scale ``tau`` (from
+    ``weight_scales``) and, for random Fourier features, the lengthscale (``lengthscales`` times ``sqrt(D)``
+    on standardised inputs) are those of largest :func:`models.linear.log_marginal_likelihood` on the labelled
+    data — a grid, so the search is exact and cheap (O(n P^2 + P^3) a point).  The NUTS posterior then
+    samples the weights and the noise given them (empirical Bayes).
+
+    Parameters
+    ----------
+    prior : LinearPrior, default ``LinearPrior()``
+        Normal-InverseGamma, ``sigma^2 ~ InverseGamma(1, 1)`` on standardised outputs (or a known noise sd);
+        its ``weight_scale`` is replaced by the chosen one.
+    features : {"rff", "linear"}, default "rff"
+        Random Fourier features (``n_features`` of them, drawn once per learner from ``feature_seed``) plus a
+        bias, or the bias and the inputs themselves.
+    n_features : int, default 100
+    feature_seed : int, default 0
+    weight_scales : tuple of float, default (1, 3, 10, 30)
+    lengthscales : tuple of float, default (0.5, 1, 2, 4)
+        Multiples of ``sqrt(D)``.
+    posterior : {"closed-form", "nuts"}, default "closed-form"
+    nuts : NutsSettings
+
+    Raises
+    ------
+    ValueError
+        Naming the argument.
+    """
+
+    prior: LinearPrior = field(default_factory=LinearPrior)
+    features: str = "rff"
+    n_features: int = 100
+    feature_seed: int = 0
+    weight_scales: tuple = (1.0, 3.0, 10.0, 30.0)
+    lengthscales: tuple = (0.5, 1.0, 2.0, 4.0)
+    posterior: str = "closed-form"
+    nuts: NutsSettings = field(default_factory=NutsSettings)
+    task: str = field(default="regression", init=False)
+
+    def __post_init__(self):
+        if not isinstance(self.prior, LinearPrior):
+            raise ValueError(f"prior: expected a LinearPrior, got {type(self.prior).__name__}")
+        if self.features not in ("rff", "linear"):
+            raise ValueError(f"features: expected 'rff' or 'linear', got {self.features!r}")
+        if self.posterior not in POSTERIORS:
+            raise ValueError(f"posterior: expected one of {POSTERIORS}, got {self.posterior!r}")
+        positive_int(self.n_features, "n_features")
+        for name in ("weight_scales", "lengthscales"):
+            values = tuple(getattr(self, name))
+            if not values or not all(np.isfinite(v) and v > 0 for v in values):
+                raise ValueError(f"{name}: expected one or more positive numbers, got {values}")
+            setattr(self, name, values)
+
+    # ------------------------------------------------------------------------------------------ features
+
+    def feature_maps(self, dims: int) -> list:
+        """The candidate feature maps for D = ``dims`` standardised inputs (one draw of the random features,
+        at every candidate lengthscale)."""
+        if self.features == "linear":
+            return [LinearFeatures()]
+        base = RandomFourierFeatures.draw(np.random.default_rng(self.feature_seed), dims, self.n_features, 1.0)
+        return [base.with_lengthscale(m * np.sqrt(dims)) for m in self.lengthscales]
+
+    def _phi(self, fit: LinearFit, X) -> np.ndarray:
+        return fit.features(fit.scaling.inputs(X))
+
+    # ----------------------------------------------------------------------------------------------- fit
+
+    def fit(self, X_labelled, y_labelled, X_pool, rng: np.random.Generator) -> LinearFit:
+        X_labelled = check_inputs(X_labelled, "X_labelled")
+        X_pool = check_inputs(X_pool, "X_pool", dims=X_labelled.shape[1])
+        y = finite_vector(y_labelled, "y_labelled")
+        if y.size != X_labelled.shape[0]:
+            raise ValueError(f"y_labelled: length {y.size} does not match X_labelled's {X_labelled.shape[0]} rows")
+        rng = generator(rng)
+        scaling = Standardisation.fit(np.vstack([X_labelled, X_pool]), y)
+        Xs, ys = scaling.inputs(X_labelled), scaling.outputs(y)
+        best = max(((log_marginal_likelihood(fmap(Xs), ys, prior), i, fmap, prior)
+                    for i, (fmap, prior) in enumerate(
+                        (fmap, replace(self.prior, weight_scale=tau))
+                        for fmap in self.feature_maps(Xs.shape[1]) for tau in self.weight_scales)),
+                   key=lambda t: (t[0], -t[1]))
+        _, _, fmap, prior = best
+        Phi = fmap(Xs)
+        if self.posterior == "closed-form":
+            return LinearFit(scaling, fmap, prior, posterior=conjugate_posterior(Phi, ys, prior))
+        from inference.nuts import sample_nuts
+
+        idata = sample_nuts(build_linear_model(Phi, ys, prior), draws=self.nuts.draws, tune=self.nuts.tune,
+                            chains=self.nuts.chains, seed=int(rng.integers(2**31)),
+                            target_accept=self.nuts.target_accept)
+        post = idata.posterior
+        w = post["w"].stack(sample=("chain", "draw")).transpose("sample", "feature").values
+        sigma = post["sigma"].stack(sample=("chain", "draw")).values
+        return LinearFit(scaling, fmap, prior, w=w, sigma=sigma, idata=idata)
+
+    # ---------------------------------------------------------------------------- predictive quantities
+
+    def _draw_means(self, fit: LinearFit, X) -> np.ndarray:
+        """``phi_n^T w_j`` for the NUTS draws, shape (S, N), standardised units."""
+        return fit.w @ self._phi(fit, X).T
+
+    def predict(self, fit: LinearFit, X) -> tuple[np.ndarray, np.ndarray]:
+        """Predictive mean and variance of y in original units, shapes (N,) and (N,)."""
+        s = fit.scaling.y_scale
+        if fit.posterior is not None:
+            Phi = self._phi(fit, X)
+            loc, _, _ = fit.posterior.predictive(Phi)
+            return fit.scaling.original_mean(loc), fit.posterior.predictive_variance(Phi) * s**2
+        mu = self._draw_means(fit, X)
+        var = np.mean(fit.sigma**2) + mu.var(axis=0)
+        return fit.scaling.original_mean(mu.mean(axis=0)), var * s**2
+
+    def log_predictive_density(self, fit: LinearFit, X, y) -> np.ndarray:
+        """``log p(y_n | D)`` in original units, shape (N,): exact (closed form) or the mixture over draws."""
+        y = finite_vector(y, "y")
+        s = fit.scaling.y_scale
+        ys = fit.scaling.outputs(y)
+        if fit.posterior is not None:
+            return fit.posterior.log_predictive_density(self._phi(fit, X), ys) - np.log(s)
+        mu = self._draw_means(fit, X)  # [S, N]
+        log_dens = stats.norm.logpdf(ys, mu, fit.sigma[:, None])  # [S, N]
+        return special.logsumexp(log_dens, axis=0) - np.log(mu.shape[0]) - np.log(s)
+
+    def metrics(self, fit: LinearFit, X_test, y_test) -> dict[str, float]:
+        y_test = finite_vector(y_test, "y_test")
+        mean, _ = self.predict(fit, X_test)
+        return {"rmse": float(np.sqrt(np.mean((mean - y_test) ** 2))),
+                "test_loglik": float(np.mean(self.log_predictive_density(fit, X_test, y_test)))}
+
+    def predictive_entropy(self, fit: LinearFit, X_pool) -> np.ndarray:
+        """Exact (Gaussian or Student-t) with the closed form; a Gaussian of the mixture's variance with NUTS
+        (standardised units: a constant shift from original units, which no ranking notices)."""
+        if fit.posterior is not None:
+            return fit.posterior.predictive_entropy(self._phi(fit, X_pool))
+        mu = self._draw_means(fit, X_pool)
+        return 0.5 * np.log(2.0 * np.pi * np.e * (np.mean(fit.sigma**2) + mu.var(axis=0)))
+
+    def bald(self, fit: LinearFit, X_pool) -> np.ndarray:
+        """``H[y_n | D] - E[H[y_n | w, sigma]]``; the second term is ``E[log(2 pi e sigma^2)] / 2``, exact under
+        the conjugate posterior, the mean over the draws with NUTS."""
+        if fit.posterior is not None:
+            return self.predictive_entropy(fit, X_pool) - fit.posterior.expected_noise_entropy()
+        return self.predictive_entropy(fit, X_pool) - np.mean(0.5 * np.log(2.0 * np.pi * np.e * fit.sigma**2))
+
+    def gram(self, fit: LinearFit, X_pool, *, projections: int, rng: np.random.Generator) -> Gram:
+        """Closed form (``projections = 0``): :class:`LinearFisherGram` with the conjugate posterior's ``Sigma``
+        (or ``V``) and scale, or, with NUTS, ``V`` estimated as the covariance of ``(w_j - mean w) / sigma_j``
+        and ``E[sigma^-2]`` as the mean of ``sigma_j^-2`` (exact in the limit for both priors).
+        Projections (``projections = J``): :func:`gaussian_projections` from J posterior draws — exact
+        conjugate draws, or J draws of the NUTS trace (without replacement; all of them if it has fewer)."""
+        J = nonnegative_int(projections, "projections")
+        rng = generator(rng)
+        Phi = self._phi(fit, X_pool)
+        if J == 0:
+            if fit.posterior is not None:
+                return LinearFisherGram(Phi, fit.posterior.cov, fit.posterior.fisher_scale())
+            centred = (fit.w - fit.w.mean(axis=0)) / fit.sigma[:, None]
+            return LinearFisherGram(Phi, np.cov(centred, rowvar=False), float(np.mean(fit.sigma**-2.0)))
+        from active_learning.gram import ProjectionGram
+
+        if fit.posterior is not None:
+            w, sigma = fit.posterior.sample(rng, J)
+            loc, _, _ = fit.posterior.predictive(Phi)
+            return ProjectionGram(gaussian_projections(w @ Phi.T, sigma, pred_mean=loc,
+                                                       pred_var=fit.posterior.predictive_variance(Phi),
+                                                       entropy=fit.posterior.predictive_entropy(Phi)))
+        pick = rng.permutation(fit.w.shape[0])[:J]
+        mu_all = fit.w @ Phi.T  # [S, N] every draw, for the predictive moments
+        return ProjectionGram(gaussian_projections(mu_all[pick], fit.sigma[pick], pred_mean=mu_all.mean(axis=0),
+                                                   pred_var=np.mean(fit.sigma**2) + mu_all.var(axis=0)))

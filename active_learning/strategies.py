@@ -1,0 +1,99 @@
+"""Batch selection strategies: ACS-FW and the usual baselines.
+
+* ``acs-fw`` — Frank–Wolfe sparse subset approximation (:func:`active_learning.frank_wolfe.select`) on the
+  learner's inner products: closed-form weighted Fisher (``projections = 0``) or J random projections.
+* ``random`` — b pool points uniformly without replacement.
+* ``maxent`` — the b points of highest predictive entropy ``H[y_n | D]`` (Shannon 1948; greedy top-b).
+* ``bald`` — the b points of highest mutual information ``I[y_n; theta | D]`` (Houlsby et al. 2011; top-b).
+
+Top-b on a score ignores what the other chosen points already tell: near-duplicates of the most uncertain
+point are all chosen.  ACS-FW chooses a batch whose *sum* approximates the whole pool, which spreads it out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from active_learning import frank_wolfe
+from models.checks import generator, nonnegative_int, positive_int
+
+__all__ = ["STRATEGIES", "top_b", "select_batch", "check_strategies"]
+
+#: Names accepted by :func:`select_batch`, in the order reports list them.
+STRATEGIES = ("acs-fw", "random", "maxent", "bald")
+
+
+def check_strategies(names) -> tuple[str, ...]:
+    """Validated strategy names, duplicates removed (order kept); ``ValueError`` naming ``strategies``."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    names = tuple(dict.fromkeys(names))
+    unknown = [n for n in names if n not in STRATEGIES]
+    if not names or unknown:
+        raise ValueError(f"strategies: unknown {unknown or 'none given'}; choose from {', '.join(STRATEGIES)}")
+    return names
+
+
+def top_b(scores, batch_size: int) -> np.ndarray:
+    """Indices of the ``batch_size`` largest scores, largest first (ties: lower index first).
+
+    Raises
+    ------
+    ValueError
+        Naming ``scores`` (NaN) or ``batch_size`` (below 1 or above the number of scores).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    batch_size = positive_int(batch_size, "batch_size")
+    if np.any(np.isnan(scores)):
+        raise ValueError("scores: NaN acquisition scores")
+    if batch_size > scores.size:
+        raise ValueError(f"batch_size: {batch_size} is more than the {scores.size} points in the pool")
+    return np.argsort(-scores, kind="stable")[:batch_size]
+
+
+def select_batch(strategy: str, learner, fit, X_pool, batch_size: int, *, rng: np.random.Generator,
+                 projections: int = 0, top_up: bool = True) -> np.ndarray:
+    """Pool indices to label next, distinct, at most ``batch_size`` of them.
+
+    Parameters
+    ----------
+    strategy : str
+        One of :data:`STRATEGIES`.
+    learner : active_learning.learners.Learner
+    fit
+        The learner's fitted posterior.
+    X_pool : array_like, shape (N, D)
+    batch_size : int, 1 <= b <= N
+    rng : numpy.random.Generator
+        Used by ``random`` and by projections.
+    projections : int >= 0
+        ACS-FW's J (0: closed-form inner products).
+    top_up : bool, default True
+        ACS-FW only: fill the batch to exactly b when Frank–Wolfe chose a point twice
+        (:func:`active_learning.frank_wolfe.select`), so every strategy labels as many points per round.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (B,)
+        ``B = batch_size`` except for ACS-FW without ``top_up``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument.
+    """
+    check_strategies([strategy])
+    rng = generator(rng)
+    projections = nonnegative_int(projections, "projections")
+    n = len(X_pool)
+    batch_size = positive_int(batch_size, "batch_size")
+    if batch_size > n:
+        raise ValueError(f"batch_size: {batch_size} is more than the {n} points in the pool")
+    if strategy == "random":
+        return np.sort(rng.choice(n, size=batch_size, replace=False))
+    if strategy == "maxent":
+        return top_b(learner.predictive_entropy(fit, X_pool), batch_size)
+    if strategy == "bald":
+        return top_b(learner.bald(fit, X_pool), batch_size)
+    gram = learner.gram(fit, X_pool, projections=projections, rng=rng)
+    return frank_wolfe.select(gram, batch_size, top_up=top_up).indices

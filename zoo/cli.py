@@ -5,10 +5,14 @@
     bayes-zoo list
     bayes-zoo compare PROBLEM [--draws N --chains N --warmup N --seed N --out DIR --quick --force] [pair options]
     bayes-zoo compare all     [--draws N --chains N --warmup N --seed N --out DIR --quick --force]
+    bayes-zoo active-learn --dataset NAME [--strategies ... --batch-size --budget --init --repeats
+                           --posterior {closed-form,nuts} --projections J --seed --out DIR --quick --force]
 
 ``compare`` runs each pair, prints its comparison as a Rich table as it finishes (a progress bar runs
 meanwhile), and writes ``OUT/<problem>/`` (see :mod:`zoo.report`); ``compare all`` also writes
-``OUT/report.md``.  It never overwrites an existing results folder unless ``--force`` is given.
+``OUT/report.md``.  ``active-learn`` runs the labelling loop with ACS-FW and its baselines on one data set
+(:mod:`zoo.active`) and writes ``OUT/active-learning-NAME/``.  Neither overwrites an existing results folder
+unless ``--force`` is given.
 
 Exit status: 0 when no pair disagrees, 1 when some pair's verdict is "disagree", 2 for bad usage (including
 a results folder that exists without ``--force``), 130 when interrupted (nothing is written then).
@@ -68,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         if pair.add_arguments is not None:
             pair.add_arguments(p)
     _common_options(problems.add_parser("all", help="every registered pair, plus OUT/report.md"))
+    from zoo.active import add_arguments as active_arguments
+
+    active_arguments(sub.add_parser("active-learn", help="batch active learning by ACS-FW and baselines on a data set"))
     return parser
 
 
@@ -206,6 +213,72 @@ def _run_pairs(console, args, selected):
     return outcomes
 
 
+def _active_learn(console, args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from active_learning.loop import LoopSettings
+    from active_learning.strategies import check_strategies
+    from models.checks import nonnegative_int, positive_int
+    from zoo import active, report
+
+    options = {"repeats": args.repeats, "budget": args.budget}
+    for key, default in (("repeats", 10), ("budget", 100)):
+        if options[key] is None:
+            options[key] = active.QUICK[key] if args.quick else default
+    nuts = {"nuts_draws": active.QUICK["nuts_draws"], "nuts_tune": active.QUICK["nuts_tune"]} if args.quick else {}
+    folder_name = f"active-learning-{args.dataset}"
+    try:
+        strategies = check_strategies(args.strategies)
+        LoopSettings(batch_size=args.batch_size, budget=options["budget"], init=args.init,
+                     projections=args.projections)
+        positive_int(options["repeats"], "repeats")
+        nonnegative_int(args.seed, "seed")
+        report.prepare_output(args.out, [folder_name], force=args.force, index=False)
+    except ValueError as err:
+        message = str(err)
+        name = message.split(":")[0]
+        console.print(f"[bold red]error:[/] {'--' + name.replace('_', '-') + message[len(name):] if name.isidentifier() else message}",
+                      highlight=False)
+        return EXIT_USAGE
+    console.print(f"[dim]{blas_status()}[/]")
+    rounds_per_run = -(-options["budget"] // args.batch_size) + 1
+    total = options["repeats"] * len(strategies) * rounds_per_run
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total} rounds"), TimeElapsedColumn())
+    try:
+        with _quiet_libraries(), Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"{args.dataset}: starting", total=total)
+
+            def on_round(row):
+                progress.update(task, advance=1, description=(
+                    f"{args.dataset}: repeat seed {row['seed']}, {row['strategy']}, {row['n_labelled']} labels"))
+
+            exp = active.run_experiment(
+                args.dataset, strategies=strategies, batch_size=args.batch_size, budget=options["budget"],
+                init=args.init, repeats=options["repeats"], posterior=args.posterior, projections=args.projections,
+                features=args.features, top_up=args.top_up, seed=args.seed, on_round=on_round, **nuts)
+    except KeyboardInterrupt:
+        console.print("[bold yellow]interrupted[/]; nothing was written")
+        return EXIT_INTERRUPTED
+    except ValueError as err:
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        return EXIT_USAGE
+    folder = Path(args.out) / folder_name
+    active.write_experiment(exp, folder)
+    console.print(active.rich_final(exp))
+    metric = "RMSE" if exp.task == "regression" else "accuracy"
+    style = {"better": "green", "worse": "red"}
+    for base, verdict, mean, two_se in active.paired_verdicts(exp):
+        console.print(f"ACS-FW vs {base}: [{style.get(verdict, 'yellow')}]{verdict}[/] (final {metric} difference "
+                      f"{mean:+.3g} ± {two_se:.2g}, paired over {exp.settings['repeats']} repeats)", highlight=False)
+    console.print(f"written to {folder}/ (report.md, rounds.csv, final.csv, learning_curves.png)")
+    return EXIT_OK
+
+
 def main(argv=None) -> int:
     """Entry point of the ``bayes-zoo`` console script; returns the exit status."""
     from rich.console import Console
@@ -215,6 +288,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "list":
         return _list(console)
+    if args.command == "active-learn":
+        return _active_learn(console, args)
     return _compare(console, args)
 
 

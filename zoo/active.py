@@ -1,0 +1,220 @@
+"""``bayes-zoo active-learn``: the labelling loop on a bundled data set, its learning curves and final table.
+
+::
+
+    bayes-zoo active-learn --dataset NAME [--strategies acs-fw,random,maxent,bald] [--batch-size 10]
+                           [--budget 100] [--init 20] [--repeats 10] [--posterior {closed-form,nuts}]
+                           [--projections J] [--features {rff,linear}] [--no-top-up] [--seed 0]
+                           [--out DIR] [--quick] [--force]
+
+Regression sets (``yacht``, ``boston``, ``energy``, ``concrete``, ``power-plant``) use Bayesian linear
+regression on random Fourier features (:class:`active_learning.learners.LinearRegressionLearner`);
+``breast-cancer`` uses probit regression (:class:`active_learning.probit.ProbitLearner`).  Writes
+``OUT/active-learning-NAME/``: ``rounds.csv`` (every round of every strategy and repeat),
+``final.csv`` (final metrics, mean and 2 SE, selection time), ``learning_curves.png`` and ``report.md``; it
+refuses to overwrite an existing folder without ``--force``.
+
+The verdict lines compare ACS-FW with each baseline on the **paired** per-repeat difference of the final
+metric (every strategy of a repeat shares its split and initial labels): "better" or "worse" when the mean
+difference is more than 2 standard errors from 0, otherwise "no clear difference"; with fewer than
+:data:`MIN_REPEATS` repeats, "too few repeats".
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from active_learning.strategies import STRATEGIES
+
+__all__ = ["DATASETS", "QUICK", "MIN_REPEATS", "add_arguments", "Experiment", "run_experiment", "paired_verdicts",
+           "write_experiment", "rich_final"]
+
+#: Data sets ``--dataset`` accepts: the five UCI regression sets, then the classification set.
+DATASETS = ("yacht", "boston", "energy", "concrete", "power-plant", "breast-cancer")
+
+#: Fewest repeats for a verdict of ACS-FW against a baseline (2 SE of fewer paired differences means little).
+MIN_REPEATS = 3
+
+#: What ``--quick`` sets (explicit options still win).
+QUICK = {"repeats": 2, "budget": 30, "nuts_draws": 200, "nuts_tune": 200}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``active-learn``."""
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="bundled data set")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help=f"comma-separated, from {', '.join(STRATEGIES)} (default: all)")
+    parser.add_argument("--batch-size", type=int, default=10, help="points labelled per round (default 10)")
+    parser.add_argument("--budget", type=int, help="labels acquired beyond the initial ones (default 100; --quick 30)")
+    parser.add_argument("--init", type=int, default=20, help="initially labelled points (default 20)")
+    parser.add_argument("--repeats", type=int, help="random splits, seeds seed..seed+repeats-1 (default 10; --quick 2)")
+    parser.add_argument("--posterior", choices=("closed-form", "nuts"), default="closed-form",
+                        help="conjugate / Laplace posterior, or PyMC's NUTS refitted every round (default closed-form)")
+    parser.add_argument("--projections", type=int, default=0,
+                        help="ACS-FW's random projections J from posterior draws (the NUTS trace with --posterior "
+                             "nuts); 0: closed-form inner products (default 0)")
+    parser.add_argument("--features", choices=("rff", "linear"), default="rff",
+                        help="regression features: 100 random Fourier features, or the inputs (default rff)")
+    parser.add_argument("--no-top-up", dest="top_up", action="store_false",
+                        help="let ACS-FW label fewer than --batch-size points when Frank–Wolfe repeats a point")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first repeat (default 0)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
+    parser.add_argument("--quick", action="store_true", help=f"small settings: {QUICK}")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing results folder")
+
+
+@dataclass
+class Experiment:
+    """One ``active-learn`` run: its settings and what it measured."""
+
+    dataset: str
+    task: str
+    description: str
+    rounds: "object"  # pandas.DataFrame, every round
+    final: "object"  # pandas.DataFrame, per strategy
+    settings: dict
+    figure: "object"  # matplotlib Figure
+
+
+def _data(dataset: str):
+    from models.datasets import load_breast_cancer, load_uci
+
+    data = load_breast_cancer() if dataset == "breast-cancer" else load_uci(dataset)
+    task = "classification" if dataset == "breast-cancer" else "regression"
+    return data, task
+
+
+def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10, budget: int = 100, init: int = 20,
+                   repeats: int = 10, posterior: str = "closed-form", projections: int = 0, features: str = "rff",
+                   top_up: bool = True, seed: int = 0, nuts_draws: int = 500, nuts_tune: int = 500,
+                   on_round=None) -> Experiment:
+    """Run the labelling loop (:func:`active_learning.loop.run`) on a bundled data set.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, before any work.
+    """
+    from active_learning import loop
+    from active_learning.learners import LinearRegressionLearner, NutsSettings
+    from active_learning.strategies import check_strategies
+    from models.checks import positive_int
+
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset: unknown {dataset!r}; choose from {', '.join(DATASETS)}")
+    strategies = check_strategies(strategies)
+    settings = loop.LoopSettings(batch_size=batch_size, budget=budget, init=init, projections=projections,
+                                 top_up=top_up)
+    positive_int(repeats, "repeats")
+    nuts = NutsSettings(draws=nuts_draws, tune=nuts_tune)
+    data, task = _data(dataset)
+    X, y = data.arrays["X"], data.arrays["y"]
+    n_train = X.shape[0] - max(1, int(round(settings.test_fraction * X.shape[0])))
+    if init + 1 > n_train:
+        raise ValueError(f"init: {init} leaves no pool in the {n_train} training points of {dataset}")
+    if task == "regression":
+        def factory(s):
+            return LinearRegressionLearner(features=features, feature_seed=s, posterior=posterior, nuts=nuts)
+    else:
+        from active_learning.probit import ProbitLearner
+
+        def factory(s):
+            return ProbitLearner(posterior=posterior, nuts=nuts)
+    rounds = loop.run(factory, X, y.astype(float), strategies, settings, repeats=repeats, seed=seed, on_round=on_round)
+    rounds.insert(0, "dataset", dataset)
+    final = loop.final_table(rounds, task)
+    title = f"{dataset}: batches of {batch_size}, {posterior} posterior" + (
+        f", {projections} projections" if projections else "")
+    figure = loop.plot_learning_curves(rounds, task, title=title)
+    record = {"dataset": dataset, "strategies": ",".join(strategies), "batch_size": batch_size, "budget": budget,
+              "init": init, "repeats": repeats, "posterior": posterior, "projections": projections,
+              "features": features if task == "regression" else "bias + inputs", "top_up": top_up, "seed": seed,
+              "test_fraction": settings.test_fraction}
+    if posterior == "nuts":
+        record.update(nuts_draws=nuts_draws, nuts_tune=nuts_tune, nuts_chains=nuts.chains)
+    return Experiment(dataset, task, data.description, rounds, final, record, figure)
+
+
+def paired_verdicts(exp: Experiment) -> list[tuple[str, str, float, float]]:
+    """ACS-FW against each other strategy: ``(baseline, verdict, mean difference, 2 SE)`` on the main metric
+    (RMSE for regression, lower is better; accuracy for classification), paired by repeat (module docstring)."""
+    from active_learning.loop import METRICS
+
+    metric = "rmse" if exp.task == "regression" else "accuracy"
+    higher_better = METRICS[exp.task][metric]
+    last = exp.rounds.loc[exp.rounds.groupby(["strategy", "seed"], sort=False)["round"].idxmax()]
+    table = last.pivot(index="seed", columns="strategy", values=metric)
+    if "acs-fw" not in table:
+        return []
+    out = []
+    for base in [s for s in exp.final["strategy"] if s != "acs-fw"]:
+        diff = (table["acs-fw"] - table[base]).dropna()
+        mean = float(diff.mean())
+        two_se = float(2.0 * diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("inf")
+        if diff.size < MIN_REPEATS:
+            verdict = f"too few repeats (< {MIN_REPEATS})"
+        elif abs(mean) > two_se:
+            verdict = "better" if (mean > 0) == higher_better else "worse"
+        else:
+            verdict = "no clear difference"
+        out.append((base, verdict, mean, two_se))
+    return out
+
+
+def _final_markdown(exp: Experiment) -> str:
+    from active_learning.loop import METRICS
+
+    lines = ["| strategy | labels | " + " | ".join(f"{m} (mean ± 2 SE)" for m in METRICS[exp.task])
+             + " | selection s/batch |", "|---|---:|" + "---:|" * len(METRICS[exp.task]) + "---:|"]
+    for r in exp.final.itertuples():
+        cells = [f"{getattr(r, m):.4g} ± {getattr(r, m + '_2se'):.2g}" for m in METRICS[exp.task]]
+        lines.append(f"| {r.strategy} | {r.n_labelled} | " + " | ".join(cells) + f" | {r.select_seconds:.3g} |")
+    return "\n".join(lines)
+
+
+def write_experiment(exp: Experiment, folder: Path) -> list[Path]:
+    """Write ``rounds.csv``, ``final.csv``, ``learning_curves.png`` and ``report.md`` into ``folder``."""
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "rounds.csv", folder / "final.csv", folder / "learning_curves.png", folder / "report.md"]
+    exp.rounds.to_csv(paths[0], index=False)
+    exp.final.to_csv(paths[1], index=False)
+    exp.figure.savefig(paths[2], dpi=120)
+    plt.close(exp.figure)
+    metric = "RMSE" if exp.task == "regression" else "accuracy"
+    verdicts = [f"- ACS-FW vs {b}: **{v}** (final {metric} difference {m:+.3g} ± {s:.2g}, paired over repeats)"
+                for b, v, m, s in paired_verdicts(exp)]
+    settings = "\n".join(f"- {k}: {v}" for k, v in exp.settings.items())
+    text = (f"# Active learning on {exp.dataset}\n\n{exp.description}\n\n## Final metrics\n\n{_final_markdown(exp)}\n\n"
+            + ("\n".join(verdicts) + "\n\n" if verdicts else "")
+            + "![learning curves](learning_curves.png)\n\n"
+            + f"## Settings\n\n{settings}\n\nEvery round of every strategy and repeat: `rounds.csv`.\n")
+    paths[3].write_text(text, encoding="utf-8")
+    return paths
+
+
+def rich_final(exp: Experiment):
+    """The final table as a Rich table."""
+    from rich import box
+    from rich.table import Table
+
+    from active_learning.loop import METRICS
+
+    table = Table(title=f"{exp.dataset}: final metrics over {exp.settings['repeats']} repeat(s) (mean ± 2 SE)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("strategy")
+    table.add_column("labels", justify="right")
+    for m in METRICS[exp.task]:
+        table.add_column(m, justify="right")
+    table.add_column("selection s/batch", justify="right")
+    for r in exp.final.itertuples():
+        table.add_row(r.strategy, str(r.n_labelled),
+                      *[f"{getattr(r, m):.4g} ± {getattr(r, m + '_2se'):.2g}" for m in METRICS[exp.task]],
+                      f"{r.select_seconds:.3g}")
+    return table

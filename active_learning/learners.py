@@ -271,10 +271,9 @@ class LinearRegressionLearner:
 
         if fit.posterior is not None:
             w, sigma = fit.posterior.sample(rng, J)
-            loc, _, _ = fit.posterior.predictive(Phi)
-            return ProjectionGram(gaussian_projections(w @ Phi.T, sigma, pred_mean=loc,
-                                                       pred_var=fit.posterior.predictive_variance(Phi),
-                                                       entropy=fit.posterior.predictive_entropy(Phi)))
+            loc, var, entropy = fit.posterior.predictive_summary(Phi)
+            return ProjectionGram(gaussian_projections(w @ Phi.T, sigma, pred_mean=loc, pred_var=var,
+                                                       entropy=entropy))
         pick = rng.permutation(fit.w.shape[0])[:J]
         mu_all = fit.w @ Phi.T  # [S, N] every draw, for the predictive moments
         return ProjectionGram(gaussian_projections(mu_all[pick], fit.sigma[pick], pred_mean=mu_all.mean(axis=0),

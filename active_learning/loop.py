@@ -194,8 +194,9 @@ def plot_learning_curves(rounds: pd.DataFrame, task: str, *, title: str = ""):
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         curves = learning_curves(rounds, metric)
-        for strategy, c in curves.groupby("strategy", sort=False):
-            ax.plot(c["n_labelled"], c["mean"], marker="o", ms=3, label=strategy)
+        for k, (strategy, c) in enumerate(curves.groupby("strategy", sort=False)):
+            # line styles differ so that coinciding curves (MaxEnt and BALD for linear regression) stay visible
+            ax.plot(c["n_labelled"], c["mean"], marker="o", ms=3, ls=("-", "--", "-.", ":")[k % 4], label=strategy)
             se = c["se"].fillna(0.0)
             ax.fill_between(c["n_labelled"], c["mean"] - se, c["mean"] + se, alpha=0.2)
         ax.set_xlabel("labelled points")

@@ -238,7 +238,7 @@ class LinearPosterior:
         """
         Phi = check_inputs(Phi, "Phi", dims=self.mean.size)
         loc = Phi @ self.mean
-        quad = np.einsum("sp,pq,sq->s", Phi, self.cov, Phi)  # [S] phi^T Sigma phi (or V)
+        quad = np.einsum("sp,sp->s", Phi @ self.cov, Phi)  # [S] phi^T Sigma phi (or V)
         if self.known_noise:
             return loc, self.noise_var + quad, np.inf
         return loc, (self.b / self.a) * (1.0 + quad), 2.0 * self.a
@@ -247,9 +247,13 @@ class LinearPosterior:
         """Variance of the predictive distribution, shape ``(S,)`` (``scale2 df / (df - 2)`` for Student-t,
         ``inf`` when ``df <= 2``)."""
         _, scale2, df = self.predictive(Phi)
-        if np.isinf(df):
-            return scale2
-        return scale2 * df / (df - 2.0) if df > 2.0 else np.full_like(scale2, np.inf)
+        return _variance(scale2, df)
+
+    def predictive_summary(self, Phi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, variance and entropy (nats) of the predictive distribution at ``Phi``, each shape ``(S,)``, from
+        one evaluation of :meth:`predictive`."""
+        loc, scale2, df = self.predictive(Phi)
+        return loc, _variance(scale2, df), _entropy(scale2, df)
 
     def log_predictive_density(self, Phi, y) -> np.ndarray:
         """``log p(y_s | D)`` at features ``Phi`` (shape ``(S, P)``) and outputs ``y`` (shape ``(S,)``)."""
@@ -264,9 +268,7 @@ class LinearPosterior:
     def predictive_entropy(self, Phi) -> np.ndarray:
         """``H[y* | D]`` in nats, shape ``(S,)``."""
         _, scale2, df = self.predictive(Phi)
-        if np.isinf(df):
-            return 0.5 * np.log(2.0 * np.pi * np.e * scale2)
-        return float(stats.t.entropy(df)) + 0.5 * np.log(scale2)  # H[scale T] = H[T] + log(scale)
+        return _entropy(scale2, df)
 
     def expected_noise_entropy(self) -> float:
         """``E_sigma[H[y | w, sigma]] = (log(2 pi e) + E[log sigma^2]) / 2``; ``E[log sigma^2] = log b - digamma(a)``
@@ -298,6 +300,20 @@ class LinearPosterior:
         sigma2 = stats.invgamma.rvs(self.a, scale=self.b, size=size, random_state=rng)
         sigma = np.sqrt(sigma2)
         return self.mean + (z @ L.T) * sigma[:, None], sigma
+
+
+def _variance(scale2: np.ndarray, df: float) -> np.ndarray:
+    """Variance of a Gaussian (``df = inf``) or Student-t of squared scale ``scale2``."""
+    if np.isinf(df):
+        return scale2
+    return scale2 * df / (df - 2.0) if df > 2.0 else np.full_like(scale2, np.inf)
+
+
+def _entropy(scale2: np.ndarray, df: float) -> np.ndarray:
+    """Entropy in nats of a Gaussian (``df = inf``) or Student-t of squared scale ``scale2``."""
+    if np.isinf(df):
+        return 0.5 * np.log(2.0 * np.pi * np.e * scale2)
+    return float(stats.t.entropy(df)) + 0.5 * np.log(scale2)  # H[scale T] = H[T] + log(scale)
 
 
 def conjugate_posterior(Phi, y, prior: LinearPrior) -> LinearPosterior:

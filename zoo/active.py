@@ -31,7 +31,7 @@ import numpy as np
 from active_learning.strategies import STRATEGIES
 
 __all__ = ["DATASETS", "QUICK", "MIN_REPEATS", "add_arguments", "Experiment", "run_experiment", "paired_verdicts",
-           "write_experiment", "rich_final"]
+           "final_markdown", "write_experiment", "rich_final"]
 
 #: Data sets ``--dataset`` accepts: the five UCI regression sets, then the classification set.
 DATASETS = ("yacht", "boston", "energy", "concrete", "power-plant", "breast-cancer")
@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="let ACS-FW label fewer than --batch-size points when Frank–Wolfe repeats a point")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first repeat (default 0)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
-    parser.add_argument("--quick", action="store_true", help=f"small settings: {QUICK}")
+    parser.add_argument("--quick", action="store_true",
+                        help="small settings: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in QUICK.items()))
     parser.add_argument("--force", action="store_true", help="overwrite an existing results folder")
 
 
@@ -165,7 +166,8 @@ def paired_verdicts(exp: Experiment) -> list[tuple[str, str, float, float]]:
     return out
 
 
-def _final_markdown(exp: Experiment) -> str:
+def final_markdown(exp: Experiment) -> str:
+    """The final table as Markdown: per strategy, labels, each metric as mean ± 2 SE, selection seconds."""
     from active_learning.loop import METRICS
 
     lines = ["| strategy | labels | " + " | ".join(f"{m} (mean ± 2 SE)" for m in METRICS[exp.task])
@@ -191,7 +193,7 @@ def write_experiment(exp: Experiment, folder: Path) -> list[Path]:
     verdicts = [f"- ACS-FW vs {b}: **{v}** (final {metric} difference {m:+.3g} ± {s:.2g}, paired over repeats)"
                 for b, v, m, s in paired_verdicts(exp)]
     settings = "\n".join(f"- {k}: {v}" for k, v in exp.settings.items())
-    text = (f"# Active learning on {exp.dataset}\n\n{exp.description}\n\n## Final metrics\n\n{_final_markdown(exp)}\n\n"
+    text = (f"# Active learning on {exp.dataset}\n\n{exp.description}\n\n## Final metrics\n\n{final_markdown(exp)}\n\n"
             + ("\n".join(verdicts) + "\n\n" if verdicts else "")
             + "![learning curves](learning_curves.png)\n\n"
             + f"## Settings\n\n{settings}\n\nEvery round of every strategy and repeat: `rounds.csv`.\n")

@@ -178,7 +178,7 @@ def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None
             "lower bound for Frank–Wolfe (it also drops Frank–Wolfe's constraint sum w_n sigma_n = sigma).\n\n"
             + exhaustive.to_markdown(index=False, floatfmt=".5g")),
         "Learning curves (closed-form posterior)": (
-            active._final_markdown(exp) + "\n\n"
+            active.final_markdown(exp) + "\n\n"
             + "\n".join(f"- ACS-FW vs {b}: **{v}** (final RMSE difference {m:+.3g} ± {s:.2g}, paired over repeats)"
                         for b, v, m, s in verdicts)),
     }

@@ -1,0 +1,75 @@
+"""benchmarks/bench_active_learning.py runs end to end at --quick size and writes the ACS-FW selection rows.
+
+Speed itself is measured by `make bench`, never asserted here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_active_learning.py"
+QUICK_SIZES = (500, 1000, 2000)  # the script's --quick simulated pools
+J = 20  # the script's --quick projections
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> str:
+    """The results file of one ``--quick`` run (runpy registers the module; the __main__ guard is not entered)."""
+    out = tmp_path_factory.mktemp("bench_active_learning") / "active_learning.md"
+    assert runpy.run_path(str(SCRIPT), run_name="bench_active_learning")["main"](["--quick", "--out", str(out)]) == 0
+    return out.read_text()
+
+
+def _row(text: str, first: str) -> list[str]:
+    """The cells of the Markdown row whose first cell starts with ``first``."""
+    line = next(line for line in text.splitlines() if line.startswith(f"| {first}"))
+    return [cell.strip() for cell in line.strip(" |").split("|")]
+
+
+def _positive(cell: str) -> float:
+    """A number or a ratio (``"1,234.5x"``) that is finite and > 0."""
+    value = float(cell.rstrip("x").replace(",", ""))
+    assert math.isfinite(value) and value > 0, cell
+    return value
+
+
+def _distinct(cell: str) -> tuple[int, int]:
+    distinct, iterations = (int(x) for x in cell.split("/"))
+    assert 1 <= distinct <= iterations, cell
+    return distinct, iterations
+
+
+def test_no_silent_nan(results):
+    assert not re.search(r"\b(nan|inf)\b", results, re.IGNORECASE)
+
+
+def test_power_plant_rows_have_times_breakdown_and_memory(results):
+    assert "## Power-plant pool: N = 7,634, b = 20" in results
+    for features in ("rff", "linear"):
+        for kind in (f"J = {J} projections", "closed form"):
+            cells = _row(results, f"{features}, {kind}")
+            for cell in cells[1:5] + cells[6:8]:  # median, min, gram alone, FW alone; residual, peak MiB
+                _positive(cell)
+            assert _distinct(cells[5])[1] == 20
+
+
+def test_simulated_rows_have_times_per_point_and_memory_against_n_by_n(results):
+    for n in QUICK_SIZES:
+        for kind in (f"J = {J} projections", "closed form"):
+            cells = _row(results, f"N = {n:,}, {kind}")
+            for cell in cells[1:8]:  # median, min, per 1,000 points, peak MiB, bytes/point, N x N MiB, ratio
+                _positive(cell)
+            assert _positive(cells[6]) == pytest.approx(8 * n * n / 2**20, rel=0.01)  # shown to one decimal
+            _distinct(cells[8])
+
+
+def test_targets_growth_and_checks_are_stated(results):
+    assert results.count("--quick sizes: not a measurement") == 6  # 4 power-plant targets, 2 growth verdicts
+    assert len(re.findall(r"log-log slope of seconds on N -?\d+\.\d+", results)) == 2
+    assert "indices are distinct and inside its pool: yes" in results
+    assert "threadpool_limits(1)" in results and "load average" in results

@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = [
     "finite_vector", "finite_scalar", "positive_scalar", "positive_int", "nonnegative_int", "probability",
-    "instance", "generator",
+    "instance", "generator", "input_matrix",
 ]
 
 
@@ -93,3 +93,43 @@ def instance(value, cls: type, name: str):
 def generator(rng, name: str = "rng") -> np.random.Generator:
     """``rng`` itself, if it is a ``numpy.random.Generator`` (randomness is always an argument)."""
     return instance(rng, np.random.Generator, name)
+
+
+def input_matrix(X, name: str = "X", *, dims: int | None = None) -> np.ndarray:
+    """Validate inputs (GP, regression features) as a float64 array of shape ``(N, D)``.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+        A 1-D array is taken as N points in one dimension and returned as shape ``(N, 1)``.
+    name : str
+        Argument name for error messages.
+    dims : int, optional
+        Required number of columns D.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, D)
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: not numeric, more than 2-D, empty, non-finite values, or not ``dims`` columns.
+    """
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: expected an array of numbers ({err})") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected shape (N, D) or (N,), got {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: is empty (shape {arr.shape})")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(axis=1))[0])
+        raise ValueError(f"{name}: holds {int(bad.sum())} non-finite value(s) (NaN or inf), first in row {row}")
+    if dims is not None and arr.shape[1] != dims:
+        raise ValueError(f"{name}: expected {dims} column(s), got {arr.shape[1]}")
+    return arr

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from models.checks import finite_scalar, finite_vector, instance, positive_scalar
+from models.checks import finite_scalar, finite_vector, input_matrix, instance, positive_scalar
 
 __all__ = [
     "as_inputs", "GPHyperparameters", "exp_quad", "exp_quad_diag", "check_data", "check_jitter", "PYMC_JITTER",
@@ -55,44 +55,8 @@ __all__ = [
 PYMC_JITTER = 1e-6
 
 
-def as_inputs(X, name: str = "X", *, dims: int | None = None) -> np.ndarray:
-    """Validate GP inputs as a float64 array of shape ``(N, D)``.
-
-    Parameters
-    ----------
-    X : array_like, shape (N, D) or (N,)
-        A 1-D array is taken as N points in one dimension and returned as shape ``(N, 1)``.
-    name : str
-        Argument name for error messages.
-    dims : int, optional
-        Required number of columns D.
-
-    Returns
-    -------
-    numpy.ndarray, shape (N, D)
-
-    Raises
-    ------
-    ValueError
-        Naming ``name``: not numeric, more than 2-D, empty, non-finite values, or not ``dims`` columns.
-    """
-    try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name}: expected an array of numbers ({err})") from None
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: expected shape (N, D) or (N,), got {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name}: is empty (shape {arr.shape})")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        row = int(np.flatnonzero(bad.any(axis=1))[0])
-        raise ValueError(f"{name}: holds {int(bad.sum())} non-finite value(s) (NaN or inf), first in row {row}")
-    if dims is not None and arr.shape[1] != dims:
-        raise ValueError(f"{name}: expected {dims} column(s), got {arr.shape[1]}")
-    return arr
+#: Inputs of shape (N, D) or (N,), as a float64 (N, D) array: :func:`models.checks.input_matrix`.
+as_inputs = input_matrix
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, special, stats
 
-from models.checks import finite_vector, generator, positive_int, positive_scalar
+from models.checks import finite_vector, generator, input_matrix, positive_int, positive_scalar
 
 __all__ = [
     "Standardisation",
@@ -45,18 +45,8 @@ __all__ = [
 ]
 
 
-def check_inputs(X, name: str = "X", *, dims: int | None = None) -> np.ndarray:
-    """A finite float64 array of shape ``(N, D)`` (1-D input becomes one column); ``ValueError`` naming ``name``."""
-    a = np.asarray(X, dtype=np.float64)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2 or a.shape[0] == 0:
-        raise ValueError(f"{name}: expected a non-empty array of shape (N, D), got shape {np.shape(X)}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: contains NaN or infinite values")
-    if dims is not None and a.shape[1] != dims:
-        raise ValueError(f"{name}: expected {dims} columns, got {a.shape[1]}")
-    return a
+#: Inputs of shape (N, D) or (N,), as a float64 (N, D) array: :func:`models.checks.input_matrix`.
+check_inputs = input_matrix
 
 
 @dataclass(frozen=True)

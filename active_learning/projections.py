@@ -162,6 +162,8 @@ def monte_carlo_projections(model, idata, pool_data: dict, *, n_projections: int
     """
     import pymc as pm
 
+    from inference.nuts import quiet_pymc
+
     rng = generator(rng)
     J, S = positive_int(n_projections, "n_projections"), positive_int(n_outcomes, "n_outcomes")
     posterior = idata.posterior.stack(sample=("chain", "draw"))
@@ -185,22 +187,23 @@ def monte_carlo_projections(model, idata, pool_data: dict, *, n_projections: int
 
     saved = {name: model[name].get_value() for name in list(pool_data) + [observed_data]}
     saved_coord = model.coords.get(obs_dim)
-    try:
-        # outcomes y_n^(s) ~ p(y | x_n, D0): one per outcome draw and pool point
-        pm.set_data({**pool_data, observed_data: np.zeros(N)}, model=model, coords={obs_dim: np.arange(N)})
-        seed = int(rng.integers(2**31))
-        pp = pm.sample_posterior_predictive(as_idata(outcome_draws), model=model, var_names=[observed],
-                                            random_seed=seed, progressbar=False, return_inferencedata=True)
-        outcomes = pp.posterior_predictive[observed].values.reshape(S, N)  # [S, N]
-        # log p(y_n^(s) | theta_j) on the pool repeated S times
-        repeated = {k: np.concatenate([np.asarray(v)] * S, axis=0) for k, v in pool_data.items()}
-        pm.set_data({**repeated, observed_data: outcomes.reshape(-1)}, model=model,
-                    coords={obs_dim: np.arange(N * S)})
-        ll = pm.compute_log_likelihood(as_idata(theta), model=model, var_names=[observed],
-                                       extend_inferencedata=False, progressbar=False)
-        log_lik = ll[observed].values.reshape(J, S, N)  # [J, S, N]
-    finally:
-        pm.set_data(saved, model=model, coords={obs_dim: saved_coord} if saved_coord is not None else None)
+    with quiet_pymc():  # no "Sampling: [y]" line per call
+        try:
+            # outcomes y_n^(s) ~ p(y | x_n, D0): one per outcome draw and pool point
+            pm.set_data({**pool_data, observed_data: np.zeros(N)}, model=model, coords={obs_dim: np.arange(N)})
+            seed = int(rng.integers(2**31))
+            pp = pm.sample_posterior_predictive(as_idata(outcome_draws), model=model, var_names=[observed],
+                                                random_seed=seed, progressbar=False, return_inferencedata=True)
+            outcomes = pp.posterior_predictive[observed].values.reshape(S, N)  # [S, N]
+            # log p(y_n^(s) | theta_j) on the pool repeated S times
+            repeated = {k: np.concatenate([np.asarray(v)] * S, axis=0) for k, v in pool_data.items()}
+            pm.set_data({**repeated, observed_data: outcomes.reshape(-1)}, model=model,
+                        coords={obs_dim: np.arange(N * S)})
+            ll = pm.compute_log_likelihood(as_idata(theta), model=model, var_names=[observed],
+                                           extend_inferencedata=False, progressbar=False)
+            log_lik = ll[observed].values.reshape(J, S, N)  # [J, S, N]
+        finally:
+            pm.set_data(saved, model=model, coords={obs_dim: saved_coord} if saved_coord is not None else None)
     log_pred = special.logsumexp(log_lik, axis=0) - np.log(J)  # [S, N] log p^(y_n^(s) | D0)
     L = log_lik.mean(axis=1) - log_pred.mean(axis=0)  # [J, N]
     return _as_projection(L)

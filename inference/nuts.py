@@ -16,13 +16,14 @@ import arviz as az
 
 from models.checks import nonnegative_int, positive_int, probability
 
-__all__ = ["NUTS_DEFAULTS", "sample_nuts", "step_methods"]
+__all__ = ["NUTS_DEFAULTS", "sample_nuts", "step_methods", "quiet_pymc"]
 
 NUTS_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.9, "cores": 1}
 
 
 @contextmanager
-def _quiet_pymc(quiet: bool):
+def quiet_pymc(quiet: bool = True):
+    """Hide PyMC's informational log lines ("Initializing NUTS ...", "Sampling: [y]") within the block."""
     logger = logging.getLogger("pymc")
     level = logger.level
     if quiet:
@@ -94,7 +95,7 @@ def sample_nuts(
     cores = positive_int(cores, "cores")
     target_accept = probability(target_accept, "target_accept")
     seed = nonnegative_int(seed, "seed")
-    with _quiet_pymc(quiet), model:
+    with quiet_pymc(quiet), model:
         if "step" not in kwargs and model.continuous_value_vars:
             kwargs["nuts"] = {"target_accept": target_accept, **kwargs.get("nuts", {})}
         idata = pm.sample(

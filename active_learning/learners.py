@@ -7,7 +7,9 @@ Two posteriors are offered throughout:
 
 * ``"closed-form"`` — the conjugate posterior (linear regression) or a Laplace approximation (probit);
 * ``"nuts"`` — PyMC's NUTS on the same model (:func:`inference.nuts.sample_nuts`); predictive quantities
-  are then averages over the draws, and ACS-FW's projections come from the trace.
+  are then averages over the draws, and ACS-FW's projections come from the trace;
+* ``"advi"`` — the faster PyMC option: mean-field ADVI (``pymc.fit``), then as many draws from the fitted
+  approximation, used exactly as a trace (an approximation that understates posterior correlations).
 
 :class:`LinearRegressionLearner` is here; :class:`active_learning.probit.ProbitLearner` follows the same
 :class:`Learner` protocol.
@@ -28,25 +30,51 @@ from models.linear import (LinearFeatures, LinearPosterior, LinearPrior, RandomF
                            build_linear_model, check_inputs, conjugate_posterior,
                            log_marginal_likelihood)
 
-__all__ = ["POSTERIORS", "NutsSettings", "Learner", "LinearFit", "LinearRegressionLearner"]
+__all__ = ["POSTERIORS", "NutsSettings", "sample_posterior", "Learner", "LinearFit", "LinearRegressionLearner"]
 
 #: The ways to a posterior every learner offers.
-POSTERIORS = ("closed-form", "nuts")
+POSTERIORS = ("closed-form", "nuts", "advi")
 
 
 @dataclass(frozen=True)
 class NutsSettings:
-    """NUTS settings for learners with ``posterior="nuts"`` (chains run one after the other)."""
+    """PyMC settings for learners with ``posterior="nuts"`` (chains run one after the other) or ``"advi"``
+    (``advi_iterations`` optimisation steps, then ``draws * chains`` draws from the approximation)."""
 
     draws: int = 500
     tune: int = 500
     chains: int = 2
     target_accept: float = 0.9
+    advi_iterations: int = 20_000
 
     def __post_init__(self):
         positive_int(self.draws, "draws")
         nonnegative_int(self.tune, "tune")
         positive_int(self.chains, "chains")
+        positive_int(self.advi_iterations, "advi_iterations")
+
+
+def sample_posterior(model, posterior: str, settings: NutsSettings, seed: int):
+    """Posterior draws of a PyMC model by NUTS (:func:`inference.nuts.sample_nuts`) or by mean-field ADVI
+    (``pymc.fit``, then ``draws * chains`` draws of the approximation as one chain), as ``InferenceData``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``posterior`` if it is neither ``"nuts"`` nor ``"advi"``.
+    """
+    from inference.nuts import quiet_pymc, sample_nuts
+
+    if posterior == "nuts":
+        return sample_nuts(model, draws=settings.draws, tune=settings.tune, chains=settings.chains, seed=seed,
+                           target_accept=settings.target_accept)
+    if posterior != "advi":
+        raise ValueError(f"posterior: expected 'nuts' or 'advi' for PyMC draws, got {posterior!r}")
+    import pymc as pm
+
+    with quiet_pymc(), model:
+        approx = pm.fit(n=settings.advi_iterations, method="advi", random_seed=seed, progressbar=False)
+        return approx.sample(settings.draws * settings.chains, random_seed=seed)
 
 
 class Learner(Protocol):
@@ -128,7 +156,7 @@ class LinearRegressionLearner:
     weight_scales : tuple of float, default (1, 3, 10, 30)
     lengthscales : tuple of float, default (0.5, 1, 2, 4)
         Multiples of ``sqrt(D)``.
-    posterior : {"closed-form", "nuts"}, default "closed-form"
+    posterior : {"closed-form", "nuts", "advi"}, default "closed-form"
     nuts : NutsSettings
 
     Raises
@@ -194,11 +222,8 @@ class LinearRegressionLearner:
         Phi = fmap(Xs)
         if self.posterior == "closed-form":
             return LinearFit(scaling, fmap, prior, posterior=conjugate_posterior(Phi, ys, prior))
-        from inference.nuts import sample_nuts
-
-        idata = sample_nuts(build_linear_model(Phi, ys, prior), draws=self.nuts.draws, tune=self.nuts.tune,
-                            chains=self.nuts.chains, seed=int(rng.integers(2**31)),
-                            target_accept=self.nuts.target_accept)
+        idata = sample_posterior(build_linear_model(Phi, ys, prior), self.posterior, self.nuts,
+                                 int(rng.integers(2**31)))
         post = idata.posterior
         w = post["w"].stack(sample=("chain", "draw")).transpose("sample", "feature").values
         sigma = post["sigma"].stack(sample=("chain", "draw")).values

@@ -71,7 +71,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy import linalg, special
 
 from active_learning.gram import Gram, ProjectionGram, finite_matrix
-from active_learning.learners import POSTERIORS, NutsSettings
+from active_learning.learners import POSTERIORS, NutsSettings, sample_posterior
 from active_learning.projections import bernoulli_projections
 from inference.laplace import GaussianApproximation, probit_laplace
 from models.checks import finite_vector, generator, nonnegative_int, positive_int
@@ -347,7 +347,7 @@ class ProbitFit:
     approximation : GaussianApproximation or None
         The Laplace approximation (``posterior="closed-form"``).
     w : numpy.ndarray, shape (S, D) or None
-        NUTS draws of the weights, chains pooled (``posterior="nuts"``).
+        NUTS or ADVI draws of the weights, chains pooled (``posterior="nuts"`` or ``"advi"``).
     idata : arviz.InferenceData or None
         The NUTS trace.
     """
@@ -373,9 +373,9 @@ class ProbitLearner:
     ----------
     prior : ProbitPrior, default ``ProbitPrior()``
         ``theta ~ N(0, 2.5^2 I)``.
-    posterior : {"closed-form", "nuts"}, default "closed-form"
-        The Laplace approximation (:func:`inference.laplace.probit_laplace`) or NUTS on
-        :func:`models.probit.build_probit_model`.
+    posterior : {"closed-form", "nuts", "advi"}, default "closed-form"
+        The Laplace approximation (:func:`inference.laplace.probit_laplace`), or NUTS or mean-field ADVI on
+        :func:`models.probit.build_probit_model` (:func:`active_learning.learners.sample_posterior`).
     nuts : NutsSettings
 
     Raises
@@ -422,11 +422,8 @@ class ProbitLearner:
         Phi = self._phi(ProbitFit(scaling), X_labelled)
         if self.posterior == "closed-form":
             return ProbitFit(scaling, approximation=probit_laplace(Phi, y, self.prior))
-        from inference.nuts import sample_nuts
-
-        idata = sample_nuts(build_probit_model(Phi, y, self.prior), draws=self.nuts.draws, tune=self.nuts.tune,
-                            chains=self.nuts.chains, seed=int(rng.integers(2**31)),
-                            target_accept=self.nuts.target_accept)
+        idata = sample_posterior(build_probit_model(Phi, y, self.prior), self.posterior, self.nuts,
+                                 int(rng.integers(2**31)))
         w = idata.posterior["w"].stack(sample=("chain", "draw")).transpose("sample", "feature").values
         return ProbitFit(scaling, w=np.ascontiguousarray(w), idata=idata)
 

@@ -40,7 +40,7 @@ DATASETS = ("yacht", "boston", "energy", "concrete", "power-plant", "breast-canc
 MIN_REPEATS = 3
 
 #: What ``--quick`` sets (explicit options still win).
-QUICK = {"repeats": 2, "budget": 30, "nuts_draws": 200, "nuts_tune": 200}
+QUICK = {"repeats": 2, "budget": 30, "nuts_draws": 200, "nuts_tune": 200, "advi_iterations": 5000}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=int, help="labels acquired beyond the initial ones (default 100; --quick 30)")
     parser.add_argument("--init", type=int, default=20, help="initially labelled points (default 20)")
     parser.add_argument("--repeats", type=int, help="random splits, seeds seed..seed+repeats-1 (default 10; --quick 2)")
-    parser.add_argument("--posterior", choices=("closed-form", "nuts"), default="closed-form",
-                        help="conjugate / Laplace posterior, or PyMC's NUTS refitted every round (default closed-form)")
+    parser.add_argument("--posterior", choices=("closed-form", "nuts", "advi"), default="closed-form",
+                        help="conjugate / Laplace posterior, or PyMC refitted every round: NUTS, or the faster "
+                             "mean-field ADVI (default closed-form)")
     parser.add_argument("--projections", type=int, default=0,
                         help="ACS-FW's random projections J from posterior draws (the NUTS trace with --posterior "
                              "nuts); 0: closed-form inner products (default 0)")
@@ -92,6 +93,7 @@ def _data(dataset: str):
 def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10, budget: int = 100, init: int = 20,
                    repeats: int = 10, posterior: str = "closed-form", projections: int = 0, features: str = "rff",
                    top_up: bool = True, seed: int = 0, nuts_draws: int = 500, nuts_tune: int = 500,
+                   advi_iterations: int = 20_000,
                    on_round=None) -> Experiment:
     """Run the labelling loop (:func:`active_learning.loop.run`) on a bundled data set.
 
@@ -111,7 +113,7 @@ def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10,
     settings = loop.LoopSettings(batch_size=batch_size, budget=budget, init=init, projections=projections,
                                  top_up=top_up)
     positive_int(repeats, "repeats")
-    nuts = NutsSettings(draws=nuts_draws, tune=nuts_tune)
+    nuts = NutsSettings(draws=nuts_draws, tune=nuts_tune, advi_iterations=advi_iterations)
     data, task = _data(dataset)
     X, y = data.arrays["X"], data.arrays["y"]
     n_train = X.shape[0] - max(1, int(round(settings.test_fraction * X.shape[0])))
@@ -137,6 +139,8 @@ def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10,
               "test_fraction": settings.test_fraction}
     if posterior == "nuts":
         record.update(nuts_draws=nuts_draws, nuts_tune=nuts_tune, nuts_chains=nuts.chains)
+    if posterior == "advi":
+        record.update(advi_iterations=advi_iterations, advi_draws=nuts_draws * nuts.chains)
     return Experiment(dataset, task, data.description, rounds, final, record, figure)
 
 

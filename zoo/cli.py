@@ -6,7 +6,7 @@
     bayes-zoo compare PROBLEM [--draws N --chains N --warmup N --seed N --out DIR --quick --force] [pair options]
     bayes-zoo compare all     [--draws N --chains N --warmup N --seed N --out DIR --quick --force]
     bayes-zoo active-learn --dataset NAME [--strategies ... --batch-size --budget --init --repeats
-                           --posterior {closed-form,nuts} --projections J --seed --out DIR --quick --force]
+                           --posterior {closed-form,nuts,advi} --projections J --seed --out DIR --quick --force]
 
 ``compare`` runs each pair, prints its comparison as a Rich table as it finishes (a progress bar runs
 meanwhile), and writes ``OUT/<problem>/`` (see :mod:`zoo.report`); ``compare all`` also writes
@@ -229,7 +229,7 @@ def _active_learn(console, args) -> int:
     for key, default in (("repeats", 10), ("budget", 100)):
         if options[key] is None:
             options[key] = active.QUICK[key] if args.quick else default
-    nuts = {"nuts_draws": active.QUICK["nuts_draws"], "nuts_tune": active.QUICK["nuts_tune"]} if args.quick else {}
+    nuts = ({k: active.QUICK[k] for k in ("nuts_draws", "nuts_tune", "advi_iterations")} if args.quick else {})
     folder_name = f"active-learning-{args.dataset}"
     try:
         strategies = check_strategies(args.strategies)

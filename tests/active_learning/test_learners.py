@@ -8,7 +8,7 @@ import pytest
 
 from active_learning.gram import LinearFisherGram, ProjectionGram
 from active_learning.learners import LinearRegressionLearner, NutsSettings
-from models.linear import log_marginal_likelihood
+from models.linear import LinearPrior, log_marginal_likelihood
 
 
 def _data(n=60, seed=0):
@@ -96,3 +96,15 @@ def test_fit_rejects_nan_inputs_naming_them():
     X[3, 0] = np.nan
     with pytest.raises(ValueError, match="^X_labelled:"):
         LinearRegressionLearner().fit(X[:25], y[:25], X[25:], np.random.default_rng(0))
+
+
+def test_advi_recovers_the_conjugate_posterior_mean_of_the_weights():
+    # mean-field VI on a Gaussian posterior has the exact mean at its optimum; the optimiser's noise remains
+    X, y = _data()
+    closed = LinearRegressionLearner(features="linear", prior=LinearPrior(noise_sd=0.3))
+    advi = LinearRegressionLearner(features="linear", prior=LinearPrior(noise_sd=0.3), posterior="advi",
+                                   nuts=NutsSettings(draws=1000, chains=1, advi_iterations=10_000))
+    fit_c = closed.fit(X[:25], y[:25], X[25:], np.random.default_rng(0))
+    fit_a = advi.fit(X[:25], y[:25], X[25:], np.random.default_rng(0))
+    sd = np.sqrt(np.diag(fit_c.posterior.cov))
+    assert np.abs((fit_a.w.mean(axis=0) - fit_c.posterior.mean) / sd).max() < 0.3

@@ -140,6 +140,11 @@ class Pair:
     check_options : callable, optional
         ``check_options(**options)`` raises ``ValueError`` naming the option (``"spike_var: ..."``) for a bad
         value; the CLI calls it before any pair runs.
+    sbc : callable, optional
+        ``sbc(quick=..., planted_bug=...) -> {"handwritten": SBCProblem, "nuts": SBCProblem}``: the pair's
+        samplers set up for simulation-based calibration (:mod:`inference.sbc`, ``bayes-zoo sbc``); a side
+        the pair cannot calibrate is left out (the pair's module says why).  ``planted_bug`` swaps in a
+        deliberately wrong handwritten sampler where the pair has one (``ValueError`` naming it otherwise).
     """
 
     name: str
@@ -149,6 +154,7 @@ class Pair:
     quick: RunSettings
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     check_options: Callable[..., None] | None = None
+    sbc: Callable[..., dict] | None = None
 
 
 REGISTRY: dict[str, Pair] = {}

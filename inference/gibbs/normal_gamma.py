@@ -72,22 +72,24 @@ def _beta_conditional(mu, n, xbar, ss, a, b):
 
 
 @numba.njit(cache=True)
-def _transition(beta, z, g, n, xbar, ss, mu0, s0_var, a, b):
+def _transition(beta, z, g, n, xbar, ss, mu0, s0_var, a, b, rate_as_scale=False):
     mean, precision = _mu_conditional(beta, n, xbar, mu0, s0_var)
     mu = mean + z / np.sqrt(precision)
     _, rate = _beta_conditional(mu, n, xbar, ss, a, b)
+    if rate_as_scale:  # the planted bug: Gamma(shape, rate) drawn as Gamma(shape, scale = rate)
+        return mu, g * rate
     return mu, g / rate
 
 
 @numba.njit(cache=True)
-def _run_chains(beta_start, z, g, n, xbar, ss, mu0, s0_var, a, b):
+def _run_chains(beta_start, z, g, n, xbar, ss, mu0, s0_var, a, b, rate_as_scale=False):
     chains, length = z.shape
     mu_out = np.empty((chains, length))
     beta_out = np.empty((chains, length))
     for c in range(chains):
         beta = beta_start[c]
         for t in range(length):
-            mu, beta = _transition(beta, z[c, t], g[c, t], n, xbar, ss, mu0, s0_var, a, b)
+            mu, beta = _transition(beta, z[c, t], g[c, t], n, xbar, ss, mu0, s0_var, a, b, rate_as_scale)
             mu_out[c, t] = mu
             beta_out[c, t] = beta
     return mu_out, beta_out
@@ -219,6 +221,7 @@ def sample(
     chains: int = 4,
     warmup: int = 1000,
     seed: int = 0,
+    planted_bug: bool = False,
 ) -> az.InferenceData:
     """Run ``chains`` independent Gibbs chains and return their draws after ``warmup``.
 
@@ -237,6 +240,11 @@ def sample(
     warmup : int, >= 0
         Discarded sweeps per chain.
     seed : int, >= 0
+    planted_bug : bool, default False
+        For teaching and for the tests of simulation-based calibration (:mod:`inference.sbc`): draw beta's
+        full conditional Gamma(shape, rate) as Gamma(shape, scale = rate) — NumPy's ``gamma(shape, scale)``
+        given the rate, a classic mistake.  The chains still look healthy; SBC flags it.
+        ``posterior.attrs["algorithm"]`` then says so.
 
     Returns
     -------
@@ -269,7 +277,8 @@ def sample(
         beta0[c] = init(rng, 1, prior).beta[0]
         z[c] = rng.standard_normal(length)
         g[c] = rng.standard_gamma(shape, size=length)
-    mu, beta = _run_chains(beta0, z, g, stats.n, stats.mean, stats.ss, prior.mu0, prior.s0_var, prior.a, prior.b)
+    mu, beta = _run_chains(beta0, z, g, stats.n, stats.mean, stats.ss, prior.mu0, prior.s0_var, prior.a, prior.b,
+                           bool(planted_bug))
     mu, beta = mu[:, warmup:], beta[:, warmup:]
     elapsed = time.perf_counter() - start
 
@@ -281,6 +290,7 @@ def sample(
         dims={"x": ["obs"]},
     )
     idata.posterior.attrs.update(
-        inference_library="bayes-zoo", algorithm="gibbs", sampling_time=elapsed, tuning_steps=warmup, seed=seed
+        inference_library="bayes-zoo", algorithm="gibbs (planted bug: Gamma rate used as scale)" if planted_bug else "gibbs",
+        sampling_time=elapsed, tuning_steps=warmup, seed=seed
     )
     return idata

@@ -92,6 +92,48 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
     return PairOutcome(NAME, TITLE, results, cv, exact.summary, facts, figures, notes)
 
 
+#: SBC data size and sampler settings (quick, full): observations per simulated data set; draws per chain.
+SBC_N = 20
+SBC_DRAWS = {True: 500, False: 1000}
+
+
+def _sbc_simulate(rng):
+    from models import normal_gamma as ng
+
+    mu, beta, x = ng.simulate(rng, ng.DEFAULT_PRIOR, SBC_N)
+    return {"mu": float(mu), "beta": float(beta)}, x
+
+
+def _sbc_gibbs(x, seed, *, draws, planted_bug):
+    from inference.gibbs import normal_gamma as gibbs
+    from models import normal_gamma as ng
+
+    idata = gibbs.sample(x, ng.DEFAULT_PRIOR, draws=draws, chains=2, warmup=200, seed=seed, planted_bug=planted_bug)
+    return {k: idata.posterior[k].values for k in ("mu", "beta")}
+
+
+def _sbc_nuts(x, seed, *, draws):
+    from inference.nuts import sample_nuts
+    from models import normal_gamma as ng
+
+    idata = sample_nuts(ng.build_pymc_model(x, ng.DEFAULT_PRIOR), draws=draws, tune=draws, chains=2, seed=seed)
+    return {k: idata.posterior[k].values for k in ("mu", "beta")}
+
+
+def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
+    """The pair's samplers for simulation-based calibration: ``(mu, beta)`` from the default prior (the one
+    used on Newcomb's data), ``SBC_N`` observations; Gibbs (2 chains, 200 warm-up) and NUTS (2 chains).
+    ``planted_bug`` runs the Gibbs sampler that draws beta's Gamma with its rate used as a scale."""
+    from functools import partial
+
+    from inference.sbc import SBCProblem
+
+    draws = SBC_DRAWS[bool(quick)]
+    name = "normal-gamma/gibbs" + (" (planted bug: Gamma rate used as scale)" if planted_bug else "")
+    return {"handwritten": SBCProblem(name, _sbc_simulate, partial(_sbc_gibbs, draws=draws, planted_bug=planted_bug)),
+            "nuts": SBCProblem("normal-gamma/nuts", _sbc_simulate, partial(_sbc_nuts, draws=draws))}
+
+
 PAIR = register(
     Pair(
         name=NAME,
@@ -100,5 +142,6 @@ PAIR = register(
         run=run,
         quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
         add_arguments=add_arguments,
+        sbc=sbc,
     )
 )

@@ -271,11 +271,12 @@ def plot_ecdf(result: SBCResult, *, quantities=None, cols: int = 4):
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     for ax, q in zip(axes.flat, quantities):
         u = (result.ranks.loc[result.ranks["quantity"] == q, "rank"].to_numpy() + 0.5) / (result.kept + 1)
-        az.plot_ecdf(u, cdf=stats.uniform(0, 1).cdf, difference=True, confidence_bands=True, ax=ax)
+        az.plot_ecdf(u, cdf=stats.uniform(0, 1).cdf, difference=True, confidence_bands=True, ax=ax,
+                     eval_points=np.linspace(0.0, 1.0, result.kept + 2))
         ax.set_title(q, fontsize=9)
     for ax in list(axes.flat)[len(quantities):]:
         ax.set_visible(False)
-    fig.suptitle(f"SBC, {result.problem}: ECDF of ranks minus uniform ({result.sims} simulations, L = {result.kept})",
-                 fontsize=10)
+    fig.suptitle(f"SBC: {result.problem}\nECDF of fractional ranks minus uniform, simultaneous 95% band "
+                 f"({result.sims} simulations, L = {result.kept})", fontsize=8)
     fig.tight_layout()
     return fig

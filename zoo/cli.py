@@ -5,13 +5,16 @@
     bayes-zoo list
     bayes-zoo compare PROBLEM [--draws N --chains N --warmup N --seed N --out DIR --quick --force] [pair options]
     bayes-zoo compare all     [--draws N --chains N --warmup N --seed N --out DIR --quick --force]
+    bayes-zoo sbc PROBLEM [--sims N --sampler {handwritten,nuts,both} --jobs N --scheduler ADDR --planted-bug
+                           --seed N --out DIR --quick --force]
     bayes-zoo active-learn --dataset NAME [--strategies ... --batch-size --budget --init --repeats
                            --posterior {closed-form,nuts,advi} --projections J --seed --out DIR --quick --force]
 
 ``compare`` runs each pair, prints its comparison as a Rich table as it finishes (a progress bar runs
 meanwhile), and writes ``OUT/<problem>/`` (see :mod:`zoo.report`); ``compare all`` also writes
 ``OUT/report.md``.  ``active-learn`` runs the labelling loop with ACS-FW and its baselines on one data set
-(:mod:`zoo.active`) and writes ``OUT/active-learning-NAME/``.  Neither overwrites an existing results folder
+(:mod:`zoo.active`) and writes ``OUT/active-learning-NAME/``; ``sbc`` runs simulation-based calibration of a
+pair's samplers (:mod:`zoo.sbc`) and writes ``OUT/sbc-PROBLEM/``.  None overwrites an existing results folder
 unless ``--force`` is given.
 
 Exit status: 0 when no pair disagrees, 1 when some pair's verdict is "disagree", 2 for bad usage (including
@@ -75,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     from zoo.active import add_arguments as active_arguments
 
     active_arguments(sub.add_parser("active-learn", help="batch active learning by ACS-FW and baselines on a data set"))
+    from zoo.sbc import add_arguments as sbc_arguments
+
+    sbc_arguments(sub.add_parser("sbc", help="simulation-based calibration of a pair's samplers"), list(REGISTRY))
     return parser
 
 
@@ -279,6 +285,60 @@ def _active_learn(console, args) -> int:
     return EXIT_OK
 
 
+def _sbc(console, args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from models.checks import nonnegative_int, positive_int
+    from zoo import report
+    from zoo import sbc as zsbc
+    from zoo.registry import get
+
+    sims = args.sims if args.sims is not None else (zsbc.QUICK_SIMS if args.quick else 500)
+    folder_name = f"sbc-{args.problem}"
+    try:
+        positive_int(sims, "sims")
+        positive_int(args.jobs, "jobs")
+        nonnegative_int(args.seed, "seed")
+        problems = zsbc.problems_for(get(args.problem), args.sampler, quick=args.quick, planted_bug=args.planted_bug)
+        if args.scheduler is not None:
+            import importlib.util
+
+            if importlib.util.find_spec("distributed") is None:
+                raise ValueError("scheduler: Dask's distributed package is not installed; pip install 'bayes-zoo[dask]'")
+        report.prepare_output(args.out, [folder_name], force=args.force, index=False)
+    except ValueError as err:
+        message = str(err)
+        name = message.split(":")[0]
+        flag = {"planted_bug": "--planted-bug", "problem": "PROBLEM"}.get(name, "--" + name.replace("_", "-"))
+        console.print(f"[bold red]error:[/] {flag}{message[len(name):]}", highlight=False)
+        return EXIT_USAGE
+    console.print(f"[dim]{blas_status()}[/]")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total} simulations"), TimeElapsedColumn())
+    try:
+        with _quiet_libraries(), Progress(*columns, console=console, transient=True) as progress:
+            tasks = {side: progress.add_task(f"{p.name}", total=sims) for side, p in problems.items()}
+            runs = zsbc.run(problems, sims=sims, seed=args.seed, jobs=args.jobs, scheduler=args.scheduler,
+                            progress=lambda side, record: progress.advance(tasks[side]))
+    except KeyboardInterrupt:
+        console.print("[bold yellow]interrupted[/]; nothing was written")
+        return EXIT_INTERRUPTED
+    folder = Path(args.out) / folder_name
+    settings = {"sims": sims, "sampler": args.sampler, "jobs": args.jobs, "scheduler": args.scheduler or "none",
+                "seed": args.seed, "quick": args.quick, "planted_bug": args.planted_bug}
+    zsbc.write(runs, folder, problem=args.problem, settings=settings)
+    console.print(zsbc.rich_table(runs))
+    for r in runs:
+        colour = "green" if r.verdict == "calibrated" else "red"
+        failed = f", {len(r.result.failures)} simulation(s) failed (see failures-{r.side}.csv)" if len(r.result.failures) else ""
+        console.print(f"{r.result.problem}: [bold {colour}]{r.verdict}[/]{failed}", highlight=False)
+    console.print(f"written to {folder}/ (report.md, ranks and uniformity CSVs, ECDF plots)")
+    return EXIT_OK if all(r.verdict == "calibrated" for r in runs) else EXIT_DISAGREE
+
+
 def main(argv=None) -> int:
     """Entry point of the ``bayes-zoo`` console script; returns the exit status."""
     from rich.console import Console
@@ -290,6 +350,8 @@ def main(argv=None) -> int:
         return _list(console)
     if args.command == "active-learn":
         return _active_learn(console, args)
+    if args.command == "sbc":
+        return _sbc(console, args)
     return _compare(console, args)
 
 

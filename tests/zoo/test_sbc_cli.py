@@ -1,0 +1,63 @@
+"""`bayes-zoo sbc`: calibrated and planted-bug runs end to end, the files written, and the usage errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from zoo import cli
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    status = cli.main(["sbc", "normal-gamma", "--quick", "--jobs", "2", "--out", str(out)])
+    return status, out / "sbc-normal-gamma"
+
+
+def test_the_correct_gibbs_sampler_is_calibrated_and_exits_zero(quick_run, capsys):
+    status, folder = quick_run
+    assert status == cli.EXIT_OK
+    table = pd.read_csv(folder / "uniformity.csv")
+    assert set(table["quantity"]) == {"mu", "beta"} and (table["verdict"] == "uniform").all()
+
+
+def test_sbc_writes_ranks_ecdf_plot_and_report(quick_run):
+    _, folder = quick_run
+    ranks = pd.read_csv(folder / "ranks-handwritten.csv")
+    assert len(ranks) == 2 * 100 and ranks["rank"].between(0, 99).all()
+    assert (folder / "ecdf-handwritten.png").exists() and "**calibrated**" in (folder / "report.md").read_text()
+
+
+def test_the_planted_bug_is_miscalibrated_and_exits_one(tmp_path, capsys):
+    status = cli.main(["sbc", "normal-gamma", "--quick", "--planted-bug", "--jobs", "2", "--out", str(tmp_path)])
+    assert status == cli.EXIT_DISAGREE
+    assert "miscalibrated" in capsys.readouterr().out
+
+
+def test_sbc_refuses_to_overwrite_without_force(quick_run, capsys):
+    _, folder = quick_run
+    assert cli.main(["sbc", "normal-gamma", "--quick", "--out", str(folder.parent)]) == cli.EXIT_USAGE
+    assert "--force" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("options, flag", [(["normal-gamma", "--sims", "0"], "--sims"),
+                                           (["normal-gamma", "--jobs", "0"], "--jobs"),
+                                           (["gp", "--planted-bug"], "--planted-bug"),
+                                           (["sparse-gp", "--sampler", "nuts"], "--sampler")])
+def test_bad_options_exit_with_usage_status_naming_the_option(tmp_path, capsys, options, flag):
+    assert cli.main(["sbc", *options, "--out", str(tmp_path)]) == cli.EXIT_USAGE
+    assert f"error: {flag}" in capsys.readouterr().out
+
+
+def test_a_dask_scheduler_gives_the_same_ranks_as_local_processes(tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        assert cli.main(["sbc", "normal-gamma", "--sims", "30", "--scheduler", cluster.scheduler_address,
+                         "--out", str(tmp_path / "dask")]) in (cli.EXIT_OK, cli.EXIT_DISAGREE)
+    assert cli.main(["sbc", "normal-gamma", "--sims", "30", "--jobs", "1", "--out", str(tmp_path / "local")]) in (
+        cli.EXIT_OK, cli.EXIT_DISAGREE)  # 30 simulations: too few for a verdict, enough to compare ranks
+    dask = pd.read_csv(tmp_path / "dask" / "sbc-normal-gamma" / "ranks-handwritten.csv")
+    local = pd.read_csv(tmp_path / "local" / "sbc-normal-gamma" / "ranks-handwritten.csv")
+    pd.testing.assert_frame_equal(dask, local)

@@ -192,6 +192,91 @@ def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None
                        sections, checks)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Simulation-based calibration (inference.sbc; `bayes-zoo sbc active-learning`)
+# ---------------------------------------------------------------------------------------------------------
+
+#: SBC data: features [1, x1, x2] of SBC_N standard-normal inputs drawn once from SBC_DESIGN_SEED (the same
+#: design in every simulation); the Normal-InverseGamma prior of the pair's noise fit (tau = 3,
+#: sigma2 ~ InverseGamma(1, 1)).
+SBC_N, SBC_INPUTS, SBC_DESIGN_SEED = 15, 2, 2019
+SBC_WEIGHT_SCALE = 3.0
+#: Draws per chain (2 chains), quick and full; NUTS tunes as many steps.
+SBC_DRAWS = {True: 500, False: 1000}
+SBC_LABELS = tuple(f"w[{p}]" for p in range(SBC_INPUTS + 1)) + ("sigma2",)
+
+
+def _sbc_setup():
+    """``(Phi [SBC_N, P], prior)``."""
+    import numpy as np
+
+    from models.linear import LinearFeatures, LinearPrior
+
+    X = np.random.default_rng(SBC_DESIGN_SEED).standard_normal((SBC_N, SBC_INPUTS))
+    return LinearFeatures()(X), LinearPrior(weight_scale=SBC_WEIGHT_SCALE)
+
+
+def _sbc_simulate(rng):
+    """``sigma2 ~ InverseGamma(alpha, beta)``, ``w | sigma2 ~ N(0, sigma2 tau^2 I)``, ``y ~ N(Phi w, sigma2 I)``."""
+    import numpy as np
+
+    Phi, prior = _sbc_setup()
+    sigma2 = prior.noise_beta / rng.standard_gamma(prior.noise_alpha)
+    w = np.sqrt(sigma2) * prior.weight_scale * rng.standard_normal(Phi.shape[1])
+    y = Phi @ w + np.sqrt(sigma2) * rng.standard_normal(SBC_N)
+    truth = {f"w[{p}]": float(v) for p, v in enumerate(w)}
+    truth["sigma2"] = float(sigma2)
+    return truth, y
+
+
+def _sbc_conjugate(y, seed, *, draws):
+    import numpy as np
+
+    from models.linear import conjugate_posterior
+
+    Phi, prior = _sbc_setup()
+    w, sigma = conjugate_posterior(Phi, y, prior).sample(np.random.default_rng(seed), 2 * draws)
+    w, sigma2 = w.reshape(2, draws, -1), (sigma**2).reshape(2, draws)
+    out = {f"w[{p}]": w[:, :, p] for p in range(w.shape[-1])}
+    out["sigma2"] = sigma2
+    return out
+
+
+def _sbc_nuts(y, seed, *, draws):
+    from inference.nuts import sample_nuts
+    from models.linear import build_linear_model
+
+    Phi, prior = _sbc_setup()
+    post = sample_nuts(build_linear_model(Phi, y, prior), draws=draws, tune=draws, chains=2, seed=seed).posterior
+    out = {f"w[{p}]": post["w"].values[:, :, p] for p in range(Phi.shape[1])}
+    out["sigma2"] = post["sigma2"].values
+    return out
+
+
+def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
+    """The pair's samplers for simulation-based calibration: Bayesian linear regression with unknown noise
+    (the Normal-InverseGamma prior of :mod:`models.linear`, tau = ``SBC_WEIGHT_SCALE``, sigma2 ~
+    InverseGamma(1, 1)) on a fixed design of a bias and ``SBC_INPUTS`` standard-normal inputs, ``SBC_N`` rows;
+    quantities ``w[p]`` and ``sigma2``.  Handwritten: independent draws (2 "chains") from the conjugate
+    posterior (:meth:`models.linear.LinearPosterior.sample`).  NUTS: :func:`models.linear.build_linear_model`
+    (2 chains).
+
+    Raises
+    ------
+    ValueError
+        ``planted_bug``: this pair has no deliberately wrong sampler (only normal-gamma has one).
+    """
+    from functools import partial
+
+    from inference.sbc import SBCProblem
+
+    if planted_bug:
+        raise ValueError(f"planted_bug: the {NAME} pair has no planted-bug sampler (only normal-gamma has one)")
+    draws = SBC_DRAWS[bool(quick)]
+    return {"handwritten": SBCProblem(f"{NAME}/conjugate", _sbc_simulate, partial(_sbc_conjugate, draws=draws)),
+            "nuts": SBCProblem(f"{NAME}/nuts", _sbc_simulate, partial(_sbc_nuts, draws=draws))}
+
+
 PAIR = register(
     Pair(
         name=NAME,
@@ -201,5 +286,6 @@ PAIR = register(
         quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
         add_arguments=add_arguments,
         check_options=check_options,
+        sbc=sbc,
     )
 )

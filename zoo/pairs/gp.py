@@ -231,6 +231,95 @@ def _plot_f(latent, gp_post, X):
     return fig
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Simulation-based calibration (inference.sbc; `bayes-zoo sbc gp`)
+# ---------------------------------------------------------------------------------------------------------
+
+#: SBC data: f at SBC_N evenly spaced inputs on [0, 5], drawn from the GP prior at the fixed SBC_HYPER (with
+#: PyMC's jitter on the prior covariance, as gp.Latent has it), and y = f + N(0, sigma^2).
+SBC_N = 12
+SBC_HYPER = {"eta": 1.0, "lengthscale": 1.0, "sigma": 0.3}
+#: Draws per chain (2 chains), quick and full; NUTS tunes as many steps.
+SBC_DRAWS = {True: 500, False: 1000}
+SBC_LABELS = tuple(f"f[{i}]" for i in range(SBC_N))
+
+
+def _sbc_setup():
+    """``(X [SBC_N, 1], hyper, jitter)``."""
+    import numpy as np
+
+    from models import gp as gpm
+
+    return np.linspace(0.0, 5.0, SBC_N)[:, None], gpm.GPHyperparameters(**SBC_HYPER), gpm.PYMC_JITTER
+
+
+def _gaussian_draws(rng, mean, cov, size):
+    """``size`` draws of N(mean, cov), shape ``(size, len(mean))``, through the symmetric eigendecomposition
+    (a posterior covariance can be numerically singular in the directions the prior leaves at jitter level;
+    eigenvalues that round below 0 are set to 0)."""
+    import numpy as np
+
+    values, vectors = np.linalg.eigh(0.5 * (cov + cov.T))
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))  # [N, N]
+    return mean + rng.standard_normal((size, mean.size)) @ root.T
+
+
+def _sbc_simulate(rng):
+    import numpy as np
+
+    from models import gp as gpm
+
+    X, hyper, jitter = _sbc_setup()
+    K = gpm.exp_quad(X, X, hyper.eta, hyper.lengthscale) + jitter * np.eye(SBC_N)
+    f = np.linalg.cholesky(K) @ rng.standard_normal(SBC_N)
+    y = f + hyper.sigma * rng.standard_normal(SBC_N)
+    return {label: float(v) for label, v in zip(SBC_LABELS, f)}, y
+
+
+def _sbc_exact(y, seed, *, draws):
+    import numpy as np
+
+    from inference.gp import exact
+
+    X, hyper, jitter = _sbc_setup()
+    mean, cov = exact.posterior_at_training_inputs(exact.posterior(X, y, hyper, jitter=jitter))
+    f = _gaussian_draws(np.random.default_rng(seed), mean, cov, 2 * draws).reshape(2, draws, SBC_N)
+    return {label: f[:, :, i] for i, label in enumerate(SBC_LABELS)}
+
+
+def _sbc_nuts(y, seed, *, draws):
+    from inference.nuts import sample_nuts
+    from models import gp as gpm
+
+    X, hyper, jitter = _sbc_setup()
+    f = sample_nuts(gpm.build_latent_model(X, y, hyper, jitter=jitter), draws=draws, tune=draws, chains=2,
+                    seed=seed).posterior["f"].values  # [2, draws, SBC_N]
+    return {label: f[:, :, i] for i, label in enumerate(SBC_LABELS)}
+
+
+def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
+    """The pair's samplers for simulation-based calibration, at fixed hyperparameters ``SBC_HYPER``: f at
+    ``SBC_N`` evenly spaced inputs on [0, 5] from the GP prior (covariance ``K + jitter I``, PyMC's jitter),
+    ``y = f + N(0, sigma^2)``; quantities ``f[0] .. f[SBC_N - 1]``.  Handwritten: independent draws (2 "chains")
+    from the closed-form Gaussian posterior of f (:func:`inference.gp.exact.posterior_at_training_inputs`).
+    NUTS: ``gp.Latent`` (:func:`models.gp.build_latent_model`) at the same hyperparameters and jitter.
+
+    Raises
+    ------
+    ValueError
+        ``planted_bug``: this pair has no deliberately wrong sampler (only normal-gamma has one).
+    """
+    from functools import partial
+
+    from inference.sbc import SBCProblem
+
+    if planted_bug:
+        raise ValueError(f"planted_bug: the {NAME} pair has no planted-bug sampler (only normal-gamma has one)")
+    draws = SBC_DRAWS[bool(quick)]
+    return {"handwritten": SBCProblem(f"{NAME}/closed-form", _sbc_simulate, partial(_sbc_exact, draws=draws)),
+            "nuts": SBCProblem(f"{NAME}/nuts (gp.Latent)", _sbc_simulate, partial(_sbc_nuts, draws=draws))}
+
+
 PAIR = register(
     Pair(
         name=NAME,
@@ -240,5 +329,6 @@ PAIR = register(
         quick=RunSettings(draws=500, chains=4, warmup=500, quick=True),  # 2 short chains flag R-hat too often
         add_arguments=add_arguments,
         check_options=check_options,
+        sbc=sbc,
     )
 )

@@ -186,6 +186,87 @@ def _plot(X, y, X_test, exact_mean, exact_var, mean0, var0, Z0, mean_opt, var_op
     return fig
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Simulation-based calibration (inference.sbc; `bayes-zoo sbc sparse-gp`)
+# ---------------------------------------------------------------------------------------------------------
+
+#: SBC data: SBC_N evenly spaced inputs on [0, 5], SBC_M pseudo-inputs evenly spaced on [0.5, 4.5], fixed
+#: hyperparameters SBC_HYPER and PyMC's jitter.
+SBC_N, SBC_M = 15, 4
+SBC_HYPER = {"eta": 1.0, "lengthscale": 1.0, "sigma": 0.3}
+#: Draws per chain (2 chains), quick and full.
+SBC_DRAWS = {True: 500, False: 1000}
+SBC_LABELS = tuple(f"u[{m}]" for m in range(SBC_M))
+
+
+def _sbc_setup():
+    """``(X [SBC_N, 1], Z [SBC_M, 1], hyper, jitter)``."""
+    import numpy as np
+
+    from models import gp as gpm
+
+    return (np.linspace(0.0, 5.0, SBC_N)[:, None], np.linspace(0.5, 4.5, SBC_M)[:, None],
+            gpm.GPHyperparameters(**SBC_HYPER), gpm.PYMC_JITTER)
+
+
+def _sbc_simulate(rng):
+    """The FITC generative model itself (the module docstring of :mod:`inference.gp.fitc`), with ``K_uu``
+    carrying the jitter: ``u ~ N(0, K_uu + jitter I)``, ``f_n | u ~ N(k_nu (K_uu + jitter I)^-1 u,
+    max(K_nn - Q_nn, 0))`` independently, ``y_n = f_n + N(0, max(sigma^2, jitter))``."""
+    import numpy as np
+
+    from models import gp as gpm
+
+    X, Z, hyper, jitter = _sbc_setup()
+    Kuu = gpm.exp_quad(Z, Z, hyper.eta, hyper.lengthscale) + jitter * np.eye(SBC_M)  # [M, M]
+    Kfu = gpm.exp_quad(X, Z, hyper.eta, hyper.lengthscale)  # [N, M]
+    P = np.linalg.solve(Kuu, Kfu.T).T  # [N, M] k_nu (K_uu + jitter I)^-1
+    u = np.linalg.cholesky(Kuu) @ rng.standard_normal(SBC_M)
+    conditional_var = np.maximum(gpm.exp_quad_diag(X, hyper.eta) - np.einsum("nm,nm->n", P, Kfu), 0.0)
+    f = P @ u + np.sqrt(conditional_var) * rng.standard_normal(SBC_N)
+    y = f + np.sqrt(max(hyper.sigma**2, jitter)) * rng.standard_normal(SBC_N)
+    return {label: float(v) for label, v in zip(SBC_LABELS, u)}, y
+
+
+def _sbc_fitc(y, seed, *, draws):
+    import numpy as np
+
+    from inference.gp import fitc
+
+    X, Z, hyper, jitter = _sbc_setup()
+    post = fitc.posterior(X, y, Z, hyper, jitter=jitter)
+    L = np.linalg.cholesky(post.u_cov)  # [M, M]; well conditioned at these settings
+    u = post.u_mean + np.random.default_rng(seed).standard_normal((2 * draws, SBC_M)) @ L.T
+    u = u.reshape(2, draws, SBC_M)
+    return {label: u[:, :, m] for m, label in enumerate(SBC_LABELS)}
+
+
+def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
+    """The pair's handwritten side set up for simulation-based calibration: the FITC posterior of the
+    pseudo-input values ``u = f(Z)`` (:attr:`inference.gp.fitc.FITCPosterior.u_mean` and ``u_cov``), which is
+    exact for the FITC generative model, so data are simulated from that model (:func:`_sbc_simulate`) at
+    fixed hyperparameters ``SBC_HYPER``, ``SBC_N`` inputs and ``SBC_M`` pseudo-inputs; independent draws
+    (2 "chains"); quantities ``u[0] .. u[SBC_M - 1]``.
+
+    There is no ``"nuts"`` side: PyMC's ``gp.MarginalApprox(approx="FITC")`` integrates ``u`` (and f) out and
+    has no free variable at fixed hyperparameters, so NUTS samples nothing comparable (the pair checks it
+    against ours by identities instead).
+
+    Raises
+    ------
+    ValueError
+        ``planted_bug``: this pair has no deliberately wrong sampler (only normal-gamma has one).
+    """
+    from functools import partial
+
+    from inference.sbc import SBCProblem
+
+    if planted_bug:
+        raise ValueError(f"planted_bug: the {NAME} pair has no planted-bug sampler (only normal-gamma has one)")
+    draws = SBC_DRAWS[bool(quick)]
+    return {"handwritten": SBCProblem(f"{NAME}/fitc", _sbc_simulate, partial(_sbc_fitc, draws=draws))}
+
+
 PAIR = register(
     Pair(
         name=NAME,
@@ -195,5 +276,6 @@ PAIR = register(
         quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
         add_arguments=add_arguments,
         check_options=check_options,
+        sbc=sbc,
     )
 )

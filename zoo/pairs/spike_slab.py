@@ -336,6 +336,86 @@ def _plot_divergences(idata):
     return fig
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Simulation-based calibration (inference.sbc; `bayes-zoo sbc spike-slab`)
+# ---------------------------------------------------------------------------------------------------------
+
+#: SBC data: SBC_N observations of SBC_D standard-normal columns, drawn once from SBC_DESIGN_SEED (X is the
+#: same in every simulation; theta, gamma, sigma2, w and y are drawn afresh from DEFAULT_PRIOR each time).
+SBC_N, SBC_D, SBC_DESIGN_SEED = 30, 3, 2018
+#: SBC sampler settings (quick, full): kept draws per chain (2 chains); the Gibbs sampler keeps one sweep in
+#: SBC_THIN (spike-to-slab switches are rare: without thinning the ESS often falls below the 99 kept draws)
+#: after SBC_WARMUP sweeps.
+SBC_DRAWS = {True: 500, False: 1000}
+SBC_THIN, SBC_WARMUP = 10, 500
+#: The calibrated quantities: the continuous parameters (gamma, being discrete, is left out).
+SBC_LABELS = tuple(f"w[{d}]" for d in range(SBC_D)) + ("sigma2", "theta")
+
+
+def _sbc_design():
+    import numpy as np
+
+    return np.random.default_rng(SBC_DESIGN_SEED).standard_normal((SBC_N, SBC_D))
+
+
+def _sbc_simulate(rng):
+    from models import spike_slab as ss
+
+    X = _sbc_design()
+    sim = ss.simulate(rng, X, ss.DEFAULT_PRIOR)
+    truth = {f"w[{d}]": float(sim["w"][d]) for d in range(SBC_D)}
+    truth.update(sigma2=float(sim["sigma2"]), theta=float(sim["theta"]))
+    return truth, (X, sim["y"])
+
+
+def _sbc_draws(idata):
+    post = idata.posterior
+    out = {f"w[{d}]": post["w"].values[:, :, d] for d in range(SBC_D)}
+    out.update(sigma2=post["sigma2"].values, theta=post["theta"].values)
+    return out
+
+
+def _sbc_gibbs(data, seed, *, draws):
+    from inference.gibbs import spike_slab as gibbs
+    from models import spike_slab as ss
+
+    X, y = data
+    return _sbc_draws(gibbs.sample(X, y, ss.DEFAULT_PRIOR, draws=draws, chains=2, warmup=SBC_WARMUP, seed=seed,
+                                   thin=SBC_THIN))
+
+
+def _sbc_nuts(data, seed, *, draws):
+    from inference.nuts import sample_nuts
+    from models import spike_slab as ss
+
+    X, y = data
+    return _sbc_draws(sample_nuts(ss.build_pymc_model(X, y, ss.DEFAULT_PRIOR), draws=draws, tune=draws, chains=2,
+                                  seed=seed))
+
+
+def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
+    """The pair's samplers for simulation-based calibration: (theta, gamma, sigma2, w) from
+    :data:`models.spike_slab.DEFAULT_PRIOR` and y from the likelihood, on a fixed standard-normal design of
+    ``SBC_N`` rows and ``SBC_D`` columns; quantities ``w[d]``, ``sigma2`` and ``theta``.  Handwritten: the SSVS
+    Gibbs sampler (2 chains, ``SBC_WARMUP`` warm-up sweeps, one sweep in ``SBC_THIN`` kept).  NUTS: the
+    gamma-marginalised PyMC model (2 chains; slow, one PyMC fit a simulation).
+
+    Raises
+    ------
+    ValueError
+        ``planted_bug``: this pair has no deliberately wrong sampler (only normal-gamma has one).
+    """
+    from functools import partial
+
+    from inference.sbc import SBCProblem
+
+    if planted_bug:
+        raise ValueError(f"planted_bug: the {NAME} pair has no planted-bug sampler (only normal-gamma has one)")
+    draws = SBC_DRAWS[bool(quick)]
+    return {"handwritten": SBCProblem(f"{NAME}/gibbs", _sbc_simulate, partial(_sbc_gibbs, draws=draws)),
+            "nuts": SBCProblem(f"{NAME}/nuts", _sbc_simulate, partial(_sbc_nuts, draws=draws))}
+
+
 PAIR = register(
     Pair(
         name=NAME,
@@ -345,5 +425,6 @@ PAIR = register(
         quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
         add_arguments=add_arguments,
         check_options=check_options,
+        sbc=sbc,
     )
 )

@@ -1,0 +1,86 @@
+"""The SBC problems of spike-slab, gp, sparse-gp and active-learning (``Pair.sbc``): the simulate/sample contract
+of :class:`inference.sbc.SBCProblem`, a quick calibration of each handwritten sampler, and the refusals."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import zoo.pairs  # noqa: F401  (registers every pair)
+from inference.sbc import SBCProblem, run_sbc, uniformity
+from zoo import registry
+
+PAIRS = ("spike-slab", "gp", "sparse-gp", "active-learning")
+#: The quantities each pair's SBC problems calibrate.
+LABELS = {
+    "spike-slab": ["w[0]", "w[1]", "w[2]", "sigma2", "theta"],
+    "gp": [f"f[{i}]" for i in range(12)],
+    "sparse-gp": [f"u[{m}]" for m in range(4)],
+    "active-learning": ["w[0]", "w[1]", "w[2]", "sigma2"],
+}
+#: Simulations of the quick calibration: 10 bins of 10 possible ranks each (L = 99), 10 expected per bin.
+QUICK_SIMS, BINS = 100, 10
+
+
+def _problems(name, **kwargs):
+    return registry.get(name).sbc(quick=True, **kwargs)
+
+
+@pytest.fixture(scope="module", params=PAIRS)
+def quick_sbc(request):
+    """``(pair name, SBCResult)`` of a quick SBC run of the pair's handwritten sampler, seed 0."""
+    return request.param, run_sbc(_problems(request.param)["handwritten"], sims=QUICK_SIMS, seed=0, jobs=1)
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_handwritten_problem_draws_every_simulated_quantity_as_finite_chains_by_draws(name):
+    problem = _problems(name)["handwritten"]
+    truth, data = problem.simulate(np.random.default_rng(3))
+    draws = problem.sample(data, 11)
+    assert list(truth) == LABELS[name] and set(draws) == set(truth)
+    assert all(isinstance(v, float) and np.isfinite(v) for v in truth.values())
+    shapes = {np.shape(v) for v in draws.values()}
+    assert len(shapes) == 1 and shapes.pop() == (2, 500)
+    assert all(np.all(np.isfinite(v)) for v in draws.values())
+
+
+def test_quick_sbc_of_the_handwritten_sampler_gives_uniform_ranks_for_every_quantity(quick_sbc):
+    name, result = quick_sbc
+    table = uniformity(result, bins=BINS)
+    assert sorted(table["quantity"]) == sorted(LABELS[name])
+    assert (table["verdict"] == "uniform").all(), table.to_string()
+
+
+def test_quick_sbc_of_the_handwritten_sampler_has_no_failed_simulation(quick_sbc):
+    _, result = quick_sbc
+    assert result.failures.empty, result.failures.to_string()
+    assert result.ranks["sim"].nunique() == QUICK_SIMS
+
+
+def test_quick_sbc_of_the_handwritten_sampler_keeps_enough_effective_draws(quick_sbc):
+    _, result = quick_sbc
+    assert not result.ranks["ess_short"].any()
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_planted_bug_is_refused_naming_it(name):
+    with pytest.raises(ValueError, match="planted_bug"):
+        _problems(name, planted_bug=True)
+
+
+@pytest.mark.parametrize("name, sides", [("spike-slab", {"handwritten", "nuts"}), ("gp", {"handwritten", "nuts"}),
+                                         ("sparse-gp", {"handwritten"}),
+                                         ("active-learning", {"handwritten", "nuts"})])
+def test_sbc_offers_the_sides_the_pair_can_calibrate_as_picklable_problems(name, sides):
+    problems = _problems(name)
+    assert set(problems) == sides
+    for problem in problems.values():
+        assert isinstance(problem, SBCProblem)
+        restored = pickle.loads(pickle.dumps(problem))  # joblib/loky and Dask ship problems to workers
+        assert restored.name == problem.name
+
+
+def test_every_registered_pair_has_an_sbc():
+    assert all(callable(pair.sbc) for pair in registry.REGISTRY.values()), registry.names()

@@ -271,8 +271,11 @@ def plot_ecdf(result: SBCResult, *, quantities=None, cols: int = 4):
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     for ax, q in zip(axes.flat, quantities):
         u = (result.ranks.loc[result.ranks["quantity"] == q, "rank"].to_numpy() + 0.5) / (result.kept + 1)
-        az.plot_ecdf(u, cdf=stats.uniform(0, 1).cdf, difference=True, confidence_bands=True, ax=ax,
-                     eval_points=np.linspace(0.0, 1.0, result.kept + 2))
+        # the band at the evaluation points j / (L + 1) is exact for the discrete ranks; seeded, so the figure
+        # does not change between runs
+        az.plot_ecdf(u, cdf=stats.uniform(0, 1).cdf, difference=True, confidence_bands=True, ci_prob=0.95, ax=ax,
+                     eval_points=np.linspace(0.0, 1.0, result.kept + 2), rvs=stats.uniform(0, 1).rvs,
+                     random_state=np.random.default_rng(0))
         ax.set_title(q, fontsize=9)
     for ax in list(axes.flat)[len(quantities):]:
         ax.set_visible(False)

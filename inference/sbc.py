@@ -195,7 +195,7 @@ def run_sbc(problem: SBCProblem, *, sims: int, seed: int = 0, jobs: int = 1, sch
                              "pip install 'bayes-zoo[dask]'") from None
         client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
         try:
-            with parallel_config(backend="dask"):
+            with parallel_config(backend="dask", client=client):  # this client, not Dask's default one
                 for record in Parallel(return_as="generator")(tasks):
                     records.append(record)
                     if progress:

@@ -31,12 +31,13 @@ test: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow --run-slow
 
-## bench: side-by-side timings (normal-gamma, then spike-and-slab with EM, then GP, then ACS-FW selection), written to benchmarks/results/
+## bench: side-by-side timings (normal-gamma, then spike-and-slab with EM, then GP, then ACS-FW selection, then SBC throughput with 1 vs 2 workers), written to benchmarks/results/
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_normal_gamma.py
 	$(BIN)/python benchmarks/bench_spike_slab.py
 	$(BIN)/python benchmarks/bench_gp.py
 	$(BIN)/python benchmarks/bench_active_learning.py
+	$(BIN)/python benchmarks/bench_sbc.py
 
 ## notebooks: execute every notebook in place at full size (the committed outputs come from here)
 notebooks: $(STAMP)

@@ -131,7 +131,7 @@ class SBCResult:
     problem : str
     ranks : pandas.DataFrame
         One row per successful simulation and quantity: ``sim``, ``seed``, ``quantity``, ``rank`` (0..kept),
-        ``ess``, ``thin``, ``ess_short``; sorted by ``sim``.
+        ``ess``, ``thin``, ``ess_short``; sorted by ``sim``, quantities in the problem's order.
     failures : pandas.DataFrame
         One row per failed simulation: ``sim``, ``seed``, ``error``.
     kept : int
@@ -211,7 +211,8 @@ def run_sbc(problem: SBCProblem, *, sims: int, seed: int = 0, jobs: int = 1, sch
     rows = [{"sim": r["sim"], "seed": r["seed"], "quantity": q, "rank": k, "ess": r["ess"], "thin": r["thin"],
              "ess_short": r["ess_short"]} for r in records if r["error"] is None for q, k in r["ranks"].items()]
     columns = ["sim", "seed", "quantity", "rank", "ess", "thin", "ess_short"]
-    ranks = pd.DataFrame(rows, columns=columns).sort_values(["sim", "quantity"], kind="stable").reset_index(drop=True)
+    # by simulation; within one, the quantities in the problem's order (f[2] before f[10])
+    ranks = pd.DataFrame(rows, columns=columns).sort_values("sim", kind="stable").reset_index(drop=True)
     failures = pd.DataFrame([{"sim": r["sim"], "seed": r["seed"], "error": r["error"]} for r in records
                              if r["error"] is not None], columns=["sim", "seed", "error"])
     return SBCResult(problem.name, ranks, failures, kept, sims, seed)
@@ -255,7 +256,8 @@ def uniformity(result: SBCResult, *, bins: int = 20, alpha: float = 0.01) -> pd.
         verdict = "too few simulations" if n / bins < 5 else ("uniform" if p >= threshold else "non-uniform")
         rows.append({"quantity": q, "simulations": n, "chi2": float(chi2), "p_value": float(p),
                      "threshold": threshold, "ess_short": int(sub["ess_short"].sum()), "verdict": verdict})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["quantity", "simulations", "chi2", "p_value", "threshold", "ess_short",
+                                       "verdict"])
 
 
 def plot_ecdf(result: SBCResult, *, quantities=None, cols: int = 4):

@@ -187,7 +187,7 @@ def final_table(rounds: pd.DataFrame, task: str) -> pd.DataFrame:
 
 
 def plot_learning_curves(rounds: pd.DataFrame, task: str, *, title: str = ""):
-    """One panel per metric: mean over repeats against the number of labels, a band of +- 1 SE."""
+    """One panel per metric: mean over repeats against the number of labels, a band of +- 2 SE."""
     import matplotlib.pyplot as plt
 
     metrics = list(METRICS[task])
@@ -197,13 +197,13 @@ def plot_learning_curves(rounds: pd.DataFrame, task: str, *, title: str = ""):
         for k, (strategy, c) in enumerate(curves.groupby("strategy", sort=False)):
             # line styles differ so that coinciding curves (MaxEnt and BALD for linear regression) stay visible
             ax.plot(c["n_labelled"], c["mean"], marker="o", ms=3, ls=("-", "--", "-.", ":")[k % 4], label=strategy)
-            se = c["se"].fillna(0.0)
-            ax.fill_between(c["n_labelled"], c["mean"] - se, c["mean"] + se, alpha=0.2)
+            band = 2.0 * c["se"].fillna(0.0)  # ± 2 SE, as the tables and verdicts
+            ax.fill_between(c["n_labelled"], c["mean"] - band, c["mean"] + band, alpha=0.2)
         ax.set_xlabel("labelled points")
         ax.set_ylabel(metric.replace("_", " ") + (" (higher is better)" if METRICS[task][metric] else " (lower is better)"))
         ax.grid(alpha=0.3)
     axes[0][0].legend(frameon=False)
     n_rep = rounds["seed"].nunique()
-    fig.suptitle(f"{title} — mean ± 1 SE over {n_rep} repeat{'s' if n_rep != 1 else ''}".strip(" —"))
+    fig.suptitle(f"{title} — mean ± 2 SE over {n_rep} repeat{'s' if n_rep != 1 else ''}".strip(" —"))
     fig.tight_layout()
     return fig

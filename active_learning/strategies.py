@@ -29,8 +29,10 @@ def check_strategies(names) -> tuple[str, ...]:
         names = [n.strip() for n in names.split(",") if n.strip()]
     names = tuple(dict.fromkeys(names))
     unknown = [n for n in names if n not in STRATEGIES]
-    if not names or unknown:
-        raise ValueError(f"strategies: unknown {unknown or 'none given'}; choose from {', '.join(STRATEGIES)}")
+    if not names:
+        raise ValueError(f"strategies: none given; choose from {', '.join(STRATEGIES)}")
+    if unknown:
+        raise ValueError(f"strategies: unknown {', '.join(unknown)}; choose from {', '.join(STRATEGIES)}")
     return names
 
 

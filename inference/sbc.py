@@ -279,6 +279,8 @@ def plot_ecdf(result: SBCResult, *, quantities=None, cols: int = 4):
                      eval_points=np.linspace(0.0, 1.0, result.kept + 2), rvs=stats.uniform(0, 1).rvs,
                      random_state=np.random.default_rng(0))
         ax.set_title(q, fontsize=9)
+        ax.set_xlabel("fractional rank", fontsize=8)
+        ax.set_ylabel("ECDF - uniform", fontsize=8)
     for ax in list(axes.flat)[len(quantities):]:
         ax.set_visible(False)
     fig.suptitle(f"SBC: {result.problem}\nECDF of fractional ranks minus uniform, simultaneous 95% band "

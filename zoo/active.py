@@ -3,7 +3,7 @@
 ::
 
     bayes-zoo active-learn --dataset NAME [--strategies acs-fw,random,maxent,bald] [--batch-size 10]
-                           [--budget 100] [--init 20] [--repeats 10] [--posterior {closed-form,nuts}]
+                           [--budget 100] [--init 20] [--repeats 10] [--posterior {closed-form,nuts,advi}]
                            [--projections J] [--features {rff,linear}] [--no-top-up] [--seed 0]
                            [--out DIR] [--quick] [--force]
 
@@ -40,7 +40,7 @@ DATASETS = ("yacht", "boston", "energy", "concrete", "power-plant", "breast-canc
 MIN_REPEATS = 3
 
 #: What ``--quick`` sets (explicit options still win).
-QUICK = {"repeats": 2, "budget": 30, "nuts_draws": 200, "nuts_tune": 200, "advi_iterations": 5000}
+QUICK = {"repeats": 3, "budget": 30, "nuts_draws": 200, "nuts_tune": 200, "advi_iterations": 5000}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,10 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="conjugate / Laplace posterior, or PyMC refitted every round: NUTS, or the faster "
                              "mean-field ADVI (default closed-form)")
     parser.add_argument("--projections", type=int, default=0,
-                        help="ACS-FW's random projections J from posterior draws (the NUTS trace with --posterior "
-                             "nuts); 0: closed-form inner products (default 0)")
-    parser.add_argument("--features", choices=("rff", "linear"), default="rff",
-                        help="regression features: 100 random Fourier features, or the inputs (default rff)")
+                        help="ACS-FW's random projections J from posterior draws (the PyMC trace with --posterior "
+                             "nuts or advi); 0: closed-form inner products (default 0)")
+    parser.add_argument("--features", choices=("rff", "linear"),
+                        help="regression sets only: 100 random Fourier features, or the inputs (default rff)")
     parser.add_argument("--no-top-up", dest="top_up", action="store_false",
                         help="let ACS-FW label fewer than --batch-size points when Frank–Wolfe repeats a point")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first repeat (default 0)")
@@ -160,6 +160,8 @@ def paired_verdicts(exp: Experiment) -> list[tuple[str, str, float, float]]:
         diff = (table["acs-fw"] - table[base]).dropna()
         mean = float(diff.mean())
         two_se = float(2.0 * diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("inf")
+        if two_se < 1e-12:  # the same difference in every repeat: rounding, not spread
+            two_se = 0.0
         if diff.size < MIN_REPEATS:
             verdict = f"too few repeats (< {MIN_REPEATS})"
         elif abs(mean) > two_se:
@@ -194,7 +196,8 @@ def write_experiment(exp: Experiment, folder: Path) -> list[Path]:
     exp.figure.savefig(paths[2], dpi=120)
     plt.close(exp.figure)
     metric = "RMSE" if exp.task == "regression" else "accuracy"
-    verdicts = [f"- ACS-FW vs {b}: **{v}** (final {metric} difference {m:+.3g} ± {s:.2g}, paired over repeats)"
+    verdicts = [f"- ACS-FW vs {b}: **{v}** (final {metric} difference {m:+.3g} ± {s:.2g}, paired over "
+                f"{exp.settings['repeats']} repeats)"
                 for b, v, m, s in paired_verdicts(exp)]
     settings = "\n".join(f"- {k}: {v}" for k, v in exp.settings.items())
     text = (f"# Active learning on {exp.dataset}\n\n{exp.description}\n\n## Final metrics\n\n{final_markdown(exp)}\n\n"

@@ -243,12 +243,15 @@ def _active_learn(console, args) -> int:
                      projections=args.projections)
         positive_int(options["repeats"], "repeats")
         nonnegative_int(args.seed, "seed")
+        if args.features is not None and args.dataset == "breast-cancer":
+            raise ValueError("features: breast-cancer uses probit regression on its 30 inputs; --features applies "
+                             "to the regression sets")
         report.prepare_output(args.out, [folder_name], force=args.force, index=False)
     except ValueError as err:
         message = str(err)
         name = message.split(":")[0]
         console.print(f"[bold red]error:[/] {'--' + name.replace('_', '-') + message[len(name):] if name.isidentifier() else message}",
-                      highlight=False)
+                      highlight=False)  # prepare_output's messages already start with "--out"
         return EXIT_USAGE
     console.print(f"[dim]{blas_status()}[/]")
     rounds_per_run = -(-options["budget"] // args.batch_size) + 1
@@ -266,7 +269,7 @@ def _active_learn(console, args) -> int:
             exp = active.run_experiment(
                 args.dataset, strategies=strategies, batch_size=args.batch_size, budget=options["budget"],
                 init=args.init, repeats=options["repeats"], posterior=args.posterior, projections=args.projections,
-                features=args.features, top_up=args.top_up, seed=args.seed, on_round=on_round, **nuts)
+                features=args.features or "rff", top_up=args.top_up, seed=args.seed, on_round=on_round, **nuts)
     except KeyboardInterrupt:
         console.print("[bold yellow]interrupted[/]; nothing was written")
         return EXIT_INTERRUPTED
@@ -312,8 +315,10 @@ def _sbc(console, args) -> int:
     except ValueError as err:
         message = str(err)
         name = message.split(":")[0]
-        flag = {"planted_bug": "--planted-bug", "problem": "PROBLEM"}.get(name, "--" + name.replace("_", "-"))
-        console.print(f"[bold red]error:[/] {flag}{message[len(name):]}", highlight=False)
+        if not name.startswith("--"):
+            flag = {"planted_bug": "--planted-bug", "problem": "PROBLEM"}.get(name, "--" + name.replace("_", "-"))
+            message = flag + message[len(name):]
+        console.print(f"[bold red]error:[/] {message}", highlight=False)
         return EXIT_USAGE
     console.print(f"[dim]{blas_status()}[/]")
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -326,17 +331,23 @@ def _sbc(console, args) -> int:
     except KeyboardInterrupt:
         console.print("[bold yellow]interrupted[/]; nothing was written")
         return EXIT_INTERRUPTED
+    except OSError as err:  # an unreachable Dask scheduler (distributed raises OSError on timeout)
+        if args.scheduler is None:
+            raise
+        console.print(f"[bold red]error:[/] --scheduler: could not reach {args.scheduler} ({err}); nothing was written",
+                      highlight=False)
+        return EXIT_USAGE
     folder = Path(args.out) / folder_name
     settings = {"sims": sims, "sampler": args.sampler, "jobs": args.jobs, "scheduler": args.scheduler or "none",
                 "seed": args.seed, "quick": args.quick, "planted_bug": args.planted_bug}
     zsbc.write(runs, folder, problem=args.problem, settings=settings)
     console.print(zsbc.rich_table(runs))
     for r in runs:
-        colour = "green" if r.verdict == "calibrated" else "red"
+        colour = {"calibrated": "green", "miscalibrated": "red"}.get(r.verdict, "yellow")
         failed = f", {len(r.result.failures)} simulation(s) failed (see failures-{r.side}.csv)" if len(r.result.failures) else ""
         console.print(f"{r.result.problem}: [bold {colour}]{r.verdict}[/]{failed}", highlight=False)
     console.print(f"written to {folder}/ (report.md, ranks and uniformity CSVs, ECDF plots)")
-    return EXIT_OK if all(r.verdict == "calibrated" for r in runs) else EXIT_DISAGREE
+    return EXIT_DISAGREE if any(r.verdict == "miscalibrated" for r in runs) else EXIT_OK
 
 
 def main(argv=None) -> int:

@@ -10,8 +10,10 @@ ESS and thinning), ``failures-SAMPLER.csv`` (simulations that raised, with seed 
 any did), ``ecdf-SAMPLER.png`` (ECDF-difference plots with simultaneous 95% bands), ``uniformity.csv`` and
 ``report.md``.  Refuses to overwrite an existing folder without ``--force``.  The verdict of a sampler is
 "calibrated" when every quantity's ranks pass the uniformity test (chi-square, Bonferroni over its
-quantities at family-wise level 1%) and no simulation failed, "miscalibrated" otherwise.  Exit status: 0 when
-every sampler is calibrated, 1 when one is not, 2 for bad usage, 130 when interrupted.
+quantities at family-wise level 1%) and no simulation failed, "miscalibrated" when a quantity fails it or a
+simulation failed, "inconclusive" when there are too few simulations for the test (fewer than 5 a bin).
+Exit status: 0 unless a sampler is miscalibrated (1), 2 for bad usage (an unreachable ``--scheduler``
+included), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SAMPLERS", "QUICK_SIMS", "add_arguments", "SamplerSBC", "problems_for", "run", "write", "rich_table"]
+__all__ = ["SAMPLERS", "QUICK_SIMS", "bins_for", "p_value_text", "add_arguments", "SamplerSBC", "problems_for", "run", "write", "rich_table"]
 
 #: ``--sampler`` choices.
 SAMPLERS = ("handwritten", "nuts", "both")
@@ -58,8 +60,29 @@ class SamplerSBC:
 
     @property
     def verdict(self) -> str:
-        ok = len(self.result.failures) == 0 and (self.table["verdict"] == "uniform").all() and len(self.table)
-        return "calibrated" if ok else "miscalibrated"
+        """"miscalibrated" (a quantity's ranks are not uniform, or a simulation failed), "inconclusive" (too
+        few simulations for the test, or no ranks at all), else "calibrated"."""
+        verdicts = set(self.table["verdict"])
+        if len(self.result.failures) or "non-uniform" in verdicts:
+            return "miscalibrated"
+        if not len(self.table) or verdicts != {"uniform"}:
+            return "inconclusive"
+        return "calibrated"
+
+    @property
+    def bins(self) -> int:
+        """Bins of the chi-square test: 20, or 10 below 100 simulations."""
+        return bins_for(self.result.sims)
+
+
+def bins_for(sims: int) -> int:
+    """Bins of the uniformity test for ``sims`` simulations: 20 (5 possible ranks each), 10 below 100."""
+    return 20 if sims >= 100 else 10
+
+
+def p_value_text(p: float) -> str:
+    """A p-value for people: ``"< 1e-300"`` where it underflowed to 0."""
+    return "< 1e-300" if p < 1e-300 else f"{p:.3g}"
 
 
 def problems_for(pair, sampler: str, *, quick: bool, planted_bug: bool) -> dict:
@@ -73,8 +96,10 @@ def problems_for(pair, sampler: str, *, quick: bool, planted_bug: bool) -> dict:
     """
     if pair.sbc is None:
         raise ValueError(f"problem: the pair {pair.name!r} has no simulation-based calibration")
-    problems = pair.sbc(quick=quick, planted_bug=planted_bug)
     sides = ["handwritten", "nuts"] if sampler == "both" else [sampler]
+    if planted_bug and "nuts" in sides:
+        raise ValueError("planted_bug: only a handwritten sampler carries the planted bug; use --sampler handwritten")
+    problems = pair.sbc(quick=quick, planted_bug=planted_bug)
     missing = [s for s in sides if s not in problems]
     if missing:
         raise ValueError(f"sampler: the pair {pair.name!r} calibrates {', '.join(problems)} only (not {', '.join(missing)})")
@@ -89,7 +114,7 @@ def run(problems: dict, *, sims: int, seed: int, jobs: int, scheduler=None, prog
     for side, problem in problems.items():
         result = run_sbc(problem, sims=sims, seed=seed, jobs=jobs, scheduler=scheduler,
                          progress=(lambda r, _s=side: progress(_s, r)) if progress else None)
-        table = uniformity(result, bins=20 if sims >= 100 else 10)  # no rows when every simulation failed
+        table = uniformity(result, bins=bins_for(sims))  # no rows when every simulation failed
         figure = plot_ecdf(result) if len(result.ranks) else None
         out.append(SamplerSBC(side, result, table, figure))
     return out
@@ -114,10 +139,11 @@ def write(runs: list[SamplerSBC], folder: Path, *, problem: str, settings: dict)
             plt.close(r.figure)
             paths.append(folder / f"ecdf-{r.side}.png")
         tables.append(r.table.assign(sampler=r.side, problem=r.result.problem))
+        shown = r.table.assign(p_value=r.table["p_value"].map(p_value_text))
         lines += [f"## {r.result.problem}: **{r.verdict}**", "",
                   f"{r.result.sims} simulations, {len(r.result.failures)} failed; ranks among L = {r.result.kept} "
-                  "draws after thinning by ESS.", "",
-                  r.table.to_markdown(index=False, floatfmt=".4g") if len(r.table) else "(no ranks)", ""]
+                  f"draws after thinning by ESS; chi-square test in {r.bins} bins.", "",
+                  shown.to_markdown(index=False, floatfmt=".4g") if len(r.table) else "(no ranks)", ""]
         if r.figure is not None:
             lines += [f"![ECDF difference, {r.side}](ecdf-{r.side}.png)", ""]
         if len(r.result.failures):
@@ -126,9 +152,11 @@ def write(runs: list[SamplerSBC], folder: Path, *, problem: str, settings: dict)
     paths.append(folder / "uniformity.csv")
     header = [f"# Simulation-based calibration: {problem}", "",
               "Talts, Betancourt, Simpson, Vehtari & Gelman (2018).  A quantity is *uniform* when the chi-square "
-              "test of its ranks (20 bins; 10 below 100 simulations) passes at the Bonferroni level 1% / "
-              "quantities; a sampler is *calibrated* when all of its quantities are and no simulation failed.", "",
-              "Settings: " + ", ".join(f"{k} {v}" for k, v in settings.items()), ""]
+              "test of its ranks passes at the Bonferroni level 1% / quantities (with fewer than 5 simulations a "
+              "bin expected, *too few simulations*); a sampler is *calibrated* when all of its quantities are "
+              "uniform and no simulation failed, *miscalibrated* when one is not uniform or a simulation failed, "
+              "*inconclusive* otherwise.", "",
+              "Settings: " + ", ".join(f"{k.replace('_', ' ')} = {v}" for k, v in settings.items()), ""]
     (folder / "report.md").write_text("\n".join(header + lines), encoding="utf-8")
     paths.append(folder / "report.md")
     return paths
@@ -146,7 +174,7 @@ def rich_table(runs: list[SamplerSBC]):
     style = {"uniform": "green", "non-uniform": "red"}
     for r in runs:
         for row in r.table.itertuples():
-            table.add_row(r.result.problem, row.quantity, str(row.simulations), f"{row.p_value:.3g}",
+            table.add_row(r.result.problem, row.quantity, str(row.simulations), p_value_text(row.p_value),
                           f"{row.threshold:.3g}", str(row.ess_short),
                           f"[{style.get(row.verdict, 'yellow')}]{row.verdict}[/]")
     return table

@@ -40,6 +40,16 @@ def test_active_learn_refuses_to_overwrite_without_force(quick_run, capsys):
     assert status == cli.EXIT_USAGE and "--force" in capsys.readouterr().out
 
 
+def test_features_are_refused_for_the_classification_set(tmp_path, capsys):
+    status = cli.main(["active-learn", "--dataset", "breast-cancer", "--features", "linear", "--out", str(tmp_path)])
+    assert status == cli.EXIT_USAGE and "error: --features:" in capsys.readouterr().out
+
+
+def test_the_same_difference_in_every_repeat_has_no_spread():
+    (_, verdict, mean, two_se), = active.paired_verdicts(_experiment([1.0, 1.2, 0.9], [1.1, 1.3, 1.0]))
+    assert two_se == 0.0 and mean == pytest.approx(-0.1) and verdict == "better"
+
+
 @pytest.mark.parametrize("options, flag", [(["--strategies", "acs-fw,oracle"], "--strategies"),
                                            (["--batch-size", "0"], "--batch-size"), (["--repeats", "0"], "--repeats"),
                                            (["--projections", "-2"], "--projections")])

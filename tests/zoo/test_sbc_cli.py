@@ -38,12 +38,35 @@ def test_the_planted_bug_is_miscalibrated_and_exits_one(tmp_path, capsys):
 def test_sbc_refuses_to_overwrite_without_force(quick_run, capsys):
     _, folder = quick_run
     assert cli.main(["sbc", "normal-gamma", "--quick", "--out", str(folder.parent)]) == cli.EXIT_USAGE
-    assert "--force" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "error: --out: " in out and "--force" in out
+
+
+def test_too_few_simulations_are_inconclusive_not_miscalibrated(tmp_path, capsys):
+    assert cli.main(["sbc", "normal-gamma", "--sims", "20", "--out", str(tmp_path)]) == cli.EXIT_OK
+    assert "normal-gamma/gibbs: inconclusive" in capsys.readouterr().out
+
+
+def test_the_planted_bug_p_value_that_underflows_is_shown_as_a_bound(tmp_path):
+    cli.main(["sbc", "normal-gamma", "--quick", "--planted-bug", "--out", str(tmp_path)])
+    report = (tmp_path / "sbc-normal-gamma" / "report.md").read_text()
+    assert "< 1e-300" in report and "**miscalibrated**" in report
+
+
+def test_an_unreachable_scheduler_is_a_usage_error_naming_it(tmp_path, capsys):
+    import dask
+    import distributed  # noqa: F401  (loads distributed's config defaults before one is overridden)
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        status = cli.main(["sbc", "normal-gamma", "--sims", "4", "--scheduler", "tcp://127.0.0.1:1",
+                           "--out", str(tmp_path)])
+    assert status == cli.EXIT_USAGE and "error: --scheduler: could not reach" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("options, flag", [(["normal-gamma", "--sims", "0"], "--sims"),
                                            (["normal-gamma", "--jobs", "0"], "--jobs"),
                                            (["gp", "--planted-bug"], "--planted-bug"),
+                                           (["normal-gamma", "--planted-bug", "--sampler", "nuts"], "--planted-bug"),
                                            (["sparse-gp", "--sampler", "nuts"], "--sampler")])
 def test_bad_options_exit_with_usage_status_naming_the_option(tmp_path, capsys, options, flag):
     assert cli.main(["sbc", *options, "--out", str(tmp_path)]) == cli.EXIT_USAGE

@@ -29,7 +29,7 @@ N_POINTS = 4
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The pair's own CLI options."""
-    parser.add_argument("--repeats", type=int, help="learning-curve repeats (default 5; --quick 2)")
+    parser.add_argument("--repeats", type=int, help="learning-curve repeats (default 5; --quick 3)")
     parser.add_argument("--budget", type=int, help="labels acquired in the learning curves (default 100; --quick 30)")
 
 
@@ -85,7 +85,7 @@ def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None
     from zoo import active
 
     check_options(repeats=repeats, budget=budget)
-    repeats = repeats or (2 if settings.quick else 5)
+    repeats = repeats or (3 if settings.quick else 5)
     budget = budget or (30 if settings.quick else 100)
     data = load_uci("yacht")
     X, y = data.arrays["X"], data.arrays["y"]

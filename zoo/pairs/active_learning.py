@@ -268,13 +268,12 @@ def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     """
     from functools import partial
 
-    from inference.sbc import SBCProblem
+    from inference.sbc import pair_problems
 
-    if planted_bug:
-        raise ValueError(f"planted_bug: the {NAME} pair has no planted-bug sampler (only normal-gamma has one)")
     draws = SBC_DRAWS[bool(quick)]
-    return {"handwritten": SBCProblem(f"{NAME}/conjugate", _sbc_simulate, partial(_sbc_conjugate, draws=draws)),
-            "nuts": SBCProblem(f"{NAME}/nuts", _sbc_simulate, partial(_sbc_nuts, draws=draws))}
+    return pair_problems(NAME, _sbc_simulate, handwritten=("conjugate", partial(_sbc_conjugate, draws=draws)),
+                         nuts=("nuts", partial(_sbc_nuts, draws=draws)),
+                         planted_bug=planted_bug)
 
 
 PAIR = register(

@@ -6,6 +6,7 @@ so a user sees at once which argument was wrong and why.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -44,7 +45,7 @@ def finite_scalar(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real | np.ndarray) or np.ndim(value) != 0:
         raise ValueError(f"{name}: expected a real number, got {value!r}")
     out = float(value)
-    if not np.isfinite(out):
+    if not math.isfinite(out):
         raise ValueError(f"{name}: must be finite, got {out}")
     return out
 

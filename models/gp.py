@@ -38,6 +38,7 @@ So ``inference.gp.exact.posterior(X, y, hyper, jitter=PYMC_JITTER)`` reproduces 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -87,9 +88,10 @@ class GPHyperparameters:
         ell = np.asarray(self.lengthscale, dtype=np.float64) if not isinstance(self.lengthscale, str) else None
         if ell is None or ell.ndim > 1 or ell.size == 0:
             raise ValueError(f"lengthscale: expected a number or a 1-D sequence, got {self.lengthscale!r}")
-        if not np.all(np.isfinite(ell)) or np.any(ell <= 0):
+        values = ell.tolist()  # a float or a list of floats: checked in Python, faster than NumPy at this size
+        if not all(math.isfinite(v) and v > 0 for v in ([values] if ell.ndim == 0 else values)):
             raise ValueError(f"lengthscale: every value must be finite and > 0, got {self.lengthscale!r}")
-        object.__setattr__(self, "lengthscale", float(ell) if ell.ndim == 0 else tuple(float(v) for v in ell))
+        object.__setattr__(self, "lengthscale", values if ell.ndim == 0 else tuple(values))
         sigma = finite_scalar(self.sigma, "sigma")
         if sigma < 0:
             raise ValueError(f"sigma: must be >= 0, got {sigma}")
@@ -111,33 +113,49 @@ class GPHyperparameters:
         return ell
 
 
-#: :func:`exp_quad` sums squared differences directly up to this many input dimensions.
+#: :func:`exp_quad_rows` sums squared differences directly up to this many input dimensions.
 DIRECT_MAX_DIMS = 8
 
 
-@numba.njit(cache=True)
-def _exp_quad_direct(A, Bt, eta2, K):
-    """``K[i, j] = eta2 exp(-|a_i - b_j|^2 / 2)`` for scaled inputs ``A`` [N1, D] and ``Bt`` [D, N2] (``B``
-    transposed): one pass over each row of ``K``, the squared distance summed over the D columns in turn
-    (loops over j, which vectorise), then exponentiated."""
+@numba.njit(cache=True, nogil=True)
+def exp_quad_rows(A, Bt, eta2, K):
+    """``K[i, j] = eta2 exp(-|a_i - b_j|^2 / 2)`` for inputs already divided by the lengthscale(s), unchecked: the
+    one place the kernel is written, compiled and free of the GIL (so that FITC can call it from its threads).
+
+    ``A`` [N1, D] and ``Bt`` [D, N2] (``B`` transposed), C-contiguous float64; ``K`` [N1, N2], written in place.
+    Up to :data:`DIRECT_MAX_DIMS` input dimensions, one pass over each row of ``K`` sums the squared differences
+    over the D columns in turn (loops over j, which vectorise) and exponentiates: no cancellation, exactly
+    symmetric, no temporary arrays.  Above that, ``|a|^2 + |b|^2 - 2 a.b`` by a matrix product, clipped at 0 (as
+    PyMC's ``ExpQuad`` does).  Either way rounding cannot make a distance negative.
+    """
     n1, d = A.shape
     n2 = Bt.shape[1]
+    if d > DIRECT_MAX_DIMS:
+        K[:, :] = np.dot(A, Bt)  # [N1, N2]
+        a2 = (A * A).sum(axis=1)  # [N1]
+        b2 = (Bt * Bt).sum(axis=0)  # [N2]
+        for i in range(n1):
+            for j in range(n2):
+                K[i, j] = max(a2[i] + b2[j] - 2.0 * K[i, j], 0.0)
+    else:
+        for i in range(n1):
+            for j in range(n2):
+                K[i, j] = 0.0
+            for k in range(d):
+                a = A[i, k]
+                for j in range(n2):
+                    t = a - Bt[k, j]
+                    K[i, j] += t * t
     for i in range(n1):
         for j in range(n2):
-            K[i, j] = 0.0
-        for k in range(d):
-            a = A[i, k]
-            for j in range(n2):
-                t = a - Bt[k, j]
-                K[i, j] += t * t
-        for j in range(n2):
             K[i, j] = eta2 * np.exp(-0.5 * K[i, j])
+    return K
 
 
 def exp_quad(X1, X2, eta: float, lengthscale) -> np.ndarray:
     """The squared-exponential kernel matrix ``K[i, j] = eta^2 exp(-|(x1_i - x2_j) / ell|^2 / 2)``.
 
-    Validates, divides the inputs by ``ell`` and calls :func:`exp_quad_scaled`, the one place the kernel is
+    Validates, divides the inputs by ``ell`` and calls :func:`exp_quad_rows`, the one place the kernel is
     written.
 
     Parameters
@@ -164,14 +182,8 @@ def exp_quad(X1, X2, eta: float, lengthscale) -> np.ndarray:
 
 
 def exp_quad_scaled(A: np.ndarray, B: np.ndarray, eta2: float, out: np.ndarray) -> np.ndarray:
-    """``out[i, j] = eta2 exp(-|a_i - b_j|^2 / 2)`` on inputs already divided by the lengthscale(s), unchecked.
-
-    The one place the kernel is written; :func:`exp_quad` is its checked front, and FITC's factorisation calls
-    it directly on blocks of rows into one reused buffer.  For up to :data:`DIRECT_MAX_DIMS` input dimensions,
-    one compiled pass (numba) sums the squared differences and exponentiates (no cancellation, exactly
-    symmetric, no temporary arrays: this is most of the cost of FITC's ``K_fu``); above that,
-    ``|a|^2 + |b|^2 - 2 a.b`` by a matrix product, clipped at 0 (as PyMC's ``ExpQuad`` does), in place in
-    ``out``.  Either way rounding cannot make a distance negative.
+    """``out[i, j] = eta2 exp(-|a_i - b_j|^2 / 2)`` on inputs already divided by the lengthscale(s), unchecked:
+    :func:`exp_quad_rows` with ``B`` transposed.
 
     Parameters
     ----------
@@ -189,17 +201,7 @@ def exp_quad_scaled(A: np.ndarray, B: np.ndarray, eta2: float, out: np.ndarray) 
     numpy.ndarray
         ``out``.
     """
-    if A.shape[1] <= DIRECT_MAX_DIMS:
-        _exp_quad_direct(A, np.ascontiguousarray(B.T), eta2, out)
-        return out
-    np.matmul(A, B.T, out=out)  # [N1, N2]
-    out *= -2.0
-    out += np.add.outer((A**2).sum(axis=1), (B**2).sum(axis=1))  # the squared distance (symmetric for X1 = X2)
-    np.maximum(out, 0.0, out=out)
-    out *= -0.5
-    np.exp(out, out=out)
-    out *= eta2
-    return out
+    return exp_quad_rows(np.ascontiguousarray(A), np.ascontiguousarray(B.T), eta2, out)
 
 
 def exp_quad_diag(X, eta: float) -> np.ndarray:

@@ -31,6 +31,14 @@ def test_exp_quad_matches_the_formula_elementwise():
     np.testing.assert_allclose(gp.exp_quad(x, z, 2.0, 0.7), expected, rtol=1e-14)
 
 
+@pytest.mark.parametrize("dims", [gp.DIRECT_MAX_DIMS, gp.DIRECT_MAX_DIMS + 4])  # summed directly; by a product
+def test_exp_quad_matches_the_formula_in_many_dimensions(dims):
+    rng = np.random.default_rng(dims)
+    X, Z, ell = rng.normal(size=(9, dims)), rng.normal(size=(4, dims)), rng.uniform(0.5, 2.0, size=dims)
+    expected = 1.3**2 * np.exp(-0.5 * (((X[:, None, :] - Z[None, :, :]) / ell) ** 2).sum(axis=2))
+    np.testing.assert_allclose(gp.exp_quad(X, Z, 1.3, ell), expected, rtol=1e-12)
+
+
 def test_one_dimensional_inputs_become_a_column():
     assert gp.as_inputs([1.0, 2.0, 3.0]).shape == (3, 1)
 

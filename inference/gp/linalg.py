@@ -6,16 +6,26 @@ zero noise.  :func:`cholesky` first adds the ``jitter`` it is asked for (the val
 answers can be compared), and if the factorisation still fails, adds more — ``1e-10``, ``1e-9``, ... up to
 ``1e-4`` times the mean diagonal — warning with :class:`JitterWarning` how much it took.  If even that fails
 it raises ``ValueError`` naming the fix.
+
+:func:`solve_lower_rows` and :func:`add_gram_rows` are the two BLAS-3 calls of FITC's factorisation
+(``dtrsm`` and ``dsyrk``) as compiled functions that run without the GIL, so that FITC can fold blocks of
+training inputs on several threads: SciPy's Python wrappers of BLAS keep the GIL.  They call SciPy's own
+BLAS (``scipy.linalg.cython_blas``) through the C function pointers :data:`DTRSM` and :data:`DSYRK`, passed
+as arguments rather than read as globals so that numba can cache the functions that call them.
 """
 
 from __future__ import annotations
 
+import ctypes
 import warnings
 
+import numba
 import numpy as np
+from numba.extending import get_cython_function_address
 from scipy import linalg
 
-__all__ = ["JitterWarning", "cholesky", "MAX_RELATIVE_JITTER"]
+__all__ = ["JitterWarning", "cholesky", "MAX_RELATIVE_JITTER", "DTRSM", "DSYRK", "solve_lower_rows",
+           "add_gram_rows"]
 
 #: The largest jitter tried, relative to the mean of the diagonal.
 MAX_RELATIVE_JITTER = 1e-4
@@ -83,3 +93,76 @@ def cholesky(A, *, jitter: float = 0.0, what: str = "the Gram matrix") -> tuple[
         "lengthscale is far longer than the spread of the inputs; raise sigma (or the jitter), remove "
         "duplicate inputs, or shorten the lengthscale"
     )
+
+
+def _cython_blas(name: str, n_args: int):
+    """SciPy's BLAS routine ``name`` (Fortran calling convention: every argument a pointer) as a ctypes function."""
+    address = get_cython_function_address("scipy.linalg.cython_blas", name)
+    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * n_args)(address)
+
+
+#: BLAS ``dtrsm`` and ``dsyrk`` of ``scipy.linalg.cython_blas``, for :func:`solve_lower_rows` and
+#: :func:`add_gram_rows`.
+DTRSM = _cython_blas("dtrsm", 11)
+DSYRK = _cython_blas("dsyrk", 10)
+
+_LEFT, _LOWER, _UPPER, _NOTRANS, _TRANS, _NONUNIT = (ord(c) for c in "LLUNTN")
+
+
+@numba.njit(cache=True, nogil=True)
+def solve_lower_rows(dtrsm, L, R):
+    """Replace every row ``r_i`` of ``R`` by ``L^-1 r_i`` (``R <- R L^-T``), in place, by BLAS ``dtrsm``.
+
+    Parameters
+    ----------
+    dtrsm : :data:`DTRSM`
+    L : numpy.ndarray, shape (M, M), float64, C-contiguous
+        Lower triangular (the upper triangle is not read).
+    R : numpy.ndarray, shape (n, M), float64, C-contiguous
+        Overwritten.
+
+    Raises
+    ------
+    ValueError
+        If ``L`` or ``R`` is not C-contiguous.
+    """
+    n, m = R.shape
+    if not (L.flags.c_contiguous and R.flags.c_contiguous):
+        raise ValueError("L, R: solve_lower_rows needs C-contiguous arrays")
+    if n == 0 or m == 0:
+        return
+    # in BLAS's column-major view R is R^T [M, n] and L is L^T (upper): solve (L^T)^T X = R^T
+    chars = np.array([_LEFT, _UPPER, _TRANS, _NONUNIT], dtype=np.uint8)
+    ints = np.array([m, n, m, m], dtype=np.int32)  # M, N, LDA, LDB
+    one = np.ones(1)
+    dtrsm(chars[0:].ctypes, chars[1:].ctypes, chars[2:].ctypes, chars[3:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
+          one.ctypes, L.ctypes, ints[2:].ctypes, R.ctypes, ints[3:].ctypes)
+
+
+@numba.njit(cache=True, nogil=True)
+def add_gram_rows(dsyrk, R, C):
+    """``C += R^T R`` on the lower triangle of ``C`` (the upper is not touched), by BLAS ``dsyrk``.
+
+    Parameters
+    ----------
+    dsyrk : :data:`DSYRK`
+    R : numpy.ndarray, shape (n, M), float64, C-contiguous
+    C : numpy.ndarray, shape (M, M), float64, Fortran-contiguous
+        Updated in place.
+
+    Raises
+    ------
+    ValueError
+        If ``R`` is not C-contiguous or ``C`` not Fortran-contiguous.
+    """
+    n, m = R.shape
+    if not (R.flags.c_contiguous and C.flags.f_contiguous):
+        raise ValueError("R, C: add_gram_rows needs a C-contiguous R and a Fortran-contiguous C")
+    if n == 0 or m == 0:
+        return
+    # column-major: R is A = R^T [M, n] and C += A A^T
+    chars = np.array([_LOWER, _NOTRANS], dtype=np.uint8)
+    ints = np.array([m, n, m, m], dtype=np.int32)  # N, K, LDA, LDC
+    one = np.ones(1)
+    dsyrk(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes, one.ctypes, R.ctypes, ints[2:].ctypes,
+          one.ctypes, C.ctypes, ints[3:].ctypes)

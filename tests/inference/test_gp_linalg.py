@@ -1,11 +1,13 @@
-"""inference.gp.linalg: Cholesky with jitter escalation, a warning when more jitter was needed, a clear error."""
+"""inference.gp.linalg: Cholesky with jitter escalation, a warning when more jitter was needed, a clear error;
+the compiled BLAS calls FITC folds with."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import linalg
 
-from inference.gp.linalg import JitterWarning, cholesky
+from inference.gp.linalg import DSYRK, DTRSM, JitterWarning, add_gram_rows, cholesky, solve_lower_rows
 from models.gp import exp_quad
 
 
@@ -32,3 +34,33 @@ def test_an_indefinite_matrix_is_a_clear_error_naming_the_fix():
 def test_bad_arguments_are_named(A, jitter, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         cholesky(A, jitter=jitter)
+
+
+def _lower_and_rows(m=6, n=11, seed=0):
+    rng = np.random.default_rng(seed)
+    L = np.linalg.cholesky(np.cov(rng.normal(size=(m, 3 * m))) + np.eye(m))
+    return L, rng.normal(size=(n, m))
+
+
+def test_solve_lower_rows_solves_every_row_with_l_in_place():
+    L, R = _lower_and_rows()
+    expected = linalg.solve_triangular(L, R.T, lower=True).T
+    solve_lower_rows(DTRSM, L + np.triu(np.full_like(L, 9.0), 1), R)  # the upper triangle is not read
+    np.testing.assert_allclose(R, expected, rtol=1e-13, atol=1e-14)
+
+
+def test_add_gram_rows_adds_r_transpose_r_to_the_lower_triangle_only():
+    _, R = _lower_and_rows()
+    C = np.asfortranarray(np.arange(36.0).reshape(6, 6))
+    before = C.copy()
+    add_gram_rows(DSYRK, R, C)
+    np.testing.assert_allclose(np.tril(C), np.tril(before + R.T @ R), rtol=1e-13)
+    np.testing.assert_array_equal(np.triu(C, 1), np.triu(before, 1))
+
+
+def test_compiled_blas_calls_refuse_arrays_in_the_other_memory_order():
+    L, R = _lower_and_rows()
+    with pytest.raises(ValueError, match="C-contiguous"):
+        solve_lower_rows(DTRSM, np.asfortranarray(L), R)
+    with pytest.raises(ValueError, match="Fortran-contiguous C"):
+        add_gram_rows(DSYRK, R, np.zeros((6, 6)))

@@ -20,7 +20,11 @@ Never forming an N x N matrix.  With ``L L^T = K_uu + jitter I``, ``A = L^-1 K_u
 
 in O(N M^2) time.  The N x M matrices are never held whole: ``BLOCK_ROWS`` rows of ``K_fu`` at a time are formed,
 turned into rows of ``A^T`` by a triangular solve, scaled by ``Lambda^-1/2`` and folded into ``B`` and ``A Lambda^-1 y``
-(O(BLOCK_ROWS M + N) memory; only the gradient keeps all of ``A``, O(N M)).  These are PyMC's
+(O(T BLOCK_ROWS M + N) memory; only the gradient keeps all of ``A``, O(N M)).  The fold is one compiled function
+that runs without the GIL (the kernel, BLAS ``dtrsm`` and ``dsyrk`` through SciPy's ``cython_blas``), so the N
+inputs are cut into T contiguous parts folded on T threads, one per CPU the process may use, whose sums are added
+in order: results depend on T only by rounding, and ``taskset -c 0`` gives the one-thread path.  BLAS is held to
+one thread meanwhile (threadpoolctl).  These are PyMC's
 ``MarginalApprox(approx="FITC")`` formulae term for term (``pymc/gp/gp.py``): the same ``jitter`` on the
 diagonal of ``K_uu`` only (PyMC's ``JITTER_DEFAULT = 1e-6``), the same clipping of ``K_nn - Q_nn`` at 0.
 
@@ -69,19 +73,23 @@ N x M matrices and a few elementwise passes: no loop over N or M, one over the D
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numba
 import numpy as np
 from scipy import linalg, optimize
+from threadpoolctl import ThreadpoolController
 
-from inference.gp.linalg import JitterWarning, cholesky
+from inference.gp.linalg import DSYRK, DTRSM, JitterWarning, add_gram_rows, cholesky, solve_lower_rows
 from models.checks import finite_scalar, instance, nonnegative_int, positive_int
 from models.gp import (PYMC_JITTER, GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad, exp_quad_diag,
-                       exp_quad_scaled)
+                       exp_quad_rows)
 
 __all__ = [
     "HYPER_RANGE",
@@ -119,8 +127,24 @@ def _check_problem(X, y, Z, hyper, jitter):
 # ``At[n]`` is column n of the math's M x N matrix; each is transformed in place where the algebra allows.
 
 #: Rows of ``K_fu`` the factorisation forms at a time: a [BLOCK_ROWS, M] block (1.6 MB at M = 100) is built,
-#: solved, scaled and folded into ``B`` while it is in cache, and reused for the next rows.
+#: solved, scaled and folded into ``B`` while it is in cache, and its buffer reused for the next rows (one per
+#: thread).
 BLOCK_ROWS = 2048
+
+#: The BLAS libraries loaded (threadpoolctl), held to one thread by :func:`_blas_held`.
+_BLAS = ThreadpoolController()
+
+
+def _blas_held(n: int):
+    """A context holding every BLAS library to one thread while FITC works on ``n > BLOCK_ROWS`` training
+    inputs; nothing for fewer (where changing the limits would cost more than it saves).
+
+    The factorisation runs threads of its own (:func:`_fold_threads`), one BLAS call each, and threaded BLAS
+    would not speed up the O(N) and O(M^3) rest either (nor, measured, the gradient's N x M products): OpenBLAS's
+    idle workers spin for a while after each threaded call (by default about 2^28 cycles), taking a core from the
+    factorisation's threads (a threaded dot product of ``y`` after one likelihood evaluation measurably slowed
+    the next one), and BLAS threads beyond the CPUs the process may use (``taskset``) made it 15x slower."""
+    return _BLAS.limit(limits=1, user_api="blas") if n > BLOCK_ROWS else contextlib.nullcontext()
 
 
 class _Factors(NamedTuple):
@@ -137,12 +161,12 @@ class _Factors(NamedTuple):
     c: np.ndarray  # [M] L_B^-1 A Lambda^-1 y
 
 
-# error_model: Lambda_n = 0 gives inf (caught after the loop); reassoc: the sum of squares vectorises
-@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc"})
-def _lambda_and_scale(At, y, k_nn, noise_var, Lam, unclipped, y_t):
+# error_model: Lambda_n = 0 gives inf (caught after the fold); reassoc: the sums vectorise
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+def _lambda_and_scale(At, y, k_nn, noise_var, Lam, unclipped, y_t, Ay):
     """One pass over rows of ``A^T`` [n, M] (in cache): the FITC diagonal ``Lam`` [n] = ``max(K_nn - Q_nn, 0)
     + noise_var`` with ``Q_nn = |a_n|^2`` (``unclipped`` [n]: ``K_nn - Q_nn > 0``), then ``a_n`` and ``y_t`` [n]
-    ``= y`` [n] scaled by ``Lambda_n^-1/2``; ``At``, ``Lam``, ``unclipped`` and ``y_t`` are written in place."""
+    ``= y`` [n] scaled by ``Lambda_n^-1/2``, and ``Ay`` [M] ``+= sum_n a_n y_t[n]``; all written in place."""
     n, m = At.shape
     for i in range(n):
         q = 0.0
@@ -152,38 +176,85 @@ def _lambda_and_scale(At, y, k_nn, noise_var, Lam, unclipped, y_t):
         unclipped[i] = resid > 0.0
         Lam[i] = (resid if resid > 0.0 else 0.0) + noise_var
         scale = 1.0 / np.sqrt(Lam[i])
+        y_t[i] = y[i] * scale
         for j in range(m):
             At[i, j] *= scale
-        y_t[i] = y[i] * scale
+            Ay[j] += At[i, j] * y_t[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _fold_rows(X_s, Zt_s, eta2, L, y, k_nn, noise_var, rows, keep, block_rows, Lam, unclipped, y_t, AAt, Ay, dtrsm,
+               dsyrk):
+    """Fold training inputs ``X_s`` [n, D] (divided by the lengthscales) into ``AAt`` [M, M] (lower triangle of
+    ``A Lambda^-1 A^T``) and ``Ay`` [M] (``A Lambda^-1 y``), ``block_rows`` at a time, without the GIL.
+
+    Per block: its rows of ``K_fu`` (``Zt_s`` [D, M] the scaled pseudo-inputs transposed), turned into rows of
+    ``A^T = K_fu L^-T`` by ``dtrsm`` in place, ``_lambda_and_scale``, then the rank-n update of ``AAt`` by
+    ``dsyrk``.  ``rows`` is [n, M] receiving every row of ``(A Lambda^-1/2)^T`` when ``keep``, else a
+    buffer of at least ``min(n, block_rows)`` rows, reused; ``Lam``, ``unclipped``, ``y_t`` [n] are written."""
+    n = X_s.shape[0]
+    if rows.shape[0] < (n if keep else min(n, block_rows)) or rows.shape[1] != Zt_s.shape[1]:
+        raise ValueError("rows: too small for the blocks")  # never silently write past its end
+    for start in range(0, n, block_rows):
+        stop = min(n, start + block_rows)
+        Ab = rows[start:stop] if keep else rows[: stop - start]  # [b, M]
+        exp_quad_rows(X_s[start:stop], Zt_s, eta2, Ab)  # rows of K_fu
+        solve_lower_rows(dtrsm, L, Ab)  # rows of A^T = K_fu L^-T
+        _lambda_and_scale(Ab, y[start:stop], k_nn, noise_var, Lam[start:stop], unclipped[start:stop],
+                          y_t[start:stop], Ay)
+        add_gram_rows(dsyrk, Ab, AAt)  # the rank-b update of A Lambda^-1 A^T
+
+
+def _fold_threads(n: int) -> int:
+    """How many threads FITC's factorisation folds ``n`` training inputs on: the CPUs this process may run on
+    (its affinity mask; ``taskset -c 0`` gives one), at most one per ``BLOCK_ROWS`` inputs."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, -(-n // BLOCK_ROWS)))
 
 
 def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factors:
     """The FITC factorisation, ``BLOCK_ROWS`` training inputs at a time: O(N M^2) time and, unless
-    ``keep_At`` (the gradient needs all of ``A``), O(BLOCK_ROWS M + N) memory."""
+    ``keep_At`` (the gradient needs all of ``A``), O(T BLOCK_ROWS M + N) memory on T threads.
+
+    The N inputs are cut into :func:`_fold_threads` contiguous parts, each folded by :func:`_fold_rows` on its
+    own thread into its own ``A Lambda^-1 A^T`` and ``A Lambda^-1 y``, which are then summed in order (so
+    results depend on the thread count only by rounding).  Callers hold BLAS to one thread meanwhile
+    (:func:`_blas_held`)."""
     N, M = X.shape[0], Z.shape[0]
+    X_s, Z_s, eta2 = np.ascontiguousarray(X / ell), np.ascontiguousarray(Z / ell), hyper.eta**2  # [N, D], [M, D]
+    Zt_s = np.ascontiguousarray(Z_s.T)  # [D, M]
     # K_uu and its Cholesky factor
-    Kuu = exp_quad(Z, Z, hyper.eta, ell)  # [M, M]
+    Kuu = exp_quad_rows(Z_s, Zt_s, eta2, np.empty((M, M)))  # [M, M]
     L, used = cholesky(Kuu, jitter=jitter, what="K_uu (the pseudo-inputs' Gram matrix)")
+    L = np.ascontiguousarray(L)
     noise_var = max(hyper.sigma**2, jitter)
-    k_nn = exp_quad_diag(X[:1], hyper.eta)[0]  # K_nn, the same at every input (a stationary kernel)
+    k_nn = eta2  # K_nn, the same at every input (a stationary kernel)
     At = np.empty((N, M)) if keep_At else None  # [N, M]
-    block = None if keep_At else np.empty((min(N, BLOCK_ROWS), M))  # [BLOCK_ROWS, M], reused
     Lam, unclipped, y_t = np.empty(N), np.empty(N, dtype=bool), np.empty(N)  # [N] each
-    X_s, Z_s, eta2 = X / ell, Z / ell, hyper.eta**2  # [N, D], [M, D]: the kernel's scaled inputs
-    AAt = np.zeros((M, M), order="F")  # [M, M] lower triangle of A Lambda^-1 A^T, summed over the blocks
-    Ay = np.zeros(M)  # [M] A Lambda^-1 y, likewise
-    for start in range(0, N, BLOCK_ROWS):
-        rows = slice(start, min(N, start + BLOCK_ROWS))
-        Kb = At[rows] if keep_At else block[: rows.stop - rows.start]  # [n, M] C-ordered: Kb.T is Fortran
-        exp_quad_scaled(X_s[rows], Z_s, eta2, Kb)  # rows of K_fu
-        Ab = _tri_solve(L, Kb.T, overwrite=True).T  # [n, M] rows of A^T = K_fu L^-T, in place
-        _lambda_and_scale(Ab, y[rows], k_nn, noise_var, Lam[rows], unclipped[rows], y_t[rows])
-        # the rank-n update of B (BLAS syrk) and the projected data
-        AAt = linalg.blas.dsyrk(1.0, Ab.T, beta=1.0, c=AAt, lower=1, overwrite_c=1)
-        Ay += Ab.T @ y_t[rows]
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    T = _fold_threads(N)
+    parts = [slice(N * p // T, N * (p + 1) // T) for p in range(T)]
+    AAts = [np.zeros((M, M), order="F") for _ in parts]  # [M, M] each, lower triangles
+    Ays = [np.zeros(M) for _ in parts]  # [M] each
+
+    def fold(p: int) -> None:
+        r = parts[p]
+        rows = At[r] if keep_At else np.empty((min(r.stop - r.start, BLOCK_ROWS), M))
+        _fold_rows(X_s[r], Zt_s, eta2, L, y[r], k_nn, noise_var, rows, keep_At, BLOCK_ROWS, Lam[r], unclipped[r],
+                   y_t[r], AAts[p], Ays[p], DTRSM, DSYRK)
+
+    if len(parts) == 1:
+        fold(0)
+    else:
+        with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="fitc-fold") as pool:
+            list(pool.map(fold, range(len(parts))))
     if noise_var == 0.0 and not np.all(Lam > 0.0):
         raise ValueError(f"jitter: with sigma = 0 and jitter = 0, Lambda_n = K_nn - Q_nn is 0 at {np.sum(Lam <= 0)} "
                          "input(s) (on or next to a pseudo-input) and the FITC covariance is singular; use jitter > 0")
+    AAt, Ay = AAts[0], Ays[0]
+    for AAt_p, Ay_p in zip(AAts[1:], Ays[1:]):
+        AAt += AAt_p
+        Ay += Ay_p
     AAt.flat[:: M + 1] += 1.0  # B = I + A Lambda^-1 A^T (lower triangle, all that is read)
     L_B, _ = cholesky(AAt, what="B = I + A Lambda^-1 A^T")
     c = _tri_solve(L_B, Ay)  # [M]
@@ -198,7 +269,7 @@ class _Terms(NamedTuple):
 
 def _terms(f: _Factors) -> _Terms:
     log_det = -0.5 * np.sum(np.log(f.Lam)) - np.sum(np.log(np.diag(f.L_B)))
-    quadratic = -0.5 * (f.y_t @ f.y_t - f.c @ f.c)
+    quadratic = -0.5 * (np.sum(np.square(f.y_t)) - f.c @ f.c)  # no BLAS call on N-vectors: see _blas_held
     return _Terms(float(log_det), float(quadratic), -0.5 * f.y_t.shape[0] * _LOG_2PI)
 
 
@@ -247,7 +318,8 @@ def log_marginal_likelihood(X, y, Z, hyper: GPHyperparameters, *, jitter: float 
         that leaves the covariance singular.
     """
     X, y, Z, hyper, ell, jitter = _check_problem(X, y, Z, hyper, jitter)
-    return float(sum(_terms(_factorise(X, y, Z, hyper, ell, jitter))))
+    with _blas_held(len(y)):
+        return float(sum(_terms(_factorise(X, y, Z, hyper, ell, jitter))))
 
 
 @dataclass(frozen=True)
@@ -290,6 +362,12 @@ def log_marginal_likelihood_and_grad(
     grad : FITCGradient
     """
     X, y, Z, hyper, ell, jitter = _check_problem(X, y, Z, hyper, jitter)
+    with _blas_held(len(y)):  # the N x M products below, too: measured faster on one thread than threaded
+        return _log_ml_and_grad(X, y, Z, hyper, ell, jitter)
+
+
+def _log_ml_and_grad(X, y, Z, hyper, ell, jitter) -> tuple[float, FITCGradient]:
+    """:func:`log_marginal_likelihood_and_grad` on checked arguments (the algebra: the module docstring)."""
     f = _factorise(X, y, Z, hyper, ell, jitter, keep_At=True)
     log_ml = float(sum(_terms(f)))
     At, Lam, L = f.At, f.Lam, f.L  # At: [N, M] (A Lambda^-1/2)^T
@@ -388,7 +466,8 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 def posterior(X, y, Z, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER) -> FITCPosterior:
     """Factorise once for :func:`predict` (O(N M^2)); arguments and errors as :func:`log_marginal_likelihood`."""
     X, y, Z, hyper, ell, jitter = _check_problem(X, y, Z, hyper, jitter)
-    f = _factorise(X, y, Z, hyper, ell, jitter)
+    with _blas_held(len(y)):
+        f = _factorise(X, y, Z, hyper, ell, jitter)
     weights = _tri_solve(f.L_B, f.c, trans=True)  # [M]
     return FITCPosterior(_frozen(Z), hyper, f.jitter, _frozen(f.L), _frozen(f.L_B), _frozen(weights),
                          float(sum(_terms(f))))

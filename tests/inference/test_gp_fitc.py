@@ -88,6 +88,38 @@ def test_gradient_and_predictive_do_not_depend_on_the_block_size(monkeypatch):
     np.testing.assert_allclose(var_b, var, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_results_do_not_depend_on_the_number_of_threads_beyond_rounding(monkeypatch, threads):
+    X, y = _data()
+    Z = _pseudo_inputs()
+    monkeypatch.setattr(fitc, "BLOCK_ROWS", 7)  # 40 rows: 6 blocks, so every thread folds some
+    monkeypatch.setattr(fitc, "_fold_threads", lambda n: 1)
+    value, grad = fitc.log_marginal_likelihood_and_grad(X, y, Z, HYPER_ARD)
+    monkeypatch.setattr(fitc, "_fold_threads", lambda n: threads)
+    value_t, grad_t = fitc.log_marginal_likelihood_and_grad(X, y, Z, HYPER_ARD)
+    assert value_t == pytest.approx(value, rel=1e-13)
+    np.testing.assert_allclose(grad_t.Z, grad.Z, rtol=1e-10, atol=1e-12)
+
+
+def test_a_threaded_factorisation_leaves_the_blas_thread_limits_as_it_found_them(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setattr(fitc, "BLOCK_ROWS", 7)  # more than one block: BLAS is held to one thread meanwhile
+    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    fitc.log_marginal_likelihood(*_data(), _pseudo_inputs(), HYPER_ARD)
+    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
+
+
+def test_the_compiled_fold_refuses_a_buffer_too_small_for_its_blocks():
+    from inference.gp.linalg import DSYRK, DTRSM
+
+    X, y = _data(n=10, dims=1)
+    m = 3
+    with pytest.raises(ValueError, match="rows: too small"):
+        fitc._fold_rows(X, np.zeros((1, m)), 1.0, np.eye(m), y, 1.0, 0.1, np.empty((4, m)), False, 5, np.empty(10),
+                        np.empty(10, dtype=bool), np.empty(10), np.zeros((m, m), order="F"), np.zeros(m), DTRSM, DSYRK)
+
+
 def test_with_z_equal_to_x_the_log_ml_is_the_exact_gp_log_ml():
     X, y = _grid_2d()
     exact, _, _ = _exact_gp(X, y, X, HYPER_ARD)

@@ -131,12 +131,17 @@ def exp_quad_rows(A, Bt, eta2, K):
     n1, d = A.shape
     n2 = Bt.shape[1]
     if d > DIRECT_MAX_DIMS:
-        K[:, :] = np.dot(A, Bt)  # [N1, N2]
-        a2 = (A * A).sum(axis=1)  # [N1]
-        b2 = (Bt * Bt).sum(axis=0)  # [N2]
-        for i in range(n1):
+        np.dot(A, Bt, K)  # [N1, N2] a.b
+        b2 = np.zeros(n2)  # [N2] |b_j|^2
+        for k in range(d):
             for j in range(n2):
-                K[i, j] = max(a2[i] + b2[j] - 2.0 * K[i, j], 0.0)
+                b2[j] += Bt[k, j] * Bt[k, j]
+        for i in range(n1):
+            a2 = 0.0
+            for k in range(d):
+                a2 += A[i, k] * A[i, k]
+            for j in range(n2):
+                K[i, j] = max(a2 + b2[j] - 2.0 * K[i, j], 0.0)
     else:
         for i in range(n1):
             for j in range(n2):

@@ -123,6 +123,7 @@ def exp_quad_rows(A, Bt, eta2, K):
     one place the kernel is written, compiled and free of the GIL (so that FITC can call it from its threads).
 
     ``A`` [N1, D] and ``Bt`` [D, N2] (``B`` transposed), C-contiguous float64; ``K`` [N1, N2], written in place.
+    Mismatched shapes raise ``ValueError``.
     Up to :data:`DIRECT_MAX_DIMS` input dimensions, one pass over each row of ``K`` sums the squared differences
     over the D columns in turn (loops over j, which vectorise) and exponentiates: no cancellation, exactly
     symmetric, no temporary arrays.  Above that, ``|a|^2 + |b|^2 - 2 a.b`` by a matrix product, clipped at 0 (as
@@ -130,6 +131,8 @@ def exp_quad_rows(A, Bt, eta2, K):
     """
     n1, d = A.shape
     n2 = Bt.shape[1]
+    if Bt.shape[0] != d or K.shape[0] != n1 or K.shape[1] != n2:
+        raise ValueError("A, Bt, K: exp_quad_rows needs A (N1, D), Bt (D, N2) and K (N1, N2)")
     if d > DIRECT_MAX_DIMS:
         np.dot(A, Bt, K)  # [N1, N2] a.b
         b2 = np.zeros(n2)  # [N2] |b_j|^2

@@ -21,7 +21,8 @@ import warnings
 
 import numba
 import numpy as np
-from numba.extending import get_cython_function_address
+from numba import types
+from numba.extending import get_cython_function_address, overload
 from scipy import linalg
 
 __all__ = ["JitterWarning", "cholesky", "MAX_RELATIVE_JITTER", "DTRSM", "DSYRK", "solve_lower_rows",
@@ -109,6 +110,17 @@ DSYRK = _cython_blas("dsyrk", 10)
 _LEFT, _LOWER, _UPPER, _NOTRANS, _TRANS, _NONUNIT = (ord(c) for c in "LLUNTN")
 
 
+def _is_float64(a) -> bool:
+    """Whether ``a`` is a float64 array; in compiled code, a constant of its type (numba cannot compare dtypes)."""
+    return isinstance(a, np.ndarray) and a.dtype == np.float64
+
+
+@overload(_is_float64)
+def _is_float64_compiled(a):
+    answer = isinstance(a, types.Array) and a.dtype == types.float64
+    return lambda a: answer
+
+
 @numba.njit(cache=True, nogil=True)
 def solve_lower_rows(dtrsm, L, R):
     """Replace every row ``r_i`` of ``R`` by ``L^-1 r_i`` (``R <- R L^-T``), in place, by BLAS ``dtrsm``.
@@ -124,11 +136,13 @@ def solve_lower_rows(dtrsm, L, R):
     Raises
     ------
     ValueError
-        If ``L`` or ``R`` is not C-contiguous.
+        If ``L`` or ``R`` is not float64 and C-contiguous, or ``L`` is not M x M (BLAS would read past it).
     """
     n, m = R.shape
-    if not (L.flags.c_contiguous and R.flags.c_contiguous):
-        raise ValueError("L, R: solve_lower_rows needs C-contiguous arrays")
+    if not (_is_float64(L) and _is_float64(R) and L.flags.c_contiguous and R.flags.c_contiguous):
+        raise ValueError("L, R: solve_lower_rows needs C-contiguous float64 arrays")
+    if L.shape[0] != m or L.shape[1] != m:
+        raise ValueError("L: solve_lower_rows needs L of shape (M, M) for R of shape (n, M)")
     if n == 0 or m == 0:
         return
     # in BLAS's column-major view R is R^T [M, n] and L is L^T (upper): solve (L^T)^T X = R^T
@@ -153,11 +167,14 @@ def add_gram_rows(dsyrk, R, C):
     Raises
     ------
     ValueError
-        If ``R`` is not C-contiguous or ``C`` not Fortran-contiguous.
+        If ``R`` is not C-contiguous or ``C`` not Fortran-contiguous, either is not float64, or ``C`` is not
+        M x M (BLAS would write past it).
     """
     n, m = R.shape
-    if not (R.flags.c_contiguous and C.flags.f_contiguous):
-        raise ValueError("R, C: add_gram_rows needs a C-contiguous R and a Fortran-contiguous C")
+    if not (_is_float64(R) and _is_float64(C) and R.flags.c_contiguous and C.flags.f_contiguous):
+        raise ValueError("R, C: add_gram_rows needs a C-contiguous R and a Fortran-contiguous C, both float64")
+    if C.shape[0] != m or C.shape[1] != m:
+        raise ValueError("C: add_gram_rows needs C of shape (M, M) for R of shape (n, M)")
     if n == 0 or m == 0:
         return
     # column-major: R is A = R^T [M, n] and C += A A^T

@@ -64,3 +64,15 @@ def test_compiled_blas_calls_refuse_arrays_in_the_other_memory_order():
         solve_lower_rows(DTRSM, np.asfortranarray(L), R)
     with pytest.raises(ValueError, match="Fortran-contiguous C"):
         add_gram_rows(DSYRK, R, np.zeros((6, 6)))
+
+
+def test_compiled_blas_calls_refuse_other_dtypes_and_shapes_blas_would_overrun():
+    L, R = _lower_and_rows()  # L: 6 x 6, R: 11 x 6
+    with pytest.raises(ValueError, match="float64"):
+        solve_lower_rows(DTRSM, L, R.astype(np.float32))
+    with pytest.raises(ValueError, match="float64"):
+        add_gram_rows(DSYRK, R.astype(np.int64), np.zeros((6, 6), order="F"))
+    with pytest.raises(ValueError, match="^L: "):
+        solve_lower_rows(DTRSM, L[:3, :3].copy(), R)
+    with pytest.raises(ValueError, match="^C: "):
+        add_gram_rows(DSYRK, R, np.zeros((2, 2), order="F"))

@@ -39,6 +39,12 @@ def test_exp_quad_matches_the_formula_in_many_dimensions(dims):
     np.testing.assert_allclose(gp.exp_quad(X, Z, 1.3, ell), expected, rtol=1e-12)
 
 
+def test_the_compiled_kernel_refuses_an_output_of_the_wrong_shape():
+    A, Bt = np.zeros((5, 2)), np.zeros((2, 3))
+    with pytest.raises(ValueError, match="exp_quad_rows needs"):
+        gp.exp_quad_rows(A, Bt, 1.0, np.empty((2, 2)))
+
+
 def test_one_dimensional_inputs_become_a_column():
     assert gp.as_inputs([1.0, 2.0, 3.0]).shape == (3, 1)
 

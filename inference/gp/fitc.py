@@ -20,11 +20,13 @@ Never forming an N x N matrix.  With ``L L^T = K_uu + jitter I``, ``A = L^-1 K_u
 
 in O(N M^2) time.  The N x M matrices are never held whole: ``BLOCK_ROWS`` rows of ``K_fu`` at a time are formed,
 turned into rows of ``A^T`` by a triangular solve, scaled by ``Lambda^-1/2`` and folded into ``B`` and ``A Lambda^-1 y``
-(O(T BLOCK_ROWS M + N) memory; only the gradient keeps all of ``A``, O(N M)).  The fold is one compiled function
-that runs without the GIL (the kernel, BLAS ``dtrsm`` and ``dsyrk`` through SciPy's ``cython_blas``), so the N
-inputs are cut into T contiguous parts folded on T threads, one per CPU the process may use, whose sums are added
-in order: results depend on T only by rounding, and ``taskset -c 0`` gives the one-thread path.  BLAS is held to
-one thread meanwhile (threadpoolctl).  These are PyMC's
+(O(T (BLOCK_ROWS M + M^2) + N) memory on T threads; only the gradient keeps all of ``A``, O(N M)).  The fold is
+one compiled function that runs without the GIL (the kernel, BLAS ``dtrsm`` and ``dsyrk`` through SciPy's
+``cython_blas``), so the N inputs are cut into T contiguous parts folded on T threads, whose sums are added in
+order: T is the number of CPUs the process may use (``joblib.cpu_count``: affinity and cgroup quota; ``taskset
+-c 0`` gives one), at most one per ``BLOCK_ROWS`` inputs, and results depend on T only by rounding.  Above
+``BLOCK_ROWS`` inputs every BLAS library is held to one thread for the whole call (process-wide: other threads'
+BLAS too, meanwhile).  These are PyMC's
 ``MarginalApprox(approx="FITC")`` formulae term for term (``pymc/gp/gp.py``): the same ``jitter`` on the
 diagonal of ``K_uu`` only (PyMC's ``JITTER_DEFAULT = 1e-6``), the same clipping of ``K_nn - Q_nn`` at 0.
 
@@ -74,13 +76,14 @@ N x M matrices and a few elementwise passes: no loop over N or M, one over the D
 from __future__ import annotations
 
 import contextlib
-import os
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import joblib
 import numba
 import numpy as np
 from scipy import linalg, optimize
@@ -131,20 +134,50 @@ def _check_problem(X, y, Z, hyper, jitter):
 #: thread).
 BLOCK_ROWS = 2048
 
-#: The BLAS libraries loaded (threadpoolctl), held to one thread by :func:`_blas_held`.
-_BLAS = ThreadpoolController()
+class _BlasHold:
+    """Every BLAS library held to one thread (threadpoolctl) while any FITC call that asked is running.
+
+    The limits are process-wide, so calls from several threads at once share one hold: the first to enter sets
+    them, the last to leave restores what the first found (a ``threadpool_limits`` per call would restore them
+    out of order and could leave BLAS on one thread for good).  Other threads' BLAS calls run on one thread
+    while a hold is on."""
+
+    def __init__(self):
+        self._controller = None  # the libraries, found on first use
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limiter = None
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._holders == 0:
+                self._controller = self._controller or ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+
+_BLAS_HOLD = _BlasHold()
 
 
 def _blas_held(n: int):
     """A context holding every BLAS library to one thread while FITC works on ``n > BLOCK_ROWS`` training
-    inputs; nothing for fewer (where changing the limits would cost more than it saves).
+    inputs (:class:`_BlasHold`); nothing for fewer (where changing the limits would cost more than it saves).
 
     The factorisation runs threads of its own (:func:`_fold_threads`), one BLAS call each, and threaded BLAS
     would not speed up the O(N) and O(M^3) rest either (nor, measured, the gradient's N x M products): OpenBLAS's
     idle workers spin for a while after each threaded call (by default about 2^28 cycles), taking a core from the
     factorisation's threads (a threaded dot product of ``y`` after one likelihood evaluation measurably slowed
     the next one), and BLAS threads beyond the CPUs the process may use (``taskset``) made it 15x slower."""
-    return _BLAS.limit(limits=1, user_api="blas") if n > BLOCK_ROWS else contextlib.nullcontext()
+    return _BLAS_HOLD() if n > BLOCK_ROWS else contextlib.nullcontext()
 
 
 class _Factors(NamedTuple):
@@ -206,15 +239,16 @@ def _fold_rows(X_s, Zt_s, eta2, L, y, k_nn, noise_var, rows, keep, block_rows, L
 
 
 def _fold_threads(n: int) -> int:
-    """How many threads FITC's factorisation folds ``n`` training inputs on: the CPUs this process may run on
-    (its affinity mask; ``taskset -c 0`` gives one), at most one per ``BLOCK_ROWS`` inputs."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cpus, -(-n // BLOCK_ROWS)))
+    """How many threads FITC's factorisation folds ``n`` training inputs on: at most one per ``BLOCK_ROWS``
+    inputs, and no more than the CPUs this process may use (``joblib.cpu_count``: its affinity mask, so
+    ``taskset -c 0`` gives one thread, and any cgroup CPU quota)."""
+    blocks = -(-n // BLOCK_ROWS)
+    return 1 if blocks <= 1 else max(1, min(joblib.cpu_count(), blocks))
 
 
 def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factors:
     """The FITC factorisation, ``BLOCK_ROWS`` training inputs at a time: O(N M^2) time and, unless
-    ``keep_At`` (the gradient needs all of ``A``), O(T BLOCK_ROWS M + N) memory on T threads.
+    ``keep_At`` (the gradient needs all of ``A``), O(T (BLOCK_ROWS M + M^2) + N) memory on T threads.
 
     The N inputs are cut into :func:`_fold_threads` contiguous parts, each folded by :func:`_fold_rows` on its
     own thread into its own ``A Lambda^-1 A^T`` and ``A Lambda^-1 y``, which are then summed in order (so
@@ -289,7 +323,8 @@ def _tri_solve(L, B, *, trans: bool = False, overwrite: bool = False) -> np.ndar
 
 
 def log_marginal_likelihood(X, y, Z, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER) -> float:
-    """FITC log marginal likelihood ``log N(y | 0, Q_ff + Lambda)`` in O(N M^2) time, O(BLOCK_ROWS M + N) memory.
+    """FITC log marginal likelihood ``log N(y | 0, Q_ff + Lambda)`` in O(N M^2) time, O(T (BLOCK_ROWS M + M^2) + N)
+    memory on T threads (module docstring).
 
     Parameters
     ----------

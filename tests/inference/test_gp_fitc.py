@@ -110,6 +110,22 @@ def test_a_threaded_factorisation_leaves_the_blas_thread_limits_as_it_found_them
     assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
 
 
+def test_concurrent_calls_agree_and_leave_the_blas_thread_limits_as_they_found_them(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setattr(fitc, "BLOCK_ROWS", 7)  # every call holds BLAS to one thread and folds on threads
+    X, y = _data()
+    Z = _pseudo_inputs()
+    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    alone = fitc.log_marginal_likelihood(X, y, Z, HYPER_ARD)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        values = list(pool.map(lambda _: fitc.log_marginal_likelihood(X, y, Z, HYPER_ARD), range(32)))
+    assert values == [alone] * 32
+    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
+
+
 def test_the_compiled_fold_refuses_a_buffer_too_small_for_its_blocks():
     from inference.gp.linalg import DSYRK, DTRSM
 

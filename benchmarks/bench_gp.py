@@ -248,7 +248,7 @@ def fitc_table(s: common.Settings, t: dict[str, tuple[float, ...]]) -> pd.DataFr
 def thread_facts(asked: str) -> str:
     libraries = "; ".join(f"{lib['internal_api']} {lib['version']} {Path(lib['filepath']).name}: "
                           f"{lib['num_threads']} thread(s)" for lib in threadpool_info())
-    return f"{asked}, entered after PyTensor compiled; during the timed calls: {libraries}"
+    return f"{asked}; the libraries between the timed calls: {libraries}"
 
 
 def main(argv=None) -> int:
@@ -262,14 +262,16 @@ def main(argv=None) -> int:
     logp({f"{name}_log__": 0.0 for name in HYPER_NAMES})  # loads PyTensor's BLAS so that the limit reaches it
     with threadpool_limits(limits=s.blas_threads or None):
         threads = thread_facts("the libraries' defaults (--blas-threads 0)" if s.blas_threads == 0
-                               else f"threadpool_limits({s.blas_threads})")
+                               else f"threadpool_limits({s.blas_threads}), entered after PyTensor compiled")
         t_exact = run_exact(s, rng)
     cores = len(os.sched_getaffinity(0))
-    all_threads = thread_facts(f"all {cores} CPU(s) this process may use, the libraries' default threads")
+    all_threads = thread_facts(f"all {cores} CPU(s) this process may use, the libraries' default threads (ours "
+                               f"holds every BLAS library to one thread inside its calls above {fitc.BLOCK_ROWS:,} "
+                               "inputs and folds on its own threads)")
     t_fitc = run_fitc(s, logp, dlogp, X, y, Z, SETTLE_S)
     with one_core():
         one_threads = thread_facts(f"one CPU (os.sched_setaffinity to CPU {min(os.sched_getaffinity(0))}), "
-                                   "threadpool_limits(1)")
+                                   "threadpool_limits(1), entered after PyTensor compiled")
         t_fitc_1 = run_fitc(s, logp, dlogp, X, y, Z, 0.0)
     agree = agreement(potential_fn, X, y, Z)
     exact_rows, fitc_rows, fitc_rows_1 = exact_table(s, t_exact), fitc_table(s, t_fitc), fitc_table(s, t_fitc_1)

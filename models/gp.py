@@ -117,22 +117,28 @@ class GPHyperparameters:
 DIRECT_MAX_DIMS = 8
 
 
+#: Tile edge of the mirroring pass of :func:`exp_quad_rows` (``symmetric``): a [64, 64] tile and its transpose
+#: stay in cache.
+_MIRROR_TILE = 64
+
+
 @numba.njit(cache=True, nogil=True)
-def exp_quad_rows(A, Bt, eta2, K):
+def exp_quad_rows(A, Bt, eta2, K, symmetric=False):
     """``K[i, j] = eta2 exp(-|a_i - b_j|^2 / 2)`` for inputs already divided by the lengthscale(s), unchecked: the
     one place the kernel is written, compiled and free of the GIL (so that FITC can call it from its threads).
 
     ``A`` [N1, D] and ``Bt`` [D, N2] (``B`` transposed), C-contiguous float64; ``K`` [N1, N2], written in place.
-    Mismatched shapes raise ``ValueError``.
+    Mismatched shapes raise ``ValueError``.  With ``symmetric`` (the caller's promise that ``Bt`` is ``A``
+    transposed) only ``j <= i`` is computed, half the exponentials, and mirrored: ``K`` is exactly symmetric.
     Up to :data:`DIRECT_MAX_DIMS` input dimensions, one pass over each row of ``K`` sums the squared differences
-    over the D columns in turn (loops over j, which vectorise) and exponentiates: no cancellation, exactly
-    symmetric, no temporary arrays.  Above that, ``|a|^2 + |b|^2 - 2 a.b`` by a matrix product, clipped at 0 (as
-    PyMC's ``ExpQuad`` does).  Either way rounding cannot make a distance negative.
+    over the D columns in turn (loops over j, which vectorise) and exponentiates: no cancellation, no temporary
+    arrays.  Above that, ``|a|^2 + |b|^2 - 2 a.b`` by a matrix product, clipped at 0 (as PyMC's ``ExpQuad``
+    does).  Either way rounding cannot make a distance negative.
     """
     n1, d = A.shape
     n2 = Bt.shape[1]
-    if Bt.shape[0] != d or K.shape[0] != n1 or K.shape[1] != n2:
-        raise ValueError("A, Bt, K: exp_quad_rows needs A (N1, D), Bt (D, N2) and K (N1, N2)")
+    if Bt.shape[0] != d or K.shape[0] != n1 or K.shape[1] != n2 or (symmetric and n1 != n2):
+        raise ValueError("A, Bt, K: exp_quad_rows needs A (N1, D), Bt (D, N2) and K (N1, N2), N1 = N2 if symmetric")
     if d > DIRECT_MAX_DIMS:
         np.dot(A, Bt, K)  # [N1, N2] a.b
         b2 = np.zeros(n2)  # [N2] |b_j|^2
@@ -143,20 +149,27 @@ def exp_quad_rows(A, Bt, eta2, K):
             a2 = 0.0
             for k in range(d):
                 a2 += A[i, k] * A[i, k]
-            for j in range(n2):
+            for j in range(i + 1 if symmetric else n2):
                 K[i, j] = max(a2 + b2[j] - 2.0 * K[i, j], 0.0)
     else:
         for i in range(n1):
-            for j in range(n2):
+            row = i + 1 if symmetric else n2
+            for j in range(row):
                 K[i, j] = 0.0
             for k in range(d):
                 a = A[i, k]
-                for j in range(n2):
+                for j in range(row):
                     t = a - Bt[k, j]
                     K[i, j] += t * t
     for i in range(n1):
-        for j in range(n2):
+        for j in range(i + 1 if symmetric else n2):
             K[i, j] = eta2 * np.exp(-0.5 * K[i, j])
+    if symmetric:  # the upper triangle from the lower, tile by tile
+        for ib in range(0, n1, _MIRROR_TILE):
+            for jb in range(0, ib + 1, _MIRROR_TILE):
+                for i in range(ib, min(ib + _MIRROR_TILE, n1)):
+                    for j in range(jb, min(jb + _MIRROR_TILE, i)):
+                        K[j, i] = K[i, j]
     return K
 
 
@@ -164,7 +177,7 @@ def exp_quad(X1, X2, eta: float, lengthscale) -> np.ndarray:
     """The squared-exponential kernel matrix ``K[i, j] = eta^2 exp(-|(x1_i - x2_j) / ell|^2 / 2)``.
 
     Validates, divides the inputs by ``ell`` and calls :func:`exp_quad_rows`, the one place the kernel is
-    written.
+    written; for ``exp_quad(X, X, ...)`` (the same object twice) its symmetric mode, half the exponentials.
 
     Parameters
     ----------
@@ -182,10 +195,14 @@ def exp_quad(X1, X2, eta: float, lengthscale) -> np.ndarray:
     ValueError
         For bad inputs (naming ``X1``/``X2``), mismatched dimensions, or bad ``eta``/``lengthscale``.
     """
+    symmetric = X2 is X1  # the Gram matrix of one set of inputs
     X1 = as_inputs(X1, "X1")
     X2 = as_inputs(X2, "X2", dims=X1.shape[1])
     hyper = GPHyperparameters(eta, lengthscale, 0.0)
     ell = hyper.lengthscales(X1.shape[1])
+    if symmetric:  # half the exponentials
+        A = np.ascontiguousarray(X1 / ell)
+        return exp_quad_rows(A, np.ascontiguousarray(A.T), hyper.eta**2, np.empty((len(A), len(A))), True)
     return exp_quad_scaled(X1 / ell, X2 / ell, hyper.eta**2, np.empty((X1.shape[0], X2.shape[0])))
 
 

@@ -258,7 +258,7 @@ def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factor
     X_s, Z_s, eta2 = np.ascontiguousarray(X / ell), np.ascontiguousarray(Z / ell), hyper.eta**2  # [N, D], [M, D]
     Zt_s = np.ascontiguousarray(Z_s.T)  # [D, M]
     # K_uu and its Cholesky factor
-    Kuu = exp_quad_rows(Z_s, Zt_s, eta2, np.empty((M, M)))  # [M, M]
+    Kuu = exp_quad_rows(Z_s, Zt_s, eta2, np.empty((M, M)), True)  # [M, M]
     L, used = cholesky(Kuu, jitter=jitter, what="K_uu (the pseudo-inputs' Gram matrix)")
     L = np.ascontiguousarray(L)
     noise_var = max(hyper.sigma**2, jitter)

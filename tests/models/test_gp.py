@@ -39,6 +39,14 @@ def test_exp_quad_matches_the_formula_in_many_dimensions(dims):
     np.testing.assert_allclose(gp.exp_quad(X, Z, 1.3, ell), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dims", [3, gp.DIRECT_MAX_DIMS + 4])
+def test_the_gram_matrix_of_one_input_set_computed_by_halves_is_the_general_kernel_and_exactly_symmetric(dims):
+    X = np.random.default_rng(dims).normal(size=(150, dims))  # 150 rows: three mirroring tiles
+    K = gp.exp_quad(X, X, 1.1, 0.8)  # the same object twice: the symmetric mode
+    np.testing.assert_array_equal(K, K.T)
+    np.testing.assert_allclose(K, gp.exp_quad(X, X.copy(), 1.1, 0.8), rtol=1e-13, atol=1e-15)
+
+
 def test_the_compiled_kernel_refuses_an_output_of_the_wrong_shape():
     A, Bt = np.zeros((5, 2)), np.zeros((2, 3))
     with pytest.raises(ValueError, match="exp_quad_rows needs"):

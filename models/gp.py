@@ -124,8 +124,9 @@ _MIRROR_TILE = 64
 
 @numba.njit(cache=True, nogil=True)
 def exp_quad_rows(A, Bt, eta2, K, symmetric=False):
-    """``K[i, j] = eta2 exp(-|a_i - b_j|^2 / 2)`` for inputs already divided by the lengthscale(s), unchecked: the
-    one place the kernel is written, compiled and free of the GIL (so that FITC can call it from its threads).
+    """``K[i, j] = eta2 exp(-|a_i - b_j|^2 / 2)`` for inputs already divided by the lengthscale(s) (shapes checked,
+    values not): the one place the kernel is written, compiled and free of the GIL (so that FITC can call it from
+    its threads).
 
     ``A`` [N1, D] and ``Bt`` [D, N2] (``B`` transposed), C-contiguous float64; ``K`` [N1, N2], written in place.
     Mismatched shapes raise ``ValueError``.  With ``symmetric`` (the caller's promise that ``Bt`` is ``A``

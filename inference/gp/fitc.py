@@ -134,6 +134,7 @@ def _check_problem(X, y, Z, hyper, jitter):
 #: thread).
 BLOCK_ROWS = 2048
 
+
 class _BlasHold:
     """Every BLAS library held to one thread (threadpoolctl) while any FITC call that asked is running.
 

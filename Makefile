@@ -41,7 +41,7 @@ bench: $(STAMP)
 
 ## notebooks: execute every notebook in place at full size (the committed outputs come from here)
 notebooks: $(STAMP)
-	$(BIN)/python -m zoo.notebooks --in-place notebooks/*.ipynb
+	$(BIN)/python -m bayes_zoo.notebooks --in-place notebooks/*.ipynb
 
 ## blas: optional, Debian/Ubuntu as root: the system OpenBLAS that PyTensor links to (GP models ~30% faster)
 blas:

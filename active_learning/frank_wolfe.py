@@ -17,7 +17,7 @@ at each iteration (paper, eq. 8 and Algorithm 1)::
 
 so that after b iterations at most b weights are non-zero.  Everything is kept as running sums — ``K w``
 (N values), ``w^T K w`` and ``1^T K w`` — so one iteration reads one column of ``K`` (O(N) memory beyond the
-:class:`~active_learning.gram.Gram`, and O(N) arithmetic plus the column's cost).
+:class:`~bayes_zoo.active_learning.gram.Gram`, and O(N) arithmetic plus the column's cost).
 
 Choices (documented here, tested in ``tests/active_learning/test_frank_wolfe.py``):
 
@@ -39,8 +39,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from active_learning.gram import Gram
-from models.checks import positive_int
+from bayes_zoo.active_learning.gram import Gram
+from bayes_zoo.models.checks import positive_int
 
 __all__ = ["FWProblem", "FWState", "RESIDUAL_RTOL", "init", "step", "scores", "Selection", "select",
            "objective"]
@@ -190,7 +190,7 @@ def select(gram: Gram, batch_size: int, *, top_up: bool = False) -> Selection:
     Parameters
     ----------
     gram : Gram
-        The inner products of the pool's ``L_n`` (:mod:`active_learning.gram`).
+        The inner products of the pool's ``L_n`` (:mod:`bayes_zoo.active_learning.gram`).
     batch_size : int >= 1
         b, at most the pool size N.
     top_up : bool, default False

@@ -1,6 +1,6 @@
 """The inner products ``K[n, m] = <L_n, L_m>`` that ACS-FW works with, never as an N x N matrix unless given one.
 
-Frank–Wolfe (:mod:`active_learning.frank_wolfe`) needs ``K`` only through three things: its diagonal
+Frank–Wolfe (:mod:`bayes_zoo.active_learning.frank_wolfe`) needs ``K`` only through three things: its diagonal
 (``sigma_n^2``), its row sums (``K 1``, the inner products with ``L = sum_n L_n``) and, once per iteration, one
 column ``K[:, f]``.  Each class here provides those three for one way of forming ``K``:
 
@@ -100,7 +100,7 @@ class ProjectionGram:
     ----------
     G : array_like, shape (N, J)
         Row n is ``J^-1/2 [L_n(theta_1), ..., L_n(theta_J)]`` (see
-        :func:`active_learning.projections.gaussian_projections`).
+        :func:`bayes_zoo.active_learning.projections.gaussian_projections`).
 
     Raises
     ------

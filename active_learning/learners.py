@@ -2,16 +2,16 @@
 
 A learner turns labelled data into a fitted posterior and answers, from that posterior, what the loop and
 the selection strategies ask: test metrics, the predictive entropy (MaxEnt), the mutual information between
-a label and the parameters (BALD), and the inner products ACS-FW needs (:mod:`active_learning.gram`).
+a label and the parameters (BALD), and the inner products ACS-FW needs (:mod:`bayes_zoo.active_learning.gram`).
 Two posteriors are offered throughout:
 
 * ``"closed-form"`` — the conjugate posterior (linear regression) or a Laplace approximation (probit);
-* ``"nuts"`` — PyMC's NUTS on the same model (:func:`inference.nuts.sample_nuts`); predictive quantities
+* ``"nuts"`` — PyMC's NUTS on the same model (:func:`bayes_zoo.inference.nuts.sample_nuts`); predictive quantities
   are then averages over the draws, and ACS-FW's projections come from the trace;
 * ``"advi"`` — the faster PyMC option: mean-field ADVI (``pymc.fit``), then as many draws from the fitted
   approximation, used exactly as a trace (an approximation that understates posterior correlations).
 
-:class:`LinearRegressionLearner` is here; :class:`active_learning.probit.ProbitLearner` follows the same
+:class:`LinearRegressionLearner` is here; :class:`bayes_zoo.active_learning.probit.ProbitLearner` follows the same
 :class:`Learner` protocol.
 """
 
@@ -23,10 +23,10 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import special, stats
 
-from active_learning.gram import Gram, LinearFisherGram
-from active_learning.projections import gaussian_projections
-from models.checks import finite_vector, generator, nonnegative_int, positive_int
-from models.linear import (LinearFeatures, LinearPosterior, LinearPrior, RandomFourierFeatures, Standardisation,
+from bayes_zoo.active_learning.gram import Gram, LinearFisherGram
+from bayes_zoo.active_learning.projections import gaussian_projections
+from bayes_zoo.models.checks import finite_vector, generator, nonnegative_int, positive_int
+from bayes_zoo.models.linear import (LinearFeatures, LinearPosterior, LinearPrior, RandomFourierFeatures, Standardisation,
                            build_linear_model, check_inputs, conjugate_posterior,
                            log_marginal_likelihood)
 
@@ -55,7 +55,7 @@ class NutsSettings:
 
 
 def sample_posterior(model, posterior: str, settings: NutsSettings, seed: int):
-    """Posterior draws of a PyMC model by NUTS (:func:`inference.nuts.sample_nuts`) or by mean-field ADVI
+    """Posterior draws of a PyMC model by NUTS (:func:`bayes_zoo.inference.nuts.sample_nuts`) or by mean-field ADVI
     (``pymc.fit``, then ``draws * chains`` draws of the approximation as one chain), as ``InferenceData``.
 
     Raises
@@ -63,7 +63,7 @@ def sample_posterior(model, posterior: str, settings: NutsSettings, seed: int):
     ValueError
         Naming ``posterior`` if it is neither ``"nuts"`` nor ``"advi"``.
     """
-    from inference.nuts import quiet_pymc, sample_nuts
+    from bayes_zoo.inference.nuts import quiet_pymc, sample_nuts
 
     if posterior == "nuts":
         return sample_nuts(model, draws=settings.draws, tune=settings.tune, chains=settings.chains, seed=seed,
@@ -135,11 +135,11 @@ class LinearFit:
 
 @dataclass
 class LinearRegressionLearner:
-    """Bayesian linear regression (:mod:`models.linear`) on a fixed feature map, as a :class:`Learner`.
+    """Bayesian linear regression (:mod:`bayes_zoo.models.linear`) on a fixed feature map, as a :class:`Learner`.
 
     Hyperparameters by type-II maximum likelihood: at every fit, the weight scale ``tau`` (from
     ``weight_scales``) and, for random Fourier features, the lengthscale (``lengthscales`` times ``sqrt(D)``
-    on standardised inputs) are those of largest :func:`models.linear.log_marginal_likelihood` on the labelled
+    on standardised inputs) are those of largest :func:`bayes_zoo.models.linear.log_marginal_likelihood` on the labelled
     data — a grid, so the search is exact and cheap (O(n P^2 + P^3) a point).  The NUTS posterior then
     samples the weights and the noise given them (empirical Bayes).
 
@@ -292,7 +292,7 @@ class LinearRegressionLearner:
                 return LinearFisherGram(Phi, fit.posterior.cov, fit.posterior.fisher_scale())
             centred = (fit.w - fit.w.mean(axis=0)) / fit.sigma[:, None]
             return LinearFisherGram(Phi, np.cov(centred, rowvar=False), float(np.mean(fit.sigma**-2.0)))
-        from active_learning.gram import ProjectionGram
+        from bayes_zoo.active_learning.gram import ProjectionGram
 
         if fit.posterior is not None:
             w, sigma = fit.posterior.sample(rng, J)

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from active_learning.strategies import check_strategies, select_batch
-from models.checks import finite_vector, nonnegative_int, positive_int
-from models.linear import check_inputs
+from bayes_zoo.active_learning.strategies import check_strategies, select_batch
+from bayes_zoo.models.checks import finite_vector, nonnegative_int, positive_int
+from bayes_zoo.models.linear import check_inputs
 
 __all__ = ["LoopSettings", "split", "run_repeat", "run", "learning_curves", "final_table", "plot_learning_curves",
            "METRICS"]
@@ -53,7 +53,7 @@ class LoopSettings:
     projections : int >= 0, default 0
         ACS-FW's J (0: closed-form inner products).
     top_up : bool, default True
-        See :func:`active_learning.strategies.select_batch`.
+        See :func:`bayes_zoo.active_learning.strategies.select_batch`.
     """
 
     batch_size: int = 10

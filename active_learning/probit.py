@@ -14,7 +14,7 @@ sqrt(1 - rho^2))``, likewise for ``k = 0``, and ``Phi2(0, 0; rho) = 1/4 + arcsin
 ``Phi2(h, h; rho) = Phi(h) - 2 T(h, sqrt((1 - rho) / (1 + rho)))`` (Owen 1956).
 
 **The probit inner products** (derived here for the zoo).  The posterior is approximated by
-``theta ~ N(mu, Sigma)`` (Laplace, :func:`inference.laplace.probit_laplace`, or the moments of a NUTS trace).
+``theta ~ N(mu, Sigma)`` (Laplace, :func:`bayes_zoo.inference.laplace.probit_laplace`, or the moments of a NUTS trace).
 For pool features ``x_n`` (shape (D,))::
 
     m_n = x_n^T mu,   s_nm = x_n^T Sigma x_m,   a_n = m_n / sqrt(1 + s_nn),
@@ -58,7 +58,7 @@ Frank–Wolfe's first 10 picks almost all different), 0.29 with 100 labels (sd ~
 ~0.4).  Random projections (``projections = J`` in :meth:`ProbitLearner.gram`) need no linearisation (they
 estimate the weighted Euclidean inner product instead, Pinsler et al. 2019, sec. 4).
 
-**The learner** (:class:`ProbitLearner`) follows :class:`active_learning.learners.Learner`.
+**The learner** (:class:`ProbitLearner`) follows :class:`bayes_zoo.active_learning.learners.Learner`.
 """
 
 from __future__ import annotations
@@ -70,13 +70,13 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import linalg, special
 
-from active_learning.gram import Gram, ProjectionGram, finite_matrix
-from active_learning.learners import POSTERIORS, NutsSettings, sample_posterior
-from active_learning.projections import bernoulli_projections
-from inference.laplace import GaussianApproximation, probit_laplace
-from models.checks import finite_vector, generator, nonnegative_int, positive_int
-from models.linear import LinearFeatures, Standardisation, check_inputs
-from models.probit import ProbitPrior, build_probit_model, check_labels
+from bayes_zoo.active_learning.gram import Gram, ProjectionGram, finite_matrix
+from bayes_zoo.active_learning.learners import POSTERIORS, NutsSettings, sample_posterior
+from bayes_zoo.active_learning.projections import bernoulli_projections
+from bayes_zoo.inference.laplace import GaussianApproximation, probit_laplace
+from bayes_zoo.models.checks import finite_vector, generator, nonnegative_int, positive_int
+from bayes_zoo.models.linear import LinearFeatures, Standardisation, check_inputs
+from bayes_zoo.models.probit import ProbitPrior, build_probit_model, check_labels
 
 __all__ = ["bvn_cdf", "probit_entropy", "latent_moments", "expected_probit_entropy", "ProbitFisherGram",
            "ProbitFit", "ProbitLearner", "GAUSS_HERMITE_NODES"]
@@ -366,16 +366,16 @@ class ProbitFit:
 
 @dataclass
 class ProbitLearner:
-    """Bayesian probit regression (:mod:`models.probit`) on a bias and the standardised inputs, as a
-    :class:`active_learning.learners.Learner`.
+    """Bayesian probit regression (:mod:`bayes_zoo.models.probit`) on a bias and the standardised inputs, as a
+    :class:`bayes_zoo.active_learning.learners.Learner`.
 
     Parameters
     ----------
     prior : ProbitPrior, default ``ProbitPrior()``
         ``theta ~ N(0, 2.5^2 I)``.
     posterior : {"closed-form", "nuts", "advi"}, default "closed-form"
-        The Laplace approximation (:func:`inference.laplace.probit_laplace`), or NUTS or mean-field ADVI on
-        :func:`models.probit.build_probit_model` (:func:`active_learning.learners.sample_posterior`).
+        The Laplace approximation (:func:`bayes_zoo.inference.laplace.probit_laplace`), or NUTS or mean-field ADVI on
+        :func:`bayes_zoo.models.probit.build_probit_model` (:func:`bayes_zoo.active_learning.learners.sample_posterior`).
     nuts : NutsSettings
 
     Raises
@@ -495,8 +495,8 @@ class ProbitLearner:
         """ACS-FW's inner products for the pool.
 
         ``projections = 0``: :class:`ProbitFisherGram` from the Gaussian moments (:meth:`ProbitFit.moments`).
-        ``projections = J``: :class:`~active_learning.gram.ProjectionGram` of
-        :func:`~active_learning.projections.bernoulli_projections` with ``Z = theta_j^T x_n`` for J draws
+        ``projections = J``: :class:`~bayes_zoo.active_learning.gram.ProjectionGram` of
+        :func:`~bayes_zoo.active_learning.projections.bernoulli_projections` with ``Z = theta_j^T x_n`` for J draws
         ``theta_j`` — from ``N(mu, Sigma)`` (Laplace) or J draws of the trace without replacement (all of them
         if it has fewer) — and ``p_n`` the predictive probability (:meth:`predictive_probability`).
 

@@ -34,8 +34,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from active_learning.gram import DenseGram, finite_matrix
-from models.checks import finite_vector, generator, positive_int
+from bayes_zoo.active_learning.gram import DenseGram, finite_matrix
+from bayes_zoo.models.checks import finite_vector, generator, positive_int
 
 __all__ = ["gaussian_projections", "bernoulli_projections", "monte_carlo_projections", "linear_euclidean_gram",
            "bernoulli_entropy"]
@@ -126,7 +126,7 @@ def monte_carlo_projections(model, idata, pool_data: dict, *, n_projections: int
     """Projections for any likelihood PyMC evaluates pointwise, by Monte Carlo over the predictive outcomes.
 
     The model must hold its inputs and its observed outputs in ``pm.Data`` containers (as
-    :func:`models.linear.build_linear_model` and :func:`models.probit.build_probit_model` do).  Steps: set the
+    :func:`bayes_zoo.models.linear.build_linear_model` and :func:`bayes_zoo.models.probit.build_probit_model` do).  Steps: set the
     containers to the pool (``pool_data``; the observed container to placeholders), draw ``n_outcomes``
     outcomes per pool point from the posterior predictive (``pm.sample_posterior_predictive`` on as many
     posterior draws), then evaluate ``log p(y_n^(s) | theta_j)`` for ``n_projections`` other posterior draws
@@ -162,7 +162,7 @@ def monte_carlo_projections(model, idata, pool_data: dict, *, n_projections: int
     """
     import pymc as pm
 
-    from inference.nuts import quiet_pymc
+    from bayes_zoo.inference.nuts import quiet_pymc
 
     rng = generator(rng)
     J, S = positive_int(n_projections, "n_projections"), positive_int(n_outcomes, "n_outcomes")

@@ -1,6 +1,6 @@
 """Batch selection strategies: ACS-FW and the usual baselines.
 
-* ``acs-fw`` — Frank–Wolfe sparse subset approximation (:func:`active_learning.frank_wolfe.select`) on the
+* ``acs-fw`` — Frank–Wolfe sparse subset approximation (:func:`bayes_zoo.active_learning.frank_wolfe.select`) on the
   learner's inner products: closed-form weighted Fisher (``projections = 0``) or J random projections.
 * ``random`` — b pool points uniformly without replacement.
 * ``maxent`` — the b points of highest predictive entropy ``H[y_n | D]`` (Shannon 1948; greedy top-b).
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from active_learning import frank_wolfe
-from models.checks import generator, nonnegative_int, positive_int
+from bayes_zoo.active_learning import frank_wolfe
+from bayes_zoo.models.checks import generator, nonnegative_int, positive_int
 
 __all__ = ["STRATEGIES", "top_b", "select_batch", "check_strategies"]
 
@@ -61,7 +61,7 @@ def select_batch(strategy: str, learner, fit, X_pool, batch_size: int, *, rng: n
     ----------
     strategy : str
         One of :data:`STRATEGIES`.
-    learner : active_learning.learners.Learner
+    learner : bayes_zoo.active_learning.learners.Learner
     fit
         The learner's fitted posterior.
     X_pool : array_like, shape (N, D)
@@ -72,7 +72,7 @@ def select_batch(strategy: str, learner, fit, X_pool, batch_size: int, *, rng: n
         ACS-FW's J (0: closed-form inner products).
     top_up : bool, default True
         ACS-FW only: fill the batch to exactly b when Frank–Wolfe chose a point twice
-        (:func:`active_learning.frank_wolfe.select`), so every strategy labels as many points per round.
+        (:func:`bayes_zoo.active_learning.frank_wolfe.select`), so every strategy labels as many points per round.
 
     Returns
     -------

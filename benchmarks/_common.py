@@ -15,7 +15,9 @@ folder on ``sys.path`` so that a test loading a script by its path finds it too)
 
 from __future__ import annotations
 
-import models  # noqa: F401  (first: configures PyTensor before PyMC is imported)
+import bayes_zoo
+
+bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
 import argparse
 import datetime as dt
@@ -33,7 +35,7 @@ import pymc as pm
 from rich.console import Console
 from rich.table import Table
 
-from models.backend import blas_status
+from bayes_zoo.models.backend import blas_status
 
 __all__ = [
     "SAMPLER_SIZE_HELP",

@@ -3,13 +3,13 @@
 What is measured
 ----------------
 The timed call is the **whole selection** of one batch by ACS-FW (Pinsler et al. 2019, Algorithm 1) from a
-fitted :class:`active_learning.learners.LinearRegressionLearner`::
+fitted :class:`bayes_zoo.active_learning.learners.LinearRegressionLearner`::
 
     frank_wolfe.select(learner.gram(fit, X_pool, projections=J, rng=rng), b)
 
 with ``b = --batch-size`` (100) and two kinds of inner products: **J = --projections** (100) random
-projections from exact posterior draws (:class:`active_learning.gram.ProjectionGram`, O(N J) memory), and the
-**closed form** (``projections=0``: :class:`active_learning.gram.LinearFisherGram`, the weighted Fisher inner
+projections from exact posterior draws (:class:`bayes_zoo.active_learning.gram.ProjectionGram`, O(N J) memory), and the
+**closed form** (``projections=0``: :class:`bayes_zoo.active_learning.gram.LinearFisherGram`, the weighted Fisher inner
 products ``scale (x_n^T x_m)(x_n^T Sigma x_m)``, never an N x N matrix, O(N P) memory for P features).  The
 call includes the feature map of the pool, the posterior draws and predictive moments (projections) or
 ``X Sigma`` (closed form), the diagonal and row sums of ``K`` and the ``b`` Frank–Wolfe iterations.  Fitting
@@ -18,8 +18,8 @@ untimed, on ``--init`` (20) labelled points: the learner's defaults, i.e. 100 ra
 bias (P = 101), and on power-plant also ``features="linear"`` (the bias and the 4 inputs, P = 5: the
 ``D^2 = 25`` case of the closed form).
 
-* **power-plant** (:func:`models.datasets.load_uci`, 9,568 x 4): the split of
-  :func:`active_learning.loop.split` (20% test, ``--init`` labelled points, the rest of the 80% the pool:
+* **power-plant** (:func:`bayes_zoo.models.datasets.load_uci`, 9,568 x 4): the split of
+  :func:`bayes_zoo.active_learning.loop.split` (20% test, ``--init`` labelled points, the rest of the 80% the pool:
   7,634 points) from ``numpy.random.default_rng(--seed)``.  Besides the whole call, its two halves are timed
   on their own: ``learner.gram(...)`` alone, and ``frank_wolfe.select`` on a Gram built beforehand.
 * **simulated pools** of ``--sim-small``, ``--sim-mid`` and ``--sim-large`` (10,000, 50,000, 200,000)
@@ -38,7 +38,7 @@ many distinct points the ``b`` Frank–Wolfe iterations chose — FW may pick a 
 BLAS threads
 ------------
 Every timed call runs inside ``threadpoolctl.threadpool_limits(--blas-threads)`` (default 1; 0 leaves each
-library's default), as in ``bench_gp.py`` and the labelling loop (:mod:`active_learning.loop`), whose
+library's default), as in ``bench_gp.py`` and the labelling loop (:mod:`bayes_zoo.active_learning.loop`), whose
 matrices are as small.  The results file lists the libraries and their thread counts.
 """
 
@@ -48,7 +48,9 @@ import time
 
 _PROCESS_START = time.perf_counter()  # the reported total includes importing PyMC
 
-import models  # noqa: F401  (first: configures PyTensor before PyMC is imported)
+import bayes_zoo
+
+bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
 import os
 import sys
@@ -63,12 +65,12 @@ from threadpoolctl import threadpool_info, threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when a test loads this file by path
 import _common as common  # noqa: E402
 
-from active_learning import frank_wolfe  # noqa: E402
-from active_learning.learners import LinearRegressionLearner  # noqa: E402
-from active_learning.loop import LoopSettings, split  # noqa: E402
-from models.datasets import load_uci  # noqa: E402
+from bayes_zoo.active_learning import frank_wolfe  # noqa: E402
+from bayes_zoo.active_learning.learners import LinearRegressionLearner  # noqa: E402
+from bayes_zoo.active_learning.loop import LoopSettings, split  # noqa: E402
+from bayes_zoo.models.datasets import load_uci  # noqa: E402
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "active_learning.md"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "bayes_zoo.active_learning.md"
 FULL = {"batch_size": 100, "projections": 100, "init": 20, "sim_small": 10_000, "sim_mid": 50_000,
         "sim_large": 200_000, "repeats": 7, "sim_repeats": 3, "blas_threads": 1}
 QUICK = {"batch_size": 20, "projections": 20, "init": 20, "sim_small": 500, "sim_mid": 1000, "sim_large": 2000,
@@ -315,7 +317,7 @@ def main(argv=None) -> int:
         "iterations run; Frank–Wolfe may choose a point again.  **residual**: `||L - L(w)|| / ||L||` after the "
         "last iteration.  **peak MiB**: `tracemalloc` peak of one untimed whole "
         f"call (an N x N float64 matrix would take {mib(8.0 * n_pool**2 / 2**20)} MiB).  The learner is fitted "
-        f"once on {s.init} labelled points (untimed); split of `active_learning.loop.split` (20% test) with "
+        f"once on {s.init} labelled points (untimed); split of `bayes_zoo.active_learning.loop.split` (20% test) with "
         f"seed {s.seed}.",
         "",
         f"Targets (issue: one batch of b = 100 with J = 100 from the power-plant pool; this run b = "

@@ -4,27 +4,27 @@ What is measured
 ----------------
 Two problems on one-dimensional synthetic data (``x ~ Uniform(0, 10)``, ``y = sin(x) + 0.3 e``,
 ``e ~ N(0, 1)``, drawn from ``numpy.random.default_rng(--seed)``), the squared-exponential kernel of
-:func:`models.gp.exp_quad` at fixed hyperparameters ``eta = 1``, ``ell = 0.5``, ``sigma = 0.3``:
+:func:`bayes_zoo.models.gp.exp_quad` at fixed hyperparameters ``eta = 1``, ``ell = 0.5``, ``sigma = 0.3``:
 
-* **Exact GP** at ``N = --exact-n`` (default 2,000): the whole call ``gp = inference.gp.exact.posterior(X, y,
-  hyper)`` followed by ``inference.gp.exact.predict(gp, X_test)`` (mean and variance of f at ``--exact-test``
+* **Exact GP** at ``N = --exact-n`` (default 2,000): the whole call ``gp = bayes_zoo.inference.gp.exact.posterior(X, y,
+  hyper)`` followed by ``bayes_zoo.inference.gp.exact.predict(gp, X_test)`` (mean and variance of f at ``--exact-test``
   = 200 evenly spaced points) — forming ``K`` with ``exp_quad``, ``K + sigma^2 I``, the Cholesky factor (by
-  :func:`inference.gp.linalg.cholesky`, its checks and jitter included), ``alpha = C^-1 y`` and the
+  :func:`bayes_zoo.inference.gp.linalg.cholesky`, its checks and jitter included), ``alpha = C^-1 y`` and the
   prediction — against the **floor**: ``scipy.linalg.cholesky(C, lower=True, check_finite=False)`` of the
   same ``C = K + sigma^2 I``, already formed.  No exact GP can skip that factorisation, so the ratio says what
   everything else costs.  ``posterior`` alone and forming ``K`` alone are shown beside it.
 * **FITC** at ``N = --fitc-n`` (100,000), ``M = --fitc-m`` (100) pseudo-inputs evenly spaced on [0, 10]
-  (:mod:`inference.gp.fitc`, PyMC's jitter 1e-6 on ``K_uu``): the log marginal likelihood; the log marginal
+  (:mod:`bayes_zoo.inference.gp.fitc`, PyMC's jitter 1e-6 on ``K_uu``): the log marginal likelihood; the log marginal
   likelihood *and* its gradient with respect to every pseudo-input coordinate (M x D) and the three
   log-hyperparameters; the posterior factorisation; the predictive mean and variance at ``--fitc-test``
-  (1,000) points from that posterior.  Against PyMC: :func:`models.sparse_gp.build_fitc_model` with
+  (1,000) points from that posterior.  Against PyMC: :func:`bayes_zoo.models.sparse_gp.build_fitc_model` with
   **free** ``eta``, ``lengthscale`` and ``sigma`` (its default priors: ``MarginalApprox(approx="FITC")``
   with the same Z, fixed, as data), so PyTensor cannot fold the graph into a constant;
   ``model.compile_logp()`` and ``model.compile_dlogp()`` are compiled once, untimed, and evaluated at the
   point with the same hyperparameter values.  PyMC's log density adds the three priors' log densities and
   the log-transforms' Jacobians (a handful of scalar operations) to the same FITC potential, and its
   gradient is with respect to the 3 log-hyperparameters only; ours is also with respect to all M x D
-  pseudo-inputs (``inference.gp.fitc.optimise`` moves them).  The values are checked to agree: the FITC
+  pseudo-inputs (``bayes_zoo.inference.gp.fitc.optimise`` moves them).  The values are checked to agree: the FITC
   potential alone and its gradient in the log-hyperparameters are compiled as well, and their differences
   from ours are reported.
 
@@ -43,7 +43,7 @@ system BLAS that PyTensor's C code links to alike: the posterior and its floor a
 
 FITC is timed twice in the same run, each side interleaved as above.  **As called**: the process on every CPU
 it may use and every library at its default threads, which is how a user calls either (and how the issue's
-reference figures were measured); ``inference.gp.fitc`` then folds the inputs on one thread per CPU, PyMC's
+reference figures were measured); ``bayes_zoo.inference.gp.fitc`` then folds the inputs on one thread per CPU, PyMC's
 compiled graph uses its BLAS's threads.  **On one CPU**: the process pinned to its first allowed CPU
 (``os.sched_setaffinity``; the threads it starts inherit it) and ``threadpool_limits(1)``, like for like per
 core.  The results file lists the libraries and their thread counts for each.
@@ -58,7 +58,9 @@ import time
 
 _PROCESS_START = time.perf_counter()  # the reported total includes importing PyMC
 
-import models  # noqa: F401  (first: configures PyTensor before PyMC is imported)
+import bayes_zoo
+
+bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
 import contextlib
 import os
@@ -74,9 +76,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when a test loads this file by path
 import _common as common  # noqa: E402
 
-from inference.gp import exact, fitc  # noqa: E402
-from models.gp import GPHyperparameters, exp_quad  # noqa: E402
-from models.sparse_gp import build_fitc_model  # noqa: E402
+from bayes_zoo.inference.gp import exact, fitc  # noqa: E402
+from bayes_zoo.models.gp import GPHyperparameters, exp_quad  # noqa: E402
+from bayes_zoo.models.sparse_gp import build_fitc_model  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "gp.md"
 FULL = {"exact_n": 2000, "exact_test": 200, "fitc_n": 100_000, "fitc_m": 100, "fitc_test": 1000, "repeats": 7,
@@ -294,8 +296,8 @@ def main(argv=None) -> int:
         "",
         f"Rows: **posterior + predict** is the whole call `gp = exact.posterior(X, y, hyper)` then "
         f"`exact.predict(gp, X_test)` (mean and variance of f at {s.exact_test:,} points): forming K, "
-        "`K + sigma^2 I`, the checked Cholesky of `inference.gp.linalg.cholesky`, `alpha`, the prediction.  "
-        "**posterior alone** stops before the prediction; **form K** is `models.gp.exp_quad(X, X)` alone.  The "
+        "`K + sigma^2 I`, the checked Cholesky of `bayes_zoo.inference.gp.linalg.cholesky`, `alpha`, the prediction.  "
+        "**posterior alone** stops before the prediction; **form K** is `bayes_zoo.models.gp.exp_quad(X, X)` alone.  The "
         f"**floor** is `scipy.linalg.cholesky(C, lower=True, check_finite=False)` of the same {s.exact_n:,} x "
         f"{s.exact_n:,} matrix `C = K + sigma^2 I`, formed before timing: no exact GP can skip it.  Hyperparameters "
         f"fixed at eta = {HYPER.eta:g}, ell = {HYPER.lengthscale:g}, sigma = {HYPER.sigma:g}; no jitter.",
@@ -326,16 +328,16 @@ def main(argv=None) -> int:
         f"{verdict(grad_ratio, TARGETS['gradient'], True, s.quick)} (ratios of the minima: "
         f"{low['PyMC log ML'] / low['ours log ML']:,.1f}x and {low['PyMC gradient'] / low['ours gradient']:,.1f}x).  "
         f"On one CPU the ratios are {ml_ratio_1:,.1f}x and {grad_ratio_1:,.1f}x: the rest of the gap is ours "
-        f"using every CPU — `inference.gp.fitc` folds the N inputs on one thread per CPU (compiled, without the "
+        f"using every CPU — `bayes_zoo.inference.gp.fitc` folds the N inputs on one thread per CPU (compiled, without the "
         "GIL), where PyMC's graph runs its exponentials on one thread and only its BLAS calls on several.  Our log "
         "marginal likelihood and posterior rows do the same O(N M^2) factorisation: the gap between them "
         "measures the run's noise.",
         "",
-        "Rows, ours (`inference.gp.fitc`, jitter 1e-6 on K_uu as PyMC's): `log_marginal_likelihood`; "
+        "Rows, ours (`bayes_zoo.inference.gp.fitc`, jitter 1e-6 on K_uu as PyMC's): `log_marginal_likelihood`; "
         "`log_marginal_likelihood_and_grad`, one call returning the value and the gradient with respect to "
         f"**all {s.fitc_m:,} pseudo-input coordinates and the 3 log-hyperparameters**; `posterior` (the "
         f"factorisation `predict` needs); `predict` at {s.fitc_test:,} evenly spaced points (mean and variance "
-        "of f, from that posterior).  PyMC: `models.sparse_gp.build_fitc_model(X, y, Z)`, `pm.gp.MarginalApprox"
+        "of f, from that posterior).  PyMC: `bayes_zoo.models.sparse_gp.build_fitc_model(X, y, Z)`, `pm.gp.MarginalApprox"
         "(approx=\"FITC\")` with **free** `eta`, `lengthscale`, `sigma` under its default priors and Z fixed "
         "data, so PyTensor cannot fold the graph into a constant; `model.compile_logp()` and "
         "`model.compile_dlogp()` evaluated at log eta, log ell, log sigma of the same values.  Its log density "

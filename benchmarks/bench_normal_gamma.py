@@ -2,13 +2,13 @@
 
 What is measured
 ----------------
-Both samplers target the same posterior (:mod:`models.normal_gamma`, ``DEFAULT_PRIOR``, Newcomb's 66
+Both samplers target the same posterior (:mod:`bayes_zoo.models.normal_gamma`, ``DEFAULT_PRIOR``, Newcomb's 66
 measurements) in one process, with the same number of chains run one after the other (PyMC with
-``cores=1``, as :func:`inference.nuts.sample_nuts` always does):
+``cores=1``, as :func:`bayes_zoo.inference.nuts.sample_nuts` always does):
 
-* Gibbs: :func:`inference.gibbs.normal_gamma.sample` with ``warmup = --tune`` and ``--gibbs-draws`` kept
+* Gibbs: :func:`bayes_zoo.inference.gibbs.normal_gamma.sample` with ``warmup = --tune`` and ``--gibbs-draws`` kept
   draws per chain (default 250,000: a Gibbs sweep costs two scalar updates, so a large run is cheap);
-* NUTS: :func:`inference.nuts.sample_nuts` with ``--tune`` tuning steps and ``--nuts-draws`` draws per chain.
+* NUTS: :func:`bayes_zoo.inference.nuts.sample_nuts` with ``--tune`` tuning steps and ``--nuts-draws`` draws per chain.
 
 Each sampler is first run once at a small size, so that numba's JIT (Gibbs) and PyTensor's C compilation
 (PyMC, cached on disk afterwards) are not timed.  Then each *whole call* is timed with
@@ -43,7 +43,9 @@ import time
 
 _PROCESS_START = time.perf_counter()  # the reported total includes importing PyMC
 
-import models  # noqa: F401  (first: configures PyTensor before PyMC is imported)
+import bayes_zoo
+
+bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
 import sys
 from pathlib import Path
@@ -53,10 +55,10 @@ import arviz as az
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when a test loads this file by path
 import _common as common  # noqa: E402
 
-from inference.gibbs.normal_gamma import sample as gibbs_sample  # noqa: E402
-from inference.nuts import sample_nuts  # noqa: E402
-from models.datasets import load_newcomb  # noqa: E402
-from models.normal_gamma import DEFAULT_PRIOR, build_pymc_model  # noqa: E402
+from bayes_zoo.inference.gibbs.normal_gamma import sample as gibbs_sample  # noqa: E402
+from bayes_zoo.inference.nuts import sample_nuts  # noqa: E402
+from bayes_zoo.models.datasets import load_newcomb  # noqa: E402
+from bayes_zoo.models.normal_gamma import DEFAULT_PRIOR, build_pymc_model  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "normal_gamma.md"
 VARIABLES = ("mu", "beta")

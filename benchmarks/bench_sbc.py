@@ -2,18 +2,18 @@
 
 What is measured
 ----------------
-The whole call ``inference.sbc.run_sbc(problem, sims=S, seed=--seed, jobs=J)`` for ``J = 1`` (every simulation
+The whole call ``bayes_zoo.inference.sbc.run_sbc(problem, sims=S, seed=--seed, jobs=J)`` for ``J = 1`` (every simulation
 in this process) and ``J = --workers`` (default 2; joblib's loky processes), on the SBC problems the pairs
-register (``zoo.registry.Pair.sbc``):
+register (``bayes_zoo.registry.Pair.sbc``):
 
-* **normal-gamma Gibbs**: ``zoo.pairs.normal_gamma.sbc(quick=False)["handwritten"]``, the settings of
+* **normal-gamma Gibbs**: ``bayes_zoo.pairs.normal_gamma.sbc(quick=False)["handwritten"]``, the settings of
   ``make validate`` (20 observations, 2 chains x 1000 draws after 200 warm-up), ``--sims`` (500) simulations;
-* **spike-and-slab Gibbs** (SSVS), with small settings: ``zoo.pairs.spike_slab.sbc(quick=True)["handwritten"]``
+* **spike-and-slab Gibbs** (SSVS), with small settings: ``bayes_zoo.pairs.spike_slab.sbc(quick=True)["handwritten"]``
   (its quick sampler settings), ``--spike-sims`` (200) simulations; left out, and the file says so, when the
   pair registers no ``sbc``.
 
 A simulation is: a prior draw and a data set, the sampler, ArviZ's bulk ESS, thinning, the ranks
-(:func:`inference.sbc.simulate_once`).  **simulations/s** is ``S`` over the median seconds of the whole call;
+(:func:`bayes_zoo.inference.sbc.simulate_once`).  **simulations/s** is ``S`` over the median seconds of the whole call;
 the last column is the 2-worker figure over the 1-worker one (2.0x at best on two free cores).  Both use the
 same root seed, so they run the same simulations; the file says whether their ranks and failures came out
 identical (they must: every simulation's randomness derives from its own seed).
@@ -39,7 +39,9 @@ import time
 
 _PROCESS_START = time.perf_counter()  # the reported total includes importing PyMC
 
-import models  # noqa: F401  (first: configures PyTensor before PyMC is imported)
+import bayes_zoo
+
+bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
 import os
 import sys
@@ -50,9 +52,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when a test loads this file by path
 import _common as common  # noqa: E402
 
-import zoo.pairs  # noqa: E402,F401  (registers every pair)
-from inference.sbc import DEFAULT_KEPT, run_sbc  # noqa: E402
-from zoo.registry import REGISTRY  # noqa: E402
+import bayes_zoo.pairs  # noqa: E402,F401  (registers every pair)
+from bayes_zoo.inference.sbc import DEFAULT_KEPT, run_sbc  # noqa: E402
+from bayes_zoo.registry import REGISTRY  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sbc.md"
 FULL = {"sims": 500, "spike_sims": 200, "workers": 2, "startup_sims": 4, "repeats": 3}
@@ -68,7 +70,7 @@ HELP = {
 
 def problems(s: common.Settings) -> list[tuple[str, object, int, str]]:
     """``(label, SBCProblem, simulations per call, sampler settings)`` of each benchmarked sampler."""
-    from zoo.pairs import normal_gamma
+    from bayes_zoo.pairs import normal_gamma
 
     rows = [("normal-gamma Gibbs", normal_gamma.sbc(quick=s.quick)["handwritten"], s.sims,
              f"{normal_gamma.SBC_N} observations, 2 chains x {normal_gamma.SBC_DRAWS[s.quick]:,} draws after 200 "

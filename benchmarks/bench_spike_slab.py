@@ -2,20 +2,20 @@
 
 What is measured
 ----------------
-All methods fit the same spike-and-slab regression (:mod:`models.spike_slab`, ``DEFAULT_PRIOR``, the 442
+All methods fit the same spike-and-slab regression (:mod:`bayes_zoo.models.spike_slab`, ``DEFAULT_PRIOR``, the 442
 diabetes patients with their 10 features and the response standardised by
-:func:`models.spike_slab.standardise`) in one process:
+:func:`bayes_zoo.models.spike_slab.standardise`) in one process:
 
-* Gibbs: :func:`inference.gibbs.spike_slab.sample` (SSVS, numba-compiled sweeps) with ``warmup = --tune``
+* Gibbs: :func:`bayes_zoo.inference.gibbs.spike_slab.sample` (SSVS, numba-compiled sweeps) with ``warmup = --tune``
   and ``--gibbs-draws`` kept draws per chain (default 50,000, ``thin=1``: a sweep costs a 10x10 Cholesky,
   so a long run is cheap);
-* NUTS: :func:`inference.nuts.sample_nuts` on :func:`models.spike_slab.build_pymc_model` (gamma summed
+* NUTS: :func:`bayes_zoo.inference.nuts.sample_nuts` on :func:`bayes_zoo.models.spike_slab.build_pymc_model` (gamma summed
   out, a two-component Normal mixture prior on each w_d) with ``--tune`` tuning steps and ``--nuts-draws``
   draws per chain, the chains run one after the other (``cores=1``);
-* EM: :func:`inference.em.spike_slab.fit_map_em` and :func:`~inference.em.spike_slab.fit_emvs` from the
+* EM: :func:`bayes_zoo.inference.em.spike_slab.fit_map_em` and :func:`~bayes_zoo.inference.em.spike_slab.fit_emvs` from the
   ridge start, each run to convergence (their default ``tol``), with the iterations taken and the model
   selected; the exact posterior by enumeration of all 2^10 models
-  (:func:`models.spike_slab.exact_posterior`) is timed as a reference.
+  (:func:`bayes_zoo.models.spike_slab.exact_posterior`) is timed as a reference.
 
 Each method is first run once, untimed (the samplers at a small size), so that numba's JIT (Gibbs),
 PyTensor's C compilation (PyMC, cached on disk afterwards) and first-call imports are not timed.  Then each
@@ -55,7 +55,9 @@ import time
 
 _PROCESS_START = time.perf_counter()  # the reported total includes importing PyMC
 
-import models  # noqa: F401  (first: configures PyTensor before PyMC is imported)
+import bayes_zoo
+
+bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
 import os
 import sys
@@ -69,11 +71,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when a test loads this file by path
 import _common as common  # noqa: E402
 
-from inference.em import spike_slab as em  # noqa: E402
-from inference.gibbs import spike_slab as gibbs  # noqa: E402
-from inference.nuts import sample_nuts  # noqa: E402
-from models import spike_slab as ss  # noqa: E402
-from models.datasets import DIABETES_FEATURES, load_diabetes  # noqa: E402
+from bayes_zoo.inference.em import spike_slab as em  # noqa: E402
+from bayes_zoo.inference.gibbs import spike_slab as gibbs  # noqa: E402
+from bayes_zoo.inference.nuts import sample_nuts  # noqa: E402
+from bayes_zoo.models import spike_slab as ss  # noqa: E402
+from bayes_zoo.models.datasets import DIABETES_FEATURES, load_diabetes  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "spike_slab.md"
 VARIABLE = "inclusion_probability"

@@ -13,7 +13,7 @@ Bonferroni threshold at family-wise level ``alpha`` (two-sided) is ``Phi^-1(1 - 
 
 Verdicts, per comparison and overall:
 
-1. **inconclusive** — a result involved is degenerate (:mod:`inference.diagnostics`: one chain, too few
+1. **inconclusive** — a result involved is degenerate (:mod:`bayes_zoo.inference.diagnostics`: one chain, too few
    draws, a constant chain, non-finite draws or diagnostics): its MCSEs mean nothing, so neither do its z's;
 2. **disagree** — otherwise, if some ``|z|`` exceeds the threshold, or a result involved fails its
    diagnostics (R-hat, divergences);
@@ -35,7 +35,7 @@ Two opt-in refinements, both stated in every report that uses them:
   at the bound, and its Monte Carlo error rests on rare excursions that MCSE cannot see when too few of
   them happened — a posterior probability of 3e-5 of leaving the bound is invisible in 4,000 draws.  For
   these variables, chains at the bound do not make a result degenerate
-  (:func:`inference.diagnostics.diagnose` with ``saturating``), a quantity with one value in every draw
+  (:func:`bayes_zoo.inference.diagnostics.diagnose` with ``saturating``), a quantity with one value in every draw
   has MCSE 0, and a test passes when ``|z|`` is within the threshold *or* ``|difference| <= tolerance``.
   For a probability, 3 / (number of draws) is the "rule of three" bound (Hanley & Lippman-Hand 1983,
   JAMA 249(13)) on how far from 1 the true mean can be when no draw fell below 1.
@@ -52,8 +52,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.checks import finite_scalar, positive_scalar, probability
-from inference.diagnostics import ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, diagnose, flatten, select_posterior
+from bayes_zoo.models.checks import finite_scalar, positive_scalar, probability
+from bayes_zoo.inference.diagnostics import ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, diagnose, flatten, select_posterior
 
 __all__ = ["STATISTICS", "CrossValidation", "estimates", "compare", "bonferroni_threshold", "identity", "identities"]
 
@@ -198,7 +198,7 @@ def compare(
     alpha : float in (0, 1)
         Family-wise error level over all z-tests (Bonferroni).
     rhat_max, ess_min, min_draws
-        Diagnostic thresholds, see :func:`inference.diagnostics.diagnose`.
+        Diagnostic thresholds, see :func:`bayes_zoo.inference.diagnostics.diagnose`.
     advisory : mapping of str to str, optional
         Result name -> why its comparisons are advisory: reported with their verdicts and reasons (prefixed
         "(advisory)"), left out of the overall verdict.

@@ -11,12 +11,12 @@ A result is judged in three tiers:
 * **saturated** — only for the variables named in ``saturating`` (bounded quantities such as an inclusion
   probability, which is 1.0 in floating point whenever the coefficient is clearly in the slab): whole chains
   at the largest (or smallest) value the quantity takes, or an R-hat/ESS that cannot be computed on such
-  draws, are listed, not distrusted; :mod:`inference.crossval` then also accepts a stated tolerance;
+  draws, are listed, not distrusted; :mod:`bayes_zoo.inference.crossval` then also accepts a stated tolerance;
 * **failed** — the sampler is flagged: R-hat above ``rhat_max``, or divergent transitions;
 * **low ESS** — bulk or tail ESS below ``ess_min``: too few effective draws for the Monte Carlo standard
   errors to mean much.
 
-:mod:`inference.crossval` turns the first into "inconclusive" whatever else it finds, the second into
+:mod:`bayes_zoo.inference.crossval` turns the first into "inconclusive" whatever else it finds, the second into
 "disagree", and the third into "inconclusive" unless something fails.
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models.checks import positive_int, positive_scalar
+from bayes_zoo.models.checks import positive_int, positive_scalar
 
 __all__ = [
     "RHAT_MAX",

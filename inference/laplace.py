@@ -1,6 +1,6 @@
 """The Laplace approximation to the posterior of Bayesian probit regression.
 
-The log posterior of :mod:`models.probit` (``theta ~ N(0, v I)``, ``v = weight_sd^2``)::
+The log posterior of :mod:`bayes_zoo.models.probit` (``theta ~ N(0, v I)``, ``v = weight_sd^2``)::
 
     Psi(theta) = sum_n log Phi(s_n x_n^T theta) - theta^T theta / (2 v) + const
 
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from models.checks import positive_int, positive_scalar
-from models.probit import (ProbitPrior, check_problem, log_likelihood, log_likelihood_gradient,
+from bayes_zoo.models.checks import positive_int, positive_scalar
+from bayes_zoo.models.probit import (ProbitPrior, check_problem, log_likelihood, log_likelihood_gradient,
                            log_likelihood_hessian)
 
 __all__ = ["GaussianApproximation", "probit_laplace", "log_posterior"]

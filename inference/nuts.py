@@ -3,7 +3,7 @@
 Defaults: 4 chains of 1000 draws after 1000 tuning steps, ``target_accept=0.9``, chains run in one process
 (``cores=1``: on the small models of the zoo, starting worker processes costs more than it saves), the
 integer ``seed`` handed to PyMC, which spawns an independent stream per chain from it, PyMC's own convergence
-warnings off (the zoo's diagnostics in :mod:`inference.diagnostics` judge convergence) and PyMC's
+warnings off (the zoo's diagnostics in :mod:`bayes_zoo.inference.diagnostics` judge convergence) and PyMC's
 progress bar shown only when asked.
 """
 
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import arviz as az
 
-from models.checks import nonnegative_int, positive_int, probability
+from bayes_zoo.models.checks import nonnegative_int, positive_int, probability
 
 __all__ = ["NUTS_DEFAULTS", "sample_nuts", "step_methods", "quiet_pymc"]
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.checks import nonnegative_int, positive_int, probability
+from bayes_zoo.models.checks import nonnegative_int, positive_int, probability
 
 __all__ = ["SBCProblem", "SBCResult", "DEFAULT_KEPT", "pair_problems", "simulation_seeds", "simulate_once", "run_sbc",
            "uniformity", "plot_ecdf"]
@@ -211,7 +211,9 @@ def run_sbc(problem: SBCProblem, *, sims: int, seed: int = 0, jobs: int = 1, sch
         raise ValueError(f"problem: expected an SBCProblem, got {type(problem).__name__}")
     seeds = simulation_seeds(seed, sims)
     jobs, kept = positive_int(jobs, "jobs"), positive_int(kept, "kept")
-    tasks = (delayed(simulate_once)(problem, i, s, kept) for i, s in enumerate(seeds))
+    in_workers = scheduler is not None or jobs > 1
+    tasks = (delayed(_simulate_in_worker if in_workers else simulate_once)(problem, i, s, kept)
+             for i, s in enumerate(seeds))
     records = []
     if scheduler is not None:
         try:
@@ -242,6 +244,15 @@ def run_sbc(problem: SBCProblem, *, sims: int, seed: int = 0, jobs: int = 1, sch
     failures = pd.DataFrame([{"sim": r["sim"], "seed": r["seed"], "error": r["error"]} for r in records
                              if r["error"] is not None], columns=["sim", "seed", "error"])
     return SBCResult(problem.name, ranks, failures, kept, sims, seed)
+
+
+def _simulate_in_worker(problem: SBCProblem, index: int, seed: int, kept: int) -> dict:
+    """:func:`simulate_once` in a worker process, which first configures PyTensor as the parent did
+    (:func:`bayes_zoo.configure`: a fresh process has no warning filters, and may not have the flags)."""
+    from bayes_zoo.models.backend import configure
+
+    configure()
+    return simulate_once(problem, index, seed, kept)
 
 
 def uniformity(result: SBCResult, *, bins: int = 20, alpha: float = 0.01) -> pd.DataFrame:

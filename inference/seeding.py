@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.checks import nonnegative_int, positive_int
+from bayes_zoo.models.checks import nonnegative_int, positive_int
 
 __all__ = ["chain_generators"]
 

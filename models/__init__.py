@@ -1,8 +1,4 @@
 """What is modelled: priors, data, PyMC model builders and exact references.
 
-Importing this package first configures PyTensor (see :mod:`models.backend`).
+Importing this package changes nothing in the process; :func:`bayes_zoo.configure` sets PyTensor up.
 """
-
-from models import backend as _backend
-
-_backend.configure()

@@ -1,24 +1,27 @@
-"""Configure PyTensor and quiet two import-time warnings before PyMC or ArviZ is imported.
+"""Configure PyTensor's BLAS and quiet three third-party warnings: one explicit, cached call.
 
 Why this module exists
 ----------------------
 PyTensor installed by pip cannot find a BLAS on its own and prints a long ``UserWarning``
 ("PyTensor could not link to a BLAS installation ...") on first use.  Where Debian's
-``libopenblas-dev`` (or any ``libblas.so`` + ``liblapack.so`` pair the linker can see) is present we point
-PyTensor at it with ``blas__ldflags=-lblas -llapack``; GP models then run about 30% faster.  Where it is
-absent we keep PyTensor's NumPy fallback, silence that one warning, and say so in one line through
-:func:`blas_status` (the CLI and the reports print it), so the warning never drowns what a user reads.
+``libopenblas-dev`` (or any ``libblas.so`` + ``liblapack.so`` pair the linker can see) is present,
+:func:`configure` points PyTensor at it with ``blas__ldflags=-lblas -llapack``; GP models then run about 30%
+faster.  Where it is absent PyTensor keeps its NumPy fallback, that one warning is silenced, and
+:func:`blas_status` says so in one line (the CLI and the reports print it), so the warning never drowns what
+a user reads.
 
 A user's own ``PYTENSOR_FLAGS`` containing ``blas__ldflags`` is never touched, and
 ``BAYES_ZOO_SYSTEM_BLAS=0`` turns the detection off (PyTensor's fallback, warning silenced).
 
 ArviZ 0.23 prints a ``FutureWarning`` about its coming 1.0 refactor on import, and a NumPy
-``DeprecationWarning`` from its ``mcse(method="sd")`` and a matplotlib one from its plots; none says anything about this project's results, and
-all are filtered by their exact message.
+``DeprecationWarning`` from its ``mcse(method="sd")`` and a matplotlib one from its plots; none says
+anything about this project's results, and :func:`configure` filters all three by their exact message.
 
-The configuration runs once, when ``models`` is imported (``inference`` and ``zoo`` import ``models``
-first).  If PyTensor was already imported by then, the environment can no longer change it; the status
-says so.
+Importing this module (or any of ``bayes_zoo``) changes nothing in the process: no subprocess, no
+environment variable, no warning filter.  All of that happens in :func:`configure`, which the CLI, the
+notebooks, the benchmarks and SBC's worker processes call first, and a user may call (``bayes_zoo.configure()``)
+before importing PyMC.  It runs once per process; later calls return the same line.  If PyTensor was
+already imported, the environment can no longer change it, and the status says so.
 """
 
 from __future__ import annotations
@@ -54,15 +57,19 @@ def system_blas_available() -> bool:
 def configure() -> str:
     """Set ``PYTENSOR_FLAGS`` for the system BLAS if available; filter the noisy third-party warnings.
 
+    Call it before PyMC or PyTensor is imported.  The first call does the work (runs ``ldconfig -p``, may
+    append to ``os.environ["PYTENSOR_FLAGS"]``, adds three ``warnings`` filters); every later call returns the
+    cached line and changes nothing.
+
     Returns
     -------
     str
-        One line describing which BLAS PyTensor will use (also returned later by :func:`blas_status`).
+        One line, ``"PyTensor BLAS: ..."``, saying which BLAS PyTensor will use (also :func:`blas_status`).
     """
     global _status
     if _status is not None:
         return _status
-    warnings.filterwarnings("ignore", message="ArviZ is undergoing a major refactor", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
     # arviz 0.23's mcse(method="sd") calls float() on a 1-element array when numba is present (NumPy
     # deprecates that, and 2.4 makes it an error: pyproject.toml keeps NumPy below 2.4).
     warnings.filterwarnings(
@@ -90,5 +97,5 @@ def configure() -> str:
 
 
 def blas_status() -> str:
-    """The one-line BLAS status decided by :func:`configure`."""
+    """The one-line BLAS status decided by :func:`configure` (calling it first if nobody has)."""
     return configure()

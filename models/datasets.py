@@ -88,7 +88,7 @@ def load_diabetes() -> Dataset:
         ``arrays["X"]`` shape ``(442, 10)`` (age in years, sex coded 1/2, bmi, mean blood pressure, six
         blood serum measurements), ``arrays["y"]`` shape ``(442,)`` (a quantitative measure of disease
         progression one year after baseline); ``arrays["feature_names"]`` the ten column names.
-        :func:`models.spike_slab.standardise` prepares them for the spike-and-slab model.
+        :func:`bayes_zoo.models.spike_slab.standardise` prepares them for the spike-and-slab model.
     """
     text = _read_text("diabetes.csv")
     lines = text.splitlines()

@@ -15,7 +15,7 @@ zoo (exact GP, FITC, the PyMC comparisons) calls it.
 Inputs: 2-D ``(N, D)`` arrays.  A 1-D array is accepted as N points of one dimension and reshaped to
 ``(N, 1)`` (documented behaviour, never a silent transpose).
 
-PyMC side (this module; the closed form by hand is :mod:`inference.gp.exact`):
+PyMC side (this module; the closed form by hand is :mod:`bayes_zoo.inference.gp.exact`):
 
 - :func:`build_marginal_model`: ``pm.gp.Marginal`` with eta, lengthscale and sigma free under the weakly
   informative :class:`GPPrior`, for NUTS;
@@ -33,7 +33,7 @@ Where PyMC adds its jitter (``pymc.gp.util.JITTER_DEFAULT = 1e-6``, :data:`PYMC_
   the diagonal (``diag=True``) and the noisy covariance (``pred_noise=True``) do not;
 - ``Latent.prior``: f ~ MvNormal(0, K + jitter I), non-centred as ``f = chol(K + jitter I) f_rotated_``.
 
-So ``inference.gp.exact.posterior(X, y, hyper, jitter=PYMC_JITTER)`` reproduces all of them.
+So ``bayes_zoo.inference.gp.exact.posterior(X, y, hyper, jitter=PYMC_JITTER)`` reproduces all of them.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from models.checks import finite_scalar, finite_vector, input_matrix, instance, positive_scalar
+from bayes_zoo.models.checks import finite_scalar, finite_vector, input_matrix, instance, positive_scalar
 
 __all__ = [
     "as_inputs", "GPHyperparameters", "exp_quad", "exp_quad_diag", "check_data", "check_jitter", "PYMC_JITTER",
@@ -56,7 +56,7 @@ __all__ = [
 PYMC_JITTER = 1e-6
 
 
-#: Inputs of shape (N, D) or (N,), as a float64 (N, D) array: :func:`models.checks.input_matrix`.
+#: Inputs of shape (N, D) or (N,), as a float64 (N, D) array: :func:`bayes_zoo.models.checks.input_matrix`.
 as_inputs = input_matrix
 
 
@@ -438,7 +438,7 @@ def build_latent_model(X, y, hyper: GPHyperparameters, *, jitter: float = PYMC_J
 
     ``f ~ MvNormal(0, K + jitter I)`` (PyMC's non-centred form: free ``f_rotated_ ~ N(0, I)``,
     deterministic ``f = chol(K + jitter I) f_rotated_``), ``y ~ Normal(f, sigma)``.  The exact posterior
-    of f is :func:`inference.gp.exact.posterior_at_training_inputs` with the same jitter.
+    of f is :func:`bayes_zoo.inference.gp.exact.posterior_at_training_inputs` with the same jitter.
 
     Parameters
     ----------
@@ -559,7 +559,7 @@ def simulate(seed: int = 0, *, n_train: int = 40, n_test: int = 200, low: float 
 
     Returns
     -------
-    models.datasets.Dataset
+    bayes_zoo.models.datasets.Dataset
         ``arrays``: ``X`` (n_train, 1), ``y`` (n_train,), ``X_test`` (n_test, 1), ``f_test`` (n_test,), and
         ``truth`` = ``[noise_sd]``.
 
@@ -568,8 +568,8 @@ def simulate(seed: int = 0, *, n_train: int = 40, n_test: int = 200, low: float 
     ValueError
         Naming the argument.
     """
-    from models.checks import nonnegative_int, positive_int
-    from models.datasets import Dataset
+    from bayes_zoo.models.checks import nonnegative_int, positive_int
+    from bayes_zoo.models.datasets import Dataset
 
     rng = np.random.default_rng(nonnegative_int(seed, "seed"))
     n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")

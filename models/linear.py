@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, special, stats
 
-from models.checks import finite_vector, generator, input_matrix, positive_int, positive_scalar
+from bayes_zoo.models.checks import finite_vector, generator, input_matrix, positive_int, positive_scalar
 
 __all__ = [
     "Standardisation",
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-#: Inputs of shape (N, D) or (N,), as a float64 (N, D) array: :func:`models.checks.input_matrix`.
+#: Inputs of shape (N, D) or (N,), as a float64 (N, D) array: :func:`bayes_zoo.models.checks.input_matrix`.
 check_inputs = input_matrix
 
 
@@ -268,7 +268,7 @@ class LinearPosterior:
 
     def fisher_scale(self) -> float:
         """The factor of the weighted Fisher inner product: ``1 / sigma^4`` (known noise) or ``E[sigma^-2] = a/b``
-        (see :class:`active_learning.gram.LinearFisherGram`)."""
+        (see :class:`bayes_zoo.active_learning.gram.LinearFisherGram`)."""
         return 1.0 / self.noise_var**2 if self.known_noise else self.a / self.b
 
     def sample(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -382,7 +382,7 @@ def build_linear_model(Phi, y, prior: LinearPrior):
 
     ``Phi`` and ``y`` are ``pm.Data`` (names ``"Phi"`` and ``"y_obs"``) so that the same compiled model can be
     evaluated at other inputs and outputs with ``pm.set_data`` (the pool, in
-    :func:`active_learning.projections.monte_carlo_projections`).  Free variables: ``w`` (dims ``feature``)
+    :func:`bayes_zoo.active_learning.projections.monte_carlo_projections`).  Free variables: ``w`` (dims ``feature``)
     and, under the Normal-InverseGamma prior, ``sigma2``; ``sigma`` is deterministic.  The likelihood is ``y``.
 
     Raises

@@ -7,7 +7,7 @@ Model (PyMC's conventions: a Normal by its mean and **variance** here, a Gamma b
     x_i | mu, beta ~ Normal(mu, 1/beta)   i = 1..n, beta is a precision
 
 The priors are independent, so the joint posterior has no closed form (it is *semi*-conjugate: each full
-conditional is standard, which is what the Gibbs sampler in :mod:`inference.gibbs.normal_gamma` uses).
+conditional is standard, which is what the Gibbs sampler in :mod:`bayes_zoo.inference.gibbs.normal_gamma` uses).
 This module holds what is modelled: the prior, the data checks, the PyMC model, a simulator, the exact
 posterior by quadrature, and the fully conjugate Normal–Gamma variant whose posterior is closed-form
 (Gelman et al., *Bayesian Data Analysis*, 3rd ed., sec. 3.3; Murphy 2007, "Conjugate Bayesian analysis of
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from models.checks import finite_scalar, finite_vector, generator, instance, positive_int, positive_scalar
+from bayes_zoo.models.checks import finite_scalar, finite_vector, generator, instance, positive_int, positive_scalar
 
 __all__ = [
     "NormalGammaPrior",

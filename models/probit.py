@@ -1,7 +1,7 @@
 """Bayesian probit regression: the prior, the PyMC model and the log-likelihood by hand.
 
 Model, on features ``x_n`` (D of them, a bias among them; the learner builds them with
-:class:`models.linear.LinearFeatures` on standardised inputs) and labels ``y_n`` in {0, 1}::
+:class:`bayes_zoo.models.linear.LinearFeatures` on standardised inputs) and labels ``y_n`` in {0, 1}::
 
     theta ~ N(0, weight_sd^2 I),        y_n | theta ~ Bernoulli(Phi(x_n^T theta))
 
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from models.checks import finite_vector, positive_scalar
-from models.linear import check_inputs
+from bayes_zoo.models.checks import finite_vector, positive_scalar
+from bayes_zoo.models.linear import check_inputs
 
 __all__ = [
     "ProbitPrior",
@@ -187,7 +187,7 @@ def build_probit_model(X, y, prior: ProbitPrior):
 
     ``X`` and ``y`` are ``pm.Data`` (names ``"X"`` and ``"y_obs"``) so that the same compiled model can be
     evaluated at other inputs and outputs with ``pm.set_data`` (the pool, in
-    :func:`active_learning.projections.monte_carlo_projections`).  The free variable is ``w`` (dims
+    :func:`bayes_zoo.active_learning.projections.monte_carlo_projections`).  The free variable is ``w`` (dims
     ``feature``); the likelihood is ``y`` (dims ``obs``), a Bernoulli with probability ``Phi(X w)`` given by its
     stable logit (module docstring).
 

@@ -1,6 +1,6 @@
 """Sparse GP regression with pseudo-inputs in PyMC: ``pm.gp.MarginalApprox`` with FITC (and VFE to compare).
 
-Model (Snelson & Ghahramani 2006; the kernel, hyperparameters and priors of :mod:`models.gp`): M pseudo-inputs
+Model (Snelson & Ghahramani 2006; the kernel, hyperparameters and priors of :mod:`bayes_zoo.models.gp`): M pseudo-inputs
 ``Z`` (M << N) carry ``u = f(Z)``; with ``Q_ff = K_fu K_uu^-1 K_uf``::
 
     FITC:  log p(y) = log N(y | 0, Q_ff + diag(K_ff - Q_ff) + sigma^2 I)
@@ -8,10 +8,10 @@ Model (Snelson & Ghahramani 2006; the kernel, hyperparameters and priors of :mod
 
 FITC is a different *model* (its marginal likelihood may exceed the exact GP's); VFE is a lower bound on the
 exact GP's log marginal likelihood (Bauer, van der Wilk & Rasmussen 2016 compare the two).  With ``Z = X``
-both equal the exact GP.  The handwritten FITC is :mod:`inference.gp.fitc`.
+both equal the exact GP.  The handwritten FITC is :mod:`bayes_zoo.inference.gp.fitc`.
 
 Where PyMC adds its jitter (``MarginalApprox`` in ``pymc/gp/gp.py``, PyMC 5.x; ``JITTER_DEFAULT = 1e-6``,
-:data:`models.gp.PYMC_JITTER`):
+:data:`bayes_zoo.models.gp.PYMC_JITTER`):
 
 - ``marginal_likelihood``: **only on K_uu**.  ``L = chol(K_uu + jitter I)``, ``A = L^-1 K_uf``,
   ``Q_nn = sum_m A_mn^2``; FITC ``Lambda = clip(K_nn - Q_nn, 0, inf) + sigma^2``, VFE ``Lambda = sigma^2``
@@ -21,7 +21,7 @@ Where PyMC adds its jitter (``MarginalApprox`` in ``pymc/gp/gp.py``, PyMC 5.x; `
 - ``conditional``/``predict``: the same ``L`` and ``B``; the diagonal (``diag=True``) has no extra jitter,
   ``pred_noise`` adds ``sigma^2``; the full covariance of f (``diag=False``, no noise) gets ``+ jitter I``.
 
-So :func:`inference.gp.fitc.log_marginal_likelihood` and :func:`inference.gp.fitc.predict` with the same
+So :func:`bayes_zoo.inference.gp.fitc.log_marginal_likelihood` and :func:`bayes_zoo.inference.gp.fitc.predict` with the same
 ``jitter`` reproduce PyMC's FITC whenever ``sigma^2 >= jitter`` (below that the handwritten FITC floors the
 noise variance at the jitter, which PyMC does not).
 """
@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.checks import instance
-from models.gp import GPHyperparameters, GPPrior, PYMC_JITTER, as_inputs, check_data, check_jitter
+from bayes_zoo.models.checks import instance
+from bayes_zoo.models.gp import GPHyperparameters, GPPrior, PYMC_JITTER, as_inputs, check_data, check_jitter
 
 __all__ = ["APPROXIMATIONS", "build_fitc_model", "pymc_approx_log_likelihood", "pymc_approx_predict"]
 
@@ -82,11 +82,11 @@ def build_fitc_model(X, y, Z, hyper: GPHyperparameters | GPPrior | None = None, 
     X : array_like, shape (N, D) or (N,)
     y : array_like, shape (N,)
     Z : array_like, shape (M, D) or (M,)
-        Pseudo-inputs (held fixed; :func:`inference.gp.fitc.optimise` moves them).
+        Pseudo-inputs (held fixed; :func:`bayes_zoo.inference.gp.fitc.optimise` moves them).
     hyper : GPHyperparameters, GPPrior or None
         Fixed hyperparameters (the model then has no free variables and its log density is the approximate
         log marginal likelihood), or priors on them (free ``eta``, ``lengthscale``, ``sigma``, as
-        :func:`models.gp.build_marginal_model`); default :meth:`GPPrior.from_data` ``(X, y)``.
+        :func:`bayes_zoo.models.gp.build_marginal_model`); default :meth:`GPPrior.from_data` ``(X, y)``.
     approx : {"FITC", "VFE"}
     ard : bool
         With priors: one lengthscale per input dimension (dims ``input``).  Ignored with fixed
@@ -102,7 +102,7 @@ def build_fitc_model(X, y, Z, hyper: GPHyperparameters | GPPrior | None = None, 
     Raises
     ------
     ValueError
-        As :func:`models.gp.check_data`; ``Z`` badly shaped or non-finite; ``approx`` unknown; ``hyper`` of
+        As :func:`bayes_zoo.models.gp.check_data`; ``Z`` badly shaped or non-finite; ``approx`` unknown; ``hyper`` of
         another type, or ``sigma == 0`` with VFE; ``jitter`` negative.
     """
     return _build(X, y, Z, hyper, approx, ard, jitter)[0]

@@ -6,10 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import models  # noqa: E402,F401  (configures PyTensor before PyMC is imported)
+import bayes_zoo  # noqa: E402
 import pytest  # noqa: E402
 
-from models.datasets import load_newcomb  # noqa: E402
+from bayes_zoo.models.datasets import load_newcomb  # noqa: E402
+
+bayes_zoo.configure()  # PyTensor's BLAS and the warning filters, before PyMC is imported
 
 
 def pytest_addoption(parser):
@@ -34,7 +36,7 @@ def newcomb_x():
 @pytest.fixture(scope="session")
 def newcomb_exact(newcomb_x):
     """Exact posterior of the default model on Newcomb's data."""
-    from models.normal_gamma import exact_posterior
+    from bayes_zoo.models.normal_gamma import exact_posterior
 
     return exact_posterior(newcomb_x)
 
@@ -42,7 +44,7 @@ def newcomb_exact(newcomb_x):
 @pytest.fixture(scope="session")
 def newcomb_nuts(newcomb_x):
     """NUTS on Newcomb's data: 4 chains x 1000 draws, seed 11."""
-    from inference.nuts import sample_nuts
-    from models.normal_gamma import build_pymc_model
+    from bayes_zoo.inference.nuts import sample_nuts
+    from bayes_zoo.models.normal_gamma import build_pymc_model
 
     return sample_nuts(build_pymc_model(newcomb_x), draws=1000, tune=1000, chains=4, seed=11)

@@ -8,8 +8,8 @@
                            [--out DIR] [--quick] [--force]
 
 Regression sets (``yacht``, ``boston``, ``energy``, ``concrete``, ``power-plant``) use Bayesian linear
-regression on random Fourier features (:class:`active_learning.learners.LinearRegressionLearner`);
-``breast-cancer`` uses probit regression (:class:`active_learning.probit.ProbitLearner`).  Writes
+regression on random Fourier features (:class:`bayes_zoo.active_learning.learners.LinearRegressionLearner`);
+``breast-cancer`` uses probit regression (:class:`bayes_zoo.active_learning.probit.ProbitLearner`).  Writes
 ``OUT/active-learning-NAME/``: ``rounds.csv`` (every round of every strategy and repeat),
 ``final.csv`` (final metrics, mean and 2 SE, selection time), ``learning_curves.png`` and ``report.md``; it
 refuses to overwrite an existing folder without ``--force``.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from active_learning.strategies import STRATEGIES
+from bayes_zoo.active_learning.strategies import STRATEGIES
 
 __all__ = ["DATASETS", "QUICK", "MIN_REPEATS", "add_arguments", "Experiment", "run_experiment", "paired_verdicts",
            "final_markdown", "write_experiment", "rich_final"]
@@ -83,7 +83,7 @@ class Experiment:
 
 
 def _data(dataset: str):
-    from models.datasets import load_breast_cancer, load_uci
+    from bayes_zoo.models.datasets import load_breast_cancer, load_uci
 
     data = load_breast_cancer() if dataset == "breast-cancer" else load_uci(dataset)
     task = "classification" if dataset == "breast-cancer" else "regression"
@@ -95,17 +95,17 @@ def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10,
                    top_up: bool = True, seed: int = 0, nuts_draws: int = 500, nuts_tune: int = 500,
                    advi_iterations: int = 20_000,
                    on_round=None) -> Experiment:
-    """Run the labelling loop (:func:`active_learning.loop.run`) on a bundled data set.
+    """Run the labelling loop (:func:`bayes_zoo.active_learning.loop.run`) on a bundled data set.
 
     Raises
     ------
     ValueError
         Naming the argument, before any work.
     """
-    from active_learning import loop
-    from active_learning.learners import LinearRegressionLearner, NutsSettings
-    from active_learning.strategies import check_strategies
-    from models.checks import positive_int
+    from bayes_zoo.active_learning import loop
+    from bayes_zoo.active_learning.learners import LinearRegressionLearner, NutsSettings
+    from bayes_zoo.active_learning.strategies import check_strategies
+    from bayes_zoo.models.checks import positive_int
 
     if dataset not in DATASETS:
         raise ValueError(f"dataset: unknown {dataset!r}; choose from {', '.join(DATASETS)}")
@@ -123,7 +123,7 @@ def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10,
         def factory(s):
             return LinearRegressionLearner(features=features, feature_seed=s, posterior=posterior, nuts=nuts)
     else:
-        from active_learning.probit import ProbitLearner
+        from bayes_zoo.active_learning.probit import ProbitLearner
 
         def factory(s):
             return ProbitLearner(posterior=posterior, nuts=nuts)
@@ -147,7 +147,7 @@ def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10,
 def paired_verdicts(exp: Experiment) -> list[tuple[str, str, float, float]]:
     """ACS-FW against each other strategy: ``(baseline, verdict, mean difference, 2 SE)`` on the main metric
     (RMSE for regression, lower is better; accuracy for classification), paired by repeat (module docstring)."""
-    from active_learning.loop import METRICS
+    from bayes_zoo.active_learning.loop import METRICS
 
     metric = "rmse" if exp.task == "regression" else "accuracy"
     higher_better = METRICS[exp.task][metric]
@@ -174,7 +174,7 @@ def paired_verdicts(exp: Experiment) -> list[tuple[str, str, float, float]]:
 
 def final_markdown(exp: Experiment) -> str:
     """The final table as Markdown: per strategy, labels, each metric as mean ± 2 SE, selection seconds."""
-    from active_learning.loop import METRICS
+    from bayes_zoo.active_learning.loop import METRICS
 
     lines = ["| strategy | labels | " + " | ".join(f"{m} (mean ± 2 SE)" for m in METRICS[exp.task])
              + " | selection s/batch |", "|---|---:|" + "---:|" * len(METRICS[exp.task]) + "---:|"]
@@ -213,7 +213,7 @@ def rich_final(exp: Experiment):
     from rich import box
     from rich.table import Table
 
-    from active_learning.loop import METRICS
+    from bayes_zoo.active_learning.loop import METRICS
 
     table = Table(title=f"{exp.dataset}: final metrics over {exp.settings['repeats']} repeat(s) (mean ± 2 SE)",
                   title_justify="left", box=box.SIMPLE_HEAD)

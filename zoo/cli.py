@@ -11,17 +11,17 @@
                            --posterior {closed-form,nuts,advi} --projections J --seed --out DIR --quick --force]
 
 ``compare`` runs each pair, prints its comparison as a Rich table as it finishes (a progress bar runs
-meanwhile), and writes ``OUT/<problem>/`` (see :mod:`zoo.report`); ``compare all`` also writes
+meanwhile), and writes ``OUT/<problem>/`` (see :mod:`bayes_zoo.report`); ``compare all`` also writes
 ``OUT/report.md``.  ``active-learn`` runs the labelling loop with ACS-FW and its baselines on one data set
-(:mod:`zoo.active`) and writes ``OUT/active-learning-NAME/``; ``sbc`` runs simulation-based calibration of a
-pair's samplers (:mod:`zoo.sbc`) and writes ``OUT/sbc-PROBLEM/``.  None overwrites an existing results folder
+(:mod:`bayes_zoo.active`) and writes ``OUT/active-learning-NAME/``; ``sbc`` runs simulation-based calibration of a
+pair's samplers (:mod:`bayes_zoo.sbc`) and writes ``OUT/sbc-PROBLEM/``.  None overwrites an existing results folder
 unless ``--force`` is given.
 
 Exit status: 0 when no pair disagrees, 1 when some pair's verdict is "disagree", 2 for bad usage (including
 a results folder that exists without ``--force``), 130 when interrupted (nothing is written then).
 "inconclusive" exits 0 but is printed in yellow with its reasons.  A pair's verdict is that of its required
 comparisons; an advisory comparison (a sampler the pair expects may fail, see
-:func:`inference.crossval.compare`) is printed with its own verdict and reasons but does not change it.
+:func:`bayes_zoo.inference.crossval.compare`) is printed with its own verdict and reasons but does not change it.
 
 PyMC, ArviZ and numba are imported only once a comparison starts, so ``--help``, ``list`` and usage errors
 answer at once.
@@ -37,8 +37,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-import zoo  # noqa: F401  (configures PyTensor before PyMC is imported)
-from models.backend import blas_status
+from bayes_zoo.models.backend import blas_status
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _SETTING_OPTIONS = ("draws", "chains", "warmup", "seed")
@@ -57,8 +56,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one ``compare`` sub-command per registered pair plus ``all``."""
-    from zoo import pairs  # noqa: F401  (registers the pairs)
-    from zoo.registry import REGISTRY
+    from bayes_zoo import pairs  # noqa: F401  (registers the pairs)
+    from bayes_zoo.registry import REGISTRY
 
     parser = argparse.ArgumentParser(
         prog="bayes-zoo",
@@ -75,22 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         if pair.add_arguments is not None:
             pair.add_arguments(p)
     _common_options(problems.add_parser("all", help="every registered pair, plus OUT/report.md"))
-    from zoo.active import add_arguments as active_arguments
+    from bayes_zoo.active import add_arguments as active_arguments
 
     active_arguments(sub.add_parser("active-learn", help="batch active learning by ACS-FW and baselines on a data set"))
-    from zoo.sbc import add_arguments as sbc_arguments
+    from bayes_zoo.sbc import add_arguments as sbc_arguments
 
     sbc_arguments(sub.add_parser("sbc", help="simulation-based calibration of a pair's samplers"), list(REGISTRY))
     return parser
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    import bayes_zoo
 
-    try:
-        return version("bayes-zoo")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
+    return bayes_zoo.__version__
 
 
 def _settings(pair, args, progress):
@@ -110,7 +106,7 @@ def _pair_options(pair, args) -> dict:
 def _list(console) -> int:
     from rich.table import Table
 
-    from zoo.registry import REGISTRY
+    from bayes_zoo.registry import REGISTRY
 
     table = Table(title="bayes-zoo pairs", title_justify="left")
     table.add_column("name")
@@ -126,8 +122,8 @@ def _compare(console, args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from zoo import report
-    from zoo.registry import REGISTRY, get
+    from bayes_zoo import report
+    from bayes_zoo.registry import REGISTRY, get
 
     selected = list(REGISTRY.values()) if args.problem == "all" else [get(args.problem)]
     try:
@@ -192,7 +188,7 @@ def _run_pairs(console, args, selected):
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from zoo import report
+    from bayes_zoo import report
 
     outcomes = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -226,10 +222,10 @@ def _active_learn(console, args) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from active_learning.loop import LoopSettings
-    from active_learning.strategies import check_strategies
-    from models.checks import nonnegative_int, positive_int
-    from zoo import active, report
+    from bayes_zoo.active_learning.loop import LoopSettings
+    from bayes_zoo.active_learning.strategies import check_strategies
+    from bayes_zoo.models.checks import nonnegative_int, positive_int
+    from bayes_zoo import active, report
 
     options = {"repeats": args.repeats, "budget": args.budget}
     for key, default in (("repeats", 10), ("budget", 100)):
@@ -294,10 +290,10 @@ def _sbc(console, args) -> int:
     matplotlib.use("Agg")
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from models.checks import nonnegative_int, positive_int
-    from zoo import report
-    from zoo import sbc as zsbc
-    from zoo.registry import get
+    from bayes_zoo.models.checks import nonnegative_int, positive_int
+    from bayes_zoo import report
+    from bayes_zoo import sbc as zsbc
+    from bayes_zoo.registry import get
 
     sims = args.sims if args.sims is not None else (zsbc.QUICK_SIMS if args.quick else 500)
     folder_name = f"sbc-{args.problem}"

@@ -3,8 +3,8 @@
 
 A notebook reads its size from the environment: ``BAYES_ZOO_QUICK=1`` asks for small settings.  Usage::
 
-    python -m zoo.notebooks --in-place notebooks/*.ipynb       # full size, outputs saved in the notebooks
-    python -m zoo.notebooks --quick notebooks/01_normal_gamma.ipynb   # quick, into a temporary copy
+    python -m bayes_zoo.notebooks --in-place notebooks/*.ipynb       # full size, outputs saved in the notebooks
+    python -m bayes_zoo.notebooks --quick notebooks/01_normal_gamma.ipynb   # quick, into a temporary copy
 """
 
 from __future__ import annotations
@@ -78,9 +78,9 @@ def execute_notebook(path, *, quick: bool, in_place: bool = False, timeout: int 
 
 
 def main(argv=None) -> int:
-    """Command-line entry: ``python -m zoo.notebooks [--quick] [--in-place] NOTEBOOK...``."""
+    """Command-line entry: ``python -m bayes_zoo.notebooks [--quick] [--in-place] NOTEBOOK...``."""
     parser = argparse.ArgumentParser(
-        prog="python -m zoo.notebooks",
+        prog="python -m bayes_zoo.notebooks",
         description="Execute teaching notebooks: in place at full size, or at --quick size into a temporary copy.",
     )
     parser.add_argument("notebooks", nargs="+", type=Path)

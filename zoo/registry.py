@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from models.checks import nonnegative_int, positive_int
+from bayes_zoo.models.checks import nonnegative_int, positive_int
 
 if TYPE_CHECKING:  # kept out of the import path so that `bayes-zoo --help` and `list` start at once
     import arviz as az
     import pandas as pd
 
-    from inference.crossval import CrossValidation
+    from bayes_zoo.inference.crossval import CrossValidation
 
 __all__ = ["RunSettings", "PairOutcome", "Pair", "register", "get", "names", "REGISTRY"]
 
@@ -84,7 +84,7 @@ class PairOutcome:
     sections : dict of str to str
         The pair's own report sections (heading -> markdown body), after the diagnostics.
     checks : pandas.DataFrame or None
-        Deterministic identities (:func:`inference.crossval.identities`): two computations of the same
+        Deterministic identities (:func:`bayes_zoo.inference.crossval.identities`): two computations of the same
         number that must agree to a tolerance (ours vs PyMC's closed form, FITC with Z = X vs the exact GP).
     """
 
@@ -142,7 +142,7 @@ class Pair:
         value; the CLI calls it before any pair runs.
     sbc : callable, optional
         ``sbc(quick=..., planted_bug=...) -> {"handwritten": SBCProblem, "nuts": SBCProblem}``: the pair's
-        samplers set up for simulation-based calibration (:mod:`inference.sbc`, ``bayes-zoo sbc``); a side
+        samplers set up for simulation-based calibration (:mod:`bayes_zoo.inference.sbc`, ``bayes-zoo sbc``); a side
         the pair cannot calibrate is left out (the pair's module says why).  ``planted_bug`` swaps in a
         deliberately wrong handwritten sampler where the pair has one (``ValueError`` naming it otherwise).
     """

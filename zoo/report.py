@@ -23,9 +23,9 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from inference.crossval import STATISTICS
-from models.backend import blas_status
-from zoo.registry import PairOutcome
+from bayes_zoo.inference.crossval import STATISTICS
+from bayes_zoo.models.backend import blas_status
+from bayes_zoo.registry import PairOutcome
 
 __all__ = ["prepare_output", "comparison_frame", "rich_table", "rich_checks", "write_outcome", "write_index"]
 

@@ -1,4 +1,4 @@
-"""``bayes-zoo sbc``: simulation-based calibration of a pair's samplers (:mod:`inference.sbc`).
+"""``bayes-zoo sbc``: simulation-based calibration of a pair's samplers (:mod:`bayes_zoo.inference.sbc`).
 
 ::
 
@@ -54,7 +54,7 @@ class SamplerSBC:
     """One sampler's calibration: the result, its uniformity table, its figure."""
 
     side: str
-    result: "object"  # inference.sbc.SBCResult
+    result: "object"  # bayes_zoo.inference.sbc.SBCResult
     table: "object"  # pandas.DataFrame
     figure: "object"  # matplotlib Figure or None
 
@@ -107,8 +107,8 @@ def problems_for(pair, sampler: str, *, quick: bool, planted_bug: bool) -> dict:
 
 
 def run(problems: dict, *, sims: int, seed: int, jobs: int, scheduler=None, progress=None) -> list[SamplerSBC]:
-    """:func:`inference.sbc.run_sbc` for each side, its uniformity table and ECDF figure."""
-    from inference.sbc import plot_ecdf, run_sbc, uniformity
+    """:func:`bayes_zoo.inference.sbc.run_sbc` for each side, its uniformity table and ECDF figure."""
+    from bayes_zoo.inference.sbc import plot_ecdf, run_sbc, uniformity
 
     out = []
     for side, problem in problems.items():

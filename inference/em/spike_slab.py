@@ -1,7 +1,7 @@
-"""Two EM algorithms for the spike-and-slab regression of :mod:`models.spike_slab`, multiple starts, and a
+"""Two EM algorithms for the spike-and-slab regression of :mod:`bayes_zoo.models.spike_slab`, multiple starts, and a
 check of EM's answer against the exact posterior.
 
-Model (see :mod:`models.spike_slab`; ``v = [spike_var, slab_var] = [v0, v1]``, relative to sigma2)::
+Model (see :mod:`bayes_zoo.models.spike_slab`; ``v = [spike_var, slab_var] = [v0, v1]``, relative to sigma2)::
 
     y | w, sigma2          ~ N(X w, sigma2 I)                 X: (N, D), y: (N,)
     w_d | gamma_d, sigma2  ~ N(0, sigma2 v[gamma_d])
@@ -41,17 +41,17 @@ fixed point.  They are genuine coordinate-wise maxima of the joint posterior of 
 **EMVS, gamma latent** (Ročková & George 2014, JASA 109:828–846, "EMVS: The EM Approach to Bayesian
 Variable Selection", sec. 2–3; their ``beta`` is ``w`` here and their ``p`` is ``D``).  Parameters
 ``(w, sigma2, theta)``, missing data ``gamma``.  E-step: ``p*_d = P(gamma_d = 1 | w_d, theta, sigma2)``
-(:func:`models.spike_slab.inclusion_probability`) and ``d*_d = E[1 / v[gamma_d]] = p*_d / v1 + (1 - p*_d) / v0``.
+(:func:`bayes_zoo.models.spike_slab.inclusion_probability`) and ``d*_d = E[1 / v[gamma_d]] = p*_d / v1 + (1 - p*_d) / v0``.
 M-step (exact, joint): ``w = (X^T X + diag(d*))^-1 X^T y`` (Cholesky of the D x D matrix; when D > N the
 push-through identity ``w = diag(d*)^-1 X^T (I_N + X diag(d*)^-1 X^T)^-1 y``, an N x N Cholesky),
 ``sigma2 = (|y - X w|^2 + sum_d d*_d w_d^2 + nu lam) / (N + D + nu + 2)``,
 ``theta = (sum p* + a0 - 1) / (a0 + b0 + D - 2)`` (:func:`theta_update`).  Objective (never decreases, EM):
-``log p(w, sigma2, theta | y)`` up to ``log p(y)``, i.e. :func:`models.spike_slab.log_joint_marginalised`
+``log p(w, sigma2, theta | y)`` up to ``log p(y)``, i.e. :func:`bayes_zoo.models.spike_slab.log_joint_marginalised`
 (gamma summed out).  Selected model: ``p* > 1/2`` at the final state.
 
 Each algorithm is ``*_init`` -> pure ``*_step(state, data, prior) -> state`` -> driver ``fit_*`` returning a
 frozen :class:`EMResult`.  :func:`multistart` runs both from several starts; :func:`place_in_exact` locates
-EM's answer in the exact posterior of :func:`models.spike_slab.exact_posterior`.
+EM's answer in the exact posterior of :func:`bayes_zoo.models.spike_slab.exact_posterior`.
 
 Starts (:data:`START_NAMES`):
 
@@ -79,8 +79,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
-from models.checks import instance, nonnegative_int, positive_int, positive_scalar
-from models.spike_slab import (
+from bayes_zoo.models.checks import instance, nonnegative_int, positive_int, positive_scalar
+from bayes_zoo.models.spike_slab import (
     MAX_ENUMERATION_DIM,
     SpikeSlabExact,
     SpikeSlabPrior,
@@ -145,7 +145,7 @@ class RegressionData(NamedTuple):
 
 
 def prepare_data(X, y) -> RegressionData:
-    """Validate ``X`` (N, D) and ``y`` (N,) with :func:`models.spike_slab.check_regression_data`."""
+    """Validate ``X`` (N, D) and ``y`` (N,) with :func:`bayes_zoo.models.spike_slab.check_regression_data`."""
     X, y = check_regression_data(X, y)
     return RegressionData(X, y, X.T @ X, X.T @ y)
 
@@ -375,7 +375,7 @@ def emvs_step(state: EMVSState, data: RegressionData, prior: SpikeSlabPrior) -> 
 
 
 def emvs_objective(state: EMVSState, data: RegressionData, prior: SpikeSlabPrior) -> float:
-    """``log p(w, sigma2, theta | y) + log p(y)``: :func:`models.spike_slab.log_joint_marginalised`."""
+    """``log p(w, sigma2, theta | y) + log p(y)``: :func:`bayes_zoo.models.spike_slab.log_joint_marginalised`."""
     with np.errstate(divide="ignore"):
         return log_joint_marginalised(state.w, state.theta, state.sigma2, data.X, data.y, prior)
 

@@ -1,7 +1,7 @@
 """Gibbs sampler for Normal data with unknown mean and precision (independent Normal and Gamma priors).
 
 Source: Gelman et al., *Bayesian Data Analysis*, 3rd ed., sec. 11.1 (Gibbs) with the semi-conjugate
-full conditionals of sec. 3.3 / ex. 11.1; the model is in :mod:`models.normal_gamma`.  With
+full conditionals of sec. 3.3 / ex. 11.1; the model is in :mod:`bayes_zoo.models.normal_gamma`.  With
 ``xbar``, ``ss`` the sample mean and sum of squared deviations, the two full conditionals are ::
 
     mu   | x, beta ~ Normal(m, 1/p),  p = 1/s0_var + n beta,  m = (mu0/s0_var + beta n xbar) / p
@@ -26,8 +26,8 @@ import arviz as az
 import numba
 import numpy as np
 
-from models.checks import generator, instance, nonnegative_int, positive_int
-from models.normal_gamma import (
+from bayes_zoo.models.checks import generator, instance, nonnegative_int, positive_int
+from bayes_zoo.models.normal_gamma import (
     DEFAULT_PRIOR,
     NormalGammaPrior,
     SufficientStats,
@@ -35,7 +35,7 @@ from models.normal_gamma import (
     log_joint,
     sufficient_statistics,
 )
-from inference.seeding import chain_generators
+from bayes_zoo.inference.seeding import chain_generators
 
 __all__ = [
     "GibbsState",
@@ -103,7 +103,7 @@ def _as_float_array(value, name: str, *, positive: bool = False) -> np.ndarray:
 
 
 def _check_stats(stats) -> SufficientStats:
-    return instance(stats, SufficientStats, "stats")  # from models.normal_gamma.sufficient_statistics
+    return instance(stats, SufficientStats, "stats")  # from bayes_zoo.models.normal_gamma.sufficient_statistics
 
 
 def full_conditional_mu(beta, stats: SufficientStats, prior: NormalGammaPrior):
@@ -241,7 +241,7 @@ def sample(
         Discarded sweeps per chain.
     seed : int, >= 0
     planted_bug : bool, default False
-        For teaching and for the tests of simulation-based calibration (:mod:`inference.sbc`): draw beta's
+        For teaching and for the tests of simulation-based calibration (:mod:`bayes_zoo.inference.sbc`): draw beta's
         full conditional Gamma(shape, rate) as Gamma(shape, scale = rate) — NumPy's ``gamma(shape, scale)``
         given the rate, a classic mistake.  The chains still look healthy; SBC flags it.
         ``posterior.attrs["algorithm"]`` then says so.
@@ -250,7 +250,7 @@ def sample(
     -------
     arviz.InferenceData
         ``posterior``: ``mu``, ``beta``, ``sigma = beta ** -0.5``, each of dims ``(chain, draw)``, named as
-        in :func:`models.normal_gamma.build_pymc_model`; ``sample_stats``: ``log_joint`` (log prior + log
+        in :func:`bayes_zoo.models.normal_gamma.build_pymc_model`; ``sample_stats``: ``log_joint`` (log prior + log
         likelihood, no Jacobian), ``(chain, draw)``; ``observed_data``: ``x`` with dims ``("obs",)``.
         ``posterior.attrs`` holds ``sampling_time`` (wall-clock seconds, as PyMC), ``algorithm`` and ``seed``.
 

@@ -1,6 +1,6 @@
 """SSVS Gibbs sampler for spike-and-slab linear regression (George & McCulloch 1993, conjugate form).
 
-The model is in :mod:`models.spike_slab`::
+The model is in :mod:`bayes_zoo.models.spike_slab`::
 
     y | w, sigma2          ~ Normal(X w, sigma2 I_N)                  X: (N, D)
     w_d | gamma_d, sigma2  ~ Normal(0, sigma2 v[gamma_d])             v[0] = spike_var, v[1] = slab_var
@@ -21,7 +21,7 @@ Ročková & George 2014).  Each follows from the joint density by keeping the fa
   sigma2 appears in the prior (power ``-(nu/2 + 1)``), the likelihood (``-N/2``) and the D Normal priors of
   w (``-D/2``, because their variances are ``sigma2 v_d``).
 * ``gamma_d | w, theta, sigma2 ~ Bernoulli(p_d)``, independently over d, where ``p_d`` is
-  :func:`models.spike_slab.inclusion_probability` (the gammas enter only ``p(w_d | gamma_d, sigma2)`` and
+  :func:`bayes_zoo.models.spike_slab.inclusion_probability` (the gammas enter only ``p(w_d | gamma_d, sigma2)`` and
   ``p(gamma_d | theta)``; y is independent of gamma given w).
 * ``theta | gamma ~ Beta(a0 + k, b0 + D - k)``, ``k = sum_d gamma_d`` (Beta–Bernoulli conjugacy).
 
@@ -47,7 +47,7 @@ noise, so its mean and covariance can be read off the code itself).
 
 **Noise drawn in bulk.**  Every random variate of a sweep has a law fixed in advance, so a chain's noise is
 drawn in blocks from its own stream and the sequential part runs compiled (numba), as in
-:mod:`inference.gibbs.normal_gamma`:
+:mod:`bayes_zoo.inference.gibbs.normal_gamma`:
 
 * ``z``: D standard normals (``"woodbury"``: D + N, the last N are ``delta``);
 * ``g ~ Gamma(nu/2 + N/2 + D/2, 1)``: ``sigma2 = scale / g``;
@@ -71,8 +71,8 @@ import numba
 import numpy as np
 from scipy import linalg
 
-from models.checks import generator, nonnegative_int, positive_int
-from models.spike_slab import (
+from bayes_zoo.models.checks import generator, nonnegative_int, positive_int
+from bayes_zoo.models.spike_slab import (
     DEFAULT_PRIOR,
     SpikeSlabPrior,
     _check_prior,
@@ -80,7 +80,7 @@ from models.spike_slab import (
     check_regression_data,
     inclusion_probability,
 )
-from inference.seeding import chain_generators
+from bayes_zoo.inference.seeding import chain_generators
 
 __all__ = [
     "GibbsState",
@@ -342,7 +342,7 @@ def _run_block(gamma, sigma2, theta, z, g, u, e, ga, gb, xtx, xty, yty, X, y, v0
 def _check_stats(stats) -> RegressionStats:
     if not isinstance(stats, RegressionStats):
         raise ValueError(
-            f"stats: expected RegressionStats (inference.gibbs.spike_slab.regression_stats), got {type(stats).__name__}"
+            f"stats: expected RegressionStats (bayes_zoo.inference.gibbs.spike_slab.regression_stats), got {type(stats).__name__}"
         )
     return stats
 
@@ -379,12 +379,12 @@ def _chains_of(value, name) -> int:
 
 
 def regression_stats(X, y) -> RegressionStats:
-    """Validate ``X``, ``y`` (:func:`models.spike_slab.check_regression_data`) and compute X^T X, X^T y, y^T y.
+    """Validate ``X``, ``y`` (:func:`bayes_zoo.models.spike_slab.check_regression_data`) and compute X^T X, X^T y, y^T y.
 
     Raises
     ------
     ValueError
-        As :func:`models.spike_slab.check_regression_data` (the message names ``X`` or ``y``).
+        As :func:`bayes_zoo.models.spike_slab.check_regression_data` (the message names ``X`` or ``y``).
     """
     X, y = check_regression_data(X, y)
     X, y = np.ascontiguousarray(X), np.ascontiguousarray(y)
@@ -468,7 +468,7 @@ def full_conditional_sigma2(w, gamma, stats: RegressionStats, prior: SpikeSlabPr
 
 def full_conditional_gamma(w, theta, sigma2, prior: SpikeSlabPrior = DEFAULT_PRIOR) -> np.ndarray:
     """``P(gamma_d = 1 | w, theta, sigma2)``, shape ``(C, D)``: the compiled form of
-    :func:`models.spike_slab.inclusion_probability` that the sweep uses."""
+    :func:`bayes_zoo.models.spike_slab.inclusion_probability` that the sweep uses."""
     prior = _check_prior(prior)
     c = _chains_of(w, "w")
     w = _float_array(w, "w", (c, np.shape(w)[1]))
@@ -670,8 +670,8 @@ def sample(
         ``posterior``: ``w``, ``gamma`` (int), ``inclusion_probability`` of dims ``(chain, draw, feature)``,
         ``sigma2`` and ``theta`` of dims ``(chain, draw)``.  ``inclusion_probability`` is the
         Rao–Blackwellised ``P(gamma_d = 1 | w, theta, sigma2)`` at each draw
-        (:func:`models.spike_slab.inclusion_probability`), as the deterministic of
-        :func:`models.spike_slab.build_pymc_model`; its posterior mean estimates ``P(gamma_d = 1 | y)``.
+        (:func:`bayes_zoo.models.spike_slab.inclusion_probability`), as the deterministic of
+        :func:`bayes_zoo.models.spike_slab.build_pymc_model`; its posterior mean estimates ``P(gamma_d = 1 | y)``.
         ``observed_data``: ``y`` with dims ``("obs",)``.  ``posterior.attrs``: ``sampling_time`` (seconds,
         sampling only), ``algorithm = "ssvs-gibbs"``, ``seed``, ``w_method``, ``tuning_steps``, ``thin``.
 

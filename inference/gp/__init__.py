@@ -1,1 +1,1 @@
-"""Gaussian processes by hand: the exact posterior (:mod:`inference.gp.exact`) and FITC (:mod:`inference.gp.fitc`)."""
+"""Gaussian processes by hand: the exact posterior (:mod:`bayes_zoo.inference.gp.exact`) and FITC (:mod:`bayes_zoo.inference.gp.fitc`)."""

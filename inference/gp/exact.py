@@ -1,7 +1,7 @@
 """The exact GP regression posterior by hand: Cholesky predictive, log marginal likelihood and its gradient,
 type-II maximum likelihood.
 
-Model (see :mod:`models.gp`)::
+Model (see :mod:`bayes_zoo.models.gp`)::
 
     f ~ GP(0, k),  k(x, x') = eta^2 exp(-sum_d (x_d - x'_d)^2 / (2 ell_d^2))     X: (N, D), y: (N,)
     y = f(X) + e,  e ~ N(0, sigma^2 I)
@@ -21,11 +21,11 @@ round-off level (:data:`NEGATIVE_VARIANCE_RTOL` times the prior variance ``eta^2
 ``FloatingPointError`` — it would be a bug, not round-off.  ``include_noise`` adds ``sigma^2`` (y instead of f).
 
 The jitter is a stabiliser of ``C`` only: ``k*`` and ``k(x*, x*)`` carry none, exactly as PyMC's
-``Marginal.predict(diag=True)`` (see :mod:`models.gp` for where PyMC puts its jitter).
+``Marginal.predict(diag=True)`` (see :mod:`bayes_zoo.models.gp` for where PyMC puts its jitter).
 
 **f at the training inputs** (:func:`posterior_at_training_inputs`) treats the jitter as part of f's prior
 covariance, ``f ~ N(0, K + j I)``, as PyMC's ``Latent.prior`` does, so that it is the exact posterior of
-:func:`models.gp.build_latent_model` at the same jitter.  With ``K_j = K + j I = C - sigma^2 I``::
+:func:`bayes_zoo.models.gp.build_latent_model` at the same jitter.  With ``K_j = K + j I = C - sigma^2 I``::
 
     E[f | y]   = K_j C^-1 y = y - sigma^2 alpha                                      [N]
     Cov[f | y] = K_j - K_j C^-1 K_j = sigma^2 I - sigma^4 C^-1                       [N, N]
@@ -56,8 +56,8 @@ and :func:`fit_type2_ml` keeps sigma at 0.
 likelihood over the log-hyperparameters with L-BFGS-B and the analytic gradient, from the given start and
 from random starts drawn uniformly in the log-bounds (``numpy.random.default_rng(seed)``).
 
-All Cholesky factorisations go through :func:`inference.gp.linalg.cholesky`: a matrix that is not
-positive definite in floating point gets more jitter with a :class:`~inference.gp.linalg.JitterWarning`,
+All Cholesky factorisations go through :func:`bayes_zoo.inference.gp.linalg.cholesky`: a matrix that is not
+positive definite in floating point gets more jitter with a :class:`~bayes_zoo.inference.gp.linalg.JitterWarning`,
 then a ``ValueError`` naming the fix.
 """
 
@@ -70,9 +70,9 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
-from inference.gp.linalg import JitterWarning, cholesky
-from models.checks import instance, nonnegative_int, positive_int
-from models.gp import GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad
+from bayes_zoo.inference.gp.linalg import JitterWarning, cholesky
+from bayes_zoo.models.checks import instance, nonnegative_int, positive_int
+from bayes_zoo.models.gp import GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad
 
 __all__ = [
     "NEGATIVE_VARIANCE_RTOL",
@@ -151,7 +151,7 @@ def posterior(X, y, hyper: GPHyperparameters, *, jitter: float = 0.0) -> ExactGP
     y : array_like, shape (N,)
     hyper : GPHyperparameters
     jitter : float >= 0
-        Added to the diagonal of ``K + sigma^2 I`` (``models.gp.PYMC_JITTER`` reproduces PyMC).
+        Added to the diagonal of ``K + sigma^2 I`` (``bayes_zoo.models.gp.PYMC_JITTER`` reproduces PyMC).
 
     Returns
     -------
@@ -235,7 +235,7 @@ def posterior_at_training_inputs(gp: ExactGP):
     """Exact posterior of f at the training inputs, with f's prior covariance ``K + jitter I``.
 
     ``E[f | y] = y - sigma^2 alpha``, ``Cov[f | y] = sigma^2 I - sigma^4 C^-1`` (module docstring): the
-    posterior of :func:`models.gp.build_latent_model` at the same jitter.
+    posterior of :func:`bayes_zoo.models.gp.build_latent_model` at the same jitter.
 
     Parameters
     ----------
@@ -255,7 +255,7 @@ def posterior_at_training_inputs(gp: ExactGP):
 
 
 def exact_summary(gp: ExactGP, labels=None, *, var_name: str = "f") -> pd.DataFrame:
-    """The exact reference table for :func:`inference.crossval.compare`: f's marginals at the training inputs.
+    """The exact reference table for :func:`bayes_zoo.inference.crossval.compare`: f's marginals at the training inputs.
 
     Each marginal is Gaussian, so ``q05 = mean - 1.6449 sd`` and ``q95 = mean + 1.6449 sd``.
 
@@ -263,7 +263,7 @@ def exact_summary(gp: ExactGP, labels=None, *, var_name: str = "f") -> pd.DataFr
     ----------
     gp : ExactGP
     labels : sequence, length N, optional
-        Coordinate values of ``obs`` (default ``0 .. N-1``, as :func:`models.gp.build_latent_model` sets).
+        Coordinate values of ``obs`` (default ``0 .. N-1``, as :func:`bayes_zoo.models.gp.build_latent_model` sets).
     var_name : str
         The variable's name in the sampled results.
 
@@ -568,7 +568,7 @@ def fit_type2_ml(X, y, init: GPHyperparameters, *, restarts: int = 4, seed: int 
     Raises
     ------
     ValueError
-        Naming the argument: bad data, ``init`` not a :class:`~models.gp.GPHyperparameters` or outside
+        Naming the argument: bad data, ``init`` not a :class:`~bayes_zoo.models.gp.GPHyperparameters` or outside
         ``bounds``, ``restarts``/``seed``/``maxiter`` out of range, ``bounds`` not a :class:`Type2MLBounds`.
     """
     X, y = check_data(X, y)

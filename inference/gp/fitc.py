@@ -66,7 +66,7 @@ N x M matrices and a few elementwise passes: no loop over N or M, one over the D
   With both ``sigma = 0`` and ``jitter = 0``, an input on a pseudo-input has ``Lambda_n = 0`` and the
   covariance is singular: ``ValueError`` naming ``jitter``.
 - *Coincident pseudo-inputs* make ``K_uu`` singular; with ``jitter = 0`` (or too little) :func:`cholesky`
-  escalates it with a :class:`~inference.gp.linalg.JitterWarning`, and the result stays finite.
+  escalates it with a :class:`~bayes_zoo.inference.gp.linalg.JitterWarning`, and the result stays finite.
 - *M > N is allowed.*  FITC is defined for any ``M`` (``Q_ff`` then has rank at most N); it only costs
   O(M^3 + N M^2).  ``Z = X`` (``M = N``) is the case in which FITC equals the exact GP.
 - Inputs: ``X`` of shape ``(N, D)`` or ``(N,)`` (one dimension), ``Z`` of shape ``(M, D)`` or ``(M,)``; bad
@@ -89,9 +89,9 @@ import numpy as np
 from scipy import linalg, optimize
 from threadpoolctl import ThreadpoolController
 
-from inference.gp.linalg import DSYRK, DTRSM, JitterWarning, add_gram_rows, cholesky, solve_lower_rows
-from models.checks import finite_scalar, instance, nonnegative_int, positive_int
-from models.gp import (PYMC_JITTER, GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad, exp_quad_diag,
+from bayes_zoo.inference.gp.linalg import DSYRK, DTRSM, JitterWarning, add_gram_rows, cholesky, solve_lower_rows
+from bayes_zoo.models.checks import finite_scalar, instance, nonnegative_int, positive_int
+from bayes_zoo.models.gp import (PYMC_JITTER, GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad, exp_quad_diag,
                        exp_quad_rows)
 
 __all__ = [
@@ -337,7 +337,7 @@ def log_marginal_likelihood(X, y, Z, hyper: GPHyperparameters, *, jitter: float 
         Pseudo-inputs; any M >= 1 (M > N allowed).
     hyper : GPHyperparameters
         ``eta``, ``lengthscale`` (shared or ARD), ``sigma`` (0: noiseless).
-    jitter : float >= 0, default :data:`models.gp.PYMC_JITTER` (1e-6, PyMC's)
+    jitter : float >= 0, default :data:`bayes_zoo.models.gp.PYMC_JITTER` (1e-6, PyMC's)
         Added to the diagonal of ``K_uu`` (escalated, with a ``JitterWarning``, if that is not enough), and
         the floor of the noise variance.
 

@@ -1,7 +1,7 @@
 """The lengthscale study: one closed-form posterior per lengthscale, against a known true function.
 
 For each ``ell`` (eta and sigma held fixed, usually at their type-II ML values), :func:`lengthscale_study`
-computes the exact posterior (:mod:`inference.gp.exact`) and reports
+computes the exact posterior (:mod:`bayes_zoo.inference.gp.exact`) and reports
 
 * the log marginal likelihood ``log p(y | ell)``, which type-II ML maximises;
 * the training RMSE ``|y - E[f(X) | y]| / sqrt(N)``: it falls as ``ell`` shrinks (a spiky f interpolates
@@ -21,9 +21,9 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from inference.gp import exact
-from models.checks import generator, positive_int
-from models.gp import GPHyperparameters, as_inputs, check_data, exp_quad
+from bayes_zoo.inference.gp import exact
+from bayes_zoo.models.checks import generator, positive_int
+from bayes_zoo.models.gp import GPHyperparameters, as_inputs, check_data, exp_quad
 
 __all__ = ["lengthscale_study", "prior_samples", "plot_lengthscale_study"]
 

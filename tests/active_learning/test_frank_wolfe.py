@@ -1,4 +1,4 @@
-"""active_learning.frank_wolfe: ACS-FW (Pinsler et al. 2019, Algorithm 1) — its invariants, its first choice, how
+"""bayes_zoo.active_learning.frank_wolfe: ACS-FW (Pinsler et al. 2019, Algorithm 1) — its invariants, its first choice, how
 close b steps come to the best b-point approximation, and what it does with degenerate pools."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
-from active_learning import frank_wolfe as fw
-from active_learning.gram import DenseGram, ProjectionGram
+from bayes_zoo.active_learning import frank_wolfe as fw
+from bayes_zoo.active_learning.gram import DenseGram, ProjectionGram
 
 SEEDS = [0, 1, 2, 3, 4]
 

@@ -1,11 +1,11 @@
-"""active_learning.gram: the three ways of reading K agree with K itself; bad input is named."""
+"""bayes_zoo.active_learning.gram: the three ways of reading K agree with K itself; bad input is named."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from active_learning.gram import DenseGram, LinearFisherGram, ProjectionGram
+from bayes_zoo.active_learning.gram import DenseGram, LinearFisherGram, ProjectionGram
 
 
 def _fisher_inputs(seed=0, n=9, d=3):

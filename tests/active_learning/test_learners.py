@@ -1,4 +1,4 @@
-"""active_learning.learners: the linear-regression learner's type-II ML, metrics in original units, scores,
+"""bayes_zoo.active_learning.learners: the linear-regression learner's type-II ML, metrics in original units, scores,
 inner products, and its NUTS posterior against the closed form."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from active_learning.gram import LinearFisherGram, ProjectionGram
-from active_learning.learners import LinearRegressionLearner, NutsSettings
-from models.linear import LinearPrior, log_marginal_likelihood
+from bayes_zoo.active_learning.gram import LinearFisherGram, ProjectionGram
+from bayes_zoo.active_learning.learners import LinearRegressionLearner, NutsSettings
+from bayes_zoo.models.linear import LinearPrior, log_marginal_likelihood
 
 
 def _data(n=60, seed=0):

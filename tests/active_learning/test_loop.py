@@ -1,4 +1,4 @@
-"""active_learning.loop: the split, the rounds and their bookkeeping, learning curves and the final table."""
+"""bayes_zoo.active_learning.loop: the split, the rounds and their bookkeeping, learning curves and the final table."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from active_learning import loop
-from active_learning.learners import LinearRegressionLearner
+from bayes_zoo.active_learning import loop
+from bayes_zoo.active_learning.learners import LinearRegressionLearner
 
 
 def _data(n=80, seed=0):

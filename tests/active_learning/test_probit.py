@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-import active_learning.probit as probit_module
-from active_learning.frank_wolfe import select
-from active_learning.gram import ProjectionGram
-from active_learning.learners import NutsSettings
-from active_learning.probit import (ProbitFisherGram, ProbitLearner, bvn_cdf, expected_probit_entropy,
+import bayes_zoo.active_learning.probit as probit_module
+from bayes_zoo.active_learning.frank_wolfe import select
+from bayes_zoo.active_learning.gram import ProjectionGram
+from bayes_zoo.active_learning.learners import NutsSettings
+from bayes_zoo.active_learning.probit import (ProbitFisherGram, ProbitLearner, bvn_cdf, expected_probit_entropy,
                                     probit_entropy)
 
 Z_MAX = 4.0  # |z| bound for MCSE-scaled checks

@@ -1,4 +1,4 @@
-"""active_learning.projections: random projections converge to the closed-form weighted Euclidean inner products
+"""bayes_zoo.active_learning.projections: random projections converge to the closed-form weighted Euclidean inner products
 at the Monte Carlo rate, from exact draws and through PyMC (Monte Carlo over the outcomes); Bernoulli L_n."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import special
 
-from active_learning.projections import (bernoulli_projections, gaussian_projections, linear_euclidean_gram,
+from bayes_zoo.active_learning.projections import (bernoulli_projections, gaussian_projections, linear_euclidean_gram,
                                          monte_carlo_projections)
-from models.linear import LinearPrior, build_linear_model, conjugate_posterior
+from bayes_zoo.models.linear import LinearPrior, build_linear_model, conjugate_posterior
 
 SIGMA = 0.5
 

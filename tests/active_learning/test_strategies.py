@@ -1,4 +1,4 @@
-"""active_learning.strategies: top-b, strategy names, random batches, and the point of ACS-FW — on a pool with a
+"""bayes_zoo.active_learning.strategies: top-b, strategy names, random batches, and the point of ACS-FW — on a pool with a
 tight cluster of near-duplicates, top-b on predictive entropy takes the whole cluster while ACS-FW spreads out."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from active_learning.learners import LinearRegressionLearner
-from active_learning.strategies import STRATEGIES, check_strategies, select_batch, top_b
-from models.linear import LinearPrior
+from bayes_zoo.active_learning.learners import LinearRegressionLearner
+from bayes_zoo.active_learning.strategies import STRATEGIES, check_strategies, select_batch, top_b
+from bayes_zoo.models.linear import LinearPrior
 
 N_SPREAD, N_CLUSTER, BATCH = 60, 10, 10
 CLUSTER_SEEDS = range(10)

@@ -1,4 +1,4 @@
-"""inference.crossval: z-scores scaled by ArviZ's MCSE, the Bonferroni threshold, and the three verdicts."""
+"""bayes_zoo.inference.crossval: z-scores scaled by ArviZ's MCSE, the Bonferroni threshold, and the three verdicts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from inference import crossval
+from bayes_zoo.inference import crossval
 
 
 def _normal_idata(loc=0.0, scale=1.0, chains=4, draws=2000, seed=0):

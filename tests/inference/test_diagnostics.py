@@ -1,4 +1,4 @@
-"""inference.diagnostics: the ArviZ numbers, and degenerate chains never pass."""
+"""bayes_zoo.inference.diagnostics: the ArviZ numbers, and degenerate chains never pass."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from inference import diagnostics
+from bayes_zoo.inference import diagnostics
 
 
 def _idata(values, **sample_stats):

@@ -1,4 +1,4 @@
-"""inference.em.spike_slab: monotone objectives, fixed points, the all-spike corner, agreement with the exact
+"""bayes_zoo.inference.em.spike_slab: monotone objectives, fixed points, the all-spike corner, agreement with the exact
 top model, multiple starts on the diabetes data, D > N, and bad input."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inference.em import spike_slab as em
-from models import spike_slab as ss
-from models.datasets import load_diabetes
+from bayes_zoo.inference.em import spike_slab as em
+from bayes_zoo.models import spike_slab as ss
+from bayes_zoo.models.datasets import load_diabetes
 
 PRIOR = ss.DEFAULT_PRIOR
 #: For the small problem: a spike of sd 0.1 sigma, wide enough to hold a null coefficient's sampling noise

@@ -1,4 +1,4 @@
-"""inference.gibbs.normal_gamma: full conditionals, the compiled chain, determinism, exactness in law, bad input."""
+"""bayes_zoo.inference.gibbs.normal_gamma: full conditionals, the compiled chain, determinism, exactness in law, bad input."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inference import crossval
-from inference.gibbs import normal_gamma as gibbs
-from inference.seeding import chain_generators
-from models import normal_gamma as ng
+from bayes_zoo.inference import crossval
+from bayes_zoo.inference.gibbs import normal_gamma as gibbs
+from bayes_zoo.inference.seeding import chain_generators
+from bayes_zoo.models import normal_gamma as ng
 
 PRIOR = ng.NormalGammaPrior(mu0=1.0, s0_var=4.0, a=2.0, b=3.0)
 X = np.array([0.3, 2.2, 1.1, -0.4, 1.9, 0.8])
@@ -182,7 +182,7 @@ def test_gibbs_matches_the_exact_posterior_with_three_observations_and_heavy_tai
 
 @pytest.mark.slow
 def test_gibbs_matches_the_exact_posterior_without_the_outliers():
-    from models.datasets import load_newcomb
+    from bayes_zoo.models.datasets import load_newcomb
 
     x = load_newcomb(drop_outliers=True).arrays["x"]
     exact = ng.exact_posterior(x)

@@ -1,4 +1,4 @@
-"""inference.gibbs.spike_slab: full conditionals, both w-samplers' laws, the compiled chain, exactness in law
+"""bayes_zoo.inference.gibbs.spike_slab: full conditionals, both w-samplers' laws, the compiled chain, exactness in law
 against enumeration, a buggy variant caught, determinism, D > N, bad input."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inference import crossval
-from inference.gibbs import spike_slab as gibbs
-from inference.seeding import chain_generators
-from models import spike_slab as ss
+from bayes_zoo.inference import crossval
+from bayes_zoo.inference.gibbs import spike_slab as gibbs
+from bayes_zoo.inference.seeding import chain_generators
+from bayes_zoo.models import spike_slab as ss
 
 PRIOR = ss.SpikeSlabPrior(spike_var=0.01, slab_var=2.0, a0=1.5, b0=2.0, nu=3.0, lam=0.8)
 CONTINUOUS = ["w", "sigma2", "theta"]

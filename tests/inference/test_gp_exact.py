@@ -1,4 +1,4 @@
-"""inference.gp.exact: the closed-form GP against dense formulas, finite differences, PyMC, and NUTS."""
+"""bayes_zoo.inference.gp.exact: the closed-form GP against dense formulas, finite differences, PyMC, and NUTS."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inference.crossval import compare
-from inference.gp import exact
-from inference.gp.linalg import JitterWarning
-from inference.nuts import sample_nuts
-from models.gp import PYMC_JITTER, GPHyperparameters, build_latent_model, exp_quad
+from bayes_zoo.inference.crossval import compare
+from bayes_zoo.inference.gp import exact
+from bayes_zoo.inference.gp.linalg import JitterWarning
+from bayes_zoo.inference.nuts import sample_nuts
+from bayes_zoo.models.gp import PYMC_JITTER, GPHyperparameters, build_latent_model, exp_quad
 
 HYPER = GPHyperparameters(eta=1.3, lengthscale=0.8, sigma=0.25)
 ARD = GPHyperparameters(eta=0.9, lengthscale=(0.7, 2.5), sigma=0.3)
@@ -103,7 +103,7 @@ def test_log_parameters_round_trip_for_ard_hyperparameters():
 
 
 def test_log_marginal_likelihood_equals_pymc_marginal_likelihood_logp(ard_data):
-    from models.gp import pymc_marginal_log_likelihood
+    from bayes_zoo.models.gp import pymc_marginal_log_likelihood
 
     X, y = ard_data
     ours = exact.log_marginal_likelihood(X, y, ARD, jitter=PYMC_JITTER)
@@ -111,7 +111,7 @@ def test_log_marginal_likelihood_equals_pymc_marginal_likelihood_logp(ard_data):
 
 
 def test_predictive_mean_and_variance_equal_pymc_marginal_predict(data):
-    from models.gp import pymc_marginal_predict
+    from bayes_zoo.models.gp import pymc_marginal_predict
 
     X, y = data
     mean, var = exact.predict(exact.posterior(X, y, HYPER, jitter=PYMC_JITTER), X_NEW)
@@ -121,7 +121,7 @@ def test_predictive_mean_and_variance_equal_pymc_marginal_predict(data):
 
 
 def test_noisy_predictive_covariance_equals_pymc_conditional_with_pred_noise(data):
-    from models.gp import pymc_marginal_predict
+    from bayes_zoo.models.gp import pymc_marginal_predict
 
     X, y = data
     _, cov = exact.predict(exact.posterior(X, y, HYPER, jitter=PYMC_JITTER), X_NEW, full_cov=True,
@@ -131,7 +131,7 @@ def test_noisy_predictive_covariance_equals_pymc_conditional_with_pred_noise(dat
 
 
 def test_pymc_full_predictive_covariance_of_f_adds_its_jitter_once_more(data):
-    from models.gp import pymc_marginal_predict
+    from bayes_zoo.models.gp import pymc_marginal_predict
 
     X, y = data
     _, cov = exact.predict(exact.posterior(X, y, HYPER, jitter=PYMC_JITTER), X_NEW, full_cov=True)

@@ -1,4 +1,4 @@
-"""inference.gp.fitc: FITC against dense NumPy (its own covariance, and the exact GP when Z = X), the analytic
+"""bayes_zoo.inference.gp.fitc: FITC against dense NumPy (its own covariance, and the exact GP when Z = X), the analytic
 gradient against finite differences, ML-II over Z, and the numerical edge cases."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inference.gp import fitc
-from inference.gp.linalg import JitterWarning
-from models.datasets import load_snelson
-from models.gp import GPHyperparameters, exp_quad
+from bayes_zoo.inference.gp import fitc
+from bayes_zoo.inference.gp.linalg import JitterWarning
+from bayes_zoo.models.datasets import load_snelson
+from bayes_zoo.models.gp import GPHyperparameters, exp_quad
 
 HYPER_ARD = GPHyperparameters(eta=1.2, lengthscale=(0.6, 0.9), sigma=0.3)
 
@@ -127,7 +127,7 @@ def test_concurrent_calls_agree_and_leave_the_blas_thread_limits_as_they_found_t
 
 
 def test_the_compiled_fold_refuses_a_buffer_too_small_for_its_blocks():
-    from inference.gp.linalg import DSYRK, DTRSM
+    from bayes_zoo.inference.gp.linalg import DSYRK, DTRSM
 
     X, y = _data(n=10, dims=1)
     m = 3

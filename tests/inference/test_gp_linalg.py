@@ -1,4 +1,4 @@
-"""inference.gp.linalg: Cholesky with jitter escalation, a warning when more jitter was needed, a clear error;
+"""bayes_zoo.inference.gp.linalg: Cholesky with jitter escalation, a warning when more jitter was needed, a clear error;
 the compiled BLAS calls FITC folds with."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from inference.gp.linalg import DSYRK, DTRSM, JitterWarning, add_gram_rows, cholesky, solve_lower_rows
-from models.gp import exp_quad
+from bayes_zoo.inference.gp.linalg import DSYRK, DTRSM, JitterWarning, add_gram_rows, cholesky, solve_lower_rows
+from bayes_zoo.models.gp import exp_quad
 
 
 def test_a_well_conditioned_matrix_gets_exactly_the_jitter_asked_for():

@@ -1,12 +1,12 @@
-"""inference.gp.study: the lengthscale study scores each exact posterior against the known true function."""
+"""bayes_zoo.inference.gp.study: the lengthscale study scores each exact posterior against the known true function."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from inference.gp import exact, study
-from models import gp
+from bayes_zoo.inference.gp import exact, study
+from bayes_zoo.models import gp
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import optimize, special
 
-from inference.laplace import GaussianApproximation, log_posterior, probit_laplace
-from models.probit import ProbitPrior, log_likelihood_gradient
+from bayes_zoo.inference.laplace import GaussianApproximation, log_posterior, probit_laplace
+from bayes_zoo.models.probit import ProbitPrior, log_likelihood_gradient
 
 PRIOR = ProbitPrior(weight_sd=2.5)
 

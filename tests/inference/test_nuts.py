@@ -1,13 +1,13 @@
-"""inference.nuts: the zoo's one call to pymc.sample, checked against the exact posterior."""
+"""bayes_zoo.inference.nuts: the zoo's one call to pymc.sample, checked against the exact posterior."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from inference import crossval
-from inference.nuts import sample_nuts, step_methods
-from models import normal_gamma as ng
+from bayes_zoo.inference import crossval
+from bayes_zoo.inference.nuts import sample_nuts, step_methods
+from bayes_zoo.models import normal_gamma as ng
 
 
 def test_nuts_matches_the_exact_posterior_within_mcse(newcomb_nuts, newcomb_exact):
@@ -51,7 +51,7 @@ def test_a_non_model_is_refused():
 
 @pytest.mark.slow
 def test_long_nuts_run_matches_the_exact_posterior_without_the_outliers():
-    from models.datasets import load_newcomb
+    from bayes_zoo.models.datasets import load_newcomb
 
     x = load_newcomb(drop_outliers=True).arrays["x"]
     idata = sample_nuts(ng.build_pymc_model(x), draws=5000, tune=1000, chains=4, seed=21)

@@ -1,4 +1,4 @@
-"""inference.sbc: calibration verdicts on samplers known right or wrong, identical results on every backend,
+"""bayes_zoo.inference.sbc: calibration verdicts on samplers known right or wrong, identical results on every backend,
 failures reported, seeds, ranks and ties, the uniformity test, the ECDF plot, bad arguments.
 
 The toy problems are conjugate: ``mu ~ N(0, 1)``, ``y_i | mu ~ N(mu, 1)`` for ``i = 1..5``, whose posterior is
@@ -8,7 +8,7 @@ loky ships them by value (``cloudpickle.register_pickle_by_value`` below, whatev
 with); Dask pickles them by reference, and its workers import this module, the repository root being on their
 path (the ``cluster`` fixture).  Code shipped by value loses its file name (cloudpickle writes
 ``<dynamic-code>``), and a failure's error text holds the last frames of its traceback: the failing toy raises
-inside importable code (``models.checks``), so that its error text is the same in every process.
+inside importable code (``bayes_zoo.models.checks``), so that its error text is the same in every process.
 
 Times on two idle cores: about 30 s for the whole file, of which ~5 s start loky's two workers (each imports
 ArviZ and the models) and ~6 s start the Dask cluster and run its first tasks.
@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inference.sbc import SBCProblem, SBCResult, plot_ecdf, run_sbc, simulate_once, simulation_seeds, uniformity
-from models.normal_gamma import sufficient_statistics
-from zoo.pairs import normal_gamma
+from bayes_zoo.inference.sbc import SBCProblem, SBCResult, plot_ecdf, run_sbc, simulate_once, simulation_seeds, uniformity
+from bayes_zoo.models.normal_gamma import sufficient_statistics
+from bayes_zoo.pairs import normal_gamma
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # loky workers need not import this file
 
@@ -64,7 +64,7 @@ def _simulate_saturating(rng):
 
 
 def _exact_from_sufficient_statistics(y, seed):
-    """The exact sampler, fed by :func:`models.normal_gamma.sufficient_statistics`, which refuses NaN: it raises
+    """The exact sampler, fed by :func:`bayes_zoo.models.normal_gamma.sufficient_statistics`, which refuses NaN: it raises
     two calls down, inside importable code, so the error text is the same in every process."""
     n, mean, _ = sufficient_statistics(y)
     rng = np.random.default_rng(seed)

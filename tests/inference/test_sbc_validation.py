@@ -1,6 +1,6 @@
 """Simulation-based calibration of every registered pair's handwritten sampler at full size (``make validate``).
 
-For each pair with an ``sbc`` (``zoo.registry.Pair.sbc``): 500 simulations of its handwritten sampler
+For each pair with an ``sbc`` (``bayes_zoo.registry.Pair.sbc``): 500 simulations of its handwritten sampler
 (``quick=False``), two local workers, root seed 0, must give ranks the chi-square test calls uniform for every
 quantity (20 bins, Bonferroni at family-wise 1%) and no failed simulation; and the normal-gamma planted bug
 (the Gamma's rate used as a scale) must be caught in ``beta`` at the same size.  About 45 s on two cores
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-import zoo.pairs  # noqa: F401  (registers every pair)
-from inference.sbc import run_sbc, uniformity
-from zoo.registry import REGISTRY
+import bayes_zoo.pairs  # noqa: F401  (registers every pair)
+from bayes_zoo.inference.sbc import run_sbc, uniformity
+from bayes_zoo.registry import REGISTRY
 
 SIMS, JOBS, SEED = 500, 2, 0
 PAIRS = [name for name, pair in REGISTRY.items() if pair.sbc is not None]

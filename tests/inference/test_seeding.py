@@ -1,9 +1,9 @@
-"""inference.seeding: independent, reproducible chain streams."""
+"""bayes_zoo.inference.seeding: independent, reproducible chain streams."""
 
 import numpy as np
 import pytest
 
-from inference.seeding import chain_generators
+from bayes_zoo.inference.seeding import chain_generators
 
 
 def test_streams_are_reproducible_and_distinct():

@@ -1,9 +1,9 @@
-"""models.datasets: the bundled data load as documented, with provenance."""
+"""bayes_zoo.models.datasets: the bundled data load as documented, with provenance."""
 
 import numpy as np
 import pytest
 
-from models.datasets import (
+from bayes_zoo.models.datasets import (
     NEWCOMB_OUTLIERS,
     UCI_DATASETS,
     load_breast_cancer,
@@ -31,7 +31,7 @@ def test_provenance_lines_are_kept():
 
 
 def test_diabetes_has_442_rows_of_ten_named_features():
-    from models.datasets import DIABETES_FEATURES, load_diabetes
+    from bayes_zoo.models.datasets import DIABETES_FEATURES, load_diabetes
 
     data = load_diabetes()
     assert data.arrays["X"].shape == (442, 10) and data.arrays["y"].shape == (442,)

@@ -1,11 +1,11 @@
-"""models.gp: the squared-exponential kernel, its hyperparameters and the input checks."""
+"""bayes_zoo.models.gp: the squared-exponential kernel, its hyperparameters and the input checks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from models import gp
+from bayes_zoo.models import gp
 
 
 def test_exp_quad_equals_pymc_expquad_with_ard_lengthscales():
@@ -168,7 +168,7 @@ def test_marginal_model_with_ard_has_one_lengthscale_per_input_dimension():
 def test_marginal_model_log_density_is_our_log_marginal_likelihood_plus_the_log_priors():
     from scipy import stats
 
-    from inference.gp.exact import log_marginal_likelihood
+    from bayes_zoo.inference.gp.exact import log_marginal_likelihood
 
     X, y = _sine()
     prior = gp.GPPrior.from_data(X, y)

@@ -1,4 +1,4 @@
-"""models.linear: the conjugate posterior against dense Gaussian conditioning, the evidence against SciPy's
+"""bayes_zoo.models.linear: the conjugate posterior against dense Gaussian conditioning, the evidence against SciPy's
 multivariate densities, the PyMC model's density against ours, the feature maps and the standardisation."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from models.linear import (LinearFeatures, LinearPrior, RandomFourierFeatures, Standardisation, build_linear_model,
+from bayes_zoo.models.linear import (LinearFeatures, LinearPrior, RandomFourierFeatures, Standardisation, build_linear_model,
                            conjugate_posterior, log_marginal_likelihood)
 
 

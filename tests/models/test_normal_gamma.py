@@ -1,4 +1,4 @@
-"""models.normal_gamma: prior checks, PyMC log-density, exact posterior by quadrature, conjugate closed form."""
+"""bayes_zoo.models.normal_gamma: prior checks, PyMC log-density, exact posterior by quadrature, conjugate closed form."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from models import normal_gamma as ng
+from bayes_zoo.models import normal_gamma as ng
 
 # ------------------------------------------------------------------------------------------------------
 # An independent 2-D reference: composite Gauss–Legendre over (mu, log beta) on a box covering the posterior.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from models.probit import (ProbitPrior, build_probit_model, check_labels, inverse_mills, log_likelihood,
+from bayes_zoo.models.probit import (ProbitPrior, build_probit_model, check_labels, inverse_mills, log_likelihood,
                            log_likelihood_gradient, log_likelihood_hessian)
 
 

@@ -1,5 +1,5 @@
-"""models.sparse_gp: PyMC's MarginalApprox (FITC, VFE) built at fixed pseudo-inputs, and the deterministic
-cross-checks with the handwritten FITC of inference.gp.fitc (same Z, hyperparameters and jitter)."""
+"""bayes_zoo.models.sparse_gp: PyMC's MarginalApprox (FITC, VFE) built at fixed pseudo-inputs, and the deterministic
+cross-checks with the handwritten FITC of bayes_zoo.inference.gp.fitc (same Z, hyperparameters and jitter)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inference.gp import fitc
-from models import sparse_gp
-from models.gp import PYMC_JITTER, GPHyperparameters, GPPrior, exp_quad
+from bayes_zoo.inference.gp import fitc
+from bayes_zoo.models import sparse_gp
+from bayes_zoo.models.gp import PYMC_JITTER, GPHyperparameters, GPPrior, exp_quad
 
 HYPER = GPHyperparameters(eta=1.2, lengthscale=(0.6, 0.9), sigma=0.3)
 

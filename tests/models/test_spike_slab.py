@@ -1,4 +1,4 @@
-"""models.spike_slab: data checks, PyMC log-density, and exact enumeration against brute-force integration."""
+"""bayes_zoo.models.spike_slab: data checks, PyMC log-density, and exact enumeration against brute-force integration."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from models import spike_slab as ss
+from bayes_zoo.models import spike_slab as ss
 
 PRIOR = ss.SpikeSlabPrior(spike_var=0.01, slab_var=2.0, a0=1.5, b0=2.0, nu=3.0, lam=0.8)
 
@@ -127,7 +127,7 @@ def test_pymc_inclusion_probability_equals_handwritten(small_problem, builder):
 
 
 def test_discrete_model_gets_a_compound_step(small_problem):
-    from inference.nuts import step_methods
+    from bayes_zoo.inference.nuts import step_methods
 
     X, y = small_problem
     steps = step_methods(ss.build_pymc_model_discrete(X, y, PRIOR))

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from zoo.notebooks import execute_notebook
+from bayes_zoo.notebooks import execute_notebook
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 

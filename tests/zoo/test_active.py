@@ -1,4 +1,4 @@
-"""zoo.active and `bayes-zoo active-learn`: end to end at quick size, the files written, the paired verdicts,
+"""bayes_zoo.active and `bayes-zoo active-learn`: end to end at quick size, the files written, the paired verdicts,
 and the usage errors."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo import active, cli
+from bayes_zoo import active, cli
 
 
 @pytest.fixture(scope="module")

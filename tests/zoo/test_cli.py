@@ -1,4 +1,4 @@
-"""zoo.cli: `bayes-zoo list` and `bayes-zoo compare` end to end at --quick size."""
+"""bayes_zoo.cli: `bayes-zoo list` and `bayes-zoo compare` end to end at --quick size."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from inference import crossval
-from zoo import cli, registry
+from bayes_zoo.inference import crossval
+from bayes_zoo import cli, registry
 
 
 @pytest.fixture(scope="module")

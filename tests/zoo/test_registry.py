@@ -1,9 +1,9 @@
-"""zoo.registry: pairs register once, by a unique name, with validated settings."""
+"""bayes_zoo.registry: pairs register once, by a unique name, with validated settings."""
 
 import pytest
 
-from zoo import pairs  # noqa: F401  (registers the pairs)
-from zoo import registry
+from bayes_zoo import pairs  # noqa: F401  (registers the pairs)
+from bayes_zoo import registry
 
 
 def test_normal_gamma_is_registered_first():
@@ -32,7 +32,7 @@ def _outcome(checks=None, crossval=None):
 
 
 def test_a_failed_identity_makes_the_pair_disagree_and_says_why():
-    from inference.crossval import identities, identity
+    from bayes_zoo.inference.crossval import identities, identity
 
     checks = identities([identity("lml: ours vs PyMC", 1.0, 1.0), identity("mean: ours vs PyMC", 1.0, 1.1)])
     outcome = _outcome(checks)
@@ -41,7 +41,7 @@ def test_a_failed_identity_makes_the_pair_disagree_and_says_why():
 
 
 def test_identities_that_hold_alone_agree():
-    from inference.crossval import identities, identity
+    from bayes_zoo.inference.crossval import identities, identity
 
     assert _outcome(identities([identity("lml", 2.0, 2.0)])).verdict == "agree"
 

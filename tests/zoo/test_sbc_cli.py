@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from zoo import cli
+from bayes_zoo import cli
 
 
 @pytest.fixture(scope="module")

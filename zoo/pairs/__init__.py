@@ -1,3 +1,3 @@
 """The registered pairs.  Importing this package registers every pair, in this order (the CLI's)."""
 
-from zoo.pairs import normal_gamma, spike_slab, gp, sparse_gp, active_learning  # noqa: F401
+from bayes_zoo.pairs import normal_gamma, spike_slab, gp, sparse_gp, active_learning  # noqa: F401

@@ -3,9 +3,9 @@ exact conjugate draws vs the closed form, and a learning-curve run.
 
 1. **Projections**: ACS-FW's random projections estimate the weighted Euclidean inner products
    ``K[n, m] = E_theta[L_n(theta) L_m(theta)]``.  For Bayesian linear regression with known noise these have a
-   closed form (:func:`active_learning.projections.linear_euclidean_gram`).  Per posterior draw, the products
+   closed form (:func:`bayes_zoo.active_learning.projections.linear_euclidean_gram`).  Per posterior draw, the products
    ``L_n(theta) L_m(theta)`` for a few pool pairs are computed from PyMC/NUTS draws and from independent
-   draws of the conjugate posterior; :func:`inference.crossval.compare` then compares both with the closed
+   draws of the conjugate posterior; :func:`bayes_zoo.inference.crossval.compare` then compares both with the closed
    form and with each other, MCSE-scaled (only the means have a closed form here).
 2. **Identities**: the closed-form weighted Fisher inner products computed as ACS-FW reads them (diagonal,
    row sums, columns; never N x N) equal the Gram matrix of their D^2-dimensional features, and Frank–Wolfe's
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from zoo.registry import Pair, PairOutcome, RunSettings, register
+from bayes_zoo.registry import Pair, PairOutcome, RunSettings, register
 
 NAME = "active-learning"
 TITLE = "Active learning by ACS-FW (yacht): PyMC-trace projections vs closed forms, learning curves"
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_options(*, repeats: int | None = None, budget: int | None = None) -> None:
     """Raise ``ValueError`` naming the option if :func:`run` would refuse these options."""
-    from models.checks import positive_int
+    from bayes_zoo.models.checks import positive_int
 
     for name, value in (("repeats", repeats), ("budget", budget)):
         if value is not None:
@@ -74,15 +74,15 @@ def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None
     import pandas as pd
     from scipy import optimize
 
-    from active_learning import frank_wolfe, loop
-    from active_learning.gram import LinearFisherGram, ProjectionGram
-    from active_learning.projections import gaussian_projections, linear_euclidean_gram
-    from inference import crossval
-    from inference.nuts import sample_nuts
-    from models.datasets import load_uci
-    from models.linear import (LinearFeatures, LinearPrior, Standardisation, build_linear_model,
+    from bayes_zoo.active_learning import frank_wolfe, loop
+    from bayes_zoo.active_learning.gram import LinearFisherGram, ProjectionGram
+    from bayes_zoo.active_learning.projections import gaussian_projections, linear_euclidean_gram
+    from bayes_zoo.inference import crossval
+    from bayes_zoo.inference.nuts import sample_nuts
+    from bayes_zoo.models.datasets import load_uci
+    from bayes_zoo.models.linear import (LinearFeatures, LinearPrior, Standardisation, build_linear_model,
                                conjugate_posterior)
-    from zoo import active
+    from bayes_zoo import active
 
     check_options(repeats=repeats, budget=budget)
     repeats = repeats or (3 if settings.quick else 5)
@@ -193,7 +193,7 @@ def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Simulation-based calibration (inference.sbc; `bayes-zoo sbc active-learning`)
+# Simulation-based calibration (bayes_zoo.inference.sbc; `bayes-zoo sbc active-learning`)
 # ---------------------------------------------------------------------------------------------------------
 
 #: SBC data: features [1, x1, x2] of SBC_N standard-normal inputs drawn once from SBC_DESIGN_SEED (the same
@@ -210,7 +210,7 @@ def _sbc_setup():
     """``(Phi [SBC_N, P], prior)``."""
     import numpy as np
 
-    from models.linear import LinearFeatures, LinearPrior
+    from bayes_zoo.models.linear import LinearFeatures, LinearPrior
 
     X = np.random.default_rng(SBC_DESIGN_SEED).standard_normal((SBC_N, SBC_INPUTS))
     return LinearFeatures()(X), LinearPrior(weight_scale=SBC_WEIGHT_SCALE)
@@ -232,7 +232,7 @@ def _sbc_simulate(rng):
 def _sbc_conjugate(y, seed, *, draws):
     import numpy as np
 
-    from models.linear import conjugate_posterior
+    from bayes_zoo.models.linear import conjugate_posterior
 
     Phi, prior = _sbc_setup()
     w, sigma = conjugate_posterior(Phi, y, prior).sample(np.random.default_rng(seed), 2 * draws)
@@ -243,8 +243,8 @@ def _sbc_conjugate(y, seed, *, draws):
 
 
 def _sbc_nuts(y, seed, *, draws):
-    from inference.nuts import sample_nuts
-    from models.linear import build_linear_model
+    from bayes_zoo.inference.nuts import sample_nuts
+    from bayes_zoo.models.linear import build_linear_model
 
     Phi, prior = _sbc_setup()
     post = sample_nuts(build_linear_model(Phi, y, prior), draws=draws, tune=draws, chains=2, seed=seed).posterior
@@ -255,10 +255,10 @@ def _sbc_nuts(y, seed, *, draws):
 
 def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     """The pair's samplers for simulation-based calibration: Bayesian linear regression with unknown noise
-    (the Normal-InverseGamma prior of :mod:`models.linear`, tau = ``SBC_WEIGHT_SCALE``, sigma2 ~
+    (the Normal-InverseGamma prior of :mod:`bayes_zoo.models.linear`, tau = ``SBC_WEIGHT_SCALE``, sigma2 ~
     InverseGamma(1, 1)) on a fixed design of a bias and ``SBC_INPUTS`` standard-normal inputs, ``SBC_N`` rows;
     quantities ``w[p]`` and ``sigma2``.  Handwritten: independent draws (2 "chains") from the conjugate
-    posterior (:meth:`models.linear.LinearPosterior.sample`).  NUTS: :func:`models.linear.build_linear_model`
+    posterior (:meth:`bayes_zoo.models.linear.LinearPosterior.sample`).  NUTS: :func:`bayes_zoo.models.linear.build_linear_model`
     (2 chains).
 
     Raises
@@ -268,7 +268,7 @@ def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     """
     from functools import partial
 
-    from inference.sbc import pair_problems
+    from bayes_zoo.inference.sbc import pair_problems
 
     draws = SBC_DRAWS[bool(quick)]
     return pair_problems(NAME, _sbc_simulate, handwritten=("conjugate", partial(_sbc_conjugate, draws=draws)),

@@ -1,23 +1,23 @@
 """Pair: exact GP regression with the squared-exponential kernel — the closed form by hand vs PyMC's
 ``gp.Marginal`` and ``gp.Latent``, and the lengthscale study.
 
-On a simulated 1-D data set with a known true function (:func:`models.gp.simulate`):
+On a simulated 1-D data set with a known true function (:func:`bayes_zoo.models.gp.simulate`):
 
-1. type-II maximum likelihood of (eta, ell, sigma) with restarts (:func:`inference.gp.exact.fit_type2_ml`);
+1. type-II maximum likelihood of (eta, ell, sigma) with restarts (:func:`bayes_zoo.inference.gp.exact.fit_type2_ml`);
 2. deterministic identities at those hyperparameters: our predictive mean and variance and our log marginal
    likelihood against PyMC's ``gp.Marginal`` (same jitter), to 1e-8;
 3. statistical: NUTS over f with ``gp.Latent`` at those hyperparameters against our closed-form posterior
    of f at the training inputs, with the zoo's MCSE-scaled protocol;
 4. type-II ML against the NUTS posterior over the hyperparameters (``gp.Marginal`` with priors): where the
    mode sits in the posterior (reported, not tested: a mode is not a posterior summary);
-5. the lengthscale study (:mod:`inference.gp.study`).
+5. the lengthscale study (:mod:`bayes_zoo.inference.gp.study`).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from zoo.registry import Pair, PairOutcome, RunSettings, register
+from bayes_zoo.registry import Pair, PairOutcome, RunSettings, register
 
 NAME = "gp"
 TITLE = "Gaussian-process regression, squared-exponential kernel (simulated 1-D data)"
@@ -50,7 +50,7 @@ def _parse_lengthscales(text) -> tuple[float, ...]:
 
 def check_options(*, lengthscales: str = ",".join(map(str, LENGTHSCALES)), n_train: int = 40) -> None:
     """Raise ``ValueError`` naming the option if :func:`run` would refuse these options."""
-    from models.checks import positive_int
+    from bayes_zoo.models.checks import positive_int
 
     _parse_lengthscales(lengthscales)
     if positive_int(n_train, "n_train") < 3:
@@ -81,9 +81,9 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
     import numpy as np
     import pandas as pd
 
-    from inference import crossval, diagnostics, nuts
-    from inference.gp import exact, study
-    from models import gp as gpm
+    from bayes_zoo.inference import crossval, diagnostics, nuts
+    from bayes_zoo.inference.gp import exact, study
+    from bayes_zoo.models import gp as gpm
 
     check_options(lengthscales=lengthscales, n_train=n_train)
     ells = _parse_lengthscales(lengthscales)
@@ -143,7 +143,7 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
         f"sigma = {init.sigma:.3g} and random restarts, seed {settings.seed}): eta = {hyper.eta:.4g}, "
         f"ell = {hyper.lengthscale:.4g}, sigma = {hyper.sigma:.4g}, log marginal likelihood "
         f"{ml.log_marginal_likelihood:.4f} (the simulation's true noise sd: {truth[0]:g}).",
-        f"Jitter {jitter:g} on the diagonal, as PyMC adds it (`models.gp.PYMC_JITTER`), in both computations.",
+        f"Jitter {jitter:g} on the diagonal, as PyMC adds it (`bayes_zoo.models.gp.PYMC_JITTER`), in both computations.",
         f"NUTS: {settings.chains} chains x {settings.draws} draws after {settings.warmup} tuning steps, seed "
         f"{settings.seed}; over f (`gp.Latent`, non-centred) {latent.posterior.attrs['sampling_time']:.1f} s; over "
         f"the hyperparameters (`gp.Marginal`, {m_chains} chains x {m_draws} draws after {m_draws}"
@@ -209,7 +209,7 @@ def _plot_f(latent, gp_post, X):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from inference.gp import exact
+    from bayes_zoo.inference.gp import exact
 
     mean, cov = exact.posterior_at_training_inputs(gp_post)
     sd = np.sqrt(np.diag(cov))
@@ -232,7 +232,7 @@ def _plot_f(latent, gp_post, X):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Simulation-based calibration (inference.sbc; `bayes-zoo sbc gp`)
+# Simulation-based calibration (bayes_zoo.inference.sbc; `bayes-zoo sbc gp`)
 # ---------------------------------------------------------------------------------------------------------
 
 #: SBC data: f at SBC_N evenly spaced inputs on [0, 5], drawn from the GP prior at the fixed SBC_HYPER (with
@@ -248,7 +248,7 @@ def _sbc_setup():
     """``(X [SBC_N, 1], hyper, jitter)``."""
     import numpy as np
 
-    from models import gp as gpm
+    from bayes_zoo.models import gp as gpm
 
     return np.linspace(0.0, 5.0, SBC_N)[:, None], gpm.GPHyperparameters(**SBC_HYPER), gpm.PYMC_JITTER
 
@@ -267,7 +267,7 @@ def _gaussian_draws(rng, mean, cov, size):
 def _sbc_simulate(rng):
     import numpy as np
 
-    from models import gp as gpm
+    from bayes_zoo.models import gp as gpm
 
     X, hyper, jitter = _sbc_setup()
     K = gpm.exp_quad(X, X, hyper.eta, hyper.lengthscale) + jitter * np.eye(SBC_N)
@@ -279,7 +279,7 @@ def _sbc_simulate(rng):
 def _sbc_exact(y, seed, *, draws):
     import numpy as np
 
-    from inference.gp import exact
+    from bayes_zoo.inference.gp import exact
 
     X, hyper, jitter = _sbc_setup()
     mean, cov = exact.posterior_at_training_inputs(exact.posterior(X, y, hyper, jitter=jitter))
@@ -288,8 +288,8 @@ def _sbc_exact(y, seed, *, draws):
 
 
 def _sbc_nuts(y, seed, *, draws):
-    from inference.nuts import sample_nuts
-    from models import gp as gpm
+    from bayes_zoo.inference.nuts import sample_nuts
+    from bayes_zoo.models import gp as gpm
 
     X, hyper, jitter = _sbc_setup()
     f = sample_nuts(gpm.build_latent_model(X, y, hyper, jitter=jitter), draws=draws, tune=draws, chains=2,
@@ -301,8 +301,8 @@ def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     """The pair's samplers for simulation-based calibration, at fixed hyperparameters ``SBC_HYPER``: f at
     ``SBC_N`` evenly spaced inputs on [0, 5] from the GP prior (covariance ``K + jitter I``, PyMC's jitter),
     ``y = f + N(0, sigma^2)``; quantities ``f[0] .. f[SBC_N - 1]``.  Handwritten: independent draws (2 "chains")
-    from the closed-form Gaussian posterior of f (:func:`inference.gp.exact.posterior_at_training_inputs`).
-    NUTS: ``gp.Latent`` (:func:`models.gp.build_latent_model`) at the same hyperparameters and jitter.
+    from the closed-form Gaussian posterior of f (:func:`bayes_zoo.inference.gp.exact.posterior_at_training_inputs`).
+    NUTS: ``gp.Latent`` (:func:`bayes_zoo.models.gp.build_latent_model`) at the same hyperparameters and jitter.
 
     Raises
     ------
@@ -311,7 +311,7 @@ def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     """
     from functools import partial
 
-    from inference.sbc import pair_problems
+    from bayes_zoo.inference.sbc import pair_problems
 
     draws = SBC_DRAWS[bool(quick)]
     return pair_problems(NAME, _sbc_simulate, handwritten=("closed-form", partial(_sbc_exact, draws=draws)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from zoo.registry import Pair, PairOutcome, RunSettings, register
+from bayes_zoo.registry import Pair, PairOutcome, RunSettings, register
 
 NAME = "normal-gamma"
 TITLE = "Normal with unknown mean and precision (Newcomb's speed of light)"
@@ -33,14 +33,14 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
     Returns
     -------
     PairOutcome
-        Results ``"gibbs"`` and ``"nuts"``; exact reference from :func:`models.normal_gamma.exact_posterior`.
+        Results ``"gibbs"`` and ``"nuts"``; exact reference from :func:`bayes_zoo.models.normal_gamma.exact_posterior`.
     """
     import numpy as np
 
-    from inference import crossval, diagnostics, nuts
-    from inference.gibbs import normal_gamma as gibbs
-    from models import normal_gamma
-    from models.datasets import load_newcomb
+    from bayes_zoo.inference import crossval, diagnostics, nuts
+    from bayes_zoo.inference.gibbs import normal_gamma as gibbs
+    from bayes_zoo.models import normal_gamma
+    from bayes_zoo.models.datasets import load_newcomb
 
     data = load_newcomb(drop_outliers=drop_outliers)
     x = data.arrays["x"]
@@ -98,23 +98,23 @@ SBC_DRAWS = {True: 500, False: 1000}
 
 
 def _sbc_simulate(rng):
-    from models import normal_gamma as ng
+    from bayes_zoo.models import normal_gamma as ng
 
     mu, beta, x = ng.simulate(rng, ng.DEFAULT_PRIOR, SBC_N)
     return {"mu": float(mu), "beta": float(beta)}, x
 
 
 def _sbc_gibbs(x, seed, *, draws, planted_bug):
-    from inference.gibbs import normal_gamma as gibbs
-    from models import normal_gamma as ng
+    from bayes_zoo.inference.gibbs import normal_gamma as gibbs
+    from bayes_zoo.models import normal_gamma as ng
 
     idata = gibbs.sample(x, ng.DEFAULT_PRIOR, draws=draws, chains=2, warmup=200, seed=seed, planted_bug=planted_bug)
     return {k: idata.posterior[k].values for k in ("mu", "beta")}
 
 
 def _sbc_nuts(x, seed, *, draws):
-    from inference.nuts import sample_nuts
-    from models import normal_gamma as ng
+    from bayes_zoo.inference.nuts import sample_nuts
+    from bayes_zoo.models import normal_gamma as ng
 
     idata = sample_nuts(ng.build_pymc_model(x, ng.DEFAULT_PRIOR), draws=draws, tune=draws, chains=2, seed=seed)
     return {k: idata.posterior[k].values for k in ("mu", "beta")}
@@ -126,7 +126,7 @@ def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     ``planted_bug`` runs the Gibbs sampler that draws beta's Gamma with its rate used as a scale."""
     from functools import partial
 
-    from inference.sbc import SBCProblem
+    from bayes_zoo.inference.sbc import SBCProblem
 
     draws = SBC_DRAWS[bool(quick)]
     name = "normal-gamma/gibbs" + (" (planted bug: Gamma rate used as scale)" if planted_bug else "")

@@ -8,7 +8,7 @@ Everything compared here is deterministic, so the verdict rests on identities (t
    same ``Z``, hyperparameters and jitter.
 
 Then the pseudo-inputs are optimised (with the hyperparameters) by maximising the FITC marginal likelihood
-(:func:`inference.gp.fitc.optimise`), and the report shows where Z moved and how the FITC predictive, from the
+(:func:`bayes_zoo.inference.gp.fitc.optimise`), and the report shows where Z moved and how the FITC predictive, from the
 initial and the optimised Z, compares with the exact GP at the 301 held-out test inputs.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from zoo.registry import Pair, PairOutcome, RunSettings, register
+from bayes_zoo.registry import Pair, PairOutcome, RunSettings, register
 
 NAME = "sparse-gp"
 #: The Z = X identities use every ZX_STEP-th training input (sorted): 25 of Snelson's 200.
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_options(*, inducing: int = 10, restarts: int = 4) -> None:
     """Raise ``ValueError`` naming the option if :func:`run` would refuse these options."""
-    from models.checks import nonnegative_int, positive_int
+    from bayes_zoo.models.checks import nonnegative_int, positive_int
 
     if positive_int(inducing, "inducing") > 200:
         raise ValueError(f"inducing: at most the 200 training points, got {inducing}")
@@ -55,12 +55,12 @@ def run(settings: RunSettings, *, inducing: int = 10, restarts: int = 4) -> Pair
     import numpy as np
     import pandas as pd
 
-    from inference import crossval
-    from inference.gp import exact, fitc
-    from inference.gp.linalg import JitterWarning
-    from models import gp as gpm
-    from models import sparse_gp
-    from models.datasets import load_snelson
+    from bayes_zoo.inference import crossval
+    from bayes_zoo.inference.gp import exact, fitc
+    from bayes_zoo.inference.gp.linalg import JitterWarning
+    from bayes_zoo.models import gp as gpm
+    from bayes_zoo.models import sparse_gp
+    from bayes_zoo.models.datasets import load_snelson
 
     check_options(inducing=inducing, restarts=restarts)
     data = load_snelson()
@@ -187,7 +187,7 @@ def _plot(X, y, X_test, exact_mean, exact_var, mean0, var0, Z0, mean_opt, var_op
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Simulation-based calibration (inference.sbc; `bayes-zoo sbc sparse-gp`)
+# Simulation-based calibration (bayes_zoo.inference.sbc; `bayes-zoo sbc sparse-gp`)
 # ---------------------------------------------------------------------------------------------------------
 
 #: SBC data: SBC_N evenly spaced inputs on [0, 5], SBC_M pseudo-inputs evenly spaced on [0.5, 4.5], fixed
@@ -203,19 +203,19 @@ def _sbc_setup():
     """``(X [SBC_N, 1], Z [SBC_M, 1], hyper, jitter)``."""
     import numpy as np
 
-    from models import gp as gpm
+    from bayes_zoo.models import gp as gpm
 
     return (np.linspace(0.0, 5.0, SBC_N)[:, None], np.linspace(0.5, 4.5, SBC_M)[:, None],
             gpm.GPHyperparameters(**SBC_HYPER), gpm.PYMC_JITTER)
 
 
 def _sbc_simulate(rng):
-    """The FITC generative model itself (the module docstring of :mod:`inference.gp.fitc`), with ``K_uu``
+    """The FITC generative model itself (the module docstring of :mod:`bayes_zoo.inference.gp.fitc`), with ``K_uu``
     carrying the jitter: ``u ~ N(0, K_uu + jitter I)``, ``f_n | u ~ N(k_nu (K_uu + jitter I)^-1 u,
     max(K_nn - Q_nn, 0))`` independently, ``y_n = f_n + N(0, max(sigma^2, jitter))``."""
     import numpy as np
 
-    from models import gp as gpm
+    from bayes_zoo.models import gp as gpm
 
     X, Z, hyper, jitter = _sbc_setup()
     Kuu = gpm.exp_quad(Z, Z, hyper.eta, hyper.lengthscale) + jitter * np.eye(SBC_M)  # [M, M]
@@ -231,7 +231,7 @@ def _sbc_simulate(rng):
 def _sbc_fitc(y, seed, *, draws):
     import numpy as np
 
-    from inference.gp import fitc
+    from bayes_zoo.inference.gp import fitc
 
     X, Z, hyper, jitter = _sbc_setup()
     post = fitc.posterior(X, y, Z, hyper, jitter=jitter)
@@ -243,7 +243,7 @@ def _sbc_fitc(y, seed, *, draws):
 
 def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     """The pair's handwritten side set up for simulation-based calibration: the FITC posterior of the
-    pseudo-input values ``u = f(Z)`` (:attr:`inference.gp.fitc.FITCPosterior.u_mean` and ``u_cov``), which is
+    pseudo-input values ``u = f(Z)`` (:attr:`bayes_zoo.inference.gp.fitc.FITCPosterior.u_mean` and ``u_cov``), which is
     exact for the FITC generative model, so data are simulated from that model (:func:`_sbc_simulate`) at
     fixed hyperparameters ``SBC_HYPER``, ``SBC_N`` inputs and ``SBC_M`` pseudo-inputs; independent draws
     (2 "chains"); quantities ``u[0] .. u[SBC_M - 1]``.
@@ -259,7 +259,7 @@ def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     """
     from functools import partial
 
-    from inference.sbc import pair_problems
+    from bayes_zoo.inference.sbc import pair_problems
 
     draws = SBC_DRAWS[bool(quick)]
     return pair_problems(NAME, _sbc_simulate, handwritten=("fitc", partial(_sbc_fitc, draws=draws)),

@@ -1,10 +1,10 @@
 """Pair: spike-and-slab linear regression on the diabetes data — SSVS Gibbs vs PyMC/NUTS vs exact enumeration,
 with MAP-EM and EMVS placed in the exact posterior and the sensitivity to the spike variance v0.
 
-What is compared (:func:`inference.crossval.compare`): the posterior of ``w``, ``sigma2``, ``theta`` and the
-Rao–Blackwellised inclusion probabilities, from the SSVS Gibbs sampler (:mod:`inference.gibbs.spike_slab`)
-and from NUTS on the gamma-marginalised PyMC model (:func:`models.spike_slab.build_pymc_model`), each
-against the other and against exact enumeration of the 2^10 models (:func:`models.spike_slab.exact_posterior`).
+What is compared (:func:`bayes_zoo.inference.crossval.compare`): the posterior of ``w``, ``sigma2``, ``theta`` and the
+Rao–Blackwellised inclusion probabilities, from the SSVS Gibbs sampler (:mod:`bayes_zoo.inference.gibbs.spike_slab`)
+and from NUTS on the gamma-marginalised PyMC model (:func:`bayes_zoo.models.spike_slab.build_pymc_model`), each
+against the other and against exact enumeration of the 2^10 models (:func:`bayes_zoo.models.spike_slab.exact_posterior`).
 
 * NUTS's comparisons are **advisory**: the mixture prior puts a spike of sd ``sigma sqrt(v0)`` next to a slab
   of sd ``sigma sqrt(v1)``, a geometry NUTS may fail on (divergences, slow switching between spike and slab).
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from zoo.registry import Pair, PairOutcome, RunSettings, register
+from bayes_zoo.registry import Pair, PairOutcome, RunSettings, register
 
 NAME = "spike-slab"
 TITLE = "Spike-and-slab linear regression (diabetes data, Efron et al. 2004)"
@@ -33,7 +33,7 @@ NUTS_ADVISORY = "NUTS on a spiky two-component mixture may truly fail; reported,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The pair's own CLI options."""
-    from models.spike_slab import DEFAULT_PRIOR
+    from bayes_zoo.models.spike_slab import DEFAULT_PRIOR
 
     parser.add_argument("--spike-var", type=float, default=DEFAULT_PRIOR.spike_var,
                         help=f"v0, the spike's variance relative to sigma2 (default {DEFAULT_PRIOR.spike_var:g})")
@@ -51,8 +51,8 @@ def _resolve(spike_var, slab_var, gibbs_thin, target_accept):
     """The prior and the checked sampler options; ValueError naming the option."""
     import dataclasses
 
-    from models.checks import positive_int, probability
-    from models.spike_slab import DEFAULT_PRIOR as base
+    from bayes_zoo.models.checks import positive_int, probability
+    from bayes_zoo.models.spike_slab import DEFAULT_PRIOR as base
 
     prior = dataclasses.replace(base, spike_var=base.spike_var if spike_var is None else spike_var,
                                 slab_var=base.slab_var if slab_var is None else slab_var)
@@ -75,12 +75,12 @@ def run(settings: RunSettings, *, spike_var: float | None = None, slab_var: floa
         Draws, chains, warm-up and seed for both samplers (Gibbs runs ``draws x gibbs_thin`` sweeps and keeps
         every ``gibbs_thin``-th).
     spike_var, slab_var : float, optional
-        v0 and v1 (relative to sigma2); the defaults of :data:`models.spike_slab.DEFAULT_PRIOR` when None.
+        v0 and v1 (relative to sigma2); the defaults of :data:`bayes_zoo.models.spike_slab.DEFAULT_PRIOR` when None.
     gibbs_thin : int, >= 1
     target_accept : float in (0, 1)
         NUTS's target acceptance rate.
     discrete : bool
-        Also sample :func:`models.spike_slab.build_pymc_model_discrete` (result ``"discrete"``, advisory).
+        Also sample :func:`bayes_zoo.models.spike_slab.build_pymc_model_discrete` (result ``"discrete"``, advisory).
 
     Returns
     -------
@@ -94,11 +94,11 @@ def run(settings: RunSettings, *, spike_var: float | None = None, slab_var: floa
         For a bad prior (naming ``spike_var`` / ``slab_var``), ``gibbs_thin`` < 1 or ``target_accept``
         outside (0, 1) — before any sampling.
     """
-    from inference import crossval, diagnostics, nuts
-    from inference.em import spike_slab as em
-    from inference.gibbs import spike_slab as gibbs
-    from models import spike_slab as ss
-    from models.datasets import DIABETES_FEATURES, load_diabetes
+    from bayes_zoo.inference import crossval, diagnostics, nuts
+    from bayes_zoo.inference.em import spike_slab as em
+    from bayes_zoo.inference.gibbs import spike_slab as gibbs
+    from bayes_zoo.models import spike_slab as ss
+    from bayes_zoo.models.datasets import DIABETES_FEATURES, load_diabetes
 
     prior, gibbs_thin, target_accept = _resolve(spike_var, slab_var, gibbs_thin, target_accept)
 
@@ -245,12 +245,12 @@ def _modes_markdown(modes, placements, exact) -> str:
         for a, p in ridge.items())
     skipped = modes.attrs.get("skipped") or []
     return (
-        "Each algorithm from each start (`inference.em.spike_slab.multistart`).  `mode` numbers the distinct end "
+        "Each algorithm from each start (`bayes_zoo.inference.em.spike_slab.multistart`).  `mode` numbers the distinct end "
         "points within an algorithm by decreasing objective (1 = best found); the objectives of MAP-EM (log "
         "posterior of (gamma, sigma2, theta), w integrated out) and EMVS (log posterior of (w, sigma2, theta)) "
         "are on different scales.  The all-spike start is a fixed point.  `exact rank` and `p(model | y)` place "
         "the selected model among the 2^D models; `P(sigma2 <= . | y)` places EM's sigma2 in the exact "
-        "posterior of sigma2 (`inference.em.spike_slab.place_in_exact`).\n\n"
+        "posterior of sigma2 (`bayes_zoo.inference.em.spike_slab.place_in_exact`).\n\n"
         + shown.to_markdown(index=False, floatfmt=".4g")
         + (f"\n\nSkipped: {', '.join(skipped)}." if skipped else "")
         + f"\n\n{verdicts}  A mode of the joint posterior is not the most probable model: EM optimises over "
@@ -264,7 +264,7 @@ def _sweep_markdown(sweep, names, spike_var) -> str:
     shown["spike_var"] = [f"**{v:g}**" if v == spike_var else f"{v:g}" for v in shown["spike_var"]]
     cols = ["spike_var", "threshold", *names, "expected_size", "top_model", "top_probability"]
     return ("Exact inclusion probabilities as v0 varies, v1 and the rest of the prior fixed "
-            "(`models.spike_slab.spike_var_sweep`; this run's v0 in bold).  `threshold` is |w| / sigma where the "
+            "(`bayes_zoo.models.spike_slab.spike_var_sweep`; this run's v0 in bold).  `threshold` is |w| / sigma where the "
             "spike and slab densities cross: coefficients smaller than that count as 'zero'.  A larger v0 "
             "raises the bar, and weak effects (sex, s3, s4) lose their inclusion.\n\n"
             + shown[cols].to_markdown(index=False, floatfmt=".3f"))
@@ -337,7 +337,7 @@ def _plot_divergences(idata):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Simulation-based calibration (inference.sbc; `bayes-zoo sbc spike-slab`)
+# Simulation-based calibration (bayes_zoo.inference.sbc; `bayes-zoo sbc spike-slab`)
 # ---------------------------------------------------------------------------------------------------------
 
 #: SBC data: SBC_N observations of SBC_D standard-normal columns, drawn once from SBC_DESIGN_SEED (X is the
@@ -359,7 +359,7 @@ def _sbc_design():
 
 
 def _sbc_simulate(rng):
-    from models import spike_slab as ss
+    from bayes_zoo.models import spike_slab as ss
 
     X = _sbc_design()
     sim = ss.simulate(rng, X, ss.DEFAULT_PRIOR)
@@ -376,8 +376,8 @@ def _sbc_draws(idata):
 
 
 def _sbc_gibbs(data, seed, *, draws):
-    from inference.gibbs import spike_slab as gibbs
-    from models import spike_slab as ss
+    from bayes_zoo.inference.gibbs import spike_slab as gibbs
+    from bayes_zoo.models import spike_slab as ss
 
     X, y = data
     return _sbc_draws(gibbs.sample(X, y, ss.DEFAULT_PRIOR, draws=draws, chains=2, warmup=SBC_WARMUP, seed=seed,
@@ -385,8 +385,8 @@ def _sbc_gibbs(data, seed, *, draws):
 
 
 def _sbc_nuts(data, seed, *, draws):
-    from inference.nuts import sample_nuts
-    from models import spike_slab as ss
+    from bayes_zoo.inference.nuts import sample_nuts
+    from bayes_zoo.models import spike_slab as ss
 
     X, y = data
     return _sbc_draws(sample_nuts(ss.build_pymc_model(X, y, ss.DEFAULT_PRIOR), draws=draws, tune=draws, chains=2,
@@ -395,7 +395,7 @@ def _sbc_nuts(data, seed, *, draws):
 
 def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     """The pair's samplers for simulation-based calibration: (theta, gamma, sigma2, w) from
-    :data:`models.spike_slab.DEFAULT_PRIOR` and y from the likelihood, on a fixed standard-normal design of
+    :data:`bayes_zoo.models.spike_slab.DEFAULT_PRIOR` and y from the likelihood, on a fixed standard-normal design of
     ``SBC_N`` rows and ``SBC_D`` columns; quantities ``w[d]``, ``sigma2`` and ``theta``.  Handwritten: the SSVS
     Gibbs sampler (2 chains, ``SBC_WARMUP`` warm-up sweeps, one sweep in ``SBC_THIN`` kept).  NUTS: the
     gamma-marginalised PyMC model (2 chains; slow, one PyMC fit a simulation).
@@ -407,7 +407,7 @@ def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:
     """
     from functools import partial
 
-    from inference.sbc import pair_problems
+    from bayes_zoo.inference.sbc import pair_problems
 
     draws = SBC_DRAWS[bool(quick)]
     return pair_problems(NAME, _sbc_simulate, handwritten=("gibbs", partial(_sbc_gibbs, draws=draws)),

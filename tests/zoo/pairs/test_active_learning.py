@@ -1,10 +1,10 @@
-"""zoo.pairs.active_learning: `bayes-zoo compare active-learning` end to end at quick size."""
+"""bayes_zoo.pairs.active_learning: `bayes-zoo compare active-learning` end to end at quick size."""
 
 from __future__ import annotations
 
 import pytest
 
-from zoo import cli
+from bayes_zoo import cli
 
 
 @pytest.fixture(scope="module")

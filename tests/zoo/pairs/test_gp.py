@@ -1,10 +1,10 @@
-"""zoo.pairs.gp: `bayes-zoo compare gp` end to end at --quick size (small data), and its option checks."""
+"""bayes_zoo.pairs.gp: `bayes-zoo compare gp` end to end at --quick size (small data), and its option checks."""
 
 from __future__ import annotations
 
 import pytest
 
-from zoo import cli
+from bayes_zoo import cli
 
 
 @pytest.fixture(scope="module")

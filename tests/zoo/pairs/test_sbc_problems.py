@@ -1,5 +1,5 @@
 """The SBC problems of spike-slab, gp, sparse-gp and active-learning (``Pair.sbc``): the simulate/sample contract
-of :class:`inference.sbc.SBCProblem`, a quick calibration of each handwritten sampler, and the refusals."""
+of :class:`bayes_zoo.inference.sbc.SBCProblem`, a quick calibration of each handwritten sampler, and the refusals."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pickle
 import numpy as np
 import pytest
 
-import zoo.pairs  # noqa: F401  (registers every pair)
-from inference.sbc import SBCProblem, run_sbc, uniformity
-from zoo import registry
+import bayes_zoo.pairs  # noqa: F401  (registers every pair)
+from bayes_zoo.inference.sbc import SBCProblem, run_sbc, uniformity
+from bayes_zoo import registry
 
 PAIRS = ("spike-slab", "gp", "sparse-gp", "active-learning")
 #: The quantities each pair's SBC problems calibrate.

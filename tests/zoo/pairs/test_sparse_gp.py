@@ -1,10 +1,10 @@
-"""zoo.pairs.sparse_gp: `bayes-zoo compare sparse-gp` end to end (identities only), and its option checks."""
+"""bayes_zoo.pairs.sparse_gp: `bayes-zoo compare sparse-gp` end to end (identities only), and its option checks."""
 
 from __future__ import annotations
 
 import pytest
 
-from zoo import cli
+from bayes_zoo import cli
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
-"""zoo.pairs.spike_slab: `bayes-zoo compare spike-slab` end to end at --quick size, and its option checks."""
+"""bayes_zoo.pairs.spike_slab: `bayes-zoo compare spike-slab` end to end at --quick size, and its option checks."""
 
 from __future__ import annotations
 
 import pytest
 
-from zoo import cli
+from bayes_zoo import cli
 
 
 @pytest.fixture(scope="module")

@@ -473,7 +473,7 @@ def exact_posterior(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=N
     log_det_term = -0.5 * np.log(variances).sum(axis=1) - half_logdet_A
     log_ml = (-0.5 * n * np.log(2 * np.pi) + log_det_term + alpha * np.log(beta) - alpha_n * np.log(beta_n)
               + special.gammaln(alpha_n) - special.gammaln(alpha))
-    k = bayes_zoo.models.sum(axis=1)
+    k = models.sum(axis=1)
     log_prior = special.betaln(prior.a0 + k, prior.b0 + d - k) - special.betaln(prior.a0, prior.b0)
     log_post = log_ml + log_prior
     post = np.exp(log_post - special.logsumexp(log_post))  # [K]

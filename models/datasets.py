@@ -42,7 +42,7 @@ class Dataset:
 
 
 def _read_text(filename: str) -> str:
-    return resources.files("models").joinpath("data", filename).read_text(encoding="utf-8")
+    return resources.files("bayes_zoo.models").joinpath("data", filename).read_text(encoding="utf-8")
 
 
 def load_newcomb(*, drop_outliers: bool = False) -> Dataset:

@@ -70,7 +70,7 @@ from bayes_zoo.active_learning.learners import LinearRegressionLearner  # noqa: 
 from bayes_zoo.active_learning.loop import LoopSettings, split  # noqa: E402
 from bayes_zoo.models.datasets import load_uci  # noqa: E402
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "bayes_zoo.active_learning.md"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "active_learning.md"
 FULL = {"batch_size": 100, "projections": 100, "init": 20, "sim_small": 10_000, "sim_mid": 50_000,
         "sim_large": 200_000, "repeats": 7, "sim_repeats": 3, "blas_threads": 1}
 QUICK = {"batch_size": 20, "projections": 20, "init": 20, "sim_small": 500, "sim_mid": 1000, "sim_large": 2000,

@@ -42,6 +42,8 @@ __all__ = [
     "check_regression_data",
     "simulate",
     "log_joint_marginalised",
+    "pointwise_log_likelihood",
+    "simulate_observations",
     "inclusion_probability",
     "build_pymc_model",
     "build_pymc_model_discrete",
@@ -241,31 +243,87 @@ def inclusion_probability(w, theta, sigma2, prior: SpikeSlabPrior = DEFAULT_PRIO
     return special.expit(log_slab - log_spike)
 
 
-def log_joint_marginalised(w, theta, sigma2, X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR) -> float:
+def log_joint_marginalised(w, theta, sigma2, X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR):
     """log p(y | w, sigma2) + sum_d log[mixture prior of w_d] + log p(theta) + log p(sigma2), gamma summed out.
 
-    Hand-written; equals the log-density of :func:`build_pymc_model` (without Jacobians) at the same point.
+    Hand-written; equals the log-density of :func:`build_pymc_model` without Jacobians
+    (``model.compile_logp(jacobian=False)``) at the same point.  The deterministic ``inclusion_probability``
+    has no density of its own.
 
     Parameters
     ----------
-    w : array_like, shape (D,)
-    theta : float in (0, 1)
-    sigma2 : float > 0
+    w : array_like, shape (..., D)
+    theta : array_like in (0, 1), shape (...)
+    sigma2 : array_like > 0, shape (...)
+        ``theta`` and ``sigma2`` broadcast against ``w`` without its last axis.
     X : array_like, shape (N, D)
     y : array_like, shape (N,)
     prior : SpikeSlabPrior
+
+    Returns
+    -------
+    float if ``w`` is 1-D (one point), else numpy.ndarray of shape ``(...)``
     """
     X, y = np.asarray(X, float), np.asarray(y, float)
     prior = _check_prior(prior)
     w = np.asarray(w, float)
-    log_lik = stats.norm.logpdf(y, X @ w, np.sqrt(sigma2)).sum()
+    theta, sigma2 = np.asarray(theta, float), np.asarray(sigma2, float)
+    log_lik = pointwise_log_likelihood(w, sigma2, X, y).sum(axis=-1)
+    th, s2 = theta[..., None], sigma2[..., None]
     log_prior_w = np.logaddexp(
-        np.log1p(-theta) + stats.norm.logpdf(w, 0.0, np.sqrt(sigma2 * prior.spike_var)),
-        np.log(theta) + stats.norm.logpdf(w, 0.0, np.sqrt(sigma2 * prior.slab_var)),
-    ).sum()
+        np.log1p(-th) + stats.norm.logpdf(w, 0.0, np.sqrt(s2 * prior.spike_var)),
+        np.log(th) + stats.norm.logpdf(w, 0.0, np.sqrt(s2 * prior.slab_var)),
+    ).sum(axis=-1)
     log_prior_theta = stats.beta.logpdf(theta, prior.a0, prior.b0)
     log_prior_sigma2 = stats.invgamma.logpdf(sigma2, prior.nu / 2, scale=prior.nu * prior.lam / 2)
-    return float(log_lik + log_prior_w + log_prior_theta + log_prior_sigma2)
+    total = log_lik + log_prior_w + log_prior_theta + log_prior_sigma2
+    return float(total) if w.ndim == 1 else total
+
+
+def pointwise_log_likelihood(w, sigma2, X, y) -> np.ndarray:
+    """``log N(y_i | x_i^T w, sigma2)`` for every observation: the terms whose sum is the log likelihood.
+
+    The log density of the observed ``y`` of :func:`build_pymc_model` (and of
+    :func:`build_pymc_model_discrete`) at each ``y_i``; what ``pm.compute_log_likelihood`` returns for it.
+
+    Parameters
+    ----------
+    w : array_like, shape (..., D)
+    sigma2 : array_like > 0, shape (...)
+        The noise **variance** (broadcast against ``w`` without its last axis).
+    X : array_like, shape (N, D)
+    y : array_like, shape (N,)
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., N)
+    """
+    X, y = np.asarray(X, float), np.asarray(y, float)
+    w, sigma2 = np.asarray(w, float), np.asarray(sigma2, float)[..., None]
+    resid = y - w @ X.T
+    return -0.5 * np.log(2 * np.pi * sigma2) - 0.5 * resid**2 / sigma2
+
+
+def simulate_observations(rng: np.random.Generator, w, sigma2, X) -> np.ndarray:
+    """New responses ``y_i ~ Normal(x_i^T w, sigma2)`` at each point: ``X w + sqrt(sigma2) z``, ``z`` standard
+    normal drawn in C order over the output.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    w : array_like, shape (..., D)
+    sigma2 : array_like > 0, shape (...)
+    X : array_like, shape (N, D)
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., N)
+    """
+    generator(rng)
+    X = np.asarray(X, float)
+    w, sigma2 = np.asarray(w, float), np.asarray(sigma2, float)[..., None]
+    mean = w @ X.T
+    return mean + np.sqrt(sigma2) * rng.standard_normal(mean.shape)
 
 
 def _coords(X, feature_names):

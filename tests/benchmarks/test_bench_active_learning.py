@@ -20,7 +20,7 @@ J = 20  # the script's --quick projections
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> str:
     """The results file of one ``--quick`` run (runpy registers the module; the __main__ guard is not entered)."""
-    out = tmp_path_factory.mktemp("bench_active_learning") / "bayes_zoo.active_learning.md"
+    out = tmp_path_factory.mktemp("bench_active_learning") / "active_learning.md"
     assert runpy.run_path(str(SCRIPT), run_name="bench_active_learning")["main"](["--quick", "--out", str(out)]) == 0
     return out.read_text()
 

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/demo
 
-.PHONY: demo test validate bench notebooks blas clean-venv
+.PHONY: demo test validate bench notebooks lab blas clean-venv
 
 # A .venv whose Python is older than 3.11 (made with another PYTHON) is replaced, not reused.
 $(STAMP): pyproject.toml
@@ -42,6 +42,17 @@ bench: $(STAMP)
 ## notebooks: execute every notebook in place at full size (the committed outputs come from here)
 notebooks: $(STAMP)
 	$(BIN)/python -m bayes_zoo.notebooks --in-place notebooks/*.ipynb
+
+## lab: open the notebooks in JupyterLab (installs the `lab` extra into $(VENV) on first use); LAB_ARGS for its options
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_ARGS  ?=
+$(LAB_STAMP): $(STAMP)
+	@echo "installing JupyterLab into $(VENV) (first run only)"
+	$(BIN)/python -m pip install -qq -e '.[test,lab]'
+	@touch $@
+
+lab: $(LAB_STAMP)
+	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
 
 ## blas: optional, Debian/Ubuntu as root: the system OpenBLAS that PyTensor links to (GP models ~30% faster)
 blas:

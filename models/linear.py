@@ -397,16 +397,19 @@ def build_linear_model(Phi, y, prior: LinearPrior):
     if y.size != Phi.shape[0]:
         raise ValueError(f"y: length {y.size} does not match Phi's {Phi.shape[0]} rows")
     coords = {"obs": np.arange(Phi.shape[0]), "feature": np.arange(Phi.shape[1])}
+    # float64 constants: PyTensor makes a Python float that float32 holds exactly (3.0, 1.0) a float32 constant,
+    # and PyMC's logp then folds log(3) or alpha log(beta) - gammaln(alpha) in float32 (errors of ~1e-8).
+    f64 = np.float64
     with pm.Model(coords=coords) as model:
         Phi_data = pm.Data("Phi", Phi, dims=("obs", "feature"))
         y_data = pm.Data("y_obs", y, dims="obs")
         if prior.known_noise:
-            sigma = pm.Deterministic("sigma", pm.math.constant(float(prior.noise_sd)))
-            w = pm.Normal("w", 0.0, prior.weight_scale, dims="feature")
+            sigma = pm.Deterministic("sigma", pm.math.constant(f64(prior.noise_sd)))
+            w = pm.Normal("w", 0.0, f64(prior.weight_scale), dims="feature")
         else:
-            sigma2 = pm.InverseGamma("sigma2", alpha=prior.noise_alpha, beta=prior.noise_beta)
+            sigma2 = pm.InverseGamma("sigma2", alpha=f64(prior.noise_alpha), beta=f64(prior.noise_beta))
             sigma = pm.Deterministic("sigma", pm.math.sqrt(sigma2))
-            w = pm.Normal("w", 0.0, sigma * prior.weight_scale, dims="feature")
+            w = pm.Normal("w", 0.0, sigma * f64(prior.weight_scale), dims="feature")
         pm.Normal("y", mu=Phi_data @ w, sigma=sigma, observed=y_data, dims="obs")
     return model
 

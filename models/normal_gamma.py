@@ -32,6 +32,8 @@ __all__ = [
     "sufficient_statistics",
     "build_pymc_model",
     "log_joint",
+    "pointwise_log_likelihood",
+    "simulate_observations",
     "simulate",
     "ExactPosterior",
     "exact_posterior",
@@ -143,9 +145,12 @@ def build_pymc_model(x, prior: NormalGammaPrior = DEFAULT_PRIOR):
 
     x = finite_vector(x, "x")
     prior = _check_prior(prior)
+    # float64 constants: PyTensor makes a Python float that float32 holds exactly (1.0, 10.0) a float32
+    # constant, and PyMC's logp then folds a log(b) or gammaln(a) in float32 (an error of ~3e-8 in logp).
+    f64 = np.float64
     with pm.Model(coords={"obs": np.arange(x.size)}) as model:
-        mu = pm.Normal("mu", mu=prior.mu0, sigma=np.sqrt(prior.s0_var))
-        beta = pm.Gamma("beta", alpha=prior.a, beta=prior.b)
+        mu = pm.Normal("mu", mu=f64(prior.mu0), sigma=f64(np.sqrt(prior.s0_var)))
+        beta = pm.Gamma("beta", alpha=f64(prior.a), beta=f64(prior.b))
         pm.Deterministic("sigma", beta**-0.5)
         pm.Normal("x", mu=mu, tau=beta, observed=x, dims="obs")
     return model
@@ -154,8 +159,9 @@ def build_pymc_model(x, prior: NormalGammaPrior = DEFAULT_PRIOR):
 def log_joint(mu, beta, x, prior: NormalGammaPrior = DEFAULT_PRIOR) -> np.ndarray:
     """Normalised log prior plus log likelihood, log p(mu) + log p(beta) + sum_i log N(x_i | mu, 1/beta).
 
-    Written by hand in O(1) per point from the sufficient statistics; it equals PyMC's ``model.logp``
-    without the Jacobian of the log transform.
+    Written by hand in O(1) per point from the sufficient statistics; it equals PyMC's
+    ``model.compile_logp(jacobian=False)`` of :func:`build_pymc_model` at the same point (without the Jacobian
+    of beta's log transform).
 
     Parameters
     ----------
@@ -175,16 +181,71 @@ def log_joint(mu, beta, x, prior: NormalGammaPrior = DEFAULT_PRIOR) -> np.ndarra
     """
     n, xbar, ss = sufficient_statistics(x)
     prior = _check_prior(prior)
+    mu, beta = _check_point(mu, beta)
+    log_prior_mu = -0.5 * np.log(2 * np.pi * prior.s0_var) - 0.5 * (mu - prior.mu0) ** 2 / prior.s0_var
+    log_prior_beta = prior.a * np.log(prior.b) - special.gammaln(prior.a) + (prior.a - 1) * np.log(beta) - prior.b * beta
+    log_lik = 0.5 * n * (np.log(beta) - np.log(2 * np.pi)) - 0.5 * beta * (ss + n * (xbar - mu) ** 2)
+    return log_prior_mu + log_prior_beta + log_lik
+
+
+def _check_point(mu, beta):
     mu = np.asarray(mu, dtype=np.float64)
     beta = np.asarray(beta, dtype=np.float64)
     if not np.all(np.isfinite(mu)):
         raise ValueError("mu: must be finite")
     if not np.all(np.isfinite(beta)) or np.any(beta <= 0):
         raise ValueError("beta: must be finite and > 0")
-    log_prior_mu = -0.5 * np.log(2 * np.pi * prior.s0_var) - 0.5 * (mu - prior.mu0) ** 2 / prior.s0_var
-    log_prior_beta = prior.a * np.log(prior.b) - special.gammaln(prior.a) + (prior.a - 1) * np.log(beta) - prior.b * beta
-    log_lik = 0.5 * n * (np.log(beta) - np.log(2 * np.pi)) - 0.5 * beta * (ss + n * (xbar - mu) ** 2)
-    return log_prior_mu + log_prior_beta + log_lik
+    return mu, beta
+
+
+def pointwise_log_likelihood(mu, beta, x) -> np.ndarray:
+    """``log N(x_i | mu, 1/beta)`` for every observation: the terms whose sum is the log likelihood.
+
+    ``0.5 log(beta / (2 pi)) - 0.5 beta (x_i - mu)^2``, the log density of PyMC's observed ``x`` of
+    :func:`build_pymc_model` (``pm.Normal(mu, tau=beta)``) at each ``x_i``; what ``pm.compute_log_likelihood``
+    returns for it.
+
+    Parameters
+    ----------
+    mu, beta : array_like, broadcastable to a common shape S
+        ``beta`` > 0 (a precision).
+    x : array_like, shape (n,)
+
+    Returns
+    -------
+    numpy.ndarray, shape S + (n,)
+
+    Raises
+    ------
+    ValueError
+        For bad ``x``, non-finite ``mu`` or ``beta``, or ``beta`` <= 0.
+    """
+    x = finite_vector(x, "x")
+    mu, beta = _check_point(mu, beta)
+    mu, beta = np.broadcast_arrays(mu, beta)
+    return 0.5 * (np.log(beta) - np.log(2 * np.pi))[..., None] - 0.5 * beta[..., None] * (x - mu[..., None]) ** 2
+
+
+def simulate_observations(rng: np.random.Generator, mu, beta, n: int) -> np.ndarray:
+    """``n`` new observations ``x_i ~ Normal(mu, 1/beta)`` at each point: ``mu + z / sqrt(beta)``, ``z`` standard
+    normal drawn in C order over the output.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    mu, beta : array_like, broadcastable to a common shape S; ``beta`` > 0
+    n : int, >= 1
+
+    Returns
+    -------
+    numpy.ndarray, shape S + (n,)
+    """
+    generator(rng)
+    mu, beta = _check_point(mu, beta)
+    mu, beta = np.broadcast_arrays(mu, beta)
+    n = positive_int(n, "n")
+    z = rng.standard_normal(mu.shape + (n,))
+    return mu[..., None] + z / np.sqrt(beta)[..., None]
 
 
 def simulate(rng: np.random.Generator, prior: NormalGammaPrior, n: int):

@@ -359,9 +359,12 @@ def build_pymc_model(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, feature_names=
 
     X, y = check_regression_data(X, y)
     prior = _check_prior(prior)
+    # float64 constants: PyTensor makes a Python float that float32 holds exactly (0.5, 1.0) a float32 constant,
+    # and PyMC's logp then folds alpha log(beta) - gammaln(alpha) in float32 (an error of ~1.6e-8 in logp).
+    f64 = np.float64
     with pm.Model(coords=_coords(X, feature_names)) as model:
-        theta = pm.Beta("theta", alpha=prior.a0, beta=prior.b0)
-        sigma2 = pm.InverseGamma("sigma2", alpha=prior.nu / 2, beta=prior.nu * prior.lam / 2)
+        theta = pm.Beta("theta", alpha=f64(prior.a0), beta=f64(prior.b0))
+        sigma2 = pm.InverseGamma("sigma2", alpha=f64(prior.nu / 2), beta=f64(prior.nu * prior.lam / 2))
         sds = pt.sqrt(sigma2 * pt.as_tensor(prior.variances))  # [2]: spike, slab
         w = pm.NormalMixture("w", w=pt.stack([1 - theta, theta]), mu=pt.zeros(2), sigma=sds, dims="feature")
         _pymc_inclusion_probability(w, theta, sds)
@@ -395,9 +398,12 @@ def build_pymc_model_discrete(X, y, prior: SpikeSlabPrior = DEFAULT_PRIOR, featu
 
     X, y = check_regression_data(X, y)
     prior = _check_prior(prior)
+    # float64 constants: PyTensor makes a Python float that float32 holds exactly (0.5, 1.0) a float32 constant,
+    # and PyMC's logp then folds alpha log(beta) - gammaln(alpha) in float32 (an error of ~1.6e-8 in logp).
+    f64 = np.float64
     with pm.Model(coords=_coords(X, feature_names)) as model:
-        theta = pm.Beta("theta", alpha=prior.a0, beta=prior.b0)
-        sigma2 = pm.InverseGamma("sigma2", alpha=prior.nu / 2, beta=prior.nu * prior.lam / 2)
+        theta = pm.Beta("theta", alpha=f64(prior.a0), beta=f64(prior.b0))
+        sigma2 = pm.InverseGamma("sigma2", alpha=f64(prior.nu / 2), beta=f64(prior.nu * prior.lam / 2))
         gamma = pm.Bernoulli("gamma", p=theta, dims="feature")
         variance = pt.switch(pt.eq(gamma, 1), prior.slab_var, prior.spike_var)
         w = pm.Normal("w", mu=0.0, sigma=pt.sqrt(sigma2 * variance), dims="feature")

@@ -11,7 +11,11 @@ import numpy as np
 
 from bayes_zoo.models.checks import nonnegative_int, positive_int
 
-__all__ = ["chain_generators"]
+__all__ = ["chain_generators", "predictive_generator", "PREDICTIVE_SPAWN_KEY"]
+
+#: Spawn key of the posterior-predictive stream: ``SeedSequence(seed, spawn_key=(PREDICTIVE_SPAWN_KEY,))`` is
+#: a child of ``SeedSequence(seed)`` that no chain's stream (spawn keys ``(0,) .. (chains - 1,)``) can equal.
+PREDICTIVE_SPAWN_KEY = 2**32 - 1
 
 
 def chain_generators(seed: int, chains: int) -> list[np.random.Generator]:
@@ -25,3 +29,19 @@ def chain_generators(seed: int, chains: int) -> list[np.random.Generator]:
     seed = nonnegative_int(seed, "seed")
     chains = positive_int(chains, "chains")
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(chains)]
+
+
+def predictive_generator(seed: int) -> np.random.Generator:
+    """The stream for posterior-predictive draws of a result sampled with ``seed``:
+    ``default_rng(SeedSequence(seed, spawn_key=(PREDICTIVE_SPAWN_KEY,)))``.
+
+    Independent of every chain's stream from :func:`chain_generators` (a different spawn key), so drawing
+    predictions changes no posterior draw, and the same seed gives the same predictions.
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is not an integer >= 0.
+    """
+    seed = nonnegative_int(seed, "seed")
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(PREDICTIVE_SPAWN_KEY,)))

@@ -33,9 +33,11 @@ from bayes_zoo.models.normal_gamma import (
     SufficientStats,
     _check_prior,
     log_joint,
+    pointwise_log_likelihood,
+    simulate_observations,
     sufficient_statistics,
 )
-from bayes_zoo.inference.seeding import chain_generators
+from bayes_zoo.inference.seeding import chain_generators, predictive_generator
 
 __all__ = [
     "GibbsState",
@@ -222,6 +224,8 @@ def sample(
     warmup: int = 1000,
     seed: int = 0,
     planted_bug: bool = False,
+    log_likelihood: bool = True,
+    posterior_predictive: bool = True,
 ) -> az.InferenceData:
     """Run ``chains`` independent Gibbs chains and return their draws after ``warmup``.
 
@@ -245,14 +249,34 @@ def sample(
         full conditional Gamma(shape, rate) as Gamma(shape, scale = rate) — NumPy's ``gamma(shape, scale)``
         given the rate, a classic mistake.  The chains still look healthy; SBC flags it.
         ``posterior.attrs["algorithm"]`` then says so.
+    log_likelihood : bool, default True
+        Add the ``log_likelihood`` group (callers that use only the posterior draws, as SBC, may skip it).
+    posterior_predictive : bool, default True
+        Add the ``posterior_predictive`` group.
 
     Returns
     -------
     arviz.InferenceData
-        ``posterior``: ``mu``, ``beta``, ``sigma = beta ** -0.5``, each of dims ``(chain, draw)``, named as
-        in :func:`bayes_zoo.models.normal_gamma.build_pymc_model`; ``sample_stats``: ``log_joint`` (log prior + log
-        likelihood, no Jacobian), ``(chain, draw)``; ``observed_data``: ``x`` with dims ``("obs",)``.
-        ``posterior.attrs`` holds ``sampling_time`` (wall-clock seconds, as PyMC), ``algorithm`` and ``seed``.
+        Groups and variables as PyMC names them for :func:`bayes_zoo.models.normal_gamma.build_pymc_model`
+        (``C = chains``, ``T = draws``, ``n = len(x)``):
+
+        * ``posterior``: ``mu``, ``beta``, ``sigma = beta ** -0.5``, each ``(chain, draw)`` ``(C, T)``.
+          ``posterior.attrs``: ``sampling_time`` (wall-clock seconds of the sampling alone, as PyMC),
+          ``algorithm``, ``seed``, ``tuning_steps``, ``inference_library``.
+        * ``sample_stats``: ``lp`` ``(C, T)``, the log joint density log p(mu) + log p(beta) + log p(x | mu,
+          beta) on the constrained scale (:func:`bayes_zoo.models.normal_gamma.log_joint`): it equals
+          ``model.compile_logp(jacobian=False)`` of the PyMC model at the same point, difference 0 (tested to
+          1e-8).  PyMC's NUTS writes its own ``lp`` on the unconstrained scale, i.e. with the log-Jacobian of
+          beta's log transform, ``log(beta)``, added, so the two ``lp`` differ by that Jacobian.  A Gibbs sweep
+          accepts every update, so there are no acceptance, step-size or divergence statistics.
+        * ``log_likelihood``: ``x`` ``(chain, draw, obs)`` ``(C, T, n)``, ``log N(x_i | mu, 1/beta)`` per
+          observation (:func:`bayes_zoo.models.normal_gamma.pointwise_log_likelihood`), equal to
+          ``pm.compute_log_likelihood`` at the same draws, so ``az.loo``/``az.waic``/``az.compare`` treat it
+          as they treat NUTS's.
+        * ``posterior_predictive``: ``x`` ``(chain, draw, obs)``, one replicate data set per draw,
+          ``x_rep ~ Normal(mu, 1/beta)``, from the stream :func:`bayes_zoo.inference.seeding.predictive_generator`
+          ``(seed)``, independent of the chains' streams (the posterior draws do not depend on it).
+        * ``observed_data``: ``x`` ``(obs,)``.
 
     Raises
     ------
@@ -284,7 +308,10 @@ def sample(
 
     idata = az.from_dict(
         posterior={"mu": mu, "beta": beta, "sigma": beta**-0.5},
-        sample_stats={"log_joint": log_joint(mu, beta, x, prior)},
+        sample_stats={"lp": log_joint(mu, beta, x, prior)},
+        log_likelihood={"x": pointwise_log_likelihood(mu, beta, x)} if log_likelihood else None,
+        posterior_predictive=({"x": simulate_observations(predictive_generator(seed), mu, beta, stats.n)}
+                              if posterior_predictive else None),
         observed_data={"x": x},
         coords={"obs": np.arange(stats.n)},
         dims={"x": ["obs"]},

@@ -93,9 +93,70 @@ def test_result_names_and_dims_match_the_pymc_model():
     assert idata.observed_data["x"].dims == ("obs",)
     np.testing.assert_allclose(idata.posterior["sigma"].values, idata.posterior["beta"].values ** -0.5)
     np.testing.assert_allclose(
-        idata.sample_stats["log_joint"].values,
+        idata.sample_stats["lp"].values,
         ng.log_joint(idata.posterior["mu"].values, idata.posterior["beta"].values, X, PRIOR),
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The groups a PyMC/ArviZ user expects: log_likelihood, sample_stats.lp, posterior_predictive
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def newcomb_gibbs(newcomb_x):
+    """Gibbs on Newcomb's data, 2 x 100 draws.  Its sigma is ~10 ns (beta ~ 0.01), so a variance or a
+    precision where a standard deviation belongs changes every number by far more than round-off."""
+    return gibbs.sample(newcomb_x, draws=100, chains=2, warmup=100, seed=3)
+
+
+@pytest.fixture(scope="module")
+def newcomb_model(newcomb_x):
+    return ng.build_pymc_model(newcomb_x)
+
+
+def test_log_likelihood_equals_pymcs_pointwise_log_likelihood_at_the_same_draws(newcomb_gibbs, newcomb_model):
+    import pymc as pm
+
+    theirs = pm.compute_log_likelihood(newcomb_gibbs, model=newcomb_model, extend_inferencedata=False,
+                                       progressbar=False)["x"]
+    ours = newcomb_gibbs.log_likelihood["x"]
+    assert ours.dims == theirs.dims == ("chain", "draw", "obs")
+    np.testing.assert_allclose(ours.values, theirs.values, rtol=0, atol=1e-8)
+
+
+def test_loo_runs_on_the_gibbs_result_with_one_term_per_observation(newcomb_gibbs, newcomb_x):
+    import warnings
+
+    import arviz as az
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pareto k of Newcomb's two outliers
+        loo = az.loo(newcomb_gibbs)
+    assert loo.n_data_points == newcomb_x.size and np.isfinite(loo.elpd_loo)
+
+
+def test_lp_equals_pymcs_logp_without_jacobian_at_each_draw(newcomb_gibbs, newcomb_model):
+    logp = newcomb_model.compile_logp(jacobian=False)
+    mu = newcomb_gibbs.posterior["mu"].values.ravel()
+    beta = newcomb_gibbs.posterior["beta"].values.ravel()
+    theirs = [logp({"mu": m, "beta_log__": np.log(b)}) for m, b in zip(mu, beta)]
+    np.testing.assert_allclose(newcomb_gibbs.sample_stats["lp"].values.ravel(), theirs, rtol=0, atol=1e-8)
+
+
+def test_posterior_predictive_draws_x_from_the_likelihood_at_each_draw(newcomb_gibbs):
+    post, pp = newcomb_gibbs.posterior, newcomb_gibbs.posterior_predictive["x"]
+    assert pp.dims == ("chain", "draw", "obs")
+    z = ((pp - post["mu"]) * np.sqrt(post["beta"])).values.ravel()  # standard normal if x_rep ~ N(mu, 1/beta)
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+
+
+def test_turning_the_groups_off_drops_them_and_changes_no_posterior_draw(newcomb_gibbs, newcomb_x):
+    bare = gibbs.sample(newcomb_x, draws=100, chains=2, warmup=100, seed=3, log_likelihood=False,
+                        posterior_predictive=False)
+    assert not {"log_likelihood", "posterior_predictive"} & set(bare.groups())
+    for v in ng.VARIABLES:
+        np.testing.assert_array_equal(bare.posterior[v].values, newcomb_gibbs.posterior[v].values)
 
 
 def test_gibbs_matches_the_exact_posterior_within_mcse(newcomb_x, newcomb_exact):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bayes_zoo.inference.seeding import chain_generators
+from bayes_zoo.inference.seeding import chain_generators, predictive_generator
 
 
 def test_streams_are_reproducible_and_distinct():
@@ -17,6 +17,13 @@ def test_adding_chains_keeps_the_first_streams():
     two = [g.standard_normal(3) for g in chain_generators(8, 2)]
     five = [g.standard_normal(3) for g in chain_generators(8, 5)]
     np.testing.assert_array_equal(two, five[:2])
+
+
+def test_the_predictive_stream_is_reproducible_and_no_chains_stream():
+    chains = [g.standard_normal(5) for g in chain_generators(3, 64)]
+    pred = predictive_generator(3).standard_normal(5)
+    np.testing.assert_array_equal(pred, predictive_generator(3).standard_normal(5))
+    assert not any(np.array_equal(pred, c) for c in chains)
 
 
 @pytest.mark.parametrize("seed, chains, name", [(-1, 2, "seed"), (1.5, 2, "seed"), (0, 0, "chains")])

@@ -79,8 +79,11 @@ from bayes_zoo.models.spike_slab import (
     _coords,
     check_regression_data,
     inclusion_probability,
+    log_joint_marginalised,
+    pointwise_log_likelihood,
+    simulate_observations,
 )
-from bayes_zoo.inference.seeding import chain_generators
+from bayes_zoo.inference.seeding import chain_generators, predictive_generator
 
 __all__ = [
     "GibbsState",
@@ -638,6 +641,8 @@ def sample(
     feature_names=None,
     method: str = "auto",
     thin: int = 1,
+    log_likelihood: bool = True,
+    posterior_predictive: bool = True,
 ) -> az.InferenceData:
     """Run ``chains`` SSVS Gibbs chains and return every ``thin``-th draw after ``warmup``.
 
@@ -663,17 +668,42 @@ def sample(
     thin : int, >= 1
         Keep one sweep in ``thin``.  A sweep is cheap, so thinning buys effective draws per stored draw
         when the indicators of correlated features mix slowly.
+    log_likelihood : bool, default True
+        Add the ``log_likelihood`` group (callers that use only the posterior draws, as SBC, may skip it).
+    posterior_predictive : bool, default True
+        Add the ``posterior_predictive`` group.
 
     Returns
     -------
     arviz.InferenceData
-        ``posterior``: ``w``, ``gamma`` (int), ``inclusion_probability`` of dims ``(chain, draw, feature)``,
-        ``sigma2`` and ``theta`` of dims ``(chain, draw)``.  ``inclusion_probability`` is the
-        Rao–Blackwellised ``P(gamma_d = 1 | w, theta, sigma2)`` at each draw
-        (:func:`bayes_zoo.models.spike_slab.inclusion_probability`), as the deterministic of
-        :func:`bayes_zoo.models.spike_slab.build_pymc_model`; its posterior mean estimates ``P(gamma_d = 1 | y)``.
-        ``observed_data``: ``y`` with dims ``("obs",)``.  ``posterior.attrs``: ``sampling_time`` (seconds,
-        sampling only), ``algorithm = "ssvs-gibbs"``, ``seed``, ``w_method``, ``tuning_steps``, ``thin``.
+        Named as PyMC names :func:`bayes_zoo.models.spike_slab.build_pymc_model` (the gamma-marginalised model
+        NUTS samples); ``C = chains``, ``T = draws``:
+
+        * ``posterior``: ``w``, ``gamma`` (int), ``inclusion_probability`` of dims ``(chain, draw, feature)``
+          ``(C, T, D)``, ``sigma2`` and ``theta`` of dims ``(chain, draw)``.  ``inclusion_probability`` is the
+          Rao–Blackwellised ``P(gamma_d = 1 | w, theta, sigma2)`` at each draw
+          (:func:`bayes_zoo.models.spike_slab.inclusion_probability`), as the deterministic of the PyMC model;
+          its posterior mean estimates ``P(gamma_d = 1 | y)``.  ``posterior.attrs``: ``sampling_time``
+          (seconds, sampling only), ``algorithm = "ssvs-gibbs"``, ``seed``, ``w_method``, ``tuning_steps``,
+          ``thin``, ``inference_library``.
+        * ``sample_stats``: ``lp`` ``(C, T)``, the log density of the gamma-marginalised model at the draw's
+          ``(w, sigma2, theta)`` on the constrained scale
+          (:func:`bayes_zoo.models.spike_slab.log_joint_marginalised`; gamma is summed out, as in the model
+          NUTS samples, so the two are comparable; ``inclusion_probability`` is deterministic and adds no
+          density): it equals ``model.compile_logp(jacobian=False)`` of the PyMC model at the same point,
+          difference 0 (tested to 1e-8).  PyMC's NUTS writes its own ``lp`` on the unconstrained scale, i.e.
+          with the log-Jacobians of the transforms of ``theta`` (log-odds: ``log theta + log(1 - theta)``)
+          and ``sigma2`` (log: ``log sigma2``) added, so the two ``lp`` differ by those Jacobians.  A Gibbs
+          sweep accepts every update: there are no acceptance, step-size or divergence statistics.
+        * ``log_likelihood``: ``y`` ``(chain, draw, obs)`` ``(C, T, N)``, ``log N(y_i | x_i^T w, sigma2)`` per
+          observation (:func:`bayes_zoo.models.spike_slab.pointwise_log_likelihood`), equal to
+          ``pm.compute_log_likelihood`` at the same draws, so ``az.loo``/``az.waic``/``az.compare`` treat it
+          as they treat NUTS's.
+        * ``posterior_predictive``: ``y`` ``(chain, draw, obs)``, one replicate data set per draw,
+          ``y_rep ~ Normal(X w, sigma2 I)``, from the stream
+          :func:`bayes_zoo.inference.seeding.predictive_generator` ``(seed)``, independent of the chains'
+          streams (the posterior draws do not depend on it).
+        * ``observed_data``: ``y`` ``(obs,)``.
 
     Raises
     ------
@@ -708,10 +738,15 @@ def sample(
                                               w_out[c], s2_out[c], th_out[c], g_out[c])
     elapsed = time.perf_counter() - start
 
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore"):  # theta at 0 or 1 in floating point: log 0 = -inf, as PyMC has it
         incl = inclusion_probability(w_out, th_out, s2_out, prior)
+        lp = log_joint_marginalised(w_out, th_out, s2_out, stats.X, stats.y, prior)
     idata = az.from_dict(
         posterior={"w": w_out, "sigma2": s2_out, "theta": th_out, "gamma": g_out, "inclusion_probability": incl},
+        sample_stats={"lp": lp},
+        log_likelihood={"y": pointwise_log_likelihood(w_out, s2_out, stats.X, stats.y)} if log_likelihood else None,
+        posterior_predictive=({"y": simulate_observations(predictive_generator(seed), w_out, s2_out, stats.X)}
+                              if posterior_predictive else None),
         observed_data={"y": stats.y},
         coords=coords,
         dims={"w": ["feature"], "gamma": ["feature"], "inclusion_probability": ["feature"], "y": ["obs"]},

@@ -239,6 +239,74 @@ def test_result_names_and_dims_match_the_pymc_model(small):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The groups a PyMC/ArviZ user expects: log_likelihood, sample_stats.lp, posterior_predictive
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_gibbs(small):
+    """2 x 100 draws on ``small`` (noise sd ~0.6: a variance where a standard deviation belongs shows)."""
+    X, y, _ = small
+    return gibbs.sample(X, y, PRIOR, draws=100, chains=2, warmup=50, seed=4)
+
+
+@pytest.fixture(scope="module")
+def small_model(small):
+    X, y, _ = small
+    return ss.build_pymc_model(X, y, PRIOR)
+
+
+def test_log_likelihood_equals_pymcs_pointwise_log_likelihood_at_the_same_draws(small_gibbs, small_model):
+    import pymc as pm
+
+    theirs = pm.compute_log_likelihood(small_gibbs, model=small_model, extend_inferencedata=False,
+                                       progressbar=False)["y"]
+    ours = small_gibbs.log_likelihood["y"]
+    assert ours.dims == theirs.dims == ("chain", "draw", "obs")
+    np.testing.assert_allclose(ours.values, theirs.values, rtol=0, atol=1e-8)
+
+
+def test_loo_runs_on_the_gibbs_result_with_one_term_per_observation(small_gibbs, small):
+    import warnings
+
+    import arviz as az
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pareto k: 20 points, one of them influential
+        loo = az.loo(small_gibbs)
+    assert loo.n_data_points == small[1].size and np.isfinite(loo.elpd_loo)
+
+
+def test_lp_equals_the_marginalised_models_logp_without_jacobian_at_each_draw(small_gibbs, small_model):
+    from scipy import special
+
+    logp = small_model.compile_logp(jacobian=False)
+    post = small_gibbs.posterior.stack(sample=("chain", "draw"))
+    theirs = [logp({"w": w, "theta_logodds__": special.logit(t), "sigma2_log__": np.log(s2)})
+              for w, t, s2 in zip(post["w"].values.T, post["theta"].values, post["sigma2"].values)]
+    ours = small_gibbs.sample_stats["lp"].stack(sample=("chain", "draw")).values
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-8)
+
+
+def test_posterior_predictive_draws_y_from_the_likelihood_at_each_draw(small_gibbs, small):
+    X = small[0]
+    post, pp = small_gibbs.posterior, small_gibbs.posterior_predictive["y"]
+    assert pp.dims == ("chain", "draw", "obs")
+    mean = np.einsum("ctd,nd->ctn", post["w"].values, X)
+    z = ((pp.values - mean) / np.sqrt(post["sigma2"].values)[..., None]).ravel()  # N(0, 1) if y_rep ~ N(Xw, sigma2)
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+
+
+def test_turning_the_groups_off_drops_them_and_changes_no_posterior_draw(small_gibbs, small):
+    X, y, _ = small
+    bare = gibbs.sample(X, y, PRIOR, draws=100, chains=2, warmup=50, seed=4, log_likelihood=False,
+                        posterior_predictive=False)
+    assert not {"log_likelihood", "posterior_predictive"} & set(bare.groups())
+    for v in ("w", "sigma2", "theta", "gamma"):
+        np.testing.assert_array_equal(bare.posterior[v].values, small_gibbs.posterior[v].values)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # 2-3. Exactness in law against enumeration, and a buggy sampler caught
 # ---------------------------------------------------------------------------------------------------------
 

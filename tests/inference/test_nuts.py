@@ -23,11 +23,43 @@ def test_nuts_result_has_no_divergences_and_records_its_step_method(newcomb_nuts
     assert newcomb_nuts.posterior.sizes["chain"] == 4 and newcomb_nuts.posterior.sizes["draw"] == 1000
 
 
-def test_same_seed_gives_same_draws(newcomb_x):
+def test_same_seed_gives_same_draws_and_predictions(newcomb_x):
     model = ng.build_pymc_model(newcomb_x)
     a = sample_nuts(model, draws=30, tune=30, chains=2, seed=9)
     b = sample_nuts(model, draws=30, tune=30, chains=2, seed=9)
     np.testing.assert_array_equal(a.posterior["mu"].values, b.posterior["mu"].values)
+    np.testing.assert_array_equal(a.posterior_predictive["x"].values, b.posterior_predictive["x"].values)
+
+
+def test_nuts_result_has_pointwise_log_likelihood_and_posterior_predictive_of_x(newcomb_nuts, newcomb_x):
+    for group in (newcomb_nuts.log_likelihood, newcomb_nuts.posterior_predictive):
+        assert list(group.data_vars) == ["x"]
+        assert group["x"].dims == ("chain", "draw", "obs") and group["x"].shape == (4, 1000, newcomb_x.size)
+
+
+def test_sampling_leaves_the_models_observed_variables_as_they_were(newcomb_x):
+    # PyMC 5.28's sample_posterior_predictive, called without var_names, appends the observed variables to the
+    # model's own list again, after which model.logp() fails.
+    model = ng.build_pymc_model(newcomb_x)
+    sample_nuts(model, draws=10, tune=10, chains=1, seed=0, log_likelihood=False)
+    assert model.observed_RVs == [model["x"]]
+
+
+def test_nuts_result_leaves_out_pymcs_internal_variables_and_still_has_the_observed_groups():
+    # gp.Latent's free variable is PyMC's internal f_rotated_; the log-likelihood and predictions need it.
+    from bayes_zoo.models import gp
+
+    X = np.linspace(0.0, 1.0, 6)
+    hyper = gp.GPHyperparameters(eta=1.0, lengthscale=0.5, sigma=0.3)
+    idata = sample_nuts(gp.build_latent_model(X, np.sin(3 * X), hyper), draws=10, tune=10, chains=1, seed=0)
+    assert list(idata.posterior.data_vars) == ["f"]
+    assert idata.log_likelihood["y"].shape == idata.posterior_predictive["y"].shape == (1, 10, 6)
+
+
+def test_log_likelihood_and_posterior_predictive_can_be_turned_off(newcomb_x):
+    idata = sample_nuts(ng.build_pymc_model(newcomb_x), draws=10, tune=10, chains=1, seed=0, log_likelihood=False,
+                        posterior_predictive=False)
+    assert not {"log_likelihood", "posterior_predictive"} & set(idata.groups())
 
 
 def test_step_methods_reports_pymc_assignment(newcomb_x):

@@ -66,8 +66,9 @@ def sample_posterior(model, posterior: str, settings: NutsSettings, seed: int):
     from bayes_zoo.inference.nuts import quiet_pymc, sample_nuts
 
     if posterior == "nuts":
+        # Only the posterior draws are used: no log_likelihood or posterior_predictive groups (their cost).
         return sample_nuts(model, draws=settings.draws, tune=settings.tune, chains=settings.chains, seed=seed,
-                           target_accept=settings.target_accept)
+                           target_accept=settings.target_accept, log_likelihood=False, posterior_predictive=False)
     if posterior != "advi":
         raise ValueError(f"posterior: expected 'nuts' or 'advi' for PyMC draws, got {posterior!r}")
     import pymc as pm

@@ -38,6 +38,7 @@ from rich.table import Table
 from bayes_zoo.models.backend import blas_status
 
 __all__ = [
+    "SAMPLING_ONLY",
     "SAMPLER_SIZE_HELP",
     "Settings",
     "parse_settings",
@@ -56,6 +57,10 @@ __all__ = [
     "finish",
 ]
 
+
+#: Keyword arguments of both samplers that time the sampling alone: no ``log_likelihood`` or
+#: ``posterior_predictive`` groups (they are computed after sampling and would be timed with it).
+SAMPLING_ONLY = {"log_likelihood": False, "posterior_predictive": False}
 
 #: ``--help`` of the sizes every Gibbs-vs-NUTS script has; a script adds its ``repeats`` flags.
 SAMPLER_SIZE_HELP = {

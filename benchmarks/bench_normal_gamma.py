@@ -82,10 +82,11 @@ def run_benchmark(s: common.Settings) -> tuple[common.SamplerTiming, common.Samp
     model = build_pymc_model(x, DEFAULT_PRIOR)
 
     def gibbs(draws=s.gibbs_draws, warmup=s.tune):
-        return gibbs_sample(x, DEFAULT_PRIOR, draws=draws, chains=s.chains, warmup=warmup, seed=s.seed)
+        return gibbs_sample(x, DEFAULT_PRIOR, draws=draws, chains=s.chains, warmup=warmup, seed=s.seed,
+                            **common.SAMPLING_ONLY)
 
     def nuts(draws=s.nuts_draws, tune=s.tune):
-        return sample_nuts(model, draws=draws, tune=tune, chains=s.chains, seed=s.seed)
+        return sample_nuts(model, draws=draws, tune=tune, chains=s.chains, seed=s.seed, **common.SAMPLING_ONLY)
 
     gibbs(draws=10, warmup=10)  # numba JIT (or its on-disk cache) loaded outside the timing
     nuts(draws=10, tune=10)  # PyTensor C compilation outside the timing

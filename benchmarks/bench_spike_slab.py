@@ -166,10 +166,10 @@ def run_samplers(s: common.Settings, X, y):
 
     def gibbs_call(draws=s.gibbs_draws, warmup=s.tune):
         return gibbs.sample(X, y, prior, draws=draws, chains=s.chains, warmup=warmup, seed=s.seed,
-                            feature_names=DIABETES_FEATURES, thin=1)
+                            feature_names=DIABETES_FEATURES, thin=1, **common.SAMPLING_ONLY)
 
     def nuts_call(draws=s.nuts_draws, tune=s.tune):
-        return sample_nuts(model, draws=draws, tune=tune, chains=s.chains, seed=s.seed)
+        return sample_nuts(model, draws=draws, tune=tune, chains=s.chains, seed=s.seed, **common.SAMPLING_ONLY)
 
     gibbs_call(draws=10, warmup=10)  # numba JIT (or its on-disk cache) loaded outside the timing
     nuts_call(draws=10, tune=10)  # PyTensor C compilation outside the timing

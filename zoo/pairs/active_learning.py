@@ -247,7 +247,8 @@ def _sbc_nuts(y, seed, *, draws):
     from bayes_zoo.models.linear import build_linear_model
 
     Phi, prior = _sbc_setup()
-    post = sample_nuts(build_linear_model(Phi, y, prior), draws=draws, tune=draws, chains=2, seed=seed).posterior
+    post = sample_nuts(build_linear_model(Phi, y, prior), draws=draws, tune=draws, chains=2, seed=seed,
+                       log_likelihood=False, posterior_predictive=False).posterior  # SBC reads the posterior only
     out = {f"w[{p}]": post["w"].values[:, :, p] for p in range(Phi.shape[1])}
     out["sigma2"] = post["sigma2"].values
     return out

@@ -108,7 +108,8 @@ def _sbc_gibbs(x, seed, *, draws, planted_bug):
     from bayes_zoo.inference.gibbs import normal_gamma as gibbs
     from bayes_zoo.models import normal_gamma as ng
 
-    idata = gibbs.sample(x, ng.DEFAULT_PRIOR, draws=draws, chains=2, warmup=200, seed=seed, planted_bug=planted_bug)
+    idata = gibbs.sample(x, ng.DEFAULT_PRIOR, draws=draws, chains=2, warmup=200, seed=seed, planted_bug=planted_bug,
+                         log_likelihood=False, posterior_predictive=False)  # SBC reads the posterior only
     return {k: idata.posterior[k].values for k in ("mu", "beta")}
 
 
@@ -116,7 +117,8 @@ def _sbc_nuts(x, seed, *, draws):
     from bayes_zoo.inference.nuts import sample_nuts
     from bayes_zoo.models import normal_gamma as ng
 
-    idata = sample_nuts(ng.build_pymc_model(x, ng.DEFAULT_PRIOR), draws=draws, tune=draws, chains=2, seed=seed)
+    idata = sample_nuts(ng.build_pymc_model(x, ng.DEFAULT_PRIOR), draws=draws, tune=draws, chains=2, seed=seed,
+                        log_likelihood=False, posterior_predictive=False)  # SBC reads the posterior only
     return {k: idata.posterior[k].values for k in ("mu", "beta")}
 
 

@@ -381,7 +381,7 @@ def _sbc_gibbs(data, seed, *, draws):
 
     X, y = data
     return _sbc_draws(gibbs.sample(X, y, ss.DEFAULT_PRIOR, draws=draws, chains=2, warmup=SBC_WARMUP, seed=seed,
-                                   thin=SBC_THIN))
+                                   thin=SBC_THIN, log_likelihood=False, posterior_predictive=False))
 
 
 def _sbc_nuts(data, seed, *, draws):
@@ -390,7 +390,7 @@ def _sbc_nuts(data, seed, *, draws):
 
     X, y = data
     return _sbc_draws(sample_nuts(ss.build_pymc_model(X, y, ss.DEFAULT_PRIOR), draws=draws, tune=draws, chains=2,
-                                  seed=seed))
+                                  seed=seed, log_likelihood=False, posterior_predictive=False))
 
 
 def sbc(*, quick: bool = False, planted_bug: bool = False) -> dict:

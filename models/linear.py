@@ -41,6 +41,9 @@ __all__ = [
     "conjugate_posterior",
     "log_marginal_likelihood",
     "build_linear_model",
+    "pointwise_log_likelihood",
+    "log_joint",
+    "simulate_observations",
     "check_inputs",
 ]
 
@@ -413,3 +416,87 @@ def build_linear_model(Phi, y, prior: LinearPrior):
         pm.Normal("y", mu=Phi_data @ w, sigma=sigma, observed=y_data, dims="obs")
     return model
 
+
+
+def _check_draws(w, sigma, Phi):
+    Phi = check_inputs(Phi, "Phi")
+    w = np.asarray(w, dtype=np.float64)
+    sigma = np.asarray(sigma, dtype=np.float64)
+    if w.ndim < 1 or w.shape[-1] != Phi.shape[1]:
+        raise ValueError(f"w: expected shape (..., {Phi.shape[1]}), got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w: must be finite")
+    if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
+        raise ValueError("sigma: must be finite and > 0")
+    return w, np.broadcast_to(sigma, w.shape[:-1]), Phi
+
+
+def pointwise_log_likelihood(w, sigma, Phi, y) -> np.ndarray:
+    """``log N(y_n | phi_n^T w, sigma^2)`` for every observation: what ``pm.compute_log_likelihood`` returns for
+    the observed ``y`` of :func:`build_linear_model` at the same ``w`` and ``sigma``.
+
+    Parameters
+    ----------
+    w : array_like, shape (..., P)
+    sigma : array_like > 0, shape (...) (broadcast against ``w`` without its last axis)
+        The noise **sd**.
+    Phi : array_like, shape (N, P)
+    y : array_like, shape (N,)
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., N)
+    """
+    w, sigma, Phi = _check_draws(w, sigma, Phi)
+    y = finite_vector(y, "y")
+    if y.size != Phi.shape[0]:
+        raise ValueError(f"y: length {y.size} does not match Phi's {Phi.shape[0]} rows")
+    s = sigma[..., None]
+    return stats.norm.logpdf(y, w @ Phi.T, s)
+
+
+def log_joint(w, sigma, Phi, y, prior: LinearPrior) -> np.ndarray:
+    """log prior + log likelihood on the constrained scale: ``model.compile_logp(jacobian=False)`` of
+    :func:`build_linear_model` at the same point.
+
+    Known noise: ``sum_p log N(w_p | 0, tau^2) + sum_n log N(y_n | phi_n^T w, sigma^2)`` (``sigma`` must be the
+    prior's ``noise_sd``).  Normal-InverseGamma: ``log InverseGamma(sigma^2 | alpha, beta) + sum_p log N(w_p |
+    0, sigma^2 tau^2) + sum_n log N(y_n | phi_n^T w, sigma^2)`` (the density of ``sigma^2``, PyMC's free
+    variable, without the Jacobian of its log transform).
+
+    Parameters
+    ----------
+    w : array_like, shape (..., P)
+    sigma : array_like > 0, shape (...)
+        The noise sd of each point.
+    Phi : array_like, shape (N, P)
+    y : array_like, shape (N,)
+    prior : LinearPrior
+
+    Returns
+    -------
+    numpy.ndarray, shape (...)
+
+    Raises
+    ------
+    ValueError
+        For bad arguments, or with known noise a ``sigma`` other than ``prior.noise_sd``.
+    """
+    w, sigma, Phi = _check_draws(w, sigma, Phi)
+    log_lik = pointwise_log_likelihood(w, sigma, Phi, y).sum(axis=-1)
+    if prior.known_noise:
+        if not np.allclose(sigma, prior.noise_sd, rtol=1e-12, atol=0):
+            raise ValueError(f"sigma: the prior's noise sd is known ({prior.noise_sd:g})")
+        return stats.norm.logpdf(w, 0.0, prior.weight_scale).sum(axis=-1) + log_lik
+    log_prior_w = stats.norm.logpdf(w, 0.0, (sigma * prior.weight_scale)[..., None]).sum(axis=-1)
+    log_prior_sigma2 = stats.invgamma.logpdf(sigma**2, prior.noise_alpha, scale=prior.noise_beta)
+    return log_prior_sigma2 + log_prior_w + log_lik
+
+
+def simulate_observations(rng: np.random.Generator, w, sigma, Phi) -> np.ndarray:
+    """New outputs ``y_n ~ N(phi_n^T w, sigma^2)`` at each point, shape ``(..., N)`` (``w`` of shape
+    ``(..., P)``, ``sigma`` the noise sd, shape ``(...)``); standard normals drawn in C order over the output."""
+    rng = generator(rng)
+    w, sigma, Phi = _check_draws(w, sigma, Phi)
+    mean = w @ Phi.T
+    return mean + sigma[..., None] * rng.standard_normal(mean.shape)

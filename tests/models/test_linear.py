@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from bayes_zoo.models.linear import (LinearFeatures, LinearPrior, RandomFourierFeatures, Standardisation, build_linear_model,
-                           conjugate_posterior, log_marginal_likelihood)
+                           conjugate_posterior, log_joint, log_marginal_likelihood, pointwise_log_likelihood)
 
 
 def _problem(n=15, p=4, seed=1):
@@ -71,6 +71,36 @@ def test_pymc_model_log_density_equals_prior_plus_likelihood():
             + stats.norm.logpdf(w, 0.0, np.sqrt(sigma2) * 1.7).sum()
             + stats.norm.logpdf(y, Phi @ w, np.sqrt(sigma2)).sum())
     assert logp == pytest.approx(ours, abs=1e-8)
+
+
+#: Priors whose constants float32 holds exactly (3.0, 0.5, 1.0): PyTensor would fold their logs in float32.
+KNOWN_NOISE, NIG = LinearPrior(weight_scale=3.0, noise_sd=0.5), LinearPrior(weight_scale=3.0, noise_alpha=1.0)
+POINTS_W = np.array([[0.3, -0.2, 1.1, 0.5], [1.0, 0.0, -0.7, 2.0], [-0.4, 0.9, 0.2, -1.3]])
+
+
+@pytest.mark.parametrize("prior", [KNOWN_NOISE, NIG], ids=["known-noise", "normal-inverse-gamma"])
+def test_log_joint_equals_the_pymc_models_logp_without_jacobian(prior):
+    Phi, y = _problem()
+    logp = build_linear_model(Phi, y, prior).compile_logp(jacobian=False)
+    sigma = np.full(3, prior.noise_sd) if prior.known_noise else np.array([0.5, 0.8, 1.7])
+    points = [{"w": w} if prior.known_noise else {"w": w, "sigma2_log__": np.log(s**2)}
+              for w, s in zip(POINTS_W, sigma)]
+    np.testing.assert_allclose(log_joint(POINTS_W, sigma, Phi, y, prior), [logp(p) for p in points], rtol=0,
+                               atol=1e-8)
+
+
+def test_pointwise_log_likelihood_equals_pymcs_at_the_same_draws():
+    import arviz as az
+    import pymc as pm
+
+    Phi, y = _problem()
+    sigma = np.array([[0.5, 0.8, 1.7]])  # (chain, draw)
+    idata = az.from_dict(posterior={"w": POINTS_W[None], "sigma2": sigma**2}, dims={"w": ["feature"]},
+                         coords={"feature": np.arange(4)})
+    theirs = pm.compute_log_likelihood(idata, model=build_linear_model(Phi, y, NIG), extend_inferencedata=False,
+                                       progressbar=False)["y"]
+    np.testing.assert_allclose(pointwise_log_likelihood(POINTS_W[None], sigma, Phi, y), theirs.values, rtol=0,
+                               atol=1e-8)
 
 
 def test_random_fourier_features_approximate_the_rbf_kernel():

@@ -13,8 +13,13 @@ import numpy as np
 
 __all__ = [
     "finite_vector", "finite_scalar", "positive_scalar", "positive_int", "nonnegative_int", "probability",
-    "instance", "generator", "input_matrix",
+    "instance", "generator", "input_matrix", "SEED_LIMIT", "seed", "available_memory", "fits_in_memory",
 ]
+
+#: Seeds are integers ``0 <= seed < SEED_LIMIT``: a signed 64-bit integer, which every place a seed is stored
+#: (netCDF attributes, CSV and pandas int64 columns) holds losslessly.  NumPy's ``SeedSequence`` and PyMC take
+#: larger integers, but ``2**64`` already fails when the first result is written to netCDF.
+SEED_LIMIT = 2**63
 
 
 def finite_vector(value, name: str) -> np.ndarray:
@@ -134,3 +139,86 @@ def input_matrix(X, name: str = "X", *, dims: int | None = None) -> np.ndarray:
     if dims is not None and arr.shape[1] != dims:
         raise ValueError(f"{name}: expected {dims} column(s), got {arr.shape[1]}")
     return arr
+
+
+def seed(value, name: str = "seed") -> int:
+    """A seed: an integer with ``0 <= value < SEED_LIMIT`` (2**63; bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: expected an integer seed, 0 <= seed < 2**63, got {value!r}")
+    if not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"{name}: must satisfy 0 <= seed < 2**63 (a signed 64-bit integer, stored losslessly "
+                         f"with the results), got {value}")
+    return int(value)
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_available() -> int | None:
+    """Room left under this process's cgroup memory limit (v2 ``memory.max``, v1 ``memory.limit_in_bytes``)."""
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file, encoding="ascii") as f:
+                limit = f.read().strip()
+            with open(usage_file, encoding="ascii") as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 2**60:  # "max" or v1's huge number: no limit
+            return max(int(limit) - usage, 0)
+    return None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a new allocation can get without swapping: ``MemAvailable`` of ``/proc/meminfo`` (else
+    ``os.sysconf``'s available pages), lowered to the room left under a cgroup memory limit; None if unknown."""
+    import os
+
+    found = [_meminfo_available(), _cgroup_available()]
+    if found[0] is None:
+        try:
+            found[0] = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            pass
+    known = [b for b in found if b is not None]
+    return min(known) if known else None
+
+
+def fits_in_memory(nbytes: float, name: str, what: str, *, available: int | None = None) -> None:
+    """Refuse, before any work, a run whose arrays cannot fit in the memory this machine has available.
+
+    Parameters
+    ----------
+    nbytes : float
+        The bytes the run would allocate (an estimate: its largest arrays).
+    name : str
+        The argument to blame, e.g. ``"--draws"``.
+    what : str
+        How ``nbytes`` arises, e.g. ``"1,000,000,000 draws x 4 chains"``.
+    available : int, optional
+        Bytes available; by default :func:`available_memory` (nothing is refused when it is unknown).
+
+    Raises
+    ------
+    ValueError
+        ``"NAME: WHAT would need about X GiB; this machine has Y GiB available"``.
+    """
+    available = available_memory() if available is None else available
+    if available is not None and nbytes > available:
+        raise ValueError(f"{name}: {what} would need about {_gib(nbytes)} GiB; this machine has "
+                         f"{_gib(available)} GiB available")
+
+
+def _gib(nbytes: float) -> str:
+    gib = nbytes / 2**30
+    return f"{gib:,.0f}" if gib >= 100 else f"{gib:.3g}"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bayes_zoo.models.checks import nonnegative_int, positive_int
+from bayes_zoo.models.checks import nonnegative_int, positive_int, seed as check_seed
 
 if TYPE_CHECKING:  # kept out of the import path so that `bayes-zoo --help` and `list` start at once
     import arviz as az
@@ -39,7 +39,8 @@ class RunSettings:
     warmup : int
         Warm-up (NUTS tuning) iterations per chain, discarded.
     seed : int
-        Root seed; every sampler derives its chains' streams from it.
+        Root seed, ``0 <= seed < 2**63`` (:func:`bayes_zoo.models.checks.seed`); every sampler derives its
+        chains' streams from it.
     quick : bool
         Whether these are the small ``--quick`` settings.
     progress : callable
@@ -57,7 +58,7 @@ class RunSettings:
         positive_int(self.draws, "draws")
         positive_int(self.chains, "chains")
         nonnegative_int(self.warmup, "warmup")
-        nonnegative_int(self.seed, "seed")
+        check_seed(self.seed, "seed")
 
 
 @dataclass
@@ -145,6 +146,13 @@ class Pair:
         samplers set up for simulation-based calibration (:mod:`bayes_zoo.inference.sbc`, ``bayes-zoo sbc``); a side
         the pair cannot calibrate is left out (the pair's module says why).  ``planted_bug`` swaps in a
         deliberately wrong handwritten sampler where the pair has one (``ValueError`` naming it otherwise).
+    stored_per_draw : int, default 1
+        How many numbers (8 bytes each) the pair holds in memory per chain and per iteration (kept draws and
+        warm-up: PyMC allocates its trace for both, and a Gibbs sampler may draw its noise for both up front),
+        summed over its samplers and everything they store per draw (posterior, sample stats, pointwise
+        quantities).  Before any work the CLI refuses a run whose ``chains x (draws + warmup) x
+        stored_per_draw x 8`` bytes exceed the memory available.  The default, 1, is a lower bound: it refuses
+        only what could never fit.  0 for a pair whose memory does not grow with the draws.
     """
 
     name: str
@@ -155,6 +163,7 @@ class Pair:
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     check_options: Callable[..., None] | None = None
     sbc: Callable[..., dict] | None = None
+    stored_per_draw: int = 1
 
 
 REGISTRY: dict[str, Pair] = {}

@@ -11,8 +11,9 @@ Regression sets (``yacht``, ``boston``, ``energy``, ``concrete``, ``power-plant`
 regression on random Fourier features (:class:`bayes_zoo.active_learning.learners.LinearRegressionLearner`);
 ``breast-cancer`` uses probit regression (:class:`bayes_zoo.active_learning.probit.ProbitLearner`).  Writes
 ``OUT/active-learning-NAME/``: ``rounds.csv`` (every round of every strategy and repeat),
-``final.csv`` (final metrics, mean and 2 SE, selection time), ``learning_curves.png`` and ``report.md``; it
-refuses to overwrite an existing folder without ``--force``.
+``final.csv`` (final metrics, mean and 2 SE, selection time), ``learning_curves.png`` and ``report.md``,
+written into a temporary folder beside it and moved into place when complete (see
+:class:`bayes_zoo.report.Output`); an existing folder is replaced only with ``--force``, and only then.
 
 The verdict lines compare ACS-FW with each baseline on the **paired** per-repeat difference of the final
 metric (every strategy of a repeat shares its split and initial labels): "better" or "worse" when the mean
@@ -62,11 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="regression sets only: 100 random Fourier features, or the inputs (default rff)")
     parser.add_argument("--no-top-up", dest="top_up", action="store_false",
                         help="let ACS-FW label fewer than --batch-size points when Frank–Wolfe repeats a point")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first repeat (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the first repeat, 0 <= seed and seed + repeats - 1 < 2**63 (default 0)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
     parser.add_argument("--quick", action="store_true",
                         help="small settings: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in QUICK.items()))
-    parser.add_argument("--force", action="store_true", help="overwrite an existing results folder")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing results folder (once the new one is complete)")
 
 
 @dataclass

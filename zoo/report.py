@@ -9,13 +9,41 @@ Layout written by :func:`write_outcome` for a pair called ``NAME``::
     OUT/NAME/<result>.nc        each result's InferenceData (netCDF, ArviZ's ``to_netcdf``)
     OUT/NAME/<figure>.png       figures
 
-:func:`write_index` writes ``OUT/report.md`` over all pairs run.  Nothing is overwritten unless asked:
-:func:`prepare_output` refuses an existing, non-empty folder unless ``force`` is set.
+:func:`write_index` writes ``OUT/report.md`` over all pairs run.
+
+Results are never lost and never half-written (:class:`Output`, used by every command of the CLI):
+
+- **Checked first.**  Before any work, ``OUT`` is created if missing (a path through a file, or where no
+  folder can be made, such as ``/proc/x``, is refused), each target (``OUT/NAME``, and ``OUT/report.md`` for
+  ``compare all``) is checked (a file where a results folder belongs is refused; existing results are
+  refused unless ``force``), and an empty temporary folder ``OUT/.NAME.partial-XXXX`` is created beside each
+  target, which proves ``OUT`` writable.  Every refusal is a ``ValueError`` starting with ``--out:``.
+- **Locked.**  Each target is locked for the whole run (``fcntl.flock`` on ``OUT/.NAME.lock``, removed at the
+  end): a second run to the same target is refused at once, naming the run that holds it.  The kernel
+  releases the lock when a process dies, however it dies.
+- **Written aside, moved in whole.**  A target's files are written into its temporary folder, which is renamed
+  into place only when complete (same parent, so the rename is atomic).  With ``force``, old results are
+  replaced only then: the two folders are swapped in one atomic ``renameat2(RENAME_EXCHANGE)`` where Linux
+  offers it (else the old folder is renamed aside and the new one in, a window of microseconds), then the old
+  one is deleted.  Ctrl-C is held off during the swap.  ``report.md`` is written to a temporary file and moved
+  in by ``os.replace``.
+- **Nothing partial.**  A run that fails or is interrupted removes its temporary folders and its locks (and
+  ``OUT`` itself if it created it and it is still empty); targets not yet committed keep their previous
+  contents.  Temporary folders left by a killed process (``kill -9``) are removed by the next run that locks
+  the same target.  :meth:`Output.state` says, in one line, what was written and what was not.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import secrets
 import shutil
+import signal
+import threading
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -27,35 +55,307 @@ from bayes_zoo.inference.crossval import STATISTICS
 from bayes_zoo.models.backend import blas_status
 from bayes_zoo.registry import PairOutcome
 
-__all__ = ["prepare_output", "comparison_frame", "rich_table", "rich_checks", "write_outcome", "write_index"]
+__all__ = ["Output", "comparison_frame", "rich_table", "rich_checks", "write_outcome", "write_index"]
 
 _VERDICT_STYLE = {"agree": "bold green", "disagree": "bold red", "inconclusive": "bold yellow"}
 
 
-def prepare_output(out: Path, pair_names: list[str], *, force: bool, index: bool) -> None:
-    """Check, before any work, that writing the pairs' folders (and ``out/report.md``) overwrites nothing.
+class Output:
+    """The results one run writes under ``out``: checked, locked, written aside and moved in when complete.
 
-    With ``force``, the existing pair folders are removed (and ``report.md`` replaced).
+    The protocol is in the module docstring.  Use::
 
-    Raises
-    ------
-    ValueError
-        Naming ``--out`` and ``--force``, if something would be overwritten and ``force`` is False, or if
-        ``out`` exists and is not a folder.
+        output = Output(out, ["normal-gamma"], force=False)
+        output.open()                       # ValueError "--out: ..." before any work
+        try:
+            write_outcome(outcome, output.staging("normal-gamma"))
+            output.commit("normal-gamma")   # OUT/normal-gamma now holds the new results, whole
+        finally:
+            output.close()                  # temporary folders and locks removed
+
+    Parameters
+    ----------
+    out : path
+        The ``--out`` folder.
+    names : list of str
+        The result folders to write, ``OUT/NAME`` each.
+    force : bool
+        Replace existing results (only when the new ones are complete).
+    index : bool
+        Also write ``OUT/report.md`` (:meth:`commit_index`).
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a folder")
-    targets = [out / name for name in pair_names]
-    taken = [t for t in targets if t.exists() and any(t.iterdir())]
-    if index and (out / "report.md").exists():
-        taken.append(out / "report.md")
-    if taken and not force:
-        listed = ", ".join(str(t) for t in taken)
-        raise ValueError(f"--out: {listed} already exist(s); pass --force to overwrite, or choose another --out")
-    for t in taken:
-        if t.is_dir():
-            shutil.rmtree(t)
+
+    INDEX = "report.md"
+
+    def __init__(self, out, names, *, force: bool, index: bool = False):
+        self.out = Path(out)
+        self.names = list(names)
+        self.force = bool(force)
+        self.index = bool(index)
+        self.written: list[Path] = []  # targets committed, in order
+        self._staging: dict[str, Path] = {}
+        self._locks: dict[str, tuple[int, Path]] = {}
+        self._trash: list[Path] = []
+        self._created: list[Path] = []  # folders this run made, outermost first
+
+    # -- before any work --------------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create ``out`` if needed, lock and check every target, make the temporary folders.
+
+        Raises
+        ------
+        ValueError
+            Starting with ``--out:``: ``out`` is a file, lies inside a file or cannot be created or written;
+            a target is a file or a link where a folder belongs; a target holds results and ``force`` is
+            False; another run holds a target's lock.
+        """
+        self._make_out()
+        targets = self.names + ([self.INDEX] if self.index else [])
+        for name in targets:
+            self._lock(name)
+        taken = []
+        for name in targets:
+            target = self.out / name
+            is_index = name == self.INDEX
+            if target.is_symlink():
+                raise ValueError(f"--out: {target} is a symbolic link; results are replaced whole, never through a "
+                                 f"link: remove it or choose another --out")
+            if target.exists() and target.is_dir() == is_index:
+                kind = "a folder" if is_index else "a file"
+                raise ValueError(f"--out: {target} is {kind}, where bayes-zoo writes its "
+                                 f"{'report' if is_index else 'results folder'}; remove it or choose another --out")
+            if self._has_content(target):
+                taken.append(target)
+        if taken and not self.force:
+            listed = ", ".join(str(t) for t in taken)
+            raise ValueError(f"--out: {listed} already exist(s); pass --force to replace (only once the new results "
+                             f"are complete), or choose another --out")
+        for name in targets:
+            self._remove_leftovers(name)
+        for name in self.names:
+            try:
+                self._staging[name] = _new_folder(self.out, f".{name}.partial-")
+            except OSError as err:
+                raise ValueError(f"--out: cannot write in {self.out} ({err.strerror or err})") from None
+
+    def _make_out(self) -> None:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out: {out} exists and is not a folder")
+        missing = []
+        for folder in (out, *out.parents):
+            if os.path.lexists(folder):
+                break
+            missing.append(folder)
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                if not folder.is_dir():
+                    raise ValueError(f"--out: {folder} exists and is not a folder") from None
+                continue  # made meanwhile by someone else: not ours to remove
+            except OSError as err:
+                why = "a part of the path is a file" if isinstance(err, NotADirectoryError) else err.strerror or err
+                raise ValueError(f"--out: cannot create {out} ({why})") from None
+            self._created.append(folder)
+        if not out.is_dir():
+            raise ValueError(f"--out: cannot create {out} (a part of the path is a file)")
+
+    def _lock(self, name: str) -> None:
+        path = self.out / f".{name}.lock"
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as err:
+                raise ValueError(f"--out: cannot write in {self.out} ({err.strerror or err})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                holder = ""
+                with contextlib.suppress(OSError):
+                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                os.close(fd)
+                if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise ValueError(f"--out: cannot lock {path} ({err.strerror or err})") from None
+                who = f" (pid {holder})" if holder.isdigit() else ""
+                raise ValueError(f"--out: another bayes-zoo run{who} is writing {self.out / name}; wait for it to "
+                                 f"finish or choose another --out") from None
+            try:  # the holder before us may have removed the file on release: then lock the new one
+                current = os.stat(path)
+                mine = os.fstat(fd)
+                same = (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino)
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._locks[name] = (fd, path)
+
+    def _remove_leftovers(self, name: str) -> None:
+        """Temporary folders of ``name`` left by a killed run (only the lock's holder makes them)."""
+        prefixes = (f".{name}.partial-", f".{name}.old-")
+        with os.scandir(self.out) as entries:
+            stale = [Path(e.path) for e in entries if e.name.startswith(prefixes)]
+        for path in stale:
+            _remove(path)
+
+    # -- during the run --------------------------------------------------------------------------------------
+
+    def staging(self, name: str) -> Path:
+        """The temporary folder to write ``name``'s files into (beside ``OUT/name``)."""
+        return self._staging[name]
+
+    def commit(self, name: str) -> Path:
+        """Move ``name``'s complete temporary folder into place (replacing old results with ``force``)."""
+        staged = self._staging[name]
+        target = self.out / name
+        with _interrupts_held():
+            if os.path.lexists(target):
+                if self._has_content(target) and not self.force:
+                    raise FileExistsError(f"{target} appeared during the run; it was not replaced")
+                self._trash.append(_exchange(staged, target))
+            else:
+                _rename_noreplace(staged, target)
+            del self._staging[name]
+            self.written.append(target)
+        for path in self._trash:
+            _remove(path)
+        self._trash.clear()
+        return target
+
+    def commit_index(self, write) -> Path:
+        """Write ``OUT/report.md`` by ``write(path)`` into a temporary file, then move it into place."""
+        target = self.out / self.INDEX
+        tmp = self.out / f".{self.INDEX}.partial-{secrets.token_hex(4)}"
+        tmp.touch(exist_ok=False)  # the permissions a new file gets, unlike tempfile.mkstemp's 0600
+        self._trash.append(tmp)
+        write(tmp)
+        with _interrupts_held():
+            if not self.force and self._has_content(target):
+                raise FileExistsError(f"{target} appeared during the run; it was not replaced")
+            os.replace(tmp, target)
+            self._trash.remove(tmp)
+            self.written.append(target)
+        return target
+
+    @staticmethod
+    def _has_content(target: Path) -> bool:
+        return target.is_file() or (target.is_dir() and any(target.iterdir()))
+
+    # -- at the end, whatever happened -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Remove the temporary folders not committed, release the locks, and remove ``out`` if this run created
+        it and it is empty.  Safe to call more than once."""
+        for path in [*self._staging.values(), *self._trash]:
+            _remove(path)
+        self._staging.clear()
+        self._trash.clear()
+        for fd, path in self._locks.values():
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # while still holding it: a waiting run then sees a different file
+            os.close(fd)
+        self._locks.clear()
+        for folder in reversed(self._created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        self._created.clear()
+
+    def state(self) -> str:
+        """What this run wrote and did not write, in one line (for the last line a user reads)."""
+        targets = self.names + ([self.INDEX] if self.index else [])
+        done = [str(self.out / n) for n in targets if self.out / n in self.written]
+        kept, absent = [], []  # not written by this run, so as they were before it
+        for name in targets:
+            if self.out / name in self.written:
+                continue
+            (kept if self._has_content(self.out / name) else absent).append(str(self.out / name))
+        if not done:
+            parts = ["nothing new was written"]
+        else:
+            parts = [f"written in full: {', '.join(done)}"]
+        if kept:
+            parts.append(f"previous results untouched: {', '.join(kept)}")
+        if absent:
+            parts.append(f"not written: {', '.join(absent)}")
+        return "; ".join(parts)
+
+
+def _new_folder(parent: Path, prefix: str) -> Path:
+    """A new empty folder ``parent/prefix<random>``, with the permissions ``mkdir`` gives (unlike
+    ``tempfile.mkdtemp``'s 0700: the folder becomes the results)."""
+    while True:
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C (SIGINT) off while a target is moved into place; raise KeyboardInterrupt afterwards if one
+    came.  Only the main thread can set signal handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+_AT_FDCWD, _RENAME_NOREPLACE, _RENAME_EXCHANGE = -100, 1, 2
+
+
+def _renameat2(source: Path, target: Path, flags: int) -> bool:
+    """Linux ``renameat2``; False where it does not exist or the file system does not support ``flags``."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if call(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), flags) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(target))
+
+
+def _exchange(staged: Path, target: Path) -> Path:
+    """Put ``staged`` at ``target`` and return where the old ``target`` went: one atomic swap where Linux offers
+    it (the old one is then at ``staged``), else the old one renamed aside and the new one renamed in."""
+    if _renameat2(staged, target, _RENAME_EXCHANGE):
+        return staged
+    aside = _new_folder(target.parent, f".{target.name}.old-")
+    os.replace(target, aside)  # a folder may replace an empty folder
+    os.rename(staged, target)
+    return aside
+
+
+def _rename_noreplace(staged: Path, target: Path) -> None:
+    if not _renameat2(staged, target, _RENAME_NOREPLACE):
+        os.rename(staged, target)
 
 
 def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
@@ -211,7 +511,7 @@ def _diagnostics_frame(outcome: PairOutcome) -> pd.DataFrame:
 def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
     """Write the pair's report, CSVs, netCDF files and figures into ``folder`` (created if missing).
 
-    Call :func:`prepare_output` first: this function writes without asking.  Figures are closed.
+    It writes without asking: the CLI gives it :meth:`Output.staging`'s temporary folder.  Figures are closed.
 
     Returns
     -------
@@ -275,8 +575,9 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
     return written
 
 
-def write_index(outcomes: list[PairOutcome], out: Path) -> Path:
-    """Write ``out/report.md``: one row per pair with its verdict, linking each pair's report."""
+def write_index(outcomes: list[PairOutcome], out: Path, *, path: Path | None = None) -> Path:
+    """Write ``out/report.md`` (or ``path``, e.g. :meth:`Output.commit_index`'s temporary file): one row per
+    pair with its verdict, linking each pair's report."""
     rows = [
         {
             "pair": f"[{o.name}]({o.name}/report.md)",
@@ -289,7 +590,7 @@ def write_index(outcomes: list[PairOutcome], out: Path) -> Path:
     ]
     text = "\n".join(["# bayes-zoo: all pairs", "", pd.DataFrame(rows).to_markdown(index=False), "",
                       f"Environment: {blas_status()}.", ""])
-    path = Path(out) / "report.md"
+    path = Path(out) / "report.md" if path is None else Path(path)
     path.write_text(text, encoding="utf-8")
     return path
 

@@ -8,12 +8,14 @@
 Writes ``OUT/sbc-PROBLEM/``: ``ranks-SAMPLER.csv`` (every simulation's rank of every quantity, with its seed,
 ESS and thinning), ``failures-SAMPLER.csv`` (simulations that raised, with seed and error; written only if
 any did), ``ecdf-SAMPLER.png`` (ECDF-difference plots with simultaneous 95% bands), ``uniformity.csv`` and
-``report.md``.  Refuses to overwrite an existing folder without ``--force``.  The verdict of a sampler is
+``report.md``, written into a temporary folder beside it and moved into place when complete (see
+:class:`bayes_zoo.report.Output`); an existing folder is replaced only with ``--force``, and only then.  The
+verdict of a sampler is
 "calibrated" when every quantity's ranks pass the uniformity test (chi-square, Bonferroni over its
 quantities at family-wise level 1%) and no simulation failed, "miscalibrated" when a quantity fails it or a
 simulation failed, "inconclusive" when there are too few simulations for the test (fewer than 5 a bin).
 Exit status: 0 unless a sampler is miscalibrated (1), 2 for bad usage (an unreachable ``--scheduler``
-included), 130 when interrupted.
+included), 3 for an internal error, 130 when interrupted (:mod:`bayes_zoo.cli`).
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser, pair_names) -> None:
     parser.add_argument("--planted-bug", action="store_true",
                         help="calibrate a deliberately wrong handwritten sampler (normal-gamma: the Gamma's rate "
                              "used as a scale); SBC must flag it")
-    parser.add_argument("--seed", type=int, default=0, help="root seed; simulation i gets its own child seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="root seed, 0 <= seed < 2**63; simulation i gets its own child seed (default 0)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SIMS} simulations and the pair's small sampler settings")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing results folder")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing results folder (once the new one is complete)")
 
 
 @dataclass

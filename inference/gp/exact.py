@@ -80,6 +80,7 @@ __all__ = [
     "posterior",
     "predict",
     "posterior_at_training_inputs",
+    "loo_log_predictive",
     "exact_summary",
     "log_marginal_likelihood_terms",
     "log_marginal_likelihood",
@@ -252,6 +253,31 @@ def posterior_at_training_inputs(gp: ExactGP):
     cov = -(s2**2) * gp.covariance_inverse()  # [N, N]
     cov[np.diag_indices_from(cov)] = _nonnegative(np.diag(cov) + s2, gp.hyper.eta**2, "X")
     return mean, cov
+
+
+def loo_log_predictive(gp: ExactGP) -> np.ndarray:
+    """Leave-one-out log predictive densities ``log p(y_i | y_-i, X, theta)`` in closed form (GPML eqs.
+    5.10–5.12): with ``P = C^-1`` and ``alpha = C^-1 y``, ``y_i | y_-i`` is Gaussian with mean
+    ``y_i - alpha_i / P_ii`` and variance ``1 / P_ii``, so ::
+
+        log p(y_i | y_-i) = -1/2 log(2 pi) + 1/2 log P_ii - alpha_i^2 / (2 P_ii)
+
+    These are the pointwise terms that leave-one-out cross-validation needs for a model whose observations
+    are not independent given its parameters (y of ``gp.Marginal``, one MvNormal): Bürkner, Gabry & Vehtari
+    (2021), "Efficient leave-one-out cross-validation for Bayesian non-factorized normal and Student-t models",
+    Computational Statistics 36, 1243–1261.  Their sum is not ``log p(y | theta)``.
+
+    Parameters
+    ----------
+    gp : ExactGP
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,)
+    """
+    gp = instance(gp, ExactGP, "gp")
+    p_diag = np.diag(gp.covariance_inverse())  # [N]
+    return -0.5 * np.log(2 * np.pi) + 0.5 * np.log(p_diag) - 0.5 * gp.alpha**2 / p_diag
 
 
 def exact_summary(gp: ExactGP, labels=None, *, var_name: str = "f") -> pd.DataFrame:

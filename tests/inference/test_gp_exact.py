@@ -169,6 +169,19 @@ def test_posterior_at_training_inputs_without_jitter_equals_prediction_there(dat
         np.testing.assert_allclose(ours, predicted, rtol=1e-8, atol=1e-12)
 
 
+def test_loo_log_predictive_is_the_gaussian_conditional_of_each_output_given_the_others(data):
+    X, y = data
+    jitter = 1e-3
+    C = _dense_cov_y(X, HYPER, jitter)
+    dense = []
+    for i in range(len(y)):
+        rest = np.delete(np.arange(len(y)), i)
+        weights = np.linalg.solve(C[np.ix_(rest, rest)], C[rest, i])
+        dense.append(stats.norm.logpdf(y[i], weights @ y[rest], np.sqrt(C[i, i] - C[i, rest] @ weights)))
+    ours = exact.loo_log_predictive(exact.posterior(X, y, HYPER, jitter=jitter))
+    np.testing.assert_allclose(ours, dense, rtol=0, atol=1e-10)
+
+
 def test_noiseless_posterior_at_training_inputs_is_the_data(data):
     X, y = data
     mean, cov = exact.posterior_at_training_inputs(exact.posterior(X, y, GPHyperparameters(1.0, 0.5, 0.0),

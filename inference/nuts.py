@@ -10,6 +10,7 @@ progress bar shown only when asked.
 from __future__ import annotations
 
 import logging
+import warnings
 from contextlib import contextmanager
 
 import arviz as az
@@ -145,7 +146,12 @@ def sample_nuts(
     if model.observed_RVs:
         with quiet_pymc(quiet), model:
             if log_likelihood and "log_likelihood" not in idata.groups():
-                pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
+                with warnings.catch_warnings():
+                    # PyMC clones the model without its transforms and warns when it sees a GP's
+                    # "f_rotated_": a warning about reusing the GP objects with the clone, which nothing does.
+                    warnings.filterwarnings("ignore", message="Detected variables likely created by GP objects",
+                                            category=UserWarning)
+                    pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
             if posterior_predictive and "posterior_predictive" not in idata.groups():
                 # var_names given: without it PyMC 5.28 appends the observed variables to the model's own
                 # observed_RVs list a second time (``observed_vars += ...`` on the list the model returns),

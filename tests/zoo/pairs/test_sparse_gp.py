@@ -14,6 +14,12 @@ def quick_run(tmp_path_factory):
     return status, out / "sparse-gp"
 
 
+def test_the_pair_saves_no_sampler_result(quick_run, saved_results_check):
+    # Identities only (FITC against the exact GP and against PyMC's MarginalApprox): nothing is sampled, so
+    # there is no InferenceData to save.
+    assert saved_results_check(quick_run[1]) == []
+
+
 def test_every_identity_holds_and_the_pair_agrees(quick_run):
     status, folder = quick_run
     assert status == cli.EXIT_OK

@@ -1,0 +1,56 @@
+"""Shared fixtures of the zoo tests: the check that a pair's saved results are what a PyMC/ArviZ user expects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+#: The groups every saved result has (docs/ARCHITECTURE.md, Conventions: Results).
+GROUPS = ("posterior", "sample_stats", "observed_data", "log_likelihood", "posterior_predictive")
+
+
+def check_saved_results(folder, *, trace_var_names=None) -> list[str]:
+    """Open every ``*.nc`` in ``folder`` as a PyMC/ArviZ user would; return their stems, sorted.
+
+    Each result must have :data:`GROUPS`; ``sample_stats.lp``; one ``log_likelihood`` and one
+    ``posterior_predictive`` variable per observed variable, named after it, of dims ``(chain, draw)`` plus
+    the observed variable's own; no PyMC internals (``*_rotated_``, ``*__``) in the posterior.  Then
+    ``az.summary``, ``az.loo`` (one pointwise term per observation) and ``az.plot_trace`` (with
+    ``var_names=trace_var_names``, default all) must run on it.
+    """
+    import warnings
+
+    import arviz as az
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = []
+    for path in sorted(Path(folder).glob("*.nc")):
+        idata = az.from_netcdf(path)
+        missing = [g for g in GROUPS if g not in idata.groups()]
+        assert not missing, f"{path.name}: no {missing}"
+        assert "lp" in idata.sample_stats, f"{path.name}: no sample_stats.lp"
+        observed = idata.observed_data
+        for group in (idata.log_likelihood, idata.posterior_predictive):
+            assert set(group.data_vars) == set(observed.data_vars), f"{path.name}: {list(group.data_vars)}"
+            for var in observed.data_vars:
+                assert group[var].dims == ("chain", "draw", *observed[var].dims), f"{path.name}: {var} {group[var].dims}"
+        internal = [v for v in idata.posterior.data_vars if str(v).endswith(("_rotated_", "__"))]
+        assert not internal, f"{path.name}: PyMC internals {internal} in the posterior"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a constant (a known noise sd): no R-hat, no KDE; Pareto k of outliers
+            assert len(az.summary(idata)) > 0
+            loo = az.loo(idata)
+            az.plot_trace(idata, var_names=trace_var_names)
+        plt.close("all")
+        assert loo.n_data_points == sum(observed[v].size for v in observed.data_vars), path.name
+        assert np.isfinite(loo.elpd_loo), path.name
+        names.append(path.stem)
+    return names
+
+
+@pytest.fixture(scope="session")
+def saved_results_check():
+    """:func:`check_saved_results`, for the tests of each pair's quick run."""
+    return check_saved_results

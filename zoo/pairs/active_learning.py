@@ -52,11 +52,64 @@ def _products(L) -> tuple:
 
 
 def _as_idata(values, chains: int, labels):
+    """The products alone, ``K`` of dims ``(chain, draw, pair)``: what the cross-validation compares."""
     import arviz as az
 
     draws = values.shape[0] // chains
     return az.from_dict(posterior={"K": values[: chains * draws].reshape(chains, draws, -1)},
                         coords={"pair": labels}, dims={"K": ["pair"]})
+
+
+def _with_products(idata, values, labels):
+    """``idata`` (NUTS on :func:`bayes_zoo.models.linear.build_linear_model`) with the products ``K`` of its own
+    draws (rows in chain order, as ``values`` were computed) added to its posterior, dims ``(chain, draw, pair)``."""
+    import xarray as xr
+
+    chains, draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
+    K = xr.DataArray(values.reshape(chains, draws, -1), dims=("chain", "draw", "pair"),
+                     coords={"chain": idata.posterior["chain"], "draw": idata.posterior["draw"], "pair": labels})
+    attrs = dict(idata.posterior.attrs)
+    idata.posterior = idata.posterior.assign(K=K)
+    idata.posterior.attrs.update(attrs)
+    return idata
+
+
+def _exact_draws_result(w, values, labels, Phi, y, prior, chains: int, seed, seconds: float):
+    """The conjugate draws as a PyMC user expects a result of :func:`bayes_zoo.models.linear.build_linear_model`
+    (known noise), ``C = chains``, ``T = len(w) // chains`` (independent draws cut into C blocks), ``P``
+    features, ``N`` labelled points:
+
+    * ``posterior``: ``w`` ``(chain, draw, feature)`` ``(C, T, P)``, ``sigma`` ``(chain, draw)`` (the known noise
+      sd, constant, as the PyMC model's deterministic), ``K`` ``(chain, draw, pair)``, the products of the draw's
+      ``L_n L_m``.  ``attrs``: ``algorithm``, ``seed``, ``sampling_time`` (``seconds``, the draws' own time).
+    * ``sample_stats``: ``lp``, :func:`bayes_zoo.models.linear.log_joint` (``compile_logp(jacobian=False)`` of the
+      PyMC model; w has no transform, so NUTS's own ``lp`` is the same function).  Independent draws have no
+      other statistics.
+    * ``log_likelihood``: ``y`` ``(chain, draw, obs)`` ``(C, T, N)``, :func:`bayes_zoo.models.linear.pointwise_log_likelihood`.
+    * ``posterior_predictive``: ``y`` ``(chain, draw, obs)``, ``y_rep ~ N(Phi w, sigma^2)`` from
+      ``default_rng([seed, 2])`` (the draws themselves use ``[seed, 1]``).
+    * ``observed_data``: ``y`` ``(obs,)``.
+    """
+    import arviz as az
+    import numpy as np
+
+    from bayes_zoo.models import linear
+
+    draws = w.shape[0] // chains
+    w = w[: chains * draws].reshape(chains, draws, -1)
+    sigma = np.full((chains, draws), float(prior.noise_sd))
+    idata = az.from_dict(
+        posterior={"w": w, "sigma": sigma, "K": values[: chains * draws].reshape(chains, draws, -1)},
+        sample_stats={"lp": linear.log_joint(w, sigma, Phi, y, prior)},
+        log_likelihood={"y": linear.pointwise_log_likelihood(w, sigma, Phi, y)},
+        posterior_predictive={"y": linear.simulate_observations(np.random.default_rng([seed, 2]), w, sigma, Phi)},
+        observed_data={"y": y},
+        coords={"feature": np.arange(Phi.shape[1]), "obs": np.arange(Phi.shape[0]), "pair": labels},
+        dims={"w": ["feature"], "K": ["pair"], "y": ["obs"]},
+    )
+    idata.posterior.attrs.update(inference_library="bayes-zoo", algorithm="exact conjugate draws", seed=seed,
+                                 sampling_time=seconds)
+    return idata
 
 
 def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None = None) -> PairOutcome:
@@ -65,10 +118,14 @@ def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None
     Returns
     -------
     PairOutcome
-        ``crossval`` for the projections; ``checks`` the identities; the learning curves as a figure and
-        sections.
+        Results ``"exact-draws"`` (the conjugate posterior's independent draws, :func:`_exact_draws_result`) and
+        ``"nuts"`` (:func:`bayes_zoo.inference.nuts.sample_nuts` on the PyMC linear model), each with the
+        parameter draws ``w``, ``sigma``, the products ``K``, ``sample_stats.lp``, the pointwise
+        ``log_likelihood`` and ``posterior_predictive`` of ``y``, and ``observed_data``; ``crossval`` for the
+        projections (``K`` only); ``checks`` the identities; the learning curves as a figure and sections.
     """
     import itertools
+    import time
 
     import numpy as np
     import pandas as pd
@@ -118,14 +175,20 @@ def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None
                              seed=settings.seed)
     w_nuts = idata_nuts.posterior["w"].values.reshape(-1, Phi.shape[1])  # chains one after the other
     products_nuts, labels, pairs = _products(L_values(w_nuts))
+    start = time.perf_counter()
     w_exact, _ = post.sample(np.random.default_rng([settings.seed, 1]), settings.draws * settings.chains)
+    exact_seconds = time.perf_counter() - start
     products_exact, _, _ = _products(L_values(w_exact))
     K2 = linear_euclidean_gram(Phi_pool[picked], post.cov, noise_sd**2).K
     exact = pd.DataFrame({"mean": [K2[i, j] for i, j in pairs], "sd": np.inf, "q05": np.inf, "q95": np.inf},
                          index=[f"K[{label}]" for label in labels])
-    results = {"exact-draws": _as_idata(products_exact, settings.chains, labels),
-               "nuts": _as_idata(products_nuts, settings.chains, labels)}
-    cv = crossval.compare(results, exact, var_names=["K"])
+    # The cross-validation compares the products K alone, as it always has; the results written keep the
+    # parameter draws (w, sigma) beside K, so their log_likelihood is the linear model's.
+    cv = crossval.compare({"exact-draws": _as_idata(products_exact, settings.chains, labels),
+                           "nuts": _as_idata(products_nuts, settings.chains, labels)}, exact, var_names=["K"])
+    results = {"exact-draws": _exact_draws_result(w_exact, products_exact, labels, Phi, ys, prior, settings.chains,
+                                                  settings.seed, exact_seconds),
+               "nuts": _with_products(idata_nuts, products_nuts, labels)}
 
     settings.progress("identities and Frank–Wolfe vs exhaustive search")
     fisher = LinearFisherGram(Phi_pool, post.cov, post.fisher_scale())
@@ -188,7 +251,7 @@ def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None
         "The learning-curve verdicts are statistical statements about this data set and model, not a test of the "
         "implementation: `bayes-zoo active-learn --dataset NAME --repeats 10` runs the full protocol.",
     ]
-    return PairOutcome(NAME, TITLE, {"nuts": idata_nuts}, cv, exact, facts, {"learning_curves": exp.figure}, notes,
+    return PairOutcome(NAME, TITLE, results, cv, exact, facts, {"learning_curves": exp.figure}, notes,
                        sections, checks)
 
 

@@ -73,8 +73,11 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
     Returns
     -------
     PairOutcome
-        Results ``"latent"`` (NUTS over f) and ``"marginal"`` (NUTS over the hyperparameters); the
-        cross-validation of ``latent`` against the closed form; the identities; the study's figure.
+        Results ``"latent"`` (NUTS over f; posterior ``f``, without PyMC's internal ``f_rotated_``) and
+        ``"marginal"`` (NUTS over the hyperparameters; its ``log_likelihood`` holds the leave-one-out terms of
+        :func:`_with_loo_log_likelihood`), each with ``sample_stats``, ``observed_data``, ``log_likelihood`` and
+        ``posterior_predictive`` of ``y`` (dims ``(chain, draw, obs)``); the cross-validation of ``latent``
+        against the closed form; the identities; the study's figure.
     """
     import dataclasses
 
@@ -123,6 +126,7 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
     m_draws = QUICK_MARGINAL_DRAWS if settings.quick else min(settings.draws, MARGINAL_DRAWS)
     marginal = nuts.sample_nuts(gpm.build_marginal_model(X, y, prior), draws=m_draws, tune=m_draws,
                                 chains=m_chains, seed=settings.seed)
+    marginal = _with_loo_log_likelihood(marginal, X, y, jitter)
     placement = _placement(marginal, hyper)
 
     settings.progress("lengthscale study")
@@ -162,6 +166,39 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
     ]
     results = {"latent": latent, "marginal": marginal}
     return PairOutcome(NAME, TITLE, results, cv, reference, facts, figures, notes, sections, checks)
+
+
+def _with_loo_log_likelihood(marginal, X, y, jitter):
+    """``marginal`` with its ``log_likelihood.y`` replaced by the leave-one-out terms ``log p(y_i | y_-i, eta,
+    lengthscale, sigma)`` at each draw (:func:`bayes_zoo.inference.gp.exact.loo_log_predictive`), dims
+    ``(chain, draw, obs)``.
+
+    ``gp.Marginal``'s ``y`` is one MvNormal: its observations are not independent given the hyperparameters,
+    so PyMC's ``log_likelihood`` holds one joint term per draw, which ``az.loo`` would take for a single
+    observation.  The conditional terms are what PSIS-LOO needs for such a model (Bürkner, Gabry & Vehtari
+    2021); ``az.loo``/``az.compare`` then estimate the leave-one-out predictive density of each ``y_i``.  Their
+    sum is not ``log p(y | theta)``; ``log_likelihood.attrs["y"]`` says so.
+    """
+    import numpy as np
+
+    from bayes_zoo.inference.gp import exact
+    from bayes_zoo.models import gp as gpm
+
+    post = marginal.posterior
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    terms = np.empty((chains, draws, len(y)))
+    for c in range(chains):
+        for t in range(draws):
+            hyper = gpm.GPHyperparameters(eta=float(post["eta"].values[c, t]),
+                                          lengthscale=post["lengthscale"].values[c, t],
+                                          sigma=float(post["sigma"].values[c, t]))
+            terms[c, t] = exact.loo_log_predictive(exact.posterior(X, y, hyper, jitter=jitter))
+    ll = marginal.log_likelihood
+    marginal.log_likelihood = ll.assign(y=(("chain", "draw", "obs"), terms)).assign_coords(obs=np.arange(len(y)))
+    marginal.log_likelihood.attrs["y"] = (
+        "log p(y_i | y_-i, eta, lengthscale, sigma), leave-one-out terms of the MvNormal y (GPML eqs. 5.10-5.12; "
+        "Buerkner, Gabry & Vehtari 2021); their sum is not log p(y | theta)")
+    return marginal
 
 
 def _placement(marginal, hyper) -> "pd.DataFrame":

@@ -14,6 +14,10 @@ def quick_run(tmp_path_factory):
     return status, out / "gp"
 
 
+def test_every_saved_result_works_with_arviz(quick_run, saved_results_check):
+    assert saved_results_check(quick_run[1]) == ["latent", "marginal"]
+
+
 def test_identities_hold_and_nuts_over_f_agrees_with_the_closed_form(quick_run):
     status, folder = quick_run
     assert status == cli.EXIT_OK

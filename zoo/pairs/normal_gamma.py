@@ -33,7 +33,9 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
     Returns
     -------
     PairOutcome
-        Results ``"gibbs"`` and ``"nuts"``; exact reference from :func:`bayes_zoo.models.normal_gamma.exact_posterior`.
+        Results ``"gibbs"`` and ``"nuts"``, each with ``posterior``, ``sample_stats`` (``lp``),
+        ``observed_data`` and the pointwise ``log_likelihood`` and ``posterior_predictive`` of ``x`` (dims
+        ``(chain, draw, obs)``); exact reference from :func:`bayes_zoo.models.normal_gamma.exact_posterior`.
     """
     import numpy as np
 

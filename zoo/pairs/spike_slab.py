@@ -13,6 +13,8 @@ against the other and against exact enumeration of the 2^10 models (:func:`bayes
   doubt, and the per-draw probability rounds to 1 in floating point).  Its Monte Carlo error rests on rare
   excursions that MCSE cannot see, so its tests also pass within the rule-of-three tolerance
   ``3 / (chains x draws)`` (``saturation``).
+  The same chains break ArviZ 0.23's KDE (an infinite bandwidth, ``OverflowError``) in ``az.plot_trace``:
+  plot a saved result with ``az.plot_trace(idata, var_names=["~inclusion_probability"])``.
 
 The heavy imports happen inside :func:`run`, so registering the pair costs nothing.
 """
@@ -85,8 +87,10 @@ def run(settings: RunSettings, *, spike_var: float | None = None, slab_var: floa
     Returns
     -------
     PairOutcome
-        Results ``"gibbs"``, ``"nuts"`` (and ``"discrete"``); exact reference from enumeration; report
-        sections for the inclusion probabilities, EM's modes, the v0 sweep and NUTS's divergences.
+        Results ``"gibbs"``, ``"nuts"`` (and ``"discrete"``), each with ``posterior``, ``sample_stats`` (``lp``),
+        ``observed_data`` and the pointwise ``log_likelihood`` and ``posterior_predictive`` of ``y`` (dims
+        ``(chain, draw, obs)``); exact reference from enumeration; report sections for the inclusion
+        probabilities, EM's modes, the v0 sweep and NUTS's divergences.
 
     Raises
     ------

@@ -78,12 +78,12 @@ def sample_nuts(
     log_likelihood : bool, default True
         Add the ``log_likelihood`` group (``pm.compute_log_likelihood``) when the model has observed
         variables.  Callers that use only the posterior draws (SBC, the active-learning learners) turn it off.
-        Measured on normal-gamma (Newcomb, 4 x 1000, 2 loaded CPUs): ~0.15 s on a ~3 s call (~5%).
+        Measured on normal-gamma (Newcomb, 4 x 1000, 2 CPUs): 0.11–0.15 s on a 2.7–3 s call (~5%).
     posterior_predictive : bool, default True
         Add the ``posterior_predictive`` group (``pm.sample_posterior_predictive``, one draw of every observed
         variable per posterior draw, from :func:`bayes_zoo.inference.seeding.predictive_generator` ``(seed)``)
-        when the model has observed variables.  Measured as above: ~0.1 s (~4%).  Both together ~0.27 s, ~9%;
-        the first call in a process adds up to ~1 s of compilation.
+        when the model has observed variables.  Measured as above: 0.11 s (~4%).  Both together 0.23–0.27 s,
+        8–9%; with PyTensor's compilation cache cold, the first call adds up to ~1 s of compilation.
     **kwargs
         Passed to ``pymc.sample`` (``step=``, ``idata_kwargs=`` ...).
 

@@ -2,7 +2,8 @@
 
 Every handwritten sampler derives its chains' streams here: ``numpy.random.SeedSequence(seed).spawn(chains)``
 (PyMC does the same inside ``pymc.sample(random_seed=seed)``).  The same seed gives the same draws, and no two chains
-share a stream.
+share a stream.  Posterior-predictive draws of a result come from :func:`predictive_generator`, one more child of
+the same seed that no chain's stream equals.
 """
 
 from __future__ import annotations

@@ -38,6 +38,10 @@ def test_compare_writes_report_csv_netcdf_and_figures(quick_run):
     assert "**Verdict: agree**" in report and "Prior: mu ~ Normal" in report
 
 
+def test_every_saved_result_opens_in_arviz_with_the_groups_a_pymc_user_expects(quick_run, saved_results_check):
+    assert saved_results_check(quick_run[1] / "normal-gamma") == ["gibbs", "nuts"]
+
+
 def test_compare_refuses_to_overwrite_without_force(quick_run, capsys):
     _, out = quick_run
     before = (out / "normal-gamma" / "report.md").stat().st_mtime_ns

@@ -347,6 +347,7 @@ PAIR = register(
         methods="ACS-FW projections from a PyMC trace vs conjugate draws vs closed form; FW vs exhaustive; learning curves",
         run=run,
         quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
+        stored_per_draw=140,  # exact-draws 59 + nuts 76 numbers a chain-iteration, all groups (measured on compare all --quick)
         add_arguments=add_arguments,
         check_options=check_options,
         sbc=sbc,

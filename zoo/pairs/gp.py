@@ -363,6 +363,7 @@ PAIR = register(
         methods="closed form (type-II ML) vs PyMC gp.Marginal (identities) and gp.Latent/NUTS",
         run=run,
         quick=RunSettings(draws=500, chains=4, warmup=500, quick=True),  # 2 short chains flag R-hat too often
+        stored_per_draw=240,  # latent 138 + marginal 101 numbers a chain-iteration, all groups (marginal's draws are capped at 500)
         add_arguments=add_arguments,
         check_options=check_options,
         sbc=sbc,

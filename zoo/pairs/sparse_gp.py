@@ -273,6 +273,7 @@ PAIR = register(
         methods="handwritten FITC (O(N M^2)) vs PyMC MarginalApprox and the exact GP (identities)",
         run=run,
         quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
+        stored_per_draw=0,  # no sampler: nothing stored per draw
         add_arguments=add_arguments,
         check_options=check_options,
         sbc=sbc,

@@ -426,6 +426,7 @@ PAIR = register(
         methods="handwritten SSVS Gibbs and EM vs PyMC/NUTS vs exact enumeration",
         run=run,
         quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
+        stored_per_draw=2800,  # gibbs 917 + nuts 924, + ~950 with --discrete, numbers a chain-iteration, all groups
         add_arguments=add_arguments,
         check_options=check_options,
         sbc=sbc,

@@ -3,6 +3,8 @@ against enumeration, a buggy variant caught, determinism, D > N, bad input."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -207,6 +209,70 @@ def test_same_seed_gives_same_draws_and_chains_differ(small):
     assert not np.array_equal(a.posterior["w"].values, c.posterior["w"].values)
     w = a.posterior["w"].values
     assert not np.array_equal(w[0], w[1]) and not np.array_equal(w[1], w[2])
+
+
+def test_one_step_draws_each_coordinate_from_its_exact_full_conditional(small):
+    # The law of step() itself: 20,000 copies of one state through one sweep, each block against its full
+    # conditional written here from the model's equations (George & McCulloch 1993; module docstring),
+    # not read from the module.  w | gamma, sigma2 is one Normal for every copy (each coordinate against its
+    # marginal); sigma2 | w, gamma, gamma_d | w, theta, sigma2 and theta | gamma depend on the copy's new
+    # draws, so they are checked through probability integral transforms (randomised for the Bernoulli
+    # gammas).  Kolmogorov-Smirnov at alpha = 1e-3 each, fixed seed.
+    # Caught: step calling draw_noise without its prior (the default prior's nu, a0, b0 then shape the Gamma
+    # variates of sigma2 and theta).
+    X, y, st = small
+    n, d = X.shape
+    copies, gamma0, sigma2_0, theta0 = 20_000, np.array([1, 0, 1, 1]), 0.6, 0.4
+    state = gibbs.GibbsState(np.zeros((copies, d)), np.full(copies, sigma2_0), np.full(copies, theta0),
+                             np.tile(gamma0, (copies, 1)))
+    new = gibbs.step(np.random.default_rng(11), state, st, PRIOR)
+    p = PRIOR
+    v0 = np.where(gamma0 == 1, p.slab_var, p.spike_var)
+    A = X.T @ X + np.diag(1.0 / v0)
+    mean, cov = np.linalg.solve(A, X.T @ y), sigma2_0 * np.linalg.inv(A)
+    for j in range(d):
+        assert stats.kstest(new.w[:, j], stats.norm(mean[j], np.sqrt(cov[j, j])).cdf).pvalue > 1e-3, f"w[{j}]"
+    scale = p.nu * p.lam / 2 + ((y - new.w @ X.T) ** 2).sum(axis=1) / 2 + (new.w**2 / (2 * v0)).sum(axis=1)
+    pit = stats.invgamma.cdf(new.sigma2, p.nu / 2 + n / 2 + d / 2, scale=scale)
+    assert stats.kstest(pit, "uniform").pvalue > 1e-3, "sigma2"
+    s = np.sqrt(new.sigma2)[:, None]
+    slab = theta0 * stats.norm.pdf(new.w, 0.0, s * np.sqrt(p.slab_var))
+    incl = slab / (slab + (1 - theta0) * stats.norm.pdf(new.w, 0.0, s * np.sqrt(p.spike_var)))  # [copies, d]
+    u = np.random.default_rng(12).random((copies, d))
+    pit = np.where(new.gamma == 1, (1 - incl) + u * incl, u * (1 - incl))  # uniform iff gamma ~ Bernoulli(incl)
+    for j in range(d):
+        assert stats.kstest(pit[:, j], "uniform").pvalue > 1e-3, f"gamma[{j}]"
+    k = new.gamma.sum(axis=1)
+    pit = stats.beta.cdf(new.theta, p.a0 + k, p.b0 + d - k)
+    assert stats.kstest(pit, "uniform").pvalue > 1e-3, "theta"
+
+
+@pytest.mark.parametrize("method", ["cholesky", "woodbury"])
+def test_step_reproduces_sample_and_transition_given_the_same_random_numbers(small, method):
+    # step() is draw_noise() then transition(): with a twin generator both give the same states, sweep after
+    # sweep.  sample() draws a block of noise per chain (draw_noise of up to BLOCK sweeps), so its stream
+    # coincides with step()'s for a chain's first sweep only: checked there (sample's later sweeps are tied
+    # to transition() by test_compiled_chains_equal_iterated_transition_with_the_same_noise).
+    # Caught: step calling draw_noise without its prior, or with another method.
+    X, y, st = small
+    seed, chains = 17, 2
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="More chains", category=UserWarning)  # ArviZ, on 1 draw
+        idata = gibbs.sample(X, y, PRIOR, draws=1, chains=chains, warmup=0, seed=seed, method=method,
+                             log_likelihood=False, posterior_predictive=False)
+    for c, rng in enumerate(chain_generators(seed, chains)):
+        state = gibbs.step(rng, gibbs.init(rng, 1, st, PRIOR), st, PRIOR, method)
+        for name in ("w", "sigma2", "theta"):
+            np.testing.assert_allclose(getattr(state, name)[0], idata.posterior[name].values[c, 0], rtol=1e-12)
+        np.testing.assert_array_equal(state.gamma[0], idata.posterior["gamma"].values[c, 0])
+    rng, twin = np.random.default_rng(5), np.random.default_rng(5)
+    state = twin_state = gibbs.init(rng, 3, st, PRIOR)
+    gibbs.init(twin, 3, st, PRIOR)
+    for _ in range(10):
+        state = gibbs.step(rng, state, st, PRIOR, method)
+        twin_state = gibbs.transition(twin_state, gibbs.draw_noise(twin, 3, st, PRIOR, method), st, PRIOR, method)
+        for name in ("w", "sigma2", "theta", "gamma"):
+            np.testing.assert_array_equal(getattr(state, name), getattr(twin_state, name))
 
 
 def test_step_keeps_shapes_and_valid_values(small):

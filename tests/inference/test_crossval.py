@@ -27,6 +27,27 @@ def test_bonferroni_threshold_is_the_two_sided_normal_quantile():
     assert crossval.bonferroni_threshold(0.01, 36) == pytest.approx(stats.norm.ppf(1 - 0.01 / 72))
 
 
+def _three_variables(seed):
+    rng = np.random.default_rng(seed)
+    return az.from_dict(posterior={v: rng.normal(size=(4, 1000)) for v in ("mu", "beta", "sigma")})
+
+
+def test_compare_sets_its_threshold_by_bonferroni_over_every_z_test_it_runs():
+    # Normal-gamma's shape: two results and an exact answer (3 comparisons) x 3 quantities x 4 statistics = 36
+    # z-tests, threshold Phi^-1(1 - 0.01 / 72) = 3.6352; every row's "ok" is |z| against that same threshold.
+    # Caught: compare counting len(table) x len(pairs) = 108 tests (threshold 3.91, a Bonferroni too strict).
+    exact = pd.concat([EXACT.rename(index={"theta": v}) for v in ("mu", "beta", "sigma")])
+    result = crossval.compare({"a": _three_variables(1), "b": _three_variables(2)}, exact)
+    assert len(result.table) == 36
+    assert result.threshold == pytest.approx(stats.norm.isf(0.01 / (2 * 36)), rel=1e-12)
+    assert result.threshold == pytest.approx(3.6352, abs=1e-4)
+    assert (result.table["ok"] == (result.table["z"].abs() <= result.threshold)).all()
+    # A moment that does not exist is not a test: one result, the sd left out -> 3 z-tests at alpha 0.05.
+    fewer = crossval.compare({"a": _normal_idata()}, EXACT.assign(sd=np.inf), alpha=0.05)
+    assert len(fewer.table) == 3
+    assert fewer.threshold == pytest.approx(stats.norm.isf(0.05 / (2 * 3)), rel=1e-12)
+
+
 def test_estimates_use_arviz_mcse():
     idata = _normal_idata()
     est = crossval.estimates(idata)
@@ -128,6 +149,45 @@ def test_low_ess_does_not_hide_a_failed_rhat_or_a_large_z():
     assert result.verdict == "disagree"
     assert any("R-hat" in r or "differs" in r for r in result.reasons)
     assert any("too few effective draws" in r for r in result.reasons)
+
+
+def _mixture_exact(sds):
+    """Exact summary of theta drawn from N(0, sd_c^2) with equal weight on each sd."""
+    from scipy import optimize
+
+    def cdf(t):
+        return np.mean([stats.norm.cdf(t / sd) for sd in sds])
+
+    q05, q95 = (optimize.brentq(lambda t: cdf(t) - p, -10, 10, xtol=1e-14) for p in (0.05, 0.95))
+    return pd.DataFrame({"mean": [0.0], "sd": [np.sqrt(np.mean(np.square(sds)))], "q05": [q05], "q95": [q95]},
+                        index=pd.Index(["theta"], name="quantity"))
+
+
+def test_a_failed_rhat_makes_disagree_even_when_every_z_passes():
+    # Chains with different spreads (sd 0.8, 0.8, 1.2, 1.2): their pooled draws match the mixture's exact
+    # moments and quantiles, but rank-normalised (folded) R-hat sees the chains differ.
+    # Caught: compare leaving the diagnostics' failures out of the verdict ("agree", no reason).
+    sds = np.array([0.8, 0.8, 1.2, 1.2])
+    values = np.random.default_rng(1).normal(size=(4, 2000)) * sds[:, None]
+    result = crossval.compare({"a": az.from_dict(posterior={"theta": values})}, _mixture_exact(sds))
+    diag = result.diagnostics["a"]
+    assert result.table["ok"].all() and not diag.low_ess and diag.table.loc["theta", "r_hat"] > 1.01  # the setting
+    assert result.verdict == "disagree"
+    assert result.verdict_of("a", "exact") == "disagree"
+    assert any("R-hat" in r for r in result.reasons), result.reasons
+
+
+def test_a_single_divergence_makes_disagree_even_when_every_z_passes():
+    # Caught: compare leaving the diagnostics' failures out of the verdict, and diagnose counting a
+    # divergence as a failure only from the second one on (the divergences test there has 2).
+    diverging = np.zeros((4, 2000), dtype=bool)
+    diverging[2, 777] = True
+    idata = az.from_dict(posterior={"theta": np.random.default_rng(3).normal(size=(4, 2000))},
+                         sample_stats={"diverging": diverging})
+    result = crossval.compare({"a": idata}, EXACT)
+    assert result.table["ok"].all() and not result.diagnostics["a"].low_ess  # the setting
+    assert result.verdict == "disagree"
+    assert any("1 divergent" in r for r in result.reasons), result.reasons
 
 
 def test_low_ess_alone_is_inconclusive():

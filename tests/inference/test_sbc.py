@@ -87,6 +87,22 @@ def _every_draw_equals_the_truth(mu, seed):
     return {"mu": np.full((2, 100), mu)}
 
 
+def _simulate_two(rng):
+    mu = float(rng.normal())
+    return {"fast": mu, "slow": mu}, mu
+
+
+def _one_fast_one_slow(mu, seed):
+    """2 chains x 2000 draws of each quantity: ``fast`` independent, ``slow`` an AR(1) with rho = 0.99 (ESS ~20)."""
+    rng = np.random.default_rng(seed)
+    slow = np.empty((2, 2000))
+    slow[:, 0] = rng.normal(size=2)
+    noise = rng.normal(size=(2, 2000)) * np.sqrt(1 - 0.99**2)
+    for t in range(1, 2000):
+        slow[:, t] = 0.99 * slow[:, t - 1] + noise[:, t]
+    return {"fast": mu + rng.normal(size=(2, 2000)), "slow": mu + slow}
+
+
 EXACT = SBCProblem("toy/exact", _simulate, _exact)
 TOO_NARROW = SBCProblem("toy/sd halved", _simulate, _too_narrow)
 FAILING = SBCProblem("toy/refuses lost observations", _simulate_saturating, _exact_from_sufficient_statistics)
@@ -149,6 +165,25 @@ def test_ties_with_the_truth_are_broken_at_random_over_zero_to_kept():
     assert ranks.between(0, result.kept).all()
     assert ranks.nunique() > 50
     assert uniformity(result).loc[0, "verdict"] == "uniform"
+
+
+def test_thinning_follows_the_slowest_quantity_and_flags_a_run_too_short_for_it():
+    # One quantity mixes well (ESS ~4000), the other slowly (AR(1), rho = 0.99): the thinning is set by the
+    # smaller bulk ESS (ArviZ's, computed here), so it keeps one draw in ~200, too few for L = 99 draws, and
+    # the simulation is flagged "run longer".
+    # Caught: thinning by the largest ESS (thin 1, no flag: the slow quantity's ranks come from correlated draws).
+    import arviz as az
+
+    record = simulate_once(SBCProblem("toy/one slow", _simulate_two, _one_fast_one_slow), 0, 123)
+    assert record["error"] is None, record["error"]
+    streams = np.random.SeedSequence(123).spawn(3)
+    _, mu = _simulate_two(np.random.default_rng(streams[0]))
+    draws = _one_fast_one_slow(mu, int(streams[1].generate_state(1)[0]))
+    ess = {k: float(az.ess(v, method="bulk")) for k, v in draws.items()}
+    assert ess["slow"] < 100 < 2000 < ess["fast"]  # the setting
+    assert record["ess"] == pytest.approx(ess["slow"], rel=1e-12)
+    assert record["thin"] == int(np.ceil(4000 / ess["slow"]))
+    assert record["ess_short"]
 
 
 # ----------------------------------------------------------------------------------------------- seeds

@@ -53,7 +53,8 @@ import pandas as pd
 from scipy import stats
 
 from bayes_zoo.models.checks import finite_scalar, positive_scalar, probability
-from bayes_zoo.inference.diagnostics import ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, diagnose, flatten, select_posterior
+from bayes_zoo.inference.diagnostics import (ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, beyond, diagnose, flatten,
+                                              select_posterior)
 
 __all__ = ["STATISTICS", "CrossValidation", "estimates", "compare", "bonferroni_threshold", "identity", "identities"]
 
@@ -168,6 +169,15 @@ class CrossValidation:
         """Verdict of one comparison, e.g. ``verdict_of("gibbs", "exact")``."""
         row = self.comparisons.set_index("comparison").loc[f"{left} vs {right}"]
         return str(row["verdict"])
+
+
+def _z_reason(what: str, z: float, threshold: float) -> str:
+    """"gibbs vs exact: mu mean differs, z = +3.637 (|z| > 3.635)": as many decimals as it takes for the printed
+    inequality to hold (:func:`bayes_zoo.inference.diagnostics.beyond`)."""
+    if np.isnan(z):
+        return f"{what} cannot be compared, z = nan"
+    shown, bound = beyond(abs(z), threshold, decimals=2)
+    return f"{what} differs, z = {'-' if z < 0 else '+'}{shown} (|z| > {bound})"
 
 
 def compare(
@@ -308,10 +318,8 @@ def compare(
         weak = [r for d in involved for r in d.low_ess] + [r for n in (left, right) for r in untested.get(n, [])]
         failures = [r for d in involved for r in d.failures]
         bad = sub[~sub["ok"]]
-        z_reasons = [
-            f"{left} vs {right}: {q} {s} differs, z = {zv:+.2f} (|z| > {threshold:.2f})"
-            for q, s, zv in zip(bad["quantity"], bad["statistic"], bad["z"])
-        ]
+        z_reasons = [_z_reason(f"{left} vs {right}: {q} {s}", zv, threshold)
+                     for q, s, zv in zip(bad["quantity"], bad["statistic"], bad["z"])]
         if degenerate:
             verdict, reasons = "inconclusive", degenerate + failures
         elif failures or z_reasons:

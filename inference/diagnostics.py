@@ -42,12 +42,42 @@ __all__ = [
     "plot_trace",
     "plot_rank",
     "plot_marginals_vs_exact",
+    "beyond",
 ]
 
 RHAT_MAX = 1.01
 ESS_MIN = 400
 MIN_DRAWS = 100
 SAMPLE_DIMS = ("chain", "draw")
+
+
+def beyond(value: float, limit: float, *, above: bool = True, decimals: int = 3) -> tuple[str, str]:
+    """``value`` and ``limit`` as text that compares as the numbers do, for reasons such as "R-hat 1.0104 > 1.01".
+
+    Rounded to ``decimals`` places, an R-hat of 1.0104 reads "1.010 > 1.01", which is false as printed.  The
+    limit is printed by ``:g`` when that is exact (``1.01``, ``400``), else with the value's decimals; the
+    value gets as many decimals as it takes (``decimals`` at least) for the printed numbers to compare as
+    ``value > limit`` (``above``) or ``value < limit`` do.
+
+    Parameters
+    ----------
+    value, limit : float
+        ``value`` strictly beyond ``limit`` (otherwise, NaN for one, ``repr(value)`` and the limit as above,
+        at ``decimals`` places when ``:g`` is not exact).
+    above : bool
+    decimals : int >= 0
+
+    Returns
+    -------
+    value_text, limit_text : str
+    """
+    value, limit = float(value), float(limit)
+    exact = f"{limit:g}" if float(f"{limit:g}") == limit else None
+    for places in range(decimals, 18):
+        shown, bound = f"{value:.{places}f}", exact or f"{limit:.{places}f}"
+        if (float(shown) > float(bound)) if above else (float(shown) < float(bound)):
+            return shown, bound
+    return repr(value), exact or f"{limit:.{decimals}f}"
 
 
 def _label(name: str, da: xr.DataArray, extra: list[str], index: tuple[int, ...]) -> str:
@@ -233,12 +263,15 @@ def diagnose(
                 untrusted.append(f"{name}: {label} has a non-finite R-hat or ESS")
                 continue
             if min(row["ess_bulk"], row["ess_tail"]) < ess_min:
-                low_ess.append(
-                    f"{name}: {label} ess_bulk {row['ess_bulk']:.0f}, ess_tail {row['ess_tail']:.0f} "
-                    f"(< {ess_min:g}: too few effective draws)"
-                )
+                # each ESS below the minimum printed so that it reads below it (399.6 is not "400 < 400")
+                shown = {k: beyond(row[k], ess_min, above=False, decimals=0) if row[k] < ess_min
+                         else (f"{row[k]:.0f}", None) for k in ("ess_bulk", "ess_tail")}
+                bound = next(b for _, b in shown.values() if b is not None)
+                low_ess.append(f"{name}: {label} ess_bulk {shown['ess_bulk'][0]}, ess_tail {shown['ess_tail'][0]} "
+                               f"(< {bound}: too few effective draws)")
             if row["r_hat"] > rhat_max:
-                failures.append(f"{name}: {label} R-hat {row['r_hat']:.3f} > {rhat_max:g}")
+                shown, bound = beyond(row["r_hat"], rhat_max)
+                failures.append(f"{name}: {label} R-hat {shown} > {bound}")
 
     divergences = None
     if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -79,6 +81,19 @@ def test_a_shifted_posterior_disagrees_and_is_named():
     assert result.verdict_of("a", "exact") == "agree"
     assert result.verdict_of("b", "exact") == "disagree"
     assert any("theta mean" in r for r in result.reasons)
+
+
+def test_a_z_beyond_the_threshold_reads_true_as_printed():
+    # alpha set so that the threshold sits 1e-4 below the largest |z|: two decimals would print them equal.
+    # Caught: the reason formatted as f"z = {z:+.2f} (|z| > {threshold:.2f})".
+    idata = _normal_idata(loc=0.05, seed=1)
+    z = crossval.compare({"a": idata}, EXACT).table["z"].abs().max()
+    alpha = 2 * 4 * stats.norm.sf(z - 1e-4)  # 4 z-tests
+    result = crossval.compare({"a": idata}, EXACT, alpha=alpha)
+    assert result.threshold == pytest.approx(z - 1e-4)  # the setting
+    (reason,) = [r for r in result.reasons if "differs" in r]
+    shown, bound = (float(v) for v in re.search(r"z = [+-](\S+) \(\|z\| > (\S+)\)", reason).groups())
+    assert shown > bound and shown == pytest.approx(z, abs=1e-3) and bound == pytest.approx(z - 1e-4, abs=1e-3)
 
 
 def test_a_too_wide_posterior_disagrees_on_sd():

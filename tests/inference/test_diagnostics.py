@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import arviz as az
 import numpy as np
 import pytest
@@ -75,6 +77,35 @@ def test_chains_in_different_places_fail_rhat():
     values[0] += 1.0
     d = diagnostics.diagnose(_idata(values))
     assert any("R-hat" in r for r in d.failures)
+
+
+def _printed(pattern, reason):
+    return [float(v) for v in re.search(pattern, reason).groups()]
+
+
+def test_a_failed_rhat_reads_true_as_printed():
+    # Chains at -0.12 and +0.12 (sd 1): R-hat 1.0103, which three decimals print as "1.010 > 1.01".
+    # Caught: the reason formatted as f"R-hat {r_hat:.3f} > {rhat_max:g}".
+    values = np.random.default_rng(0).normal(size=(4, 2000)) + np.array([-0.12, -0.12, 0.12, 0.12])[:, None]
+    d = diagnostics.diagnose(_idata(values))
+    r_hat = d.table.loc["theta", "r_hat"]
+    assert 1.01 < r_hat < 1.0105  # the setting
+    shown, bound = _printed(r"R-hat (\S+) > (\S+)$", d.failures[0])
+    assert shown > bound == 1.01 and shown == pytest.approx(r_hat, abs=1e-4)
+    shown, bound = _printed(r"R-hat (\S+) > (\S+)$", diagnostics.diagnose(_idata(values), rhat_max=r_hat - 3e-6).failures[0])
+    assert shown > bound and bound == pytest.approx(r_hat, abs=1e-5)
+
+
+def test_too_few_effective_draws_read_true_as_printed():
+    # An ESS of 399.6 must not read "400 (< 400": here a tail ESS of 243.6 against a minimum of 244.
+    # Caught: the ESS printed with f"{ess:.0f}".
+    values = np.random.default_rng(5).normal(size=(2, 150))
+    low = float(diagnostics.diagnose(_idata(values)).table.loc["theta", ["ess_bulk", "ess_tail"]].min())
+    minimum = float(np.ceil(low))
+    assert round(low) == minimum  # the setting: zero decimals round the ESS up to the minimum
+    (reason,) = diagnostics.diagnose(_idata(values), ess_min=minimum).low_ess
+    bulk, tail, bound = _printed(r"ess_bulk (\S+), ess_tail (\S+) \(< (\S+):", reason)
+    assert min(bulk, tail) < bound == minimum and min(bulk, tail) == pytest.approx(low, abs=0.05)
 
 
 def test_divergences_are_counted_and_fail():

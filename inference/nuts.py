@@ -10,6 +10,7 @@ progress bar shown only when asked.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from contextlib import contextmanager
 
@@ -94,8 +95,10 @@ def sample_nuts(
 
         * ``posterior``: free and deterministic variables, dims ``(chain, draw, ...)`` ``(C, T, ...)``, without
           PyMC's internal variables (names ending in ``_rotated_`` or ``__``: :data:`INTERNAL_SUFFIXES`);
-          ``attrs``: ``sampling_time`` (seconds), ``step_methods`` (the step method of each free variable),
-          ``algorithm = "nuts"``, ``seed``.
+          ``attrs``: ``sampling_time`` (PyMC's: seconds of the sampling loops, tuning included, compilation
+          not), ``setup_time`` (the rest of the ``pymc.sample`` call: compiling the model's log-density and
+          gradient, initialising, converting the trace), ``step_methods`` (the step method of each free
+          variable), ``algorithm = "nuts"``, ``seed``.
         * ``sample_stats``: PyMC's, among them ``lp`` (the log density on NUTS's **unconstrained** scale: it
           includes the log-Jacobians of the transforms, so it differs from a handwritten sampler's ``lp``,
           which is ``model.compile_logp(jacobian=False)``, by those Jacobians), ``diverging``, ``step_size``,
@@ -129,6 +132,7 @@ def sample_nuts(
     with quiet_pymc(quiet), model:
         if "step" not in kwargs and model.continuous_value_vars:
             kwargs["nuts"] = {"target_accept": target_accept, **kwargs.get("nuts", {})}
+        start = time.perf_counter()
         idata = pm.sample(
             draws=draws,
             tune=tune,
@@ -139,6 +143,7 @@ def sample_nuts(
             compute_convergence_checks=False,
             **kwargs,
         )
+        pymc_seconds = time.perf_counter() - start
     got = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
     if got != (chains, draws):
         # PyMC catches Ctrl-C and returns the draws made so far; a partial run must not pass as a full one.
@@ -162,6 +167,8 @@ def sample_nuts(
     internal = internal_variables(idata.posterior)  # after the groups above: PyMC evaluates them from these
     if internal:
         idata.posterior = idata.posterior.drop_vars(internal)
+    # pm.sample's time outside its own sampling_time: compiling the model's functions, initialising, packing
+    idata.posterior.attrs["setup_time"] = max(pymc_seconds - float(idata.posterior.attrs["sampling_time"]), 0.0)
     idata.posterior.attrs["algorithm"] = "nuts"
     idata.posterior.attrs["seed"] = seed
     with model:

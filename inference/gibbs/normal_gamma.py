@@ -261,8 +261,10 @@ def sample(
         (``C = chains``, ``T = draws``, ``n = len(x)``):
 
         * ``posterior``: ``mu``, ``beta``, ``sigma = beta ** -0.5``, each ``(chain, draw)`` ``(C, T)``.
-          ``posterior.attrs``: ``sampling_time`` (wall-clock seconds of the sampling alone, as PyMC),
-          ``algorithm``, ``seed``, ``tuning_steps``, ``inference_library``.
+          ``posterior.attrs``: ``sampling_time`` (wall-clock seconds of the sampling alone, warm-up included,
+          as PyMC), ``compile_time`` (seconds before it: numba compiling the loop, or loading it from its disk
+          cache, on a first call in the process; ~1e-5 after), ``algorithm``, ``seed``, ``tuning_steps``,
+          ``inference_library``.
         * ``sample_stats``: ``lp`` ``(C, T)``, the log joint density log p(mu) + log p(beta) + log p(x | mu,
           beta) on the constrained scale (:func:`bayes_zoo.models.normal_gamma.log_joint`): it equals
           ``model.compile_logp(jacobian=False)`` of the PyMC model at the same point, difference 0 (tested to
@@ -291,6 +293,11 @@ def sample(
     warmup = nonnegative_int(warmup, "warmup")
     rngs = chain_generators(seed, chains)
 
+    start = time.perf_counter()  # numba compiles the loop on its first call (or loads it from its disk cache)
+    _run_chains(np.ones(1), np.zeros((1, 1)), np.ones((1, 1)), stats.n, stats.mean, stats.ss, prior.mu0, prior.s0_var,
+                prior.a, prior.b, bool(planted_bug))
+    compile_time = time.perf_counter() - start
+
     start = time.perf_counter()
     length = warmup + draws
     shape = prior.a + 0.5 * stats.n
@@ -318,6 +325,6 @@ def sample(
     )
     idata.posterior.attrs.update(
         inference_library="bayes-zoo", algorithm="gibbs (planted bug: Gamma rate used as scale)" if planted_bug else "gibbs",
-        sampling_time=elapsed, tuning_steps=warmup, seed=seed
+        sampling_time=elapsed, compile_time=compile_time, tuning_steps=warmup, seed=seed
     )
     return idata

@@ -684,8 +684,9 @@ def sample(
           Rao–Blackwellised ``P(gamma_d = 1 | w, theta, sigma2)`` at each draw
           (:func:`bayes_zoo.models.spike_slab.inclusion_probability`), as the deterministic of the PyMC model;
           its posterior mean estimates ``P(gamma_d = 1 | y)``.  ``posterior.attrs``: ``sampling_time``
-          (seconds, sampling only), ``algorithm = "ssvs-gibbs"``, ``seed``, ``w_method``, ``tuning_steps``,
-          ``thin``, ``inference_library``.
+          (seconds, sampling only, warm-up included), ``compile_time`` (seconds before it: numba compiling the
+          sweep, or loading it from its disk cache, on a first call in the process), ``algorithm =
+          "ssvs-gibbs"``, ``seed``, ``w_method``, ``tuning_steps``, ``thin``, ``inference_library``.
         * ``sample_stats``: ``lp`` ``(C, T)``, the log density of the gamma-marginalised model at the draw's
           ``(w, sigma2, theta)`` on the constrained scale
           (:func:`bayes_zoo.models.spike_slab.log_joint_marginalised`; gamma is summed out, as in the model
@@ -723,6 +724,12 @@ def sample(
     n, d = stats.X.shape
     args = _kernel_args(stats, prior, method)
 
+    start = time.perf_counter()  # numba compiles the sweep on its first call (or loads it from its disk cache)
+    _run_block(np.zeros(d, dtype=np.int64), 1.0, 0.5, np.zeros((1, d + n if method == "woodbury" else d)), np.ones(1),
+               np.full((1, d), 0.5), np.ones((1, d)), np.ones(1), np.ones(1), *args, 0, 0, 1, np.empty((1, d)),
+               np.empty(1), np.empty(1), np.empty((1, d), dtype=np.int64))
+    compile_time = time.perf_counter() - start
+
     start = time.perf_counter()
     w_out = np.empty((chains, draws, d))
     s2_out = np.empty((chains, draws))
@@ -752,7 +759,8 @@ def sample(
         dims={"w": ["feature"], "gamma": ["feature"], "inclusion_probability": ["feature"], "y": ["obs"]},
     )
     idata.posterior.attrs.update(
-        inference_library="bayes-zoo", algorithm="ssvs-gibbs", sampling_time=elapsed, tuning_steps=warmup,
+        inference_library="bayes-zoo", algorithm="ssvs-gibbs", sampling_time=elapsed, compile_time=compile_time,
+        tuning_steps=warmup,
         seed=seed, w_method=method, thin=thin,
     )
     return idata

@@ -87,6 +87,7 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
     from bayes_zoo.inference import crossval, diagnostics, nuts
     from bayes_zoo.inference.gp import exact, study
     from bayes_zoo.models import gp as gpm
+    from bayes_zoo.report import sampling_times
 
     check_options(lengthscales=lengthscales, n_train=n_train)
     ells = _parse_lengthscales(lengthscales)
@@ -149,10 +150,10 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
         f"{ml.log_marginal_likelihood:.4f} (the simulation's true noise sd: {truth[0]:g}).",
         f"Jitter {jitter:g} on the diagonal, as PyMC adds it (`bayes_zoo.models.gp.PYMC_JITTER`), in both computations.",
         f"NUTS: {settings.chains} chains x {settings.draws} draws after {settings.warmup} tuning steps, seed "
-        f"{settings.seed}; over f (`gp.Latent`, non-centred) {latent.posterior.attrs['sampling_time']:.1f} s; over "
-        f"the hyperparameters (`gp.Marginal`, {m_chains} chains x {m_draws} draws after {m_draws}"
-        f"{', a short run at --quick size' if settings.quick else ''}) "
-        f"{marginal.posterior.attrs['sampling_time']:.1f} s.",
+        f"{settings.seed}.  " + sampling_times(latent, "Over f (`gp.Latent`, non-centred)") + ".  "
+        + sampling_times(marginal, f"Over the hyperparameters (`gp.Marginal`, {m_chains} chains x {m_draws} draws "
+                                   f"after {m_draws}{', a short run at --quick size' if settings.quick else ''})")
+        + ".",
         f"Hyperparameter priors (`gp.Marginal` run): {prior.describe()}.",
     ]
     sections = {

@@ -103,6 +103,7 @@ def run(settings: RunSettings, *, spike_var: float | None = None, slab_var: floa
     from bayes_zoo.inference.gibbs import spike_slab as gibbs
     from bayes_zoo.models import spike_slab as ss
     from bayes_zoo.models.datasets import DIABETES_FEATURES, load_diabetes
+    from bayes_zoo.report import sampling_times
 
     prior, gibbs_thin, target_accept = _resolve(spike_var, slab_var, gibbs_thin, target_accept)
 
@@ -169,10 +170,11 @@ def run(settings: RunSettings, *, spike_var: float | None = None, slab_var: floa
         f"Prior: {prior.describe()}.",
         f"Samplers: {settings.chains} chains x {settings.draws} kept draws after {settings.warmup} warm-up, root "
         f"seed {settings.seed}.  Gibbs ({gibbs_idata.posterior.attrs['w_method']} w-draws) runs "
-        f"{settings.draws * gibbs_thin} sweeps per chain and keeps every {gibbs_thin}th: "
-        f"{gibbs_idata.posterior.attrs['sampling_time']:.2f} s.  PyMC ({nuts_idata.posterior.attrs['step_methods']}, "
-        f"target_accept {target_accept:g}): {nuts_idata.posterior.attrs['sampling_time']:.1f} s, "
-        f"{divergences} divergent transitions out of {total}.",
+        f"{settings.draws * gibbs_thin} sweeps per chain and keeps every {gibbs_thin}th.  "
+        f"{sampling_times(gibbs_idata, 'Gibbs')}.  "
+        + sampling_times(nuts_idata, f"PyMC ({nuts_idata.posterior.attrs['step_methods']}, target_accept "
+                                     f"{target_accept:g})")
+        + f"; {divergences} divergent transitions out of {total}.",
         f"Discrete form (gamma as Bernoulli): PyMC assigns {discrete_steps}"
         + ("; sampled as result `discrete`." if discrete else "; not sampled (pass `--discrete`)."),
         f"Exact reference: enumeration of all {len(exact.models):,} models (w and sigma2 integrated out in "

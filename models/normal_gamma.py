@@ -299,6 +299,8 @@ class ExactPosterior:
         Quadrature nodes in ``mu``.
     weights : numpy.ndarray, shape (Q,)
         Normalised posterior weights of the nodes (they sum to 1): sum_i weights_i f(nodes_i) ~ E[f(mu) | x].
+    method : str
+        (Property) the computation in one sentence, from the rule and panels used: what reports print.
     """
 
     summary: pd.DataFrame
@@ -310,6 +312,15 @@ class ExactPosterior:
     weights: np.ndarray
     _log_peak: float
     _log_norm: float
+
+    @property
+    def method(self) -> str:
+        """How this answer was computed, one sentence for a report, from the rule and the panels actually used
+        (the layout is :func:`exact_posterior`'s)."""
+        return (f"beta integrated in closed form given mu (Gamma(a + n/2, rate(mu))); the mu integral by a composite "
+                f"{_GL_ORDER}-point Gauss–Legendre rule on {self.edges.size - 1} panels ({self.nodes.size} nodes) "
+                f"over mu in [{self.edges[0]:.6g}, {self.edges[-1]:.6g}], whose ends lie more than {_TRUNCATE:g} nats below "
+                "the log-density's peak; quantiles by Brent's method on the resulting CDFs")
 
     @property
     def shape_beta(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,34 @@ def check_saved_results(folder, *, trace_var_names=None) -> list[str]:
 def saved_results_check():
     """:func:`check_saved_results`, for the tests of each pair's quick run."""
     return check_saved_results
+
+
+#: A format field left in text, ``{ZX_STEP}``: the mark of an f-string that lost its ``f``.
+PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def unformatted_placeholders(markdown: str) -> list[str]:
+    """Every ``{name}`` in ``markdown`` outside fenced code blocks and inline code spans, as ``"line N: ..."``."""
+    found, fenced = [], False
+    for number, line in enumerate(markdown.splitlines(), start=1):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        prose = re.sub(r"(`+).*?\1", "", line)  # inline code spans
+        found += [f"line {number}: {m.group(0)} in {line.strip()[:120]!r}" for m in PLACEHOLDER.finditer(prose)]
+    return found
+
+
+def check_report_formatted(folder) -> None:
+    """Assert that ``folder/report.md`` holds no unformatted ``{name}`` placeholder (:func:`unformatted_placeholders`)."""
+    text = (Path(folder) / "report.md").read_text(encoding="utf-8")
+    left = unformatted_placeholders(text)
+    assert not left, "report.md: unformatted placeholders\n" + "\n".join(left)
+
+
+@pytest.fixture(scope="session")
+def report_formatted_check():
+    """:func:`check_report_formatted`, for the tests of each pair's quick run."""
+    return check_report_formatted

@@ -42,6 +42,31 @@ def test_every_saved_result_opens_in_arviz_with_the_groups_a_pymc_user_expects(q
     assert saved_results_check(quick_run[1] / "normal-gamma") == ["gibbs", "nuts"]
 
 
+def test_report_has_no_unformatted_placeholder(quick_run, report_formatted_check):
+    report_formatted_check(quick_run[1] / "normal-gamma")
+
+
+def test_report_states_the_exact_method_from_the_object_and_times_compilation_apart(quick_run):
+    # Caught: a hand-typed "adaptive Gauss–Kronrod quadrature" where a composite Gauss–Legendre rule did the
+    # work, and sampling times that silently included numba's or PyMC's compilation.
+    from bayes_zoo.models.datasets import load_newcomb
+    from bayes_zoo.models.normal_gamma import exact_posterior
+
+    report = (quick_run[1] / "normal-gamma" / "report.md").read_text()
+    exact = exact_posterior(load_newcomb().arrays["x"])
+    assert f"Exact reference: {exact.method}." in report and "Gauss–Legendre" in exact.method
+    assert "Kronrod" not in report
+    assert "Gibbs: " in report and "s compiling (numba" in report and "s compiling and initialising in pymc.sample" in report
+
+
+def test_the_placeholder_check_finds_an_f_string_that_lost_its_f_outside_code(tmp_path, report_formatted_check):
+    (tmp_path / "report.md").write_text("- Z = X identities on every {ZX_STEP}th input\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="ZX_STEP"):
+        report_formatted_check(tmp_path)
+    (tmp_path / "report.md").write_text("Set `{name}` or\n```\nf\"{x}\"\n```\n{0, 1}\n", encoding="utf-8")
+    report_formatted_check(tmp_path)  # code spans, fenced blocks and sets are not placeholders
+
+
 def test_compare_refuses_to_overwrite_without_force(quick_run, capsys):
     _, out = quick_run
     before = (out / "normal-gamma" / "report.md").stat().st_mtime_ns

@@ -43,6 +43,7 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
     from bayes_zoo.inference.gibbs import normal_gamma as gibbs
     from bayes_zoo.models import normal_gamma
     from bayes_zoo.models.datasets import load_newcomb
+    from bayes_zoo.report import sampling_times
 
     data = load_newcomb(drop_outliers=drop_outliers)
     x = data.arrays["x"]
@@ -82,10 +83,9 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
         f"Prior: {prior.describe()}.  Prior mean of beta a/b = {prior.a / prior.b:g} ns^-2 (sigma near "
         f"{(prior.a / prior.b) ** -0.5:.1f} ns); mu's prior sd {np.sqrt(prior.s0_var):g} ns.",
         f"Samplers: {settings.chains} chains x {settings.draws} draws after {settings.warmup} warm-up, "
-        f"root seed {settings.seed}.  Gibbs: {gibbs_idata.posterior.attrs['sampling_time']:.3f} s; "
-        f"PyMC ({nuts_idata.posterior.attrs['step_methods']}): {nuts_idata.posterior.attrs['sampling_time']:.2f} s.",
-        "Exact reference: the beta integral in closed form, the mu integral by adaptive Gauss–Kronrod "
-        "quadrature (requested relative tolerance 1e-12; tested against brute-force 2-D quadrature to 1e-6).",
+        f"root seed {settings.seed}.  {sampling_times(gibbs_idata, 'Gibbs')}; "
+        f"{sampling_times(nuts_idata, 'PyMC (' + nuts_idata.posterior.attrs['step_methods'] + ')')}.",
+        f"Exact reference: {exact.method}.",
     ]
     notes = [
         "`sigma = beta^-1/2` is the measurement sd in ns; it is a deterministic function of `beta`, so its "

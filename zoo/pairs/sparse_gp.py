@@ -123,7 +123,7 @@ def run(settings: RunSettings, *, inducing: int = 10, restarts: int = 4) -> Pair
         f"eta = {hyper.eta:.4g}, ell = {hyper.lengthscale:.4g}, sigma = {hyper.sigma:.4g}, log marginal likelihood "
         f"{ml.log_marginal_likelihood:.4f}.",
         f"FITC with M = {inducing} pseudo-inputs, initially evenly spaced on the inputs' range; jitter {jitter:g} on "
-        "K_uu, as PyMC's MarginalApprox adds it.  Z = X identities on every {ZX_STEP}th input in sorted order "
+        f"K_uu, as PyMC's MarginalApprox adds it.  Z = X identities on every {ZX_STEP}th input in sorted order "
         f"({len(sub)} points), no jitter"
         + (f" asked for; K_uu needed {zx_jitter:.2g} to factor ({len(caught)} warning(s) collected)" if zx_jitter > 0
            else " needed") + ": with all 200 inputs K_uu has condition number ~1e18 and needs jitter, after "

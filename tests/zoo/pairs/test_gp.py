@@ -18,6 +18,10 @@ def test_every_saved_result_works_with_arviz(quick_run, saved_results_check):
     assert saved_results_check(quick_run[1]) == ["latent", "marginal"]
 
 
+def test_report_has_no_unformatted_placeholder(quick_run, report_formatted_check):
+    report_formatted_check(quick_run[1])
+
+
 def test_identities_hold_and_nuts_over_f_agrees_with_the_closed_form(quick_run):
     status, folder = quick_run
     assert status == cli.EXIT_OK

@@ -20,6 +20,10 @@ def test_the_pair_saves_no_sampler_result(quick_run, saved_results_check):
     assert saved_results_check(quick_run[1]) == []
 
 
+def test_report_has_no_unformatted_placeholder(quick_run, report_formatted_check):
+    report_formatted_check(quick_run[1])  # caught "every {ZX_STEP}th input" (an f-string without its f)
+
+
 def test_every_identity_holds_and_the_pair_agrees(quick_run):
     status, folder = quick_run
     assert status == cli.EXIT_OK

@@ -20,6 +20,10 @@ def test_every_saved_result_works_with_arviz(quick_run, saved_results_check):
     assert saved_results_check(quick_run[1], trace_var_names=["~inclusion_probability"]) == ["gibbs", "nuts"]
 
 
+def test_report_has_no_unformatted_placeholder(quick_run, report_formatted_check):
+    report_formatted_check(quick_run[1])
+
+
 def test_gibbs_agrees_with_exact_enumeration_and_the_run_exits_ok(quick_run):
     status, folder = quick_run
     assert status == cli.EXIT_OK

@@ -47,7 +47,8 @@ import numpy as np
 from bayes_zoo.models.checks import finite_scalar, finite_vector, input_matrix, instance, positive_scalar
 
 __all__ = [
-    "as_inputs", "GPHyperparameters", "exp_quad", "exp_quad_diag", "check_data", "check_jitter", "PYMC_JITTER",
+    "as_inputs", "GPHyperparameters", "exp_quad", "exp_quad_diag", "check_data", "conflicting_duplicates",
+    "check_jitter", "PYMC_JITTER",
     "GPPrior", "build_marginal_model", "build_latent_model", "pymc_marginal_predict", "pymc_marginal_log_likelihood",
     "true_function", "simulate", "SIMULATION_NOISE_SD",
 ]
@@ -71,7 +72,9 @@ class GPHyperparameters:
     lengthscale : float > 0, or sequence of floats > 0 of length D
         ell: one shared lengthscale, or one per input dimension (ARD), in units of x.
     sigma : float >= 0
-        Noise sd (units of y); 0 is the noiseless model.
+        Noise sd (units of y); 0 is the noiseless model, which gives probability zero to data it cannot
+        produce, e.g. duplicate inputs with different outputs (:func:`conflicting_duplicates`;
+        :func:`bayes_zoo.inference.gp.exact.posterior` refuses them when no jitter is asked for either).
 
     Raises
     ------
@@ -261,6 +264,34 @@ def check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
     if y.size != X.shape[0]:
         raise ValueError(f"y: length {y.size} does not match X's {X.shape[0]} rows")
     return X, y
+
+
+def conflicting_duplicates(X, y) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)``, ``i < j``, of identical inputs ``X[i] == X[j]`` with different outputs ``y[i] != y[j]``.
+
+    Without noise (``sigma = 0`` and no jitter) ``f(X[i]) = f(X[j])`` exactly, so ``y = f(X)`` cannot hold
+    for such data: the noiseless model gives them probability zero (its covariance of y is singular and y
+    lies off the subspace it spans).  Each duplicate is paired with the first of its group.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D) or (N,)
+    y : array_like, shape (N,)
+
+    Returns
+    -------
+    list of (int, int)
+        In order of ``j``; empty when every group of identical inputs shares one output.
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_data`.
+    """
+    X, y = check_data(X, y)
+    _, first, group = np.unique(X, axis=0, return_index=True, return_inverse=True)
+    leader = first[group.ravel()]  # [N] the first index with the same input
+    return [(int(leader[j]), j) for j in range(y.size) if leader[j] != j and y[leader[j]] != y[j]]
 
 
 # --------------------------------------------------------------------------------------------------------

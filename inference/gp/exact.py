@@ -70,9 +70,9 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
-from bayes_zoo.inference.gp.linalg import JitterWarning, cholesky
+from bayes_zoo.inference.gp.linalg import JitterWarning, cholesky, warn_jitter
 from bayes_zoo.models.checks import instance, nonnegative_int, positive_int
-from bayes_zoo.models.gp import GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad
+from bayes_zoo.models.gp import GPHyperparameters, as_inputs, check_data, check_jitter, conflicting_duplicates, exp_quad
 
 __all__ = [
     "NEGATIVE_VARIANCE_RTOL",
@@ -167,15 +167,51 @@ def posterior(X, y, hyper: GPHyperparameters, *, jitter: float = 0.0) -> ExactGP
     ------
     ValueError
         Naming ``X``, ``y``, ``hyper``, ``lengthscale`` or ``jitter`` for bad input; naming the fix when
-        ``C`` stays numerically singular whatever the jitter.
+        ``C`` stays numerically singular whatever the jitter.  With no noise at all (``sigma = 0`` and
+        ``jitter = 0``), naming ``y`` when the data are impossible under the model, before any jitter could
+        turn the contradiction into certainty:
+
+        * identical inputs with different outputs (:func:`bayes_zoo.models.gp.conflicting_duplicates`):
+          probability zero, refused before factorising;
+        * in general, when ``C`` needed an escalated jitter ``j`` (it is singular in floating point) and that
+          jitter carries the data's fit: ``j |alpha|^2``, the part of ``y^T C^-1 y`` it accounts for (the
+          sensitivity ``-d(y^T C^-1 y) / d log j``), exceeds ``N``, what the whole fit averages under the
+          model.  Data the singular matrix can produce (equal duplicates, smooth data at a long lengthscale)
+          give a share near 0 and pass, with the ``JitterWarning``.  Near-duplicates with different outputs,
+          or rough data at a lengthscale far longer than their spacing, do not.
+
+        Any ``sigma > 0`` or ``jitter > 0`` is a model with that much noise, which gives every data set
+        positive probability: never refused on these grounds.
     """
     X, y = check_data(X, y)
     hyper = instance(hyper, GPHyperparameters, "hyper")
     jitter = check_jitter(jitter)
+    noiseless = hyper.sigma**2 + jitter == 0.0  # the model asked for puts no variance on y beyond f's
+    if noiseless:
+        conflicts = conflicting_duplicates(X, y)
+        if conflicts:
+            i, j = conflicts[0]
+            raise ValueError(
+                f"y: inputs X[{i}] and X[{j}] coincide but y[{i}] = {y[i]:.6g} and y[{j}] = {y[j]:.6g} differ "
+                f"({len(conflicts)} such pair{'s' if len(conflicts) > 1 else ''}), and with sigma = 0 and no jitter "
+                "the model has no noise: it gives these data probability zero (f takes one value at one input).  "
+                "Use sigma > 0 or a jitter > 0 (the model then has that much noise), or drop the conflicting "
+                "duplicates")
     C = exp_quad(X, X, hyper.eta, hyper.lengthscales(X.shape[1]))  # [N, N]: K, then K + sigma^2 I in place
     C.flat[:: X.shape[0] + 1] += hyper.sigma**2
-    L, used = cholesky(C, jitter=jitter, what="K + sigma^2 I (the GP's covariance of y)")
+    what = "K + sigma^2 I (the GP's covariance of y)"
+    L, used = cholesky(C, jitter=jitter, what=what, warn=False)
     alpha = linalg.cho_solve((L, True), y, check_finite=False)  # [N]
+    if used > jitter:
+        share = (used - jitter) * float(alpha @ alpha)  # the escalated jitter's part of y^T C^-1 y
+        if noiseless and share > y.size:
+            raise ValueError(
+                f"y: the noiseless model (sigma = 0, no jitter) cannot produce these data: {what} is singular "
+                f"in floating point and y lies off the subspace it spans.  The jitter that made it factorise "
+                f"({used:.3g}) would account for {share:.3g} of the data fit y^T C^-1 y, whose expectation under "
+                f"the model is N = {y.size}: the answer would be the jitter's, not the model's (a posterior sure "
+                "of what the model forbids).  Use sigma > 0 or a jitter > 0, or a shorter lengthscale")
+        warn_jitter(what, used, jitter)
     return ExactGP(_frozen(X), _frozen(y), hyper, _frozen(L, copy=False), _frozen(alpha, copy=False), float(used))
 
 
@@ -595,7 +631,9 @@ def fit_type2_ml(X, y, init: GPHyperparameters, *, restarts: int = 4, seed: int 
     ------
     ValueError
         Naming the argument: bad data, ``init`` not a :class:`~bayes_zoo.models.gp.GPHyperparameters` or outside
-        ``bounds``, ``restarts``/``seed``/``maxiter`` out of range, ``bounds`` not a :class:`Type2MLBounds`.
+        ``bounds``, ``restarts``/``seed``/``maxiter`` out of range, ``bounds`` not a :class:`Type2MLBounds`;
+        naming ``y`` when a noiseless start (``sigma = 0``) with ``jitter = 0`` meets hyperparameters under
+        which the data are impossible (:func:`posterior`): pass a ``jitter > 0`` for a noiseless fit.
     """
     X, y = check_data(X, y)
     init = instance(init, GPHyperparameters, "init")

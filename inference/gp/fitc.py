@@ -64,7 +64,11 @@ N x M matrices and a few elementwise passes: no loop over N or M, one over the D
   ``Lambda`` stays positive where ``K_nn - Q_nn`` rounds to 0.  Whenever ``sigma^2 >= jitter`` this is
   exactly PyMC's FITC; below that the gradient with respect to ``log sigma`` is 0.
   With both ``sigma = 0`` and ``jitter = 0``, an input on a pseudo-input has ``Lambda_n = 0`` and the
-  covariance is singular: ``ValueError`` naming ``jitter``.
+  covariance is singular: ``ValueError`` naming ``jitter``, whatever y (the noise variance is never
+  escalated, so no jitter can turn data the model forbids, such as duplicate inputs with different outputs
+  on a pseudo-input, into a confident answer).  Off the pseudo-inputs FITC's own model gives every input its
+  own variance ``K_nn - Q_nn > 0``: duplicate inputs with different outputs are possible there, and their
+  likelihood does not rest on a jitter.
 - *Coincident pseudo-inputs* make ``K_uu`` singular; with ``jitter = 0`` (or too little) :func:`cholesky`
   escalates it with a :class:`~bayes_zoo.inference.gp.linalg.JitterWarning`, and the result stays finite.
 - *M > N is allowed.*  FITC is defined for any ``M`` (``Q_ff`` then has rank at most N); it only costs
@@ -285,7 +289,9 @@ def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factor
             list(pool.map(fold, range(len(parts))))
     if noise_var == 0.0 and not np.all(Lam > 0.0):
         raise ValueError(f"jitter: with sigma = 0 and jitter = 0, Lambda_n = K_nn - Q_nn is 0 at {np.sum(Lam <= 0)} "
-                         "input(s) (on or next to a pseudo-input) and the FITC covariance is singular; use jitter > 0")
+                         "input(s) (on or next to a pseudo-input) and the FITC covariance is singular: the model "
+                         "pins y_n there to a function of u, and data it cannot produce (duplicate inputs with "
+                         "different outputs) would have probability zero; use jitter > 0")
     AAt, Ay = AAts[0], Ays[0]
     for AAt_p, Ay_p in zip(AAts[1:], Ays[1:]):
         AAt += AAt_p

@@ -25,7 +25,7 @@ from numba import types
 from numba.extending import get_cython_function_address, overload
 from scipy import linalg
 
-__all__ = ["JitterWarning", "cholesky", "MAX_RELATIVE_JITTER", "DTRSM", "DSYRK", "solve_lower_rows",
+__all__ = ["JitterWarning", "cholesky", "warn_jitter", "MAX_RELATIVE_JITTER", "DTRSM", "DSYRK", "solve_lower_rows",
            "add_gram_rows"]
 
 #: The largest jitter tried, relative to the mean of the diagonal.
@@ -36,8 +36,19 @@ class JitterWarning(UserWarning):
     """More jitter than asked for was added to make a matrix positive definite in floating point."""
 
 
-def cholesky(A, *, jitter: float = 0.0, what: str = "the Gram matrix") -> tuple[np.ndarray, float]:
+def warn_jitter(what: str, used: float, asked: float, *, stacklevel: int = 2) -> None:
+    """Issue the :class:`JitterWarning` that :func:`cholesky` issues when it added ``used`` instead of ``asked``
+    (for a caller that checks the outcome first: :func:`bayes_zoo.inference.gp.exact.posterior`)."""
+    warnings.warn(f"{what} was not positive definite in floating point; added jitter {used:.3g} "
+                  f"(asked for {asked:.3g}) to its diagonal", JitterWarning, stacklevel=stacklevel + 1)
+
+
+def cholesky(A, *, jitter: float = 0.0, what: str = "the Gram matrix", warn: bool = True) -> tuple[np.ndarray, float]:
     """Lower Cholesky factor of ``A + jitter I``, escalating the jitter if needed.
+
+    The factorisation sees no data.  A caller that factorises the covariance of data must itself check that an
+    escalated jitter does not carry the data's fit: :func:`bayes_zoo.inference.gp.exact.posterior` refuses
+    noiseless data that the matrix, singular in floating point, cannot produce.
 
     Parameters
     ----------
@@ -47,6 +58,9 @@ def cholesky(A, *, jitter: float = 0.0, what: str = "the Gram matrix") -> tuple[
         Added to the diagonal before the first attempt.
     what : str
         Names the matrix in the warning and the error.
+    warn : bool, default True
+        Issue the :class:`JitterWarning`; False leaves it to the caller (:func:`warn_jitter`), which compares
+        ``j`` with ``jitter``.
 
     Returns
     -------
@@ -58,7 +72,7 @@ def cholesky(A, *, jitter: float = 0.0, what: str = "the Gram matrix") -> tuple[
     Warns
     -----
     JitterWarning
-        When more than ``jitter`` was needed (the message gives the amount).
+        When more than ``jitter`` was needed (the message gives the amount) and ``warn``.
 
     Raises
     ------
@@ -84,9 +98,8 @@ def cholesky(A, *, jitter: float = 0.0, what: str = "the Gram matrix") -> tuple[
             L = linalg.cholesky(M, lower=True, check_finite=False, overwrite_a=M is not A)
         except linalg.LinAlgError:
             continue
-        if j > jitter:
-            warnings.warn(f"{what} was not positive definite in floating point; added jitter {j:.3g} "
-                          f"(asked for {jitter:.3g}) to its diagonal", JitterWarning, stacklevel=2)
+        if j > jitter and warn:
+            warn_jitter(what, j, jitter, stacklevel=2)
         return L, j
     raise ValueError(
         f"A: {what} is not positive definite even with jitter {tries[-1]:.3g} "

@@ -284,14 +284,28 @@ def test_extreme_lengthscales_give_a_finite_log_marginal_likelihood_and_nonnegat
     assert np.all(np.diag(exact.posterior_at_training_inputs(gp)[1]) >= 0)
 
 
-def test_very_long_lengthscale_without_noise_escalates_jitter_and_stays_finite(data):
-    X, y = data
+def test_very_long_lengthscale_without_noise_escalates_jitter_and_stays_finite_on_data_it_can_produce(data):
+    # At ell = 1000 on [0, 5] f is numerically constant: constant data are what the model produces.
+    X, _ = data
+    y = np.full(len(X), 0.7)
     hyper = GPHyperparameters(1.0, 1e3, 0.0)
     with pytest.warns(JitterWarning):
         gp = exact.posterior(X, y, hyper)
         lml = exact.log_marginal_likelihood(X, y, hyper)
-    _, var = exact.predict(gp, X_NEW)
+    mean, var = exact.predict(gp, X_NEW)
     assert np.isfinite(lml) and np.all(var >= 0)
+    np.testing.assert_allclose(mean, 0.7, rtol=1e-4)
+
+
+def test_very_long_lengthscale_without_noise_refuses_noisy_data_the_jitter_alone_would_explain(data):
+    # The noisy sine data are off the (numerically) few-dimensional range of K at ell = 1000: with no noise
+    # the model forbids them; the escalated jitter of 1e-10 would "explain" them (log ML ~ -1e10).
+    # Caught: exact.posterior accepting any escalation (the refusal removed).
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JitterWarning)  # refused before any warning
+        with pytest.raises(ValueError, match=r"^y: the noiseless model .* cannot produce these data"):
+            exact.posterior(X, y, GPHyperparameters(1.0, 1e3, 0.0))
 
 
 def test_duplicate_inputs_without_noise_warn_of_jitter_escalation():
@@ -299,6 +313,48 @@ def test_duplicate_inputs_without_noise_warn_of_jitter_escalation():
     with pytest.warns(JitterWarning, match="added jitter"):
         gp = exact.posterior(X, np.array([0.0, 1.0, 1.0, 0.5]), GPHyperparameters(1.0, 1.0, 0.0))
     assert gp.jitter > 0
+
+
+NOISELESS = GPHyperparameters(eta=1.0, lengthscale=1.0, sigma=0.0)
+
+
+def test_conflicting_duplicates_without_noise_are_refused_naming_the_cause():
+    # X = [0, 0, 1], y = [0, 1, 0.5]: f(0) cannot be both 0 and 1.  Before, a JitterWarning, then a latent sd
+    # of ~1e-5 and a log marginal likelihood of -2.5e9.  Caught: the refusal removed, and a noise test that
+    # read sigma alone (sigma = 0 with a jitter is a model with noise, refused wrongly; see below).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JitterWarning)  # refused before, not after, jitter escalation
+        for call in (exact.posterior, exact.log_marginal_likelihood):
+            with pytest.raises(ValueError, match=r"^y: inputs X\[0\] and X\[1\] coincide .* probability zero"):
+                call(np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.5]), NOISELESS)
+
+
+def test_near_duplicates_with_different_outputs_without_noise_are_refused():
+    # Distinct inputs, so K is positive definite in exact arithmetic, but not in floating point: the escalated
+    # jitter would carry the fit (share ~5e9 > N = 3).
+    with pytest.raises(ValueError, match="^y: the noiseless model"):
+        exact.posterior(np.array([0.0, 1e-9, 1.0]), np.array([0.0, 1.0, 0.5]), NOISELESS)
+
+
+def test_equal_duplicates_without_noise_are_a_consistent_model():
+    X, y = np.array([0.0, 0.0, 1.0]), np.array([1.0, 1.0, 0.5])
+    with pytest.warns(JitterWarning):
+        gp = exact.posterior(X, y, NOISELESS)
+        lml = exact.log_marginal_likelihood(X, y, NOISELESS)
+    mean, cov = exact.posterior_at_training_inputs(gp)
+    np.testing.assert_array_equal(mean, y)
+    assert np.isfinite(lml) and np.all(np.isfinite(exact.predict(gp, X_NEW)[1]))
+
+
+@pytest.mark.parametrize("sigma, jitter", [(0.1, 0.0), (1e-8, 0.0), (0.0, 1e-6)])
+def test_conflicting_duplicates_with_any_noise_are_a_consistent_model(sigma, jitter):
+    X, y = np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.5])
+    hyper = GPHyperparameters(1.0, 1.0, sigma)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", JitterWarning)  # sigma = 1e-8: sigma^2 is below round-off
+        gp = exact.posterior(X, y, hyper, jitter=jitter)
+        lml = exact.log_marginal_likelihood(X, y, hyper, jitter=jitter)
+    assert np.isfinite(lml) and np.all(np.isfinite(exact.predict(gp, X_NEW)[1]))
 
 
 def test_a_variance_negative_beyond_round_off_is_an_error_not_clipped(data):

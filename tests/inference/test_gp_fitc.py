@@ -303,6 +303,21 @@ def test_noiseless_case_without_jitter_is_an_error_naming_jitter_when_lambda_van
         fitc.log_marginal_likelihood(X, np.sin(X), X[::5], GPHyperparameters(1.0, 0.7, 0.0), jitter=0.0)
 
 
+def test_noiseless_conflicting_duplicates_on_a_pseudo_input_are_refused_and_off_them_rest_on_no_jitter():
+    # X = [0, 0, 1], y = [0, 1, 0.5], sigma = 0, no jitter.  On pseudo-inputs (Z = [0, 1]) Lambda_n = 0: y_0 and
+    # y_1 would both equal f(0), refused (naming jitter, before any escalation).  Off them (Z = [0.5]) FITC's
+    # model gives each input its own variance K_nn - Q_nn: finite, and the noise floor does not move it.
+    # Caught: the Lambda_n = 0 check removed (a log ML of nan or -inf, or a jitter's number).
+    X, y, hyper = np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.5]), GPHyperparameters(1.0, 1.0, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="^jitter: with sigma = 0 and jitter = 0.*probability zero"):
+            fitc.log_marginal_likelihood(X, y, np.array([0.0, 1.0]), hyper, jitter=0.0)
+        off = fitc.log_marginal_likelihood(X, y, np.array([0.5]), hyper, jitter=0.0)
+    assert np.isfinite(off)
+    assert off == pytest.approx(fitc.log_marginal_likelihood(X, y, np.array([0.5]), hyper, jitter=1e-10), abs=1e-6)
+
+
 def test_coincident_pseudo_inputs_without_jitter_escalate_it_with_a_warning_and_stay_finite():
     X, y = _data(n=30, dims=1, seed=8)
     Z = np.array([1.0, 1.0, 2.5, 2.5])

@@ -109,6 +109,16 @@ def test_check_data_names_the_bad_argument(X, y, message):
         gp.check_data(X, y)
 
 
+def test_conflicting_duplicates_pair_identical_inputs_whose_outputs_differ():
+    # Each duplicate is paired with the first of its group; equal outputs, or inputs equal in one column
+    # only, are no conflict.  Caught: comparing neighbouring rows only (duplicates apart are missed).
+    assert gp.conflicting_duplicates([0.0, 0.0, 1.0], [0.0, 1.0, 0.5]) == [(0, 1)]
+    assert gp.conflicting_duplicates([0.0, 0.0, 1.0], [1.0, 1.0, 0.5]) == []
+    assert gp.conflicting_duplicates([1.0, 0.0, 1.0, 0.0, 1.0], [1.0, 2.0, 3.0, 2.0, 1.0]) == [(0, 2)]
+    X = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 1.0]])
+    assert gp.conflicting_duplicates(X, [1.0, 1.5, 2.0]) == [(0, 2)]
+
+
 def test_prior_from_data_puts_one_percent_of_the_lengthscale_below_the_spacing_and_above_the_range():
     from scipy import stats
 

@@ -371,8 +371,19 @@ def sampling_times(idata, label: str) -> str:
     Parameters
     ----------
     idata : arviz.InferenceData
-        With ``posterior.attrs["sampling_time"]``.
+        With ``posterior.attrs["sampling_time"]`` (seconds); ``compile_time``, ``setup_time`` optional.
     label : str
+        Names the sampler, e.g. ``"Gibbs"``.
+
+    Returns
+    -------
+    str
+        One clause, no final full stop.
+
+    Raises
+    ------
+    KeyError
+        If the posterior has no ``sampling_time``.
     """
     attrs = idata.posterior.attrs
     text = f"{label}: {attrs['sampling_time']:.2g} s sampling (warm-up included)"

@@ -93,6 +93,26 @@ def _data(dataset: str):
     return data, task
 
 
+def check_budget(dataset: str, budget: int, *, init: int = 20, test_fraction: float = 0.2) -> None:
+    """Refuse, before any work, a ``budget`` the pool of ``dataset`` cannot supply.
+
+    The labelling loop fits every round on the points still unlabelled, so at least one must remain after
+    ``budget`` labels beyond the ``init`` initial ones, in the training part of the split
+    (:func:`bayes_zoo.active_learning.loop.split`: ``test_fraction`` of the rows, at least one, held out).
+
+    Raises
+    ------
+    ValueError
+        Starting ``"budget: "``, with the pool's size.
+    """
+    data, _ = _data(dataset)
+    rows = data.arrays["X"].shape[0]
+    pool = rows - max(1, int(round(test_fraction * rows))) - init
+    if budget >= pool:
+        raise ValueError(f"budget: {budget} labels beyond the {init} initial ones would empty the pool of {dataset} "
+                         f"({pool} points after the {test_fraction:.0%} test split); at most {max(pool - 1, 0)}")
+
+
 def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10, budget: int = 100, init: int = 20,
                    repeats: int = 10, posterior: str = "closed-form", projections: int = 0, features: str = "rff",
                    top_up: bool = True, seed: int = 0, nuts_draws: int = 500, nuts_tune: int = 500,

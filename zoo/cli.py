@@ -341,6 +341,7 @@ def _active_learn(console, args, run) -> int:
         n_train = rows - max(1, int(round(settings.test_fraction * rows)))
         if args.init + 1 > n_train:
             raise ValueError(f"init: {args.init} leaves no pool in the {n_train} training points of {args.dataset}")
+        active.check_budget(args.dataset, options["budget"], init=args.init, test_fraction=settings.test_fraction)
         trace = NutsSettings(**{k.removeprefix("nuts_"): v for k, v in nuts.items() if k.startswith("nuts_")})
         nbytes, used = _projection_bytes(args, rows, inputs, args.init, trace.draws * trace.chains)
         fits_in_memory(nbytes, "--projections", f"{used:,} projections over the pool of {args.dataset}")

@@ -135,13 +135,14 @@ _INTERRUPT_AT_IMPORT = textwrap.dedent("""
 
     sys.meta_path.insert(0, InterruptAtImport())
     sys.argv = ["bayes-zoo", *sys.argv[2:]]
-    from bayes_zoo.cli import main  # as the console script does
+    from bayes_zoo.__main__ import main  # as the console script does
 
     sys.exit(main())
 """)
 
 
 @pytest.mark.parametrize("module, command", [
+    ("bayes_zoo.cli", ["list"]), ("argparse", ["list"]),  # the CLI module itself and its standard library
     ("rich", ["list"]), ("numpy", ["list"]),  # the CLI's first imports
     ("arviz", ["compare", "normal-gamma", "--quick"]),  # before the checks
     ("pymc", ["compare", "normal-gamma", "--quick"]),  # inside the pair's run: OUT and its temporary folder exist
@@ -154,6 +155,41 @@ def test_ctrl_c_during_imports_prints_one_line_and_exits_130(tmp_path, module, c
     assert done.returncode == cli.EXIT_INTERRUPTED, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and done.stdout.strip().splitlines()[-1].startswith("interrupted; nothing")
     assert "written in full" not in done.stdout and not out.exists()
+
+
+_INTERRUPT_AT_SHUTDOWN = textwrap.dedent("""
+    import os, signal, sys
+    from bayes_zoo.__main__ import main  # as the console script does
+
+    sys.argv = ["bayes-zoo", "list"]
+    status = main()
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the interpreter shuts down, after the verdict
+    sys.exit(status)
+""")
+
+
+def test_ctrl_c_after_the_verdict_is_printed_keeps_the_verdicts_exit_status(tmp_path):
+    done = subprocess.run([sys.executable, "-c", _INTERRUPT_AT_SHUTDOWN], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == cli.EXIT_OK, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+
+
+def test_the_console_entry_and_the_cli_agree_on_the_interrupted_status():
+    from bayes_zoo import __main__ as entry
+
+    assert entry.EXIT_INTERRUPTED == cli.EXIT_INTERRUPTED == 130
+
+
+@pytest.mark.parametrize("command", [["active-learn", "--dataset", "yacht", "--budget", "300"],
+                                     ["compare", "active-learning", "--quick", "--budget", "100000"]],
+                         ids=["active-learn", "compare"])
+def test_a_budget_the_pool_cannot_supply_is_refused_before_any_work(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.setattr(active, "run_experiment", _no_work)
+    assert cli.main([*command, "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
+    printed = capsys.readouterr().out
+    assert "error: --budget: " in printed and "would empty the pool of yacht (226 points" in printed
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_internal_error_exits_3_with_its_traceback_in_the_error_log(tmp_path, tiny, capsys):

@@ -40,6 +40,10 @@ def check_options(*, repeats: int | None = None, budget: int | None = None) -> N
     for name, value in (("repeats", repeats), ("budget", budget)):
         if value is not None:
             positive_int(value, name)
+    if budget is not None:
+        from bayes_zoo.active import check_budget
+
+        check_budget("yacht", budget)
 
 
 def _products(L) -> tuple:

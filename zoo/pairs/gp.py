@@ -50,11 +50,14 @@ def _parse_lengthscales(text) -> tuple[float, ...]:
 
 def check_options(*, lengthscales: str = ",".join(map(str, LENGTHSCALES)), n_train: int = 40) -> None:
     """Raise ``ValueError`` naming the option if :func:`run` would refuse these options."""
-    from bayes_zoo.models.checks import positive_int
+    from bayes_zoo.models.checks import fits_in_memory, positive_int
 
     _parse_lengthscales(lengthscales)
     if positive_int(n_train, "n_train") < 3:
         raise ValueError(f"n_train: need at least 3 training points, got {n_train}")
+    # A lower bound: the closed form holds K, K + sigma^2 I and its Cholesky factor, N x N each.
+    fits_in_memory(3 * 8.0 * n_train**2, "n_train", f"{n_train:,} training points (three {n_train:,} x {n_train:,} "
+                   f"matrices)")
 
 
 def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSCALES)),

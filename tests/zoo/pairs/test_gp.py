@@ -41,7 +41,8 @@ def test_report_places_type2_ml_in_the_posterior_and_shows_the_lengthscale_study
 
 @pytest.mark.parametrize("options, flag", [(["--lengthscales", "1,-2"], "--lengthscales"),
                                            (["--lengthscales", "a"], "--lengthscales"),
-                                           (["--n-train", "2"], "--n-train")])
+                                           (["--n-train", "2"], "--n-train"),
+                                           (["--n-train", "100000000"], "--n-train")])
 def test_bad_pair_options_exit_with_usage_status_before_any_work(tmp_path, capsys, options, flag):
     assert cli.main(["compare", "gp", "--quick", "--out", str(tmp_path), *options]) == cli.EXIT_USAGE
     assert f"error: {flag}:" in capsys.readouterr().out

@@ -24,7 +24,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from bayes_zoo.active_learning.strategies import check_strategies, select_batch
 from bayes_zoo.models.checks import finite_vector, nonnegative_int, positive_int
@@ -103,6 +102,8 @@ def run_repeat(learner, X, y, strategies, settings: LoopSettings, seed: int, *,
         raise ValueError(f"y: length {y.size} does not match X's {X.shape[0]} rows")
     strategies = check_strategies(strategies)
     labelled0, pool0, test = split(X.shape[0], settings, np.random.default_rng([seed, 0]))
+    from threadpoolctl import threadpool_limits  # imported on use: it sets OpenMP variables on import
+
     with threadpool_limits(limits=1, user_api="blas"):
         return _run_strategies(learner, X, y, strategies, settings, seed, labelled0, pool0, test, on_round)
 

@@ -87,11 +87,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import joblib
 import numba
 import numpy as np
 from scipy import linalg, optimize
-from threadpoolctl import ThreadpoolController
 
 from bayes_zoo.inference.gp.linalg import DSYRK, DTRSM, JitterWarning, add_gram_rows, cholesky, solve_lower_rows
 from bayes_zoo.models.checks import finite_scalar, instance, nonnegative_int, positive_int
@@ -157,7 +155,10 @@ class _BlasHold:
     def __call__(self):
         with self._lock:
             if self._holders == 0:
-                self._controller = self._controller or ThreadpoolController()
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController  # imported on use: it sets OpenMP variables
+
+                    self._controller = ThreadpoolController()
                 self._limiter = self._controller.limit(limits=1, user_api="blas")
             self._holders += 1
         try:
@@ -248,7 +249,11 @@ def _fold_threads(n: int) -> int:
     inputs, and no more than the CPUs this process may use (``joblib.cpu_count``: its affinity mask, so
     ``taskset -c 0`` gives one thread, and any cgroup CPU quota)."""
     blocks = -(-n // BLOCK_ROWS)
-    return 1 if blocks <= 1 else max(1, min(joblib.cpu_count(), blocks))
+    if blocks <= 1:
+        return 1
+    import joblib  # imported on use: it sets OpenMP variables on import
+
+    return max(1, min(joblib.cpu_count(), blocks))
 
 
 def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factors:

@@ -142,7 +142,14 @@ def input_matrix(X, name: str = "X", *, dims: int | None = None) -> np.ndarray:
 
 
 def seed(value, name: str = "seed") -> int:
-    """A seed: an integer with ``0 <= value < SEED_LIMIT`` (2**63; bools refused)."""
+    """A seed: an integer with ``0 <= value < SEED_LIMIT`` (2**63, what netCDF attributes and int64 columns
+    hold losslessly; bools refused).
+
+    Raises
+    ------
+    ValueError
+        Starting with ``name``: not an integer, or outside ``[0, 2**63)``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name}: expected an integer seed, 0 <= seed < 2**63, got {value!r}")
     if not 0 <= value < SEED_LIMIT:

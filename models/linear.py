@@ -446,6 +446,11 @@ def pointwise_log_likelihood(w, sigma, Phi, y) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (..., N)
+
+    Raises
+    ------
+    ValueError
+        Naming ``Phi``, ``w``, ``sigma`` or ``y``: non-finite values, ``sigma <= 0``, shapes that do not match.
     """
     w, sigma, Phi = _check_draws(w, sigma, Phi)
     y = finite_vector(y, "y")

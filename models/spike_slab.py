@@ -280,6 +280,23 @@ def log_joint_marginalised(w, theta, sigma2, X, y, prior: SpikeSlabPrior = DEFAU
     return float(total) if w.ndim == 1 else total
 
 
+def _check_regression_draws(w, sigma2, X):
+    """``X`` (N, D), draws ``w`` (..., D) and ``sigma2`` (...) as float arrays; ValueError naming the argument."""
+    X = np.asarray(X, float)
+    if X.ndim != 2 or not np.all(np.isfinite(X)):
+        raise ValueError(f"X: expected a finite (N, D) matrix, got shape {X.shape}")
+    w, sigma2 = np.asarray(w, float), np.asarray(sigma2, float)
+    if w.ndim < 1 or w.shape[-1] != X.shape[1] or not np.all(np.isfinite(w)):
+        raise ValueError(f"w: expected finite draws of shape (..., {X.shape[1]}), got {w.shape}")
+    if not np.all(np.isfinite(sigma2)) or np.any(sigma2 <= 0):
+        raise ValueError("sigma2: must be finite and > 0 (a variance)")
+    try:
+        np.broadcast_shapes(sigma2.shape, w.shape[:-1])
+    except ValueError:
+        raise ValueError(f"sigma2: shape {sigma2.shape} does not broadcast against w's {w.shape[:-1]}") from None
+    return X, w, sigma2
+
+
 def pointwise_log_likelihood(w, sigma2, X, y) -> np.ndarray:
     """``log N(y_i | x_i^T w, sigma2)`` for every observation: the terms whose sum is the log likelihood.
 
@@ -297,9 +314,18 @@ def pointwise_log_likelihood(w, sigma2, X, y) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (..., N)
+
+    Raises
+    ------
+    ValueError
+        Naming ``X``, ``y``, ``w`` or ``sigma2``: shapes that do not match, non-finite values, or
+        ``sigma2 <= 0`` (a log density there would be NaN or infinite).
     """
-    X, y = np.asarray(X, float), np.asarray(y, float)
-    w, sigma2 = np.asarray(w, float), np.asarray(sigma2, float)[..., None]
+    X, w, sigma2 = _check_regression_draws(w, sigma2, X)
+    y = np.asarray(y, float)
+    if y.shape != (X.shape[0],) or not np.all(np.isfinite(y)):
+        raise ValueError(f"y: expected {X.shape[0]} finite values (one per row of X), got shape {y.shape}")
+    sigma2 = sigma2[..., None]
     resid = y - w @ X.T
     return -0.5 * np.log(2 * np.pi * sigma2) - 0.5 * resid**2 / sigma2
 
@@ -318,10 +344,15 @@ def simulate_observations(rng: np.random.Generator, w, sigma2, X) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (..., N)
+
+    Raises
+    ------
+    ValueError
+        Naming ``rng``, ``X``, ``w`` or ``sigma2`` (as :func:`pointwise_log_likelihood`).
     """
     generator(rng)
-    X = np.asarray(X, float)
-    w, sigma2 = np.asarray(w, float), np.asarray(sigma2, float)[..., None]
+    X, w, sigma2 = _check_regression_draws(w, sigma2, X)
+    sigma2 = sigma2[..., None]
     mean = w @ X.T
     return mean + np.sqrt(sigma2) * rng.standard_normal(mean.shape)
 

@@ -201,3 +201,14 @@ def test_spike_var_sweep_rejects_bad_values_naming_them(small_problem, spike_var
     X, y = small_problem
     with pytest.raises(ValueError, match=f"^{name}:"):
         ss.spike_var_sweep(X, y, spike_vars, PRIOR)
+
+
+@pytest.mark.parametrize("w, sigma2, y, name", [
+    (np.zeros(2), 0.0, np.zeros(3), "sigma2"),  # a variance of 0: the log density would be NaN or inf
+    (np.zeros(2), -1.0, np.zeros(3), "sigma2"),
+    (np.zeros(3), 1.0, np.zeros(3), "w"),
+    (np.zeros(2), 1.0, np.zeros(4), "y"),
+], ids=["sigma2 zero", "sigma2 negative", "w shape", "y length"])
+def test_pointwise_log_likelihood_refuses_bad_draws_naming_the_argument(w, sigma2, y, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        ss.pointwise_log_likelihood(w, sigma2, np.ones((3, 2)), y)

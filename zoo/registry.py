@@ -87,6 +87,14 @@ class PairOutcome:
     checks : pandas.DataFrame or None
         Deterministic identities (:func:`bayes_zoo.inference.crossval.identities`): two computations of the same
         number that must agree to a tolerance (ours vs PyMC's closed form, FITC with Z = X vs the exact GP).
+    rerun : callable or None
+        ``rerun(settings: RunSettings) -> dict[str, arviz.InferenceData]``: runs again, under ``settings`` (a
+        fresh seed, more draws), every sampler whose result enters ``crossval``, and returns the results by the
+        same names.  :func:`run_pair` calls it for the confirmatory stage
+        (:func:`bayes_zoo.inference.crossval.confirm`) when the first comparison disagrees; None for a pair with
+        no cross-validation.
+    confirmation : dict of str to arviz.InferenceData
+        The confirmatory stage's results, by name (empty when there was none); saved as ``<name>.confirm.nc``.
     """
 
     name: str
@@ -99,6 +107,8 @@ class PairOutcome:
     notes: list[str] = field(default_factory=list)
     sections: dict[str, str] = field(default_factory=dict)
     checks: "pd.DataFrame | None" = None
+    rerun: "Callable[[RunSettings], dict] | None" = field(default=None, repr=False)
+    confirmation: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.crossval is None and self.checks is None:

@@ -43,6 +43,7 @@ Two opt-in refinements, both stated in every report that uses them:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,16 +53,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayes_zoo.models.checks import finite_scalar, positive_scalar, probability
+from bayes_zoo.models.checks import finite_scalar, positive_int, positive_scalar, probability
 from bayes_zoo.inference.diagnostics import (ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, beyond, diagnose, flatten,
                                               select_posterior)
 
-__all__ = ["STATISTICS", "CrossValidation", "estimates", "compare", "bonferroni_threshold", "identity", "identities"]
+__all__ = ["STATISTICS", "GROSS_FACTOR", "CONFIRM_FACTOR", "CrossValidation", "estimates", "compare", "confirm",
+           "needs_confirmation", "run_protocol", "bonferroni_threshold", "identity", "identities"]
 
 #: The statistics compared for every quantity, in this order.
 STATISTICS = ("mean", "sd", "q05", "q95")
 _PROBS = {"q05": 0.05, "q95": 0.95}
 EXACT = "exact"
+#: With too few effective draws, a finding makes "disagree" only when some |z| exceeds this times the threshold.
+GROSS_FACTOR = 2.0
+#: The confirmatory stage runs this many times the first stage's draws, from a fresh seed.
+CONFIRM_FACTOR = 2
 
 
 def bonferroni_threshold(alpha: float, tests: int) -> float:
@@ -110,6 +116,78 @@ def estimates(idata: az.InferenceData, var_names=None) -> pd.DataFrame:
             rows.append((label, s, float(est[s]), float(mcse[s][label])))
     frame = pd.DataFrame(rows, columns=["quantity", "statistic", "estimate", "mcse"])
     return frame.set_index(["quantity", "statistic"])
+
+
+def _cdf_columns(table: pd.DataFrame, draws: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
+    """For the quantile rows of ``table``: each side's mid-ECDF at the row's reference point, with its MCSE.
+
+    The reference point is the exact quantile in a comparison with the exact answer (whose side is then the
+    probability ``p`` itself, MCSE 0), else the midpoint of the two estimated quantiles.  The mid-ECDF
+    ``mean(1[x < c] + 1[x = c] / 2)`` is a mean of draws, so its MCSE is ArviZ's MCSE of a mean
+    (``arviz.mcse(method="mean")``) of those indicators; an indicator constant over every draw has MCSE 0.
+    Other rows get NaN.  Returns columns ``cdf_left``, ``cdf_mcse_left``, ``cdf_right``, ``cdf_mcse_right``.
+    """
+    out = pd.DataFrame(np.nan, index=table.index, columns=["cdf_left", "cdf_mcse_left", "cdf_right", "cdf_mcse_right"])
+    rows = table[table["statistic"].isin(list(_PROBS))]
+    point = np.where(rows["right"] == EXACT, rows["estimate_right"], 0.5 * (rows["estimate_left"] + rows["estimate_right"]))
+    wanted: dict[str, list] = {}
+    for (i, row), c in zip(rows.iterrows(), point):
+        for side in ("left", "right"):
+            if row[side] == EXACT:
+                out.loc[i, [f"cdf_{side}", f"cdf_mcse_{side}"]] = (_PROBS[row["statistic"]], 0.0)
+            else:
+                wanted.setdefault(row[side], []).append((i, side, c, draws[row[side]][row["quantity"]]))
+    for items in wanted.values():
+        # [chain, draw, K]: one ArviZ call per result
+        ind = np.stack([(x < c) + 0.5 * (x == c) for _, _, c, x in items], axis=-1).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            se = az.mcse(az.convert_to_dataset(ind - ind.mean(axis=(0, 1))), method="mean")["x"].values
+        constant = np.ptp(ind.reshape(-1, ind.shape[-1]), axis=0) == 0
+        se = np.where(constant, 0.0, se)
+        for (i, side, _, _), f, e in zip(items, ind.mean(axis=(0, 1)), se):
+            out.loc[i, [f"cdf_{side}", f"cdf_mcse_{side}"]] = (f, e)
+    return out
+
+
+def _score_scale(table: pd.DataFrame) -> np.ndarray:
+    """The scale of a quantile row's z: each side's mid-ECDF MCSE taken at the proportion the test assumes.
+
+    A proportion's MCSE from its own estimate ``F`` shrinks with ``F (1 - F)``, so a Wald z is skewed and
+    heavy-tailed: an estimate far into the tail brings its own small MCSE with it.  As the score test of a
+    proportion does (Wilson 1927, JASA 22(158)), each side's variance is taken at the proportion of the null
+    hypothesis — ``p`` against the exact answer, else the mean of the two sides — keeping the side's ESS:
+    ``mcse * sqrt(r (1 - r) / (F (1 - F)))``.  A side whose indicator never varied (``F`` 0 or 1, no ESS to
+    estimate) counts every draw as effective.
+    """
+    r = np.where(table["right"] == EXACT, table["cdf_right"], 0.5 * (table["cdf_left"] + table["cdf_right"]))
+    out = np.zeros(len(table))
+    for side in ("left", "right"):
+        f, se = table[f"cdf_{side}"].to_numpy(float), table[f"cdf_mcse_{side}"].to_numpy(float)
+        draws = table[side].map(lambda n: table.attrs["draws"].get(n, np.inf)).to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.where(f * (1 - f) > 0, se**2 * r * (1 - r) / (f * (1 - f)), r * (1 - r) / draws)
+        out += np.where(table[side] == EXACT, 0.0, var)
+    return np.sqrt(out)
+
+
+def _posterior_sd(table: pd.DataFrame, est: Mapping[str, pd.DataFrame]) -> np.ndarray:
+    """Per row, the quantity's posterior sd: the exact one where given, else the mean of the results' estimates."""
+    def sd_of(e):
+        rows = e[e.index.get_level_values("statistic") == "sd"]
+        return pd.Series(rows["estimate"].to_numpy(float), index=rows.index.get_level_values("quantity"))
+
+    sds = pd.concat({n: sd_of(e) for n, e in est.items()}, axis=1)
+    sampled = sds.drop(columns=[EXACT], errors="ignore").mean(axis=1)
+    ref = sds[EXACT].fillna(sampled) if EXACT in sds else sampled
+    return ref.reindex(table["quantity"]).to_numpy(dtype=float)
+
+
+def _run_longer(left: str, right: str, involved, ess_min: float) -> str:
+    """"gibbs vs exact: ... run about 1.4x longer", k = ess_min / (smallest bulk or tail ESS), rounded up."""
+    smallest = min(float(np.nanmin(d.table[["ess_bulk", "ess_tail"]].to_numpy())) for d in involved)
+    k = np.ceil(10 * ess_min / smallest) / 10 if smallest > 0 else np.inf
+    return (f"{left} vs {right}: too few effective draws for the MCSEs to be trusted (smallest ESS {smallest:.0f} "
+            f"< {ess_min:g}); run about {k:g}x longer")
 
 
 def _exact_estimates(exact: pd.DataFrame) -> pd.DataFrame:
@@ -164,11 +242,47 @@ class CrossValidation:
     threshold: float
     alpha: float
     saturation: Mapping[str, float] | None = None
+    settings: Mapping | None = None
+    confirmation: "CrossValidation | None" = None
+    notes: tuple[str, ...] = ()
 
     def verdict_of(self, left: str, right: str) -> str:
         """Verdict of one comparison, e.g. ``verdict_of("gibbs", "exact")``."""
         row = self.comparisons.set_index("comparison").loc[f"{left} vs {right}"]
         return str(row["verdict"])
+
+    def power(self) -> pd.DataFrame:
+        """The smallest discrepancy the verdict could have detected, per statistic, worst case over quantities.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: statistic (``mean``, ``sd``, ``q05``, ``q95``); columns ``detectable_sd`` (the largest
+            ``detectable_sd`` of the table's rows for that statistic, over the comparisons that set the verdict,
+            tests passed by a saturation tolerance left out) and ``quantity`` (where it is largest).  A shift of
+            that many posterior sds in that statistic of *any* quantity would have given ``|z|`` above the
+            threshold, to first order (the threshold times the combined MCSE, ArviZ's value-scale MCSE for
+            quantiles).
+        """
+        required = set(self.comparisons.loc[self.comparisons["advisory"] == "", "comparison"])
+        rows = self.table[self.table["comparison"].isin(required) & ~self.table["by_atol"]
+                          & np.isfinite(self.table["detectable_sd"])]
+        if rows.empty:
+            return pd.DataFrame(columns=["detectable_sd", "quantity"], index=pd.Index([], name="statistic"))
+        worst = rows.loc[rows.groupby("statistic")["detectable_sd"].idxmax()]
+        return worst.set_index("statistic")[["detectable_sd", "quantity"]].reindex(
+            [s for s in STATISTICS if s in set(worst["statistic"])])
+
+    def power_summary(self) -> str:
+        """One line: "would have detected a shift of 0.08 posterior sd in any mean, ..." from :meth:`power`."""
+        power = self.power()
+        if power.empty:
+            return "no test sets the verdict, so no power can be stated"
+        words = {"mean": "mean", "sd": "sd", "q05": "5% quantile", "q95": "95% quantile"}
+        parts = [f"{v:.2g} in any {words[s]}" for s, v in power["detectable_sd"].items()]
+        parts[0] = parts[0].replace(" in any", " posterior sd in any", 1)
+        return (f"would have detected a shift of {', '.join(parts)} (|z| threshold {self.threshold:.2f} times the "
+                f"largest combined MCSE over {self.table['quantity'].nunique()} quantities)")
 
 
 def _z_reason(what: str, z: float, threshold: float) -> str:
@@ -294,11 +408,21 @@ def compare(
                    "estimate_left", "mcse_left", "estimate_right", "mcse_right"]]
     diff = table["estimate_left"] - table["estimate_right"]
     scale = np.hypot(table["mcse_left"], table["mcse_right"])
+    table = table.join(_cdf_columns(table, {n: flatten(select_posterior(r, var_names)) for n, r in results.items()}))
+    table.attrs["draws"] = {n: r.posterior.sizes["chain"] * r.posterior.sizes["draw"] for n, r in results.items()}
+    quantile = table["statistic"].isin(list(_PROBS)).to_numpy()
+    # a quantile's z is taken on the probability scale (module docstring); its sign follows the estimates'
+    num = np.where(quantile, table["cdf_right"] - table["cdf_left"], diff)
+    den = np.where(quantile, _score_scale(table), scale)
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(scale > 0, diff / scale, np.where(diff == 0, 0.0, np.inf))
+        z = np.where(den > 0, num / den, np.where(num == 0, 0.0, np.copysign(np.inf, num)))
     table["z"] = z
     table["atol"] = [saturation.get(q.split("[")[0], 0.0) for q in table["quantity"]]
     threshold = bonferroni_threshold(alpha, len(table))
+    table["detectable"] = threshold * scale
+    table["posterior_sd"] = _posterior_sd(table, est)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["detectable_sd"] = table["detectable"] / table["posterior_sd"]
     z_ok = np.abs(table["z"]) <= threshold  # NaN compares False: never silently ok
     table["by_atol"] = ~z_ok & (table["atol"] > 0) & (diff.abs() <= table["atol"])
     table["ok"] = z_ok | table["by_atol"]
@@ -315,17 +439,21 @@ def compare(
         sub = table[(table["left"] == left) & (table["right"] == right)]
         involved = [diag[n] for n in (left, right) if n in diag]
         degenerate = [r for d in involved for r in d.untrusted]
-        weak = [r for d in involved for r in d.low_ess] + [r for n in (left, right) for r in untested.get(n, [])]
+        low_ess = [r for d in involved for r in d.low_ess]
+        weak = low_ess + [r for n in (left, right) for r in untested.get(n, [])]
         failures = [r for d in involved for r in d.failures]
         bad = sub[~sub["ok"]]
         z_reasons = [_z_reason(f"{left} vs {right}: {q} {s}", zv, threshold)
                      for q, s, zv in zip(bad["quantity"], bad["statistic"], bad["z"])]
+        # Too few effective draws: a finding may be Monte Carlo error the MCSEs cannot see, unless it is gross.
+        gross = (np.abs(bad["z"]) > GROSS_FACTOR * threshold).any() or any(d.divergences for d in involved)
+        longer = [_run_longer(left, right, involved, ess_min)] if low_ess else []
         if degenerate:
             verdict, reasons = "inconclusive", degenerate + failures
-        elif failures or z_reasons:
+        elif (failures or z_reasons) and (gross or not low_ess):
             verdict, reasons = "disagree", failures + z_reasons + weak
-        elif weak:
-            verdict, reasons = "inconclusive", weak
+        elif failures or z_reasons or weak:
+            verdict, reasons = "inconclusive", failures + z_reasons + weak + longer
         else:
             verdict, reasons = "agree", []
         tested = sub[~sub["by_atol"]]
@@ -340,8 +468,119 @@ def compare(
     comparisons = pd.DataFrame(rows)
     verdicts = set(comparisons.loc[comparisons["advisory"] == "", "verdict"])
     overall = "disagree" if "disagree" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agree"
+    settings = {"exact": exact, "var_names": list(var_names), "alpha": alpha, "rhat_max": rhat_max,
+                "ess_min": ess_min, "min_draws": min_draws, "advisory": advisory or None, "saturation": saturation or None}
     return CrossValidation(overall, tuple(all_reasons), table, comparisons, diag, est, threshold, alpha,
-                           saturation or None)
+                           saturation or None, settings)
+
+
+def needs_confirmation(cv: CrossValidation) -> bool:
+    """Whether a comparison that sets the verdict says "disagree" (and no confirmatory stage has run yet)."""
+    if cv.confirmation is not None:
+        return False
+    required = cv.comparisons[cv.comparisons["advisory"] == ""]
+    return bool((required["verdict"] == "disagree").any())
+
+
+def confirm(first: CrossValidation, second: CrossValidation, *, label: str = "a fresh run") -> CrossValidation:
+    """The verdict of a two-stage comparison: a "disagree" of ``first`` stands only if ``second`` repeats it.
+
+    ``second`` compares the same results, run again from a fresh seed (and more draws), with the same settings
+    (:attr:`CrossValidation.settings`).  Per comparison: one that ``first`` calls "disagree" takes
+    ``second``'s verdict — "disagree" (confirmed: both stages' reasons are given), else "agree" or
+    "inconclusive" with a note that the first stage's findings did not recur; every other comparison keeps
+    ``first``'s verdict (what ``second`` says of it is not a confirmation of anything and is only noted).
+    For a correct sampler the two stages are independent, so the probability of a confirmed "disagree" is the
+    product of the two stages' false-alarm rates (measured: :mod:`bayes_zoo.studies`).
+
+    Parameters
+    ----------
+    first, second : CrossValidation
+        From :func:`compare`, with the same comparisons.
+    label : str
+        How the reasons and notes name the second run, e.g. ``"a fresh run (seed 123, 4 x 2000 draws)"``.
+
+    Returns
+    -------
+    CrossValidation
+        ``first``'s table, estimates and diagnostics, with the confirmed ``comparisons`` (a column
+        ``first_verdict`` added), ``verdict``, ``reasons`` and ``notes``, and ``confirmation = second``.
+
+    Raises
+    ------
+    ValueError
+        If the two do not hold the same comparisons, or ``first`` was confirmed already.
+    """
+    if first.confirmation is not None:
+        raise ValueError("first: this cross-validation was confirmed already")
+    one, two = (cv.comparisons.set_index("comparison") for cv in (first, second))
+    if list(one.index) != list(two.index):
+        raise ValueError(f"second: holds comparisons {list(two.index)}, the first stage {list(one.index)}")
+    rows, reasons, advised, notes = [], [], [], []
+    for name, row in one.iterrows():
+        again = two.loc[name]
+        verdict, why = row["verdict"], [r for r in str(row["reasons"]).split("; ") if r]
+        if row["verdict"] == "disagree":
+            later = [r for r in str(again["reasons"]).split("; ") if r]
+            if again["verdict"] == "disagree":
+                verdict, why = "disagree", why + [f"confirmed by {label}: {r}" for r in later]
+            else:
+                notes.append(f"{name}: the first run's findings ({'; '.join(why)}) did not recur in {label}")
+                verdict, why = str(again["verdict"]), later
+        elif again["verdict"] == "disagree":
+            notes.append(f"{name}: {label} alone disagrees ({again['reasons']}); a single stage is not a verdict")
+        rows.append({**row.to_dict(), "comparison": name, "verdict": verdict, "reasons": "; ".join(why),
+                     "first_verdict": row["verdict"]})
+        (advised if row["advisory"] else reasons).extend(why)
+    comparisons = pd.DataFrame(rows)[["comparison", "verdict", "first_verdict", "max_abs_z", "reasons", "advisory"]]
+    reasons = list(dict.fromkeys(reasons))
+    all_reasons = reasons + [f"(advisory) {r}" for r in dict.fromkeys(advised) if r not in reasons]
+    verdicts = set(comparisons.loc[comparisons["advisory"] == "", "verdict"])
+    overall = "disagree" if "disagree" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agree"
+    return dataclasses.replace(first, verdict=overall, reasons=tuple(all_reasons), comparisons=comparisons,
+                               confirmation=second, notes=tuple(notes))
+
+
+def run_protocol(sample, *, seed: int, draws: int, chains: int = 4, exact: pd.DataFrame | None = None,
+                 factor: int = CONFIRM_FACTOR, **compare_kwargs) -> CrossValidation:
+    """The zoo's whole protocol on samplers given as a function: compare, and confirm any "disagree".
+
+    Stage 1 compares ``sample(seed, draws, chains)`` (and ``exact``) by :func:`compare`.  If a comparison
+    that sets the verdict disagrees, stage 2 compares ``sample(confirmation_seed(seed), factor * draws,
+    chains)`` with the same settings, and :func:`confirm` gives the verdict.
+
+    Parameters
+    ----------
+    sample : callable
+        ``sample(seed: int, draws: int, chains: int) -> dict[str, arviz.InferenceData]``; the same names
+        every call.
+    seed : int >= 0
+    draws, chains : int >= 1
+        Stage 1's kept draws per chain and chains.
+    exact : pandas.DataFrame, optional
+    factor : int >= 1
+        Stage 2 runs ``factor * draws`` draws per chain.
+    **compare_kwargs
+        Passed to :func:`compare` (``var_names``, ``alpha``, ``advisory``, ``saturation``, ...).
+
+    Returns
+    -------
+    CrossValidation
+
+    Raises
+    ------
+    ValueError
+        For a bad ``seed``, ``draws``, ``chains`` or ``factor`` (before any sampling), or as :func:`compare`.
+    """
+    from bayes_zoo.inference.seeding import confirmation_seed
+
+    second_seed = confirmation_seed(seed)
+    draws, chains, factor = (positive_int(v, n) for v, n in ((draws, "draws"), (chains, "chains"), (factor, "factor")))
+    first = compare(sample(seed, draws, chains), exact, **compare_kwargs)
+    if not needs_confirmation(first):
+        return first
+    second = compare(sample(second_seed, factor * draws, chains), exact, **compare_kwargs)
+    return confirm(first, second, label=f"a fresh run (seed {second_seed}, {chains} x {factor * draws} draws)")
 
 
 # ---------------------------------------------------------------------------------------------------------

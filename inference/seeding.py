@@ -12,11 +12,13 @@ import numpy as np
 
 from bayes_zoo.models.checks import nonnegative_int, positive_int
 
-__all__ = ["chain_generators", "predictive_generator", "PREDICTIVE_SPAWN_KEY"]
+__all__ = ["chain_generators", "predictive_generator", "confirmation_seed", "PREDICTIVE_SPAWN_KEY", "CONFIRMATION_SPAWN_KEY"]
 
 #: Spawn key of the posterior-predictive stream: ``SeedSequence(seed, spawn_key=(PREDICTIVE_SPAWN_KEY,))`` is
 #: a child of ``SeedSequence(seed)`` that no chain's stream (spawn keys ``(0,) .. (chains - 1,)``) can equal.
 PREDICTIVE_SPAWN_KEY = 2**32 - 1
+#: Spawn key of the confirmatory stage's root seed (:func:`confirmation_seed`).
+CONFIRMATION_SPAWN_KEY = 2**32 - 2
 
 
 def chain_generators(seed: int, chains: int) -> list[np.random.Generator]:
@@ -46,3 +48,20 @@ def predictive_generator(seed: int) -> np.random.Generator:
     """
     seed = nonnegative_int(seed, "seed")
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(PREDICTIVE_SPAWN_KEY,)))
+
+
+def confirmation_seed(seed: int) -> int:
+    """The root seed of a confirmatory run (:func:`bayes_zoo.inference.crossval.run_protocol`) after a run with
+    ``seed``: 63 bits of ``SeedSequence(seed, spawn_key=(CONFIRMATION_SPAWN_KEY,))``.
+
+    A different root seed gives every chain a different stream, so the confirmatory run's draws are independent
+    of the first run's; the same ``seed`` always gives the same confirmation seed, in ``[0, 2**63)``.
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is not an integer >= 0.
+    """
+    seed = nonnegative_int(seed, "seed")
+    state = np.random.SeedSequence(seed, spawn_key=(CONFIRMATION_SPAWN_KEY,)).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))

@@ -265,6 +265,7 @@ def _run_pairs(console, args, selected, output):
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from bayes_zoo import report
+    from bayes_zoo.registry import run_pair
 
     outcomes = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -275,7 +276,7 @@ def _run_pairs(console, args, selected, output):
             def stage(text, _name=pair.name):
                 progress.update(task, description=f"{_name}: {text}")
 
-            outcome = pair.run(_settings(pair, args, stage), **_pair_options(pair, args))
+            outcome = run_pair(pair, _settings(pair, args, stage), **_pair_options(pair, args))
             stage("writing results")
             report.write_outcome(outcome, output.staging(pair.name))
             folder = output.commit(pair.name)
@@ -283,8 +284,11 @@ def _run_pairs(console, args, selected, output):
                 progress.console.print(report.rich_checks(outcome))
             if outcome.crossval is not None:
                 progress.console.print(report.rich_table(outcome))
+                progress.console.print(f"  power: {escape(outcome.crossval.power_summary())}", highlight=False)
             for reason in outcome.reasons:
                 progress.console.print(f"  [yellow]- {escape(reason)}[/]", highlight=False)
+            for note in () if outcome.crossval is None else outcome.crossval.notes:
+                progress.console.print(f"  [dim]- {escape(note)}[/]", highlight=False)
             progress.console.print(f"  written to {folder}/ (report.md, CSV tables, figures, netCDF)", highlight=False)
             outcomes.append(outcome)
             progress.advance(task)

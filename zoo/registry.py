@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # kept out of the import path so that `bayes-zoo --help` and 
 
     from bayes_zoo.inference.crossval import CrossValidation
 
-__all__ = ["RunSettings", "PairOutcome", "Pair", "register", "get", "names", "REGISTRY"]
+__all__ = ["RunSettings", "PairOutcome", "Pair", "register", "get", "names", "run_pair", "REGISTRY"]
 
 
 def _silent(stage: str) -> None:
@@ -95,6 +95,10 @@ class PairOutcome:
         no cross-validation.
     confirmation : dict of str to arviz.InferenceData
         The confirmatory stage's results, by name (empty when there was none); saved as ``<name>.confirm.nc``.
+    advisory_runs : dict of str to str
+        Results of ``results`` that ``crossval`` does not compare (a run the pair reports on, such as NUTS over
+        a GP's hyperparameters), each with why it does not enter the verdict.  The report shows their ArviZ
+        diagnostics with that reason.
     """
 
     name: str
@@ -109,10 +113,14 @@ class PairOutcome:
     checks: "pd.DataFrame | None" = None
     rerun: "Callable[[RunSettings], dict] | None" = field(default=None, repr=False)
     confirmation: dict = field(default_factory=dict)
+    advisory_runs: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.crossval is None and self.checks is None:
             raise ValueError("crossval: a pair outcome needs a cross-validation, identity checks, or both")
+        unknown = sorted(set(self.advisory_runs) - set(self.results))
+        if unknown:
+            raise ValueError(f"advisory_runs: {unknown} are not results (results: {list(self.results)})")
 
     @property
     def verdict(self) -> str:
@@ -210,3 +218,35 @@ def get(name: str) -> Pair:
 def names() -> list[str]:
     """Registered pair names, in registration order."""
     return list(REGISTRY)
+
+
+def run_pair(pair: Pair, settings: RunSettings, **options) -> PairOutcome:
+    """Run ``pair`` under ``settings`` and, if its cross-validation disagrees, the confirmatory stage.
+
+    The protocol of :func:`bayes_zoo.inference.crossval.run_protocol`: when a comparison that sets the verdict
+    says "disagree" and the outcome has a ``rerun``, the samplers run again with a fresh seed
+    (:func:`bayes_zoo.inference.seeding.confirmation_seed`) and ``CONFIRM_FACTOR`` times the draws, are compared
+    with the same settings, and :func:`bayes_zoo.inference.crossval.confirm` gives the verdict.  The outcome then
+    holds the confirmed cross-validation and the confirmatory results (``confirmation``).
+
+    Raises
+    ------
+    ValueError
+        As ``pair.run`` does for bad options.
+    """
+    from dataclasses import replace
+
+    from bayes_zoo.inference import crossval
+    from bayes_zoo.inference.seeding import confirmation_seed
+
+    outcome = pair.run(settings, **options)
+    if outcome.crossval is None or outcome.rerun is None or not crossval.needs_confirmation(outcome.crossval):
+        return outcome
+    again = replace(settings, seed=confirmation_seed(settings.seed), draws=crossval.CONFIRM_FACTOR * settings.draws)
+    settings.progress(f"confirmatory run (seed {again.seed}, {again.chains} x {again.draws} draws)")
+    results = outcome.rerun(again)
+    second = crossval.compare(results, **outcome.crossval.settings)
+    label = f"a fresh run (seed {again.seed}, {again.chains} x {again.draws} draws)"
+    outcome.crossval = crossval.confirm(outcome.crossval, second, label=label)
+    outcome.confirmation = dict(results)
+    return outcome

@@ -51,7 +51,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from bayes_zoo.inference.crossval import STATISTICS
+from bayes_zoo.inference.crossval import CONFIRM_FACTOR, GROSS_FACTOR, STATISTICS
 from bayes_zoo.inference.diagnostics import beyond
 from bayes_zoo.models.backend import blas_status
 from bayes_zoo.registry import PairOutcome
@@ -402,7 +402,8 @@ def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``quantity``, ``statistic``, ``<result>`` and ``<result> mcse`` per result, ``exact`` (when
         there is one), ``z <left>-<right>`` and ``s <left>-<right>`` (the test passed only within its ``saturation``
-        tolerance) per comparison, and ``ok`` (every test of the row passed).
+        tolerance) per comparison, ``ok`` (every test of the row passed) and ``detectable_sd`` (the largest
+        smallest-detectable shift of the row's comparisons, in posterior sds).
     """
     cv = outcome.crossval
     frame = None
@@ -418,6 +419,7 @@ def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
     marks = wide["by_atol"][order].fillna(False).astype(bool).set_axis([f"s {n}" for n in names], axis=1)
     frame = frame.join(zs, how="inner").join(marks)
     frame = frame.join(cv.table.groupby(["quantity", "statistic"], sort=False)["ok"].all())
+    frame = frame.join(cv.table.groupby(["quantity", "statistic"], sort=False)["detectable_sd"].max())
     order = {s: i for i, s in enumerate(STATISTICS)}
     quantities = list(dict.fromkeys(cv.table["quantity"]))
     frame = frame.reset_index()
@@ -466,7 +468,8 @@ def rich_table(outcome: PairOutcome) -> Table:
     table = Table(
         title=f"{outcome.name}: [{_VERDICT_STYLE[cv.verdict]}]{cv.verdict}[/] (|z| threshold {cv.threshold:.2f})",
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-        caption="\n".join(filter(None, ["z = difference / combined MCSE", _saturation_note(cv)])),
+        caption="\n".join(filter(None, ["z = difference / combined MCSE (a quantile's on the probability scale)",
+                                        _saturation_note(cv)])),
         caption_justify="left",
     )
     table.add_column("quantity", no_wrap=True)
@@ -498,6 +501,7 @@ def _markdown_comparison(outcome: PairOutcome) -> str:
     for c in [c for c in frame.columns if c.startswith("z ")]:
         shown[c] = [_z_cell(v, by_atol, ok, outcome.crossval.threshold) for v, by_atol, ok in
                     zip(frame[c], frame["s" + c[1:]], frame["ok"])]
+    shown["detectable (sd)"] = [f"{v:.2g}" for v in frame["detectable_sd"]]
     shown["ok"] = ["yes" if ok else "**no**" for ok in frame["ok"]]
     return shown.to_markdown(index=False)
 
@@ -534,14 +538,63 @@ def rich_checks(outcome: PairOutcome) -> Table:
     return table
 
 
+def run_diagnostics(outcome: PairOutcome) -> list[tuple[str, "Diagnostics", str]]:
+    """Every sampler run the outcome holds, with its ArviZ diagnostics and its role in the verdict.
+
+    Returns
+    -------
+    list of (label, Diagnostics, role)
+        The cross-validation's results (role ``"verdict"``, or ``"advisory: <why>"`` for an advisory one),
+        its confirmatory stage's results (label ``"<name> (confirmation)"``, role ``"confirmation"``), and the
+        outcome's ``advisory_runs`` (role ``"advisory: <why>"``, diagnosed here by
+        :func:`bayes_zoo.inference.diagnostics.diagnose`).
+    """
+    from bayes_zoo.inference.diagnostics import diagnose
+
+    cv = outcome.crossval
+    runs = []
+    if cv is not None:
+        advisory = dict((cv.settings or {}).get("advisory") or {})
+        runs += [(name, d, f"advisory: {advisory[name]}" if name in advisory else "verdict")
+                 for name, d in cv.diagnostics.items()]
+        if cv.confirmation is not None:
+            runs += [(f"{name} (confirmation)", d, "confirmation") for name, d in cv.confirmation.diagnostics.items()]
+    for name, why in outcome.advisory_runs.items():
+        runs.append((name, diagnose(outcome.results[name], name=name), f"advisory: {why}"))
+    return runs
+
+
 def _diagnostics_frame(outcome: PairOutcome) -> pd.DataFrame:
     parts = []
-    for name, diag in outcome.crossval.diagnostics.items():
+    for name, diag, role in run_diagnostics(outcome):
         part = diag.table.reset_index()
         part.insert(0, "result", name)
         part["divergences"] = "n/a" if diag.divergences is None else diag.divergences
+        part["role"] = role
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+def _runs_summary(outcome: PairOutcome) -> str:
+    """One markdown row per sampler run: chains x draws, largest R-hat, smallest ESS, divergences, findings."""
+    rows = []
+    for name, diag, role in run_diagnostics(outcome):
+        t = diag.table
+        problems = list(diag.untrusted) + list(diag.failures) + list(diag.low_ess)
+        rows.append({"run": name, "role": role, "chains x draws": f"{diag.chains} x {diag.draws}",
+                     "max R-hat": f"{t['r_hat'].max():.4g}", "min ESS bulk": f"{t['ess_bulk'].min():.0f}",
+                     "min ESS tail": f"{t['ess_tail'].min():.0f}",
+                     "divergences": "n/a" if diag.divergences is None else str(diag.divergences),
+                     "findings": "; ".join(problems) if problems else "none"})
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def _power_frame(cv) -> pd.DataFrame:
+    words = {"mean": "mean", "sd": "sd", "q05": "5% quantile", "q95": "95% quantile"}
+    power = cv.power().reset_index()
+    return pd.DataFrame({"statistic": [words[s] for s in power["statistic"]],
+                         "smallest detectable shift (posterior sd)": [f"{v:.3g}" for v in power["detectable_sd"]],
+                         "at (the least precise quantity)": power["quantity"]})
 
 
 def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
@@ -563,11 +616,16 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         path = folder / f"{name}.nc"
         idata.to_netcdf(str(path))
         written.append(path)
+    for name, idata in outcome.confirmation.items():
+        path = folder / f"{name}.confirm.nc"
+        idata.to_netcdf(str(path))
+        written.append(path)
     if cv is not None:
         cv.table.to_csv(folder / "summary.csv", index=False)
-        diag = _diagnostics_frame(outcome)
-        diag.to_csv(folder / "diagnostics.csv", index=False)
-        written += [folder / "summary.csv", folder / "diagnostics.csv"]
+        written.append(folder / "summary.csv")
+    if cv is not None or outcome.advisory_runs:
+        _diagnostics_frame(outcome).to_csv(folder / "diagnostics.csv", index=False)
+        written.append(folder / "diagnostics.csv")
     if outcome.checks is not None:
         outcome.checks.to_csv(folder / "checks.csv", index=False)
         written.append(folder / "checks.csv")
@@ -580,6 +638,8 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
     lines = [f"# {outcome.title}", "", f"**Verdict: {outcome.verdict}**", ""]
     if outcome.reasons:
         lines += ["Reasons:", ""] + [f"- {r}" for r in outcome.reasons] + [""]
+    if cv is not None:
+        lines += [f"Power: {cv.power_summary()}.", ""]
     lines += ["## Setup", ""] + [f"- {f}" for f in outcome.facts] + [f"- {blas_status()}", ""]
     if outcome.checks is not None:
         lines += ["## Deterministic identities", "",
@@ -590,7 +650,17 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
             "## Comparisons",
             "",
             f"Two-sided z-tests, Bonferroni-corrected over {len(cv.table)} tests at family-wise level "
-            f"{cv.alpha:g}: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse` (mean, sd, quantile).",
+            f"{cv.alpha:g}: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse`: of the mean and the sd; a "
+            f"quantile's z is taken on the probability scale (the share of draws below the reference point, whose "
+            f"MCSE is that of a mean; `bayes_zoo.inference.crossval`).  With fewer than {cv.settings['ess_min']:g} "
+            f"effective draws a finding is \"inconclusive\" unless some |z| exceeds "
+            f"{GROSS_FACTOR:g} x the threshold; a \"disagree\" stands only when a fresh run with "
+            f"{CONFIRM_FACTOR} x the draws repeats it.",
+            "",
+            "The smallest shift each statistic's tests could have detected (the threshold times the combined "
+            "MCSE), in posterior sds:",
+            "",
+            _power_frame(cv).to_markdown(index=False),
             "",
             _comparisons(cv).to_markdown(index=False, floatfmt=".2f"),
             "",
@@ -599,7 +669,16 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         ]
         if _saturation_note(cv):
             lines += [_saturation_note(cv) + ".", ""]
-        lines += ["## Diagnostics (ArviZ)", "", diag.to_markdown(index=False, floatfmt=".4g"), ""]
+        if cv.confirmation is not None:
+            lines += ["### Confirmatory stage", "", _comparisons(cv.confirmation).to_markdown(index=False, floatfmt=".2f"),
+                      ""]
+        if cv.notes:
+            lines += [f"- {n}" for n in cv.notes] + [""]
+    if cv is not None or outcome.advisory_runs:
+        lines += ["## Sampler runs and their diagnostics (ArviZ)", "",
+                  "Every run this report uses; per-quantity R-hat and ESS are in `diagnostics.csv`.", "",
+                  _runs_summary(outcome), "",
+                  _diagnostics_frame(outcome).to_markdown(index=False, floatfmt=".4g"), ""]
     for heading, body in outcome.sections.items():
         lines += [f"## {heading}", "", body, ""]
     if outcome.notes:

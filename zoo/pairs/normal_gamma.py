@@ -52,19 +52,18 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
     settings.progress("exact posterior (quadrature)")
     exact = normal_gamma.exact_posterior(x, prior)
 
-    settings.progress("Gibbs sampler")
-    gibbs_idata = gibbs.sample(
-        x, prior, draws=settings.draws, chains=settings.chains, warmup=settings.warmup, seed=settings.seed
-    )
+    def samplers(run: RunSettings) -> dict:
+        """Gibbs and NUTS under ``run``'s settings (the first stage, and the confirmatory one)."""
+        run.progress("Gibbs sampler")
+        gibbs_idata = gibbs.sample(x, prior, draws=run.draws, chains=run.chains, warmup=run.warmup, seed=run.seed)
+        run.progress("PyMC / NUTS")
+        nuts_idata = nuts.sample_nuts(normal_gamma.build_pymc_model(x, prior), draws=run.draws, tune=run.warmup,
+                                      chains=run.chains, seed=run.seed)
+        return {"gibbs": gibbs_idata, "nuts": nuts_idata}
 
-    settings.progress("PyMC / NUTS")
-    model = normal_gamma.build_pymc_model(x, prior)
-    nuts_idata = nuts.sample_nuts(
-        model, draws=settings.draws, tune=settings.warmup, chains=settings.chains, seed=settings.seed
-    )
-
+    results = samplers(settings)
+    gibbs_idata, nuts_idata = results["gibbs"], results["nuts"]
     settings.progress("cross-validation")
-    results = {"gibbs": gibbs_idata, "nuts": nuts_idata}
     cv = crossval.compare(results, exact.summary, var_names=list(normal_gamma.VARIABLES))
 
     settings.progress("figures")
@@ -91,7 +90,7 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
         "`sigma = beta^-1/2` is the measurement sd in ns; it is a deterministic function of `beta`, so its "
         "z-scores are not independent of `beta`'s (Bonferroni stays valid under dependence, only conservative).",
     ]
-    return PairOutcome(NAME, TITLE, results, cv, exact.summary, facts, figures, notes)
+    return PairOutcome(NAME, TITLE, results, cv, exact.summary, facts, figures, notes, rerun=samplers)
 
 
 #: SBC data size and sampler settings (quick, full): observations per simulated data set; draws per chain.

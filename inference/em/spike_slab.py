@@ -50,15 +50,32 @@ push-through identity ``w = diag(d*)^-1 X^T (I_N + X diag(d*)^-1 X^T)^-1 y``, an
 (gamma summed out).  Selected model: ``p* > 1/2`` at the final state.
 
 Each algorithm is ``*_init`` -> pure ``*_step(state, data, prior) -> state`` -> driver ``fit_*`` returning a
-frozen :class:`EMResult`.  :func:`multistart` runs both from several starts; :func:`place_in_exact` locates
-EM's answer in the exact posterior of :func:`bayes_zoo.models.spike_slab.exact_posterior`.
+frozen :class:`EMResult`.  :func:`multistart` runs both from several starts and ranks the end points by each
+algorithm's own objective; :func:`place_in_exact` locates EM's answer in the exact posterior of
+:func:`bayes_zoo.models.spike_slab.exact_posterior`; :func:`objective_gradient` checks an end point's
+stationarity by central finite differences of the objective (never the M-step formulas), and
+:func:`map_em_enumerate` finds MAP-EM's global optimum by enumerating gamma where D is small.
+
+**MAP-EM's fixed points in gamma.**  When v0 is small every pattern can be a fixed point: in the E-step a
+coefficient in the spike has ``E[w_d^2] ~ sigma2 v0``, below the gamma step's threshold, and one in the slab has
+``E[w_d^2] >= sigma2 [A^-1]_dd ~ sigma2 / N``, above it.  Measured on the case of issue 13 (N = 100, D = 5,
+v0 = 1e-3, v1 = 10): all 32 patterns are fixed points, so MAP-EM only ever returns its start's pattern.
+:func:`multistart` therefore *polishes* each MAP-EM end point (``polish=True``): it evaluates the objective at
+each single-flip neighbour of gamma with sigma2 and theta at their exact conditional maxima
+(:func:`map_em_profile`) and, while one is higher, restarts MAP-EM there.  Each move raises the objective,
+so the polished run is still monotone (an ECME-type step, Liu & Rubin 1994, Biometrika 81:633–648: a
+conditional maximisation of the objective itself rather than of ``Q``).
 
 Starts (:data:`START_NAMES`):
 
 - ``"ridge"``: ``w0 = (X^T X + I)^-1 X^T y`` (unit penalty on the standardised scale), works for D > N.
-- ``"least-squares"``: ``w0`` the least-squares fit; only for D <= N.
+- ``"least-squares"``: ``w0`` the least-squares fit; when D > N the minimum-norm solution of ``X w = y``
+  (``numpy.linalg.lstsq``), which interpolates the data.
 - ``"all-slab"``, ``"all-spike"``: the pattern ``gamma0 = 1`` or ``0``.
 - ``"random"``: ``gamma0_d ~ Bernoulli(1/2)`` from ``numpy.random.default_rng(seed)``.
+
+:func:`multistart` adds several ``"random"`` starts, named ``"random-1"``, ``"random-2"``, ..., each with its own
+seed spawned from its ``seed`` (:class:`numpy.random.SeedSequence`).
 
 A *coefficient* start (ridge, least squares) sets ``sigma2_0 = (|y - X w0|^2 + nu lam) / (N + nu + 2)``,
 ``theta0 = 1/2``; MAP-EM takes ``gamma0_d = [P(gamma_d = 1 | w0_d, 1/2, sigma2_0) > 1/2]``, EMVS takes ``w0``.
@@ -114,12 +131,19 @@ __all__ = [
     "fit_emvs",
     "fit",
     "multistart",
+    "MULTISTART_STARTS",
+    "map_em_profile",
+    "map_em_enumerate",
+    "objective_gradient",
+    "GRADIENT_STEP",
     "ExactPlacement",
     "place_in_exact",
 ]
 
 START_NAMES = ("ridge", "least-squares", "all-slab", "all-spike", "random")
 ALGORITHMS = ("map-em", "emvs")
+#: The deterministic starts of :func:`multistart` (its ``random_starts`` random ones come after them).
+MULTISTART_STARTS = ("ridge", "least-squares", "all-slab", "all-spike")
 
 #: Distance from 0 or 1 at which theta stops when its Q has no maximiser in [0, 1] (a0 < 1 or b0 < 1 and
 #: the data push theta to that side: the Beta conditional density is unbounded there).
@@ -392,9 +416,7 @@ def _start_point(start, data: RegressionData, seed):
         raise ValueError(f"start: expected one of {START_NAMES} or a state, got {start!r}")
     if start == "ridge":
         return "coef", linalg.solve(data.xtx + np.eye(d), data.xty, assume_a="pos")
-    if start == "least-squares":
-        if d > n:
-            raise ValueError(f"start: 'least-squares' needs D <= N, got D = {d} > N = {n}; use 'ridge'")
+    if start == "least-squares":  # D > N: lstsq returns the minimum-norm solution of X w = y
         return "coef", np.linalg.lstsq(data.X, data.y, rcond=None)[0]
     if start == "all-slab":
         return "pattern", np.ones(d, dtype=int)
@@ -441,11 +463,34 @@ def map_em_init(data: RegressionData, prior: SpikeSlabPrior, start="ridge", *, s
         sigma2 = _coef_start_sigma2(value, data, prior)
         gamma = (inclusion_probability(value, 0.5, sigma2, prior) > 0.5).astype(int)
         return MapEMState(gamma, sigma2, 0.5)
-    gamma = value
+    return map_em_profile(value, data, prior)
+
+
+def map_em_profile(gamma, data: RegressionData, prior: SpikeSlabPrior, theta_old: float = 0.5) -> MapEMState:
+    """The state that maximises :func:`map_em_objective` over ``(sigma2, theta)`` with ``gamma`` fixed.
+
+    ``sigma2 = (R + nu lam) / (N + nu + 2)``, ``R = |y - X mu|^2 + mu^T V^-1 mu`` (the mode of
+    ``p(sigma2 | y, gamma)``: the objective's sigma2 terms are ``-(N + nu + 2)/2 log sigma2 - (R + nu lam) /
+    (2 sigma2)``), and ``theta = theta_update(sum(gamma))``; so the objective at this state is its profile
+    over gamma.  Used by the pattern starts, :func:`multistart`'s polish and :func:`map_em_enumerate`.
+
+    Parameters
+    ----------
+    gamma : array_like of {0, 1}, shape (D,)
+    data : RegressionData
+    prior : SpikeSlabPrior
+    theta_old : float
+        Only for :func:`theta_update`'s degenerate cases.
+
+    Returns
+    -------
+    MapEMState
+    """
+    gamma = np.asarray(gamma, dtype=int)
     post = map_em_posterior(gamma, data, prior)
     r = _penalised_residual(post, data)
     sigma2 = float((r + prior.nu * prior.lam) / (data.X.shape[0] + prior.nu + 2))
-    return MapEMState(gamma, sigma2, theta_update(int(gamma.sum()), d, prior, 0.5))
+    return MapEMState(gamma, sigma2, theta_update(int(gamma.sum()), data.X.shape[1], prior, theta_old))
 
 
 def emvs_init(data: RegressionData, prior: SpikeSlabPrior, start="ridge", *, seed=0) -> EMVSState:
@@ -500,6 +545,8 @@ class EMResult:
     elapsed : float
         Wall-clock seconds of the iterations (start included).
     feature_names : list of str
+    polish_moves : int
+        Single-flip moves made by :func:`multistart`'s polish (MAP-EM; 0 otherwise).
     """
 
     algorithm: str
@@ -515,6 +562,7 @@ class EMResult:
     converged: bool
     elapsed: float
     feature_names: list = field(default_factory=list)
+    polish_moves: int = 0
 
     @property
     def selected_names(self) -> list:
@@ -607,8 +655,8 @@ def fit_map_em(X, y, prior: SpikeSlabPrior, *, start="ridge", max_iter: int = 10
     Raises
     ------
     ValueError
-        Naming the argument: bad data or prior, ``max_iter`` < 1, ``tol`` <= 0, an unknown start, the
-        least-squares start with D > N, a bad ``seed`` or ``feature_names``.
+        Naming the argument: bad data or prior, ``max_iter`` < 1, ``tol`` <= 0, an unknown start, a bad
+        ``seed`` or ``feature_names``.
     """
     return _run("map-em", X, y, prior, start, max_iter, tol, seed, feature_names)
 
@@ -631,49 +679,135 @@ def fit(X, y, prior: SpikeSlabPrior, *, algorithm: str = "emvs", start="ridge", 
     return _run(algorithm, X, y, prior, start, max_iter, tol, seed, feature_names)
 
 
-def multistart(X, y, prior: SpikeSlabPrior, *, starts=START_NAMES, algorithms=ALGORITHMS, seed: int = 0,
-               max_iter: int = 1000, tol: float = 1e-10, feature_names=None) -> pd.DataFrame:
-    """Run each algorithm from each start and tabulate where it ended.
+def _polish_map_em(result: EMResult, data: RegressionData, prior: SpikeSlabPrior, max_iter, tol) -> EMResult:
+    """MAP-EM's end point moved by single flips of gamma while one raises the objective (module doc)."""
+    state, values = result.state, list(result.objective)
+    moves, n_iter, converged, d = 0, result.n_iter, result.converged, data.X.shape[1]
+    t0 = time.perf_counter()
+    while True:
+        current = values[-1]
+        best, best_value = None, current + 1e-9 * (1.0 + abs(current))  # a move must gain beyond round-off
+        for j in range(d):
+            flipped = state.gamma.copy()
+            flipped[j] = 1 - flipped[j]
+            candidate = map_em_profile(flipped, data, prior, state.theta)
+            value = map_em_objective(candidate, data, prior)
+            if value > best_value:
+                best, best_value = candidate, value
+        if best is None:
+            break
+        moves += 1
+        state = best
+        values.append(best_value)
+        for _ in range(max_iter):  # MAP-EM again from the neighbour
+            new = map_em_step(state, data, prior)
+            values.append(map_em_objective(new, data, prior))
+            delta, state, n_iter = _map_em_change(state, new), new, n_iter + 1
+            if delta <= tol:
+                converged = True
+                break
+        else:
+            converged = False
+    if moves == 0:
+        return result
+    post = map_em_posterior(state.gamma, data, prior)
+    selected = state.gamma.copy()
+    return EMResult(result.algorithm, result.start, state, post.mean, float(state.sigma2), float(state.theta),
+                    selected, selected.astype(float), np.array(values), n_iter, converged,
+                    result.elapsed + time.perf_counter() - t0, result.feature_names, moves)
 
-    ``"least-squares"`` is skipped when D > N (listed in ``table.attrs["skipped"]``).
+
+def multistart(X, y, prior: SpikeSlabPrior, *, starts=MULTISTART_STARTS, random_starts: int = 4,
+               algorithms=ALGORITHMS, seed: int = 0, polish: bool = True, max_iter: int = 1000, tol: float = 1e-10,
+               feature_names=None) -> pd.DataFrame:
+    """Run each algorithm from each start and rank where they ended by the algorithm's own objective.
+
+    The objective each algorithm increases, and by which its end points are ranked: MAP-EM, the log marginal
+    posterior density of ``(gamma, sigma2, theta)`` with ``w`` integrated out, up to ``log p(y)``
+    (:func:`map_em_objective`; module doc); EMVS, the log posterior density of ``(w, sigma2, theta)`` with
+    ``gamma`` summed out, up to ``log p(y)`` (:func:`emvs_objective`; Ročková & George 2014, JASA 109:828–846,
+    sec. 3, the function their EM algorithm increases: the log of ``pi(beta, sigma, theta | Y)``, whose
+    E-step expectation is their eq. (9), ``Q(beta, sigma, theta | ...)``).  The two are densities over
+    different parameters, so objectives compare within an algorithm only.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D)
+    y : array_like, shape (N,)
+    prior : SpikeSlabPrior
+    starts : sequence of str
+        Named starts from :data:`START_NAMES` (``"least-squares"`` is the minimum-norm solution when D > N).
+    random_starts : int, >= 0
+        How many ``"random"`` starts follow, named ``"random-1"``, ...; start i draws its pattern from the seed
+        ``SeedSequence(seed).spawn(random_starts)[i]`` (randomness as an argument: the same ``seed``, the same
+        table).
+    algorithms : sequence of str
+        From :data:`ALGORITHMS`.
+    seed : int, 0 <= seed < 2**63
+    polish : bool, default True
+        Polish MAP-EM's end points by single flips of gamma (module doc); ``polish_moves`` counts the moves.
+    max_iter, tol, feature_names
+        As :func:`fit_map_em`.
 
     Returns
     -------
     pandas.DataFrame
         One row per (algorithm, start): ``algorithm``, ``start``, ``model`` (selected feature names),
-        ``n_included``, ``objective`` (final), ``iterations``, ``converged``, ``sigma2``, ``theta``, ``seconds``
-        and ``mode``: within an algorithm, distinct end points (selected model, objective within
-        ``1e-6 (1 + |objective|)``) numbered 1, 2, ... by decreasing objective, so ``mode == 1`` marks the
-        best mode found.  Objectives compare within an algorithm only.  ``table.attrs["results"]`` holds
-        the :class:`EMResult` objects by ``(algorithm, start)``.
+        ``n_included``, ``objective`` (final, nats), ``iterations``, ``converged``, ``polish_moves``, ``sigma2``,
+        ``theta``, ``seconds`` and ``mode``: within an algorithm, distinct end points (selected model,
+        objective within ``1e-6 (1 + |objective|)``) numbered 1, 2, ... by decreasing objective, so
+        ``mode == 1`` marks the end point with the highest objective found.  ``table.attrs["results"]`` holds
+        the :class:`EMResult` objects by ``(algorithm, start)``; ``table.attrs["best"]`` the mode-1
+        :class:`EMResult` of each algorithm.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, before any run: bad data or prior, an unknown start or algorithm,
+        ``random_starts`` < 0, a bad ``seed``, ``max_iter``, ``tol`` or ``feature_names``.
     """
+    from bayes_zoo.models.checks import seed as check_seed
+
     X, y = check_regression_data(X, y)
-    n, d = X.shape
+    prior = _check_prior(prior)
     starts = tuple(starts)
     for s in starts:
         if s not in START_NAMES:
             raise ValueError(f"starts: unknown start {s!r}; expected names from {START_NAMES}")
+    algorithms = tuple(algorithms)
     for a in algorithms:
         if a not in ALGORITHMS:
             raise ValueError(f"algorithms: unknown algorithm {a!r}; expected names from {ALGORITHMS}")
-    skipped = []
-    if d > n and "least-squares" in starts:
-        starts = tuple(s for s in starts if s != "least-squares")
-        skipped.append(f"least-squares (D = {d} > N = {n})")
+    random_starts = nonnegative_int(random_starts, "random_starts")
+    seed = check_seed(seed, "seed")
+    positive_int(max_iter, "max_iter")
+    positive_scalar(tol, "tol")
+    _feature_names(feature_names, X.shape[1])
+    if not starts and random_starts == 0:
+        raise ValueError("starts: no start given (and random_starts = 0)")
+    children = np.random.SeedSequence(seed).spawn(random_starts)
+    plan = [(s, s, seed) for s in starts] + [
+        ("random", f"random-{i + 1}", int(c.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+        for i, c in enumerate(children)]
+    data = prepare_data(X, y)
     rows, results = [], {}
     for algorithm in algorithms:
-        for s in starts:
-            r = _run(algorithm, X, y, prior, s, max_iter, tol, seed, feature_names)
-            results[(algorithm, s)] = r
-            rows.append({"algorithm": algorithm, "start": s, "model": r.model_label,
+        for start, label, start_seed in plan:
+            r = _run(algorithm, X, y, prior, start, max_iter, tol, start_seed, feature_names)
+            if polish and algorithm == "map-em":
+                r = _polish_map_em(r, data, prior, max_iter, tol)
+            r = EMResult(**{**r.__dict__, "start": label})
+            results[(algorithm, label)] = r
+            rows.append({"algorithm": algorithm, "start": label, "model": r.model_label,
                          "n_included": int(r.selected.sum()), "objective": float(r.objective[-1]),
-                         "iterations": r.n_iter, "converged": r.converged, "sigma2": r.sigma2,
-                         "theta": r.theta, "seconds": r.elapsed})
+                         "iterations": r.n_iter, "converged": r.converged, "polish_moves": r.polish_moves,
+                         "sigma2": r.sigma2, "theta": r.theta, "seconds": r.elapsed})
     table = pd.DataFrame(rows)
     table["mode"] = 0
+    best = {}
     for algorithm, group in table.groupby("algorithm", sort=False):
         modes = []  # (model, objective) representatives, best first
-        for i in group.sort_values("objective", ascending=False).index:
+        for i in group.sort_values("objective", ascending=False, kind="stable").index:
             model, obj = table.at[i, "model"], table.at[i, "objective"]
             for j, (m, o) in enumerate(modes):
                 if m == model and abs(o - obj) <= 1e-6 * (1 + abs(o)):
@@ -682,9 +816,136 @@ def multistart(X, y, prior: SpikeSlabPrior, *, starts=START_NAMES, algorithms=AL
             else:
                 modes.append((model, obj))
                 table.at[i, "mode"] = len(modes)
-    table.attrs["skipped"] = skipped
+            if table.at[i, "mode"] == 1 and algorithm not in best:
+                best[algorithm] = results[(algorithm, table.at[i, "start"])]
+    table.attrs["skipped"] = []
     table.attrs["results"] = results
+    table.attrs["best"] = best
     return table
+
+
+def map_em_enumerate(X, y, prior: SpikeSlabPrior, feature_names=None) -> pd.DataFrame:
+    """MAP-EM's objective profiled over ``(sigma2, theta)`` (:func:`map_em_profile`) for every one of the 2^D
+    patterns gamma: the global maximum of MAP-EM's objective, found without MAP-EM.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D), D <= ``MAX_ENUMERATION_DIM``
+    y : array_like, shape (N,)
+    prior : SpikeSlabPrior
+    feature_names : sequence of str, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        2^D rows sorted by decreasing ``objective`` (nats): ``model`` (names joined as
+        :attr:`EMResult.model_label`), ``objective``, ``sigma2``, ``theta``; ``attrs["gamma"]``, the patterns in
+        the same order, shape ``(2^D, D)``.  O(2^D (D^3 + N D^2)) time: 0.1 s for D = 10, N = 442.
+
+    Raises
+    ------
+    ValueError
+        Naming ``X`` when D > ``MAX_ENUMERATION_DIM``, or as :func:`prepare_data` and ``feature_names``.
+    """
+    data = prepare_data(X, y)
+    prior = _check_prior(prior)
+    d = data.X.shape[1]
+    if d > MAX_ENUMERATION_DIM:
+        raise ValueError(f"X: D = {d} > {MAX_ENUMERATION_DIM}: too many patterns to enumerate")
+    names = _feature_names(feature_names, d)
+    gammas = ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(int)
+    rows = []
+    for gamma in gammas:
+        state = map_em_profile(gamma, data, prior)
+        rows.append({"model": ", ".join(n for n, g in zip(names, gamma) if g) or "(none)",
+                     "objective": map_em_objective(state, data, prior), "sigma2": state.sigma2,
+                     "theta": state.theta})
+    table = pd.DataFrame(rows)
+    order = np.argsort(-table["objective"].to_numpy(), kind="stable")
+    table = table.iloc[order].reset_index(drop=True)
+    table.attrs["gamma"] = gammas[order]
+    return table
+
+
+#: Central-difference step in :func:`objective_gradient`'s coordinates (log sigma2, logit theta, and w in units
+#: of the spike's sd sqrt(sigma2 v0)).
+GRADIENT_STEP = 1e-5
+
+
+def objective_gradient(result: EMResult, X, y, prior: SpikeSlabPrior, *, step: float = GRADIENT_STEP) -> pd.Series:
+    """The gradient of ``result``'s own objective at its end point, by central finite differences.
+
+    It reads only the objective (:func:`map_em_objective` or :func:`emvs_objective`), never an M-step formula,
+    so it is ~0 at a true stationary point whatever the M-steps compute: a wrong M-step (theta's count off by
+    one) stops EM where the gradient is not 0.  Coordinates, chosen so that every component is in nats per
+    unit of a dimensionless coordinate:
+
+    - ``log sigma2``: ``sigma2 d/dsigma2``;
+    - ``logit theta``: ``theta (1 - theta) d/dtheta``, for theta in (0, 1).  At theta = 0 or 1 (the fixed
+      corners of the module doc, a boundary maximum) the component is the Karush–Kuhn–Tucker violation
+      instead: the positive part of the one-sided derivative ``d/dtheta`` pointing into (0, 1);
+    - EMVS only, ``w[name]``: ``s d/dw_d`` with ``s = sqrt(sigma2 v0)``, the spike's sd (the smallest scale
+      on which the objective curves in w).
+
+    Each component is ``(f(u + h e) - f(u - h e)) / (2 h)`` with ``h = step``.  Error: truncation
+    ``h^2 |f'''| / 6`` (~1e-10 here: ``f'''`` is O(1) to O(N) in these coordinates) plus round-off
+    ``~ eps |f| / h`` (``|f|`` ~ 1e3 nats gives ~2e-8); EM stopped at a relative parameter change of 1e-10
+    adds ~1e-7 at most.  So ~1e-6 bounds a correct end point's components.
+
+    Parameters
+    ----------
+    result : EMResult
+        From :func:`fit`, :func:`fit_map_em`, :func:`fit_emvs` or :func:`multistart`, on these data.
+    X : array_like, shape (N, D)
+    y : array_like, shape (N,)
+    prior : SpikeSlabPrior
+    step : float, > 0
+        ``h``.
+
+    Returns
+    -------
+    pandas.Series
+        Components indexed ``"log sigma2"``, ``"logit theta"`` (then ``"w[name]"`` for EMVS).
+
+    Raises
+    ------
+    ValueError
+        Naming ``result``, ``X``/``y``, ``prior`` or ``step``.
+    """
+    if not isinstance(result, EMResult):
+        raise ValueError(f"result: expected an EMResult, got {type(result).__name__}")
+    data = prepare_data(X, y)
+    prior = _check_prior(prior)
+    h = positive_scalar(step, "step")
+    d = data.X.shape[1]
+    if result.selected.shape != (d,):
+        raise ValueError(f"result: fitted to {result.selected.shape[0]} features, the data have {d}")
+    sigma2, theta = float(result.sigma2), float(result.theta)
+    if result.algorithm == "map-em":
+        gamma = np.asarray(result.state.gamma, dtype=int)
+
+        def f(log_s2, th, w=None):
+            return map_em_objective(MapEMState(gamma, float(np.exp(log_s2)), float(th)), data, prior)
+    else:
+        def f(log_s2, th, w=None):
+            return emvs_objective(EMVSState(result.w if w is None else w, float(np.exp(log_s2)), float(th)),
+                                  data, prior)
+    u = np.log(sigma2)
+    out = {"log sigma2": (f(u + h, theta) - f(u - h, theta)) / (2 * h)}
+    if 0.0 < theta < 1.0:
+        z = special.logit(theta)
+        out["logit theta"] = (f(u, special.expit(z + h)) - f(u, special.expit(z - h))) / (2 * h)
+    else:  # boundary: d/dtheta into (0, 1) must be <= 0
+        inward = (f(u, h) - f(u, 0.0)) / h if theta == 0.0 else (f(u, 1.0 - h) - f(u, 1.0)) / h
+        out["logit theta"] = max(inward, 0.0)
+    if result.algorithm == "emvs":
+        s = np.sqrt(sigma2 * prior.spike_var)
+        names = result.feature_names or [f"x{j}" for j in range(d)]
+        for j in range(d):
+            e = np.zeros(d)
+            e[j] = h * s
+            out[f"w[{names[j]}]"] = (f(u, theta, result.w + e) - f(u, theta, result.w - e)) / (2 * h)
+    return pd.Series(out, dtype=float)
 
 
 # --------------------------------------------------------------------------------------------------------

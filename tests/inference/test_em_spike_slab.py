@@ -249,16 +249,165 @@ def test_place_in_exact_refuses_an_exact_posterior_of_other_data(small):
 def test_diabetes_multistart_reports_every_start_and_its_mode(diabetes):
     X, y, names = diabetes
     table = em.multistart(X, y, PRIOR, seed=0, feature_names=names)
-    assert len(table) == 2 * len(em.START_NAMES)
+    assert len(table) == 2 * (len(em.MULTISTART_STARTS) + 4)
+    assert list(table["start"][:6]) == [*em.MULTISTART_STARTS, "random-1", "random-2"]
     assert table["converged"].all() and np.isfinite(table["objective"]).all()
     for algorithm, group in table.groupby("algorithm"):
         best = group.loc[group["objective"].idxmax()]
         assert best["mode"] == 1
         assert set(group["mode"]) == set(range(1, group["mode"].max() + 1))
-    corners = table.set_index(["algorithm", "start"])["model"]
+    assert "bmi" in table.set_index(["algorithm", "start"]).at[("emvs", "ridge"), "model"]
+    # Without the polish the corners stay where they started (fixed points), as the module doc says.
+    corners = em.multistart(X, y, PRIOR, seed=0, feature_names=names, random_starts=0,
+                            polish=False).set_index(["algorithm", "start"])["model"]
     assert (corners.xs("all-spike", level="start") == "(none)").all()
     assert (corners.xs("all-slab", level="start") == ", ".join(names)).all()
-    assert "bmi" in corners[("emvs", "ridge")] and "s5" in corners[("map-em", "ridge")]
+
+
+# ---------------------------------------------------------------- issue 13: the best mode is the best
+
+
+def _issue_13_case():
+    """N = 100, D = 5, X standardised, w = (.5, 0, 0, 0, .3), sigma2 = 1; prior v0 = 1e-3, v1 = 10, Beta(1, 1)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 5))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = X @ np.array([0.5, 0, 0, 0, 0.3]) + rng.standard_normal(100)
+    return X, y, ss.SpikeSlabPrior(spike_var=1e-3, slab_var=10.0)
+
+
+def test_issue_13_case_as_reported_every_pattern_is_a_map_em_fixed_point():
+    # The landscape of the issue: the ridge start ends at (1, 1, 0, 0, 1) (exact rank 3, p = .040) while the
+    # objective is 2.94 nats higher at (1, 0, 0, 0, 1) (exact top, .760); MAP-EM alone never leaves its start.
+    X, y, prior = _issue_13_case()
+    exact = ss.exact_posterior(X, y, prior)
+    ridge = em.fit_map_em(X, y, prior, start="ridge")
+    np.testing.assert_array_equal(ridge.selected, [1, 1, 0, 0, 1])
+    placement = em.place_in_exact(ridge, exact, X, y, prior)
+    assert placement.rank == 3 and placement.probability == pytest.approx(0.040, abs=5e-4)
+    data = em.prepare_data(X, y)
+    top = em.map_em_profile([1, 0, 0, 0, 1], data, prior)
+    assert em.map_em_objective(top, data, prior) - ridge.objective[-1] == pytest.approx(2.94, abs=0.005)
+    for gamma in ((np.arange(32)[:, None] >> np.arange(5)) & 1):
+        state = em.map_em_profile(gamma, data, prior)
+        np.testing.assert_array_equal(em.map_em_step(state, data, prior).gamma, gamma)
+
+
+def test_issue_13_case_multistart_reports_the_exact_top_model_as_map_em_best_mode():
+    X, y, prior = _issue_13_case()
+    table = em.multistart(X, y, prior, seed=0)
+    exact = ss.exact_posterior(X, y, prior)
+    enumerated = em.map_em_enumerate(X, y, prior)
+    for algorithm in em.ALGORITHMS:
+        best = table.attrs["best"][algorithm]
+        np.testing.assert_array_equal(best.selected, [1, 0, 0, 0, 1])
+        placement = em.place_in_exact(best, exact, X, y, prior)
+        assert placement.is_top and placement.probability == pytest.approx(0.760, abs=5e-4)
+    best = table.attrs["best"]["map-em"]
+    assert best.objective[-1] == pytest.approx(enumerated["objective"].iloc[0], rel=1e-12)
+    assert enumerated["model"].iloc[0] == "x0, x4"
+
+
+@pytest.mark.parametrize("case", ["issue-13", "diabetes"])
+def test_the_reported_best_mode_has_the_highest_objective_of_all_modes_found(case, diabetes):
+    X, y, prior = _issue_13_case() if case == "issue-13" else (*diabetes[:2], PRIOR)
+    table = em.multistart(X, y, prior, seed=3)
+    for algorithm, group in table.groupby("algorithm"):
+        best = table.attrs["best"][algorithm]
+        assert best.objective[-1] == group["objective"].max()
+        np.testing.assert_allclose(group.loc[group["mode"] == 1, "objective"], group["objective"].max(), rtol=1e-6)
+        assert all(r.objective[-1] <= best.objective[-1] for (a, _), r in table.attrs["results"].items() if a == algorithm)
+
+
+def test_polished_map_em_never_decreases_its_objective_and_reaches_the_enumerated_optimum(diabetes):
+    X, y, names = diabetes
+    table = em.multistart(X, y, PRIOR, seed=0, feature_names=names, algorithms=("map-em",))
+    for result in table.attrs["results"].values():
+        ok, worst = _never_decreases(result.objective)
+        assert ok, worst
+    assert (table["polish_moves"] > 0).any()
+    enumerated = em.map_em_enumerate(X, y, PRIOR, names)
+    assert table["objective"].max() == pytest.approx(enumerated["objective"].iloc[0], rel=1e-12)
+
+
+def test_map_em_enumerate_profiles_each_pattern_at_its_conditional_optimum(small):
+    # The profiled state is a fixed point of the sigma2 and theta M-steps: no (sigma2, theta) nearby is higher.
+    X, y = small
+    data = em.prepare_data(X, y)
+    table = em.map_em_enumerate(X, y, SMALL_PRIOR)
+    assert len(table) == 2**8 and table["objective"].is_monotonic_decreasing
+    gamma = table.attrs["gamma"][5]
+    state = em.map_em_profile(gamma, data, SMALL_PRIOR)
+    value = em.map_em_objective(state, data, SMALL_PRIOR)
+    assert value == pytest.approx(table["objective"].iloc[5], rel=1e-14)
+    for ds2, dth in ((1.001, 0), (0.999, 0), (1, 1e-3), (1, -1e-3)):
+        moved = em.MapEMState(state.gamma, state.sigma2 * ds2, state.theta + dth)
+        assert em.map_em_objective(moved, data, SMALL_PRIOR) < value
+
+
+def test_random_starts_are_reproducible_by_seed_and_differ_between_seeds(small):
+    X, y = small
+    one = em.multistart(X, y, SMALL_PRIOR, seed=7, starts=(), random_starts=4, polish=False)
+    two = em.multistart(X, y, SMALL_PRIOR, seed=7, starts=(), random_starts=4, polish=False)
+    other = em.multistart(X, y, SMALL_PRIOR, seed=8, starts=(), random_starts=4, polish=False)
+    pd_cols = ["start", "model", "objective"]
+    assert one[pd_cols].equals(two[pd_cols])
+    starts = lambda t: [tuple(r.objective[:1]) for r in t.attrs["results"].values()]  # noqa: E731
+    assert starts(one) != starts(other)
+
+
+# ---------------------------------------------------------------- stationarity by finite differences
+
+
+@pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
+@pytest.mark.parametrize("start", ["ridge", "least-squares"])
+def test_objective_gradient_vanishes_at_a_converged_interior_mode(diabetes, algorithm, start):
+    X, y, names = diabetes
+    result = FITS[algorithm](X, y, PRIOR, start=start, feature_names=names)
+    g = em.objective_gradient(result, X, y, PRIOR)
+    assert 0 < result.theta < 1
+    assert list(g.index[:2]) == ["log sigma2", "logit theta"]
+    assert len(g) == (2 if algorithm == "map-em" else 2 + X.shape[1])
+    assert g.abs().max() < 1e-6
+
+
+def _theta_off_by_one(k, d, prior, theta_old):
+    """theta's M-step with its count off by one: (a0 + k - 1) / (a0 + b0 + D - 1)."""
+    return (prior.a0 + float(k) - 1.0) / (prior.a0 + prior.b0 + d - 1.0)
+
+
+@pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
+def test_objective_gradient_exposes_a_theta_m_step_off_by_one(diabetes, monkeypatch, algorithm):
+    X, y, names = diabetes
+    monkeypatch.setattr(em, "theta_update", _theta_off_by_one)
+    result = FITS[algorithm](X, y, PRIOR, start="ridge", feature_names=names)
+    assert result.converged
+    g = em.objective_gradient(result, X, y, PRIOR)
+    assert abs(g["logit theta"]) > 0.1  # ~0.5: theta sits at k / (D + 1) instead of k / D
+
+
+def test_objective_gradient_reports_the_kkt_violation_at_a_corner_that_is_no_maximum(diabetes):
+    # EMVS's all-slab start is a fixed point (theta = 1 gives p* = 1) but not a maximum of its objective:
+    # moving theta into (0, 1) raises it.  MAP-EM's corners are maxima (module doc): 0 there.
+    X, y, names = diabetes
+    emvs = em.fit_emvs(X, y, PRIOR, start="all-slab")
+    assert emvs.theta == 1.0 and em.objective_gradient(emvs, X, y, PRIOR)["logit theta"] > 1.0
+    map_em = em.fit_map_em(X, y, PRIOR, start="all-spike")
+    assert map_em.theta == 0.0 and em.objective_gradient(map_em, X, y, PRIOR)["logit theta"] == 0.0
+
+
+def test_objective_gradient_and_enumeration_refuse_bad_input(small):
+    X, y = small
+    result = em.fit_emvs(X, y, SMALL_PRIOR)
+    with pytest.raises(ValueError, match="^result:"):
+        em.objective_gradient("emvs", X, y, SMALL_PRIOR)
+    with pytest.raises(ValueError, match="^step:"):
+        em.objective_gradient(result, X, y, SMALL_PRIOR, step=0.0)
+    with pytest.raises(ValueError, match="^result:"):
+        em.objective_gradient(result, X[:, :3], y, SMALL_PRIOR)
+    with pytest.raises(ValueError, match="^X:"):
+        em.map_em_enumerate(np.ones((20, ss.MAX_ENUMERATION_DIM + 1)) + np.eye(20, ss.MAX_ENUMERATION_DIM + 1),
+                            np.arange(20.0), SMALL_PRIOR)
 
 
 @pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
@@ -281,11 +430,13 @@ def test_emvs_push_through_m_step_equals_the_direct_solve():
     np.testing.assert_allclose(state.w, direct, rtol=1e-9, atol=1e-12)
 
 
-def test_multistart_skips_least_squares_when_d_exceeds_n():
+def test_least_squares_start_with_more_features_than_observations_is_the_minimum_norm_interpolant():
     X, y, _ = _simulated(15, 30, seed=8, sigma2=0.2, theta=0.2)
-    table = em.multistart(X, y, PRIOR, seed=0, starts=("ridge", "least-squares"))
-    assert list(table["start"]) == ["ridge", "ridge"]
-    assert table.attrs["skipped"] == ["least-squares (D = 30 > N = 15)"]
+    table = em.multistart(X, y, PRIOR, seed=0, starts=("ridge", "least-squares"), random_starts=0)
+    assert list(table["start"]) == ["ridge", "least-squares"] * 2 and table.attrs["skipped"] == []
+    kind, w0 = em._start_point("least-squares", em.prepare_data(X, y), 0)
+    np.testing.assert_allclose(X @ w0, y, atol=1e-10)  # interpolates
+    np.testing.assert_allclose(w0, np.linalg.pinv(X) @ y, atol=1e-10)  # the minimum-norm solution
 
 
 # ---------------------------------------------------------------- bad input
@@ -312,13 +463,6 @@ def test_fit_rejects_bad_settings_naming_the_argument(small, kwargs, name):
         em.fit(X, y, SMALL_PRIOR, **{"algorithm": "map-em", **kwargs})
 
 
-@pytest.mark.parametrize("algorithm", ["map-em", "emvs"])
-def test_least_squares_start_with_more_features_than_observations_is_refused(algorithm):
-    X, y, _ = _simulated(15, 30, seed=8, sigma2=0.2, theta=0.2)
-    with pytest.raises(ValueError, match="^start:.*D <= N"):
-        FITS[algorithm](X, y, PRIOR, start="least-squares")
-
-
 def test_fit_rejects_bad_data_and_prior_naming_the_argument(small):
     X, y = small
     bad_X = X.copy()
@@ -331,3 +475,9 @@ def test_fit_rejects_bad_data_and_prior_naming_the_argument(small):
         em.fit_emvs(X, y, {"spike_var": 1e-3})
     with pytest.raises(ValueError, match="^starts:"):
         em.multistart(X, y, SMALL_PRIOR, starts=("ridge", "lasso"))
+    with pytest.raises(ValueError, match="^random_starts:"):
+        em.multistart(X, y, SMALL_PRIOR, random_starts=-1)
+    with pytest.raises(ValueError, match="^seed:"):
+        em.multistart(X, y, SMALL_PRIOR, seed=2**63)
+    with pytest.raises(ValueError, match="^starts:"):
+        em.multistart(X, y, SMALL_PRIOR, starts=(), random_starts=0)

@@ -345,3 +345,153 @@ def test_non_finite_values_or_mismatched_shapes_never_pass(value, reference):
 def test_an_empty_identity_table_is_an_error():
     with pytest.raises(ValueError, match="^rows:"):
         crossval.identities([])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The calibrated protocol: quantiles on the probability scale, the low-ESS gate, the confirmatory stage, power
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_a_quantiles_z_is_the_score_z_of_the_share_of_draws_below_the_exact_quantile():
+    # z = (p - F) / (mcse_F sqrt(p (1 - p) / (F (1 - F)))), F the share of draws below the exact quantile, mcse_F
+    # ArviZ's MCSE of that share as a mean.  Caught: a Wald scale (mcse_F alone: skewed, heavy-tailed z), the
+    # sign flipped (a quantile estimated too high must give z > 0), or the value-scale z back.
+    idata = _normal_idata(loc=0.05, seed=4)
+    values = idata.posterior["theta"].values
+    result = crossval.compare({"a": idata}, EXACT)
+    row = result.table.set_index(["quantity", "statistic"]).loc[("theta", "q05")]
+    p, q = 0.05, EXACT.loc["theta", "q05"]
+    share = np.mean(values < q)
+    mcse = float(az.mcse(values < q * 1.0, method="mean"))
+    assert row["cdf_left"] == pytest.approx(share) and row["cdf_right"] == p
+    assert row["z"] == pytest.approx((p - share) / (mcse * np.sqrt(p * (1 - p) / (share * (1 - share)))), rel=1e-9)
+    assert row["z"] > 0  # draws shifted up: their 5% quantile is above the exact one
+
+
+def test_two_results_quantiles_meet_at_the_midpoint_of_their_estimates():
+    # Caught: the reference point taken from one side only (then that side's share is p by construction).
+    a, b = _normal_idata(seed=1), _normal_idata(loc=0.1, seed=2)
+    row = crossval.compare({"a": a, "b": b}).table.set_index(["quantity", "statistic"]).loc[("theta", "q95")]
+    c = 0.5 * (row["estimate_left"] + row["estimate_right"])
+    assert row["cdf_left"] == pytest.approx(np.mean(a.posterior["theta"].values < c))
+    assert row["cdf_right"] == pytest.approx(np.mean(b.posterior["theta"].values < c))
+    assert row["z"] < 0  # b sits higher: a's quantile is the lower one
+
+
+def _ar1(rho, chains=4, draws=250, seed=0, loc=0.0):
+    """Stationary AR(1) draws with unit marginal variance: ESS about chains x draws x (1 - rho) / (1 + rho)."""
+    rng = np.random.default_rng(seed)
+    values = np.empty((chains, draws))
+    values[:, 0] = rng.normal(size=chains)
+    for t in range(1, draws):
+        values[:, t] = rho * values[:, t - 1] + np.sqrt(1 - rho**2) * rng.normal(size=chains)
+    return az.from_dict(posterior={"theta": values + loc})
+
+
+def test_a_finding_with_too_few_effective_draws_is_inconclusive_and_says_how_much_longer_to_run():
+    # ESS ~ 1000 x 0.5 / 1.5 ~ 330 < 400 and a mean off by ~5 MCSEs (between the threshold and twice it).
+    # Caught: the gate dropped ("disagree" at chains whose MCSEs cannot be trusted), or k inverted.
+    idata = _ar1(0.5, seed=5, loc=0.3)
+    result = crossval.compare({"a": idata}, EXACT)
+    ess = result.diagnostics["a"].table[["ess_bulk", "ess_tail"]].to_numpy().min()
+    z = result.table.set_index("statistic").loc["mean", "z"]
+    assert ess < 400 and result.threshold < abs(z) < crossval.GROSS_FACTOR * result.threshold  # the setting
+    assert result.verdict == "inconclusive", result.reasons
+    k = np.ceil(10 * 400 / ess) / 10
+    assert any(f"run about {k:g}x longer" in r for r in result.reasons), result.reasons
+    assert any("differs" in r for r in result.reasons)  # the finding is still shown
+
+
+def test_a_gross_finding_disagrees_even_with_too_few_effective_draws():
+    # The same chains shifted by 1 sd: |z| far beyond twice the threshold.  Caught: the gate hiding any finding.
+    result = crossval.compare({"a": _ar1(0.5, seed=5, loc=1.0)}, EXACT)
+    assert result.table["z"].abs().max() > crossval.GROSS_FACTOR * result.threshold
+    assert result.verdict == "disagree"
+
+
+def _stage(verdicts, reasons=None):
+    """A CrossValidation of two results and exact with the given per-comparison verdicts (first stage or second)."""
+    result = crossval.compare({"a": _normal_idata(seed=1), "b": _normal_idata(seed=2)}, EXACT)
+    comparisons = result.comparisons.copy()
+    comparisons["verdict"] = verdicts
+    comparisons["reasons"] = reasons or [f"{c}: finding" if v == "disagree" else "" for c, v in
+                                         zip(comparisons["comparison"], verdicts)]
+    import dataclasses
+
+    overall = "disagree" if "disagree" in verdicts else "agree"
+    return dataclasses.replace(result, verdict=overall, comparisons=comparisons,
+                               reasons=tuple(r for r in comparisons["reasons"] if r))
+
+
+def test_a_disagreement_repeated_by_the_fresh_run_is_confirmed():
+    confirmed = crossval.confirm(_stage(["agree", "disagree", "agree"]), _stage(["agree", "disagree", "agree"]),
+                                 label="run 2")
+    assert confirmed.verdict == "disagree" and confirmed.verdict_of("a", "exact") == "disagree"
+    assert "a vs exact: finding" in confirmed.reasons and "confirmed by run 2: a vs exact: finding" in confirmed.reasons
+    assert confirmed.confirmation is not None
+
+
+def test_a_disagreement_the_fresh_run_does_not_repeat_is_not_a_verdict():
+    # Caught: confirm keeping the first stage's "disagree" (the false-alarm rate of one stage again).
+    confirmed = crossval.confirm(_stage(["agree", "disagree", "agree"]), _stage(["agree", "agree", "agree"]),
+                                 label="run 2")
+    assert confirmed.verdict == "agree"
+    assert list(confirmed.comparisons["first_verdict"]) == ["agree", "disagree", "agree"]
+    assert any("did not recur in run 2" in n for n in confirmed.notes)
+
+
+def test_the_fresh_run_alone_cannot_make_a_disagreement():
+    # Caught: confirm taking the second stage's verdict for every comparison (its own false alarms count).
+    confirmed = crossval.confirm(_stage(["agree", "agree", "agree"]), _stage(["disagree", "agree", "agree"]))
+    assert confirmed.verdict == "agree"
+    assert any("alone disagrees" in n for n in confirmed.notes)
+
+
+def test_confirm_refuses_stages_with_different_comparisons():
+    first = _stage(["agree", "disagree", "agree"])
+    other = crossval.compare({"a": _normal_idata(seed=1)}, EXACT)
+    with pytest.raises(ValueError, match="second"):
+        crossval.confirm(first, other)
+
+
+def test_run_protocol_runs_the_fresh_stage_only_after_a_disagreement():
+    # Caught: a second stage from the same seed (not independent), without more draws, or run after "agree".
+    from bayes_zoo.inference.seeding import confirmation_seed
+
+    calls = []
+
+    def sample(seed, draws, chains, shifts):
+        calls.append((seed, draws, chains))
+        return {"a": _normal_idata(loc=shifts[len(calls) - 1], chains=chains, draws=draws, seed=seed % 2**32)}
+
+    result = crossval.run_protocol(lambda *a: sample(*a, shifts=(0.3, 0.0)), seed=8, draws=500, chains=4, exact=EXACT)
+    assert calls == [(8, 500, 4), (confirmation_seed(8), crossval.CONFIRM_FACTOR * 500, 4)]
+    assert result.verdict == "agree" and result.confirmation.verdict == "agree", result.confirmation.reasons
+    calls.clear()
+    assert crossval.run_protocol(lambda *a: sample(*a, shifts=(0.3, 0.3)), seed=8, draws=500, exact=EXACT).verdict \
+        == "disagree"
+    calls.clear()
+    assert crossval.run_protocol(lambda *a: sample(*a, shifts=(0.0,)), seed=8, draws=500, exact=EXACT).verdict == "agree"
+    assert len(calls) == 1
+
+
+def test_run_protocol_refuses_bad_settings_before_sampling():
+    def sample(seed, draws, chains):
+        raise AssertionError("sampled")
+
+    with pytest.raises(ValueError, match="factor"):
+        crossval.run_protocol(sample, seed=0, draws=100, exact=EXACT, factor=0)
+    with pytest.raises(ValueError, match="seed"):
+        crossval.run_protocol(sample, seed=-1, draws=100, exact=EXACT)
+
+
+def test_power_is_the_threshold_times_the_combined_mcse_in_posterior_sds():
+    # Caught: detectable shift computed from one side's MCSE, or divided by the MCSE instead of the posterior sd.
+    result = crossval.compare({"a": _normal_idata(seed=1), "b": _normal_idata(seed=2)}, EXACT)
+    row = result.table.set_index(["comparison", "statistic"]).loc[("a vs b", "mean")]
+    assert row["detectable"] == pytest.approx(result.threshold * np.hypot(row["mcse_left"], row["mcse_right"]))
+    assert row["detectable_sd"] == pytest.approx(row["detectable"] / 1.0)  # the exact sd is 1
+    power = result.power()
+    assert power.loc["mean", "detectable_sd"] == pytest.approx(
+        result.table.loc[result.table["statistic"] == "mean", "detectable_sd"].max())
+    assert f"{power.loc['mean', 'detectable_sd']:.2g} posterior sd in any mean" in result.power_summary()

@@ -30,3 +30,15 @@ def test_the_predictive_stream_is_reproducible_and_no_chains_stream():
 def test_bad_arguments_are_named(seed, chains, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         chain_generators(seed, chains)
+
+
+def test_the_confirmation_seed_is_reproducible_distinct_and_a_valid_seed():
+    # Caught: the confirmatory stage reusing the first seed (its draws would repeat the first run's).
+    from bayes_zoo.inference.seeding import confirmation_seed
+
+    seeds = [confirmation_seed(s) for s in range(50)]
+    assert seeds == [confirmation_seed(s) for s in range(50)]
+    assert len(set(seeds)) == 50 and not set(seeds) & set(range(50))
+    assert all(0 <= s < 2**63 for s in seeds)
+    with pytest.raises(ValueError, match="seed"):
+        confirmation_seed(-1)

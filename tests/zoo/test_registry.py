@@ -49,3 +49,56 @@ def test_identities_that_hold_alone_agree():
 def test_an_outcome_needs_a_cross_validation_or_identities():
     with pytest.raises(ValueError, match="^crossval:"):
         _outcome()
+
+
+def _fake_pair(verdicts, calls):
+    """A pair whose first cross-validation has the given verdict per run (one entry per call of run or rerun)."""
+    import arviz as az
+    import numpy as np
+    import pandas as pd
+
+    from bayes_zoo.inference import crossval
+
+    exact = pd.DataFrame({"mean": [0.0], "sd": [1.0], "q05": [-1.6448536269514722], "q95": [1.6448536269514722]},
+                         index=pd.Index(["theta"], name="quantity"))
+
+    def sample(settings):
+        calls.append(settings)
+        loc = 0.5 if verdicts[len(calls) - 1] == "disagree" else 0.0
+        values = np.random.default_rng(settings.seed % 2**32).normal(loc, 1.0, (settings.chains, settings.draws))
+        return {"a": az.from_dict(posterior={"theta": values})}
+
+    def run(settings):
+        results = sample(settings)
+        return registry.PairOutcome("fake", "fake", results, crossval.compare(results, exact), rerun=sample)
+
+    return registry.Pair("fake", "fake", "fake", run, registry.RunSettings())
+
+
+def test_run_pair_confirms_a_disagreement_with_a_fresh_seed_and_more_draws():
+    # Caught: the CLI's driver skipping the confirmatory stage (one stage's false alarms), or rerunning with the
+    # same seed or draws.
+    from bayes_zoo.inference import crossval
+    from bayes_zoo.inference.seeding import confirmation_seed
+
+    calls = []
+    outcome = registry.run_pair(_fake_pair(["disagree", "agree"], calls), registry.RunSettings(draws=500, seed=3))
+    assert [(c.seed, c.draws) for c in calls] == [(3, 500), (confirmation_seed(3), crossval.CONFIRM_FACTOR * 500)]
+    assert outcome.verdict == "agree" and set(outcome.confirmation) == {"a"}
+    calls.clear()
+    outcome = registry.run_pair(_fake_pair(["disagree", "disagree"], calls), registry.RunSettings(draws=500, seed=3))
+    assert outcome.verdict == "disagree" and any("confirmed by" in r for r in outcome.reasons)
+
+
+def test_run_pair_runs_once_when_the_first_stage_agrees():
+    calls = []
+    outcome = registry.run_pair(_fake_pair(["agree"], calls), registry.RunSettings(draws=500, seed=3))
+    assert len(calls) == 1 and outcome.verdict == "agree" and outcome.confirmation == {}
+
+
+def test_an_advisory_run_must_be_a_result():
+    from bayes_zoo.inference.crossval import identities, identity
+
+    with pytest.raises(ValueError, match="advisory_runs"):
+        registry.PairOutcome("x", "x", {}, None, checks=identities([identity("one", 1.0, 1.0)]),
+                             advisory_runs={"marginal": "why"})

@@ -1,0 +1,552 @@
+"""Power study: how often the cross-validation protocol catches realistic one-line bugs in the handwritten samplers.
+
+Each :class:`PlantedBug` is a one-line mistake a person writing a Gibbs sampler by hand could make, declared as
+data (module, the exact text of the line, its replacement) and planted in a copy of the module by
+:func:`bayes_zoo.inference.mutation.plant` (mutation testing: DeMillo, Lipton & Sayward 1978, IEEE Computer
+11(4)).  :func:`power_study` runs each mutant sampler, and the correct one, against the exact posterior through
+the zoo's protocol (:func:`bayes_zoo.inference.crossval.run_protocol`: a first stage at the CLI's default
+settings, 4 chains x 1000 draws after 1000 warm-up, and when it says "disagree" a confirmatory stage from a
+fresh seed with more draws) over many seeds, and records the verdict and the first stage's largest |z| with
+the (quantity, statistic) that has it.  :func:`summarise` gives
+one row per sampler (seeds declared "disagree", median largest |z|, the quantity that catches it most often)
+and :func:`markdown` the table printed by ``python -m bayes_zoo.studies power``.
+
+**The problems** (:data:`PROBLEMS`):
+
+* ``newcomb-informative``: Newcomb's 66 measurements (ns) with ``mu ~ Normal(20, 3^2)`` and the default
+  ``beta ~ Gamma(1, rate 10)``.  Not the pair's default prior ``mu ~ Normal(0, 50^2)``: there the prior's
+  precision 1/50^2 = 4e-4 is 0.07% of mu's conditional precision ``1/s0_var + n beta`` (n E[beta] = 66 x
+  0.00885 = 0.584), so dropping it (bug ``mu-precision-no-prior``) moves mu's posterior mean by ~0.85 MCSE at
+  4 x 1000 draws: no comparison can see it there, nor needs to (the answer barely changes).  With
+  ``s0_var = 9`` the prior term is 0.111, 16% of that precision, and the same bug moves mu's posterior mean
+  from 25.2 to ~30 ns.  :func:`bayes_zoo.models.normal_gamma.exact_posterior` (quadrature) gives the exact
+  answer for this prior as for any other.
+* ``diabetes``: the spike-and-slab pair's problem: the diabetes data standardised
+  (:func:`bayes_zoo.models.spike_slab.standardise`), the default prior, Gibbs thinned by 10 as the pair runs it;
+  exact answer by enumeration of the 2^10 models (:func:`bayes_zoo.models.spike_slab.exact_posterior`),
+  compared on ``w``, ``sigma2``, ``theta`` and ``inclusion_probability`` with the pair's saturation tolerance.
+
+The bugs (:data:`BUGS`) are the six of issue 13, point 3.  Two of them shift a conditional by ~1/n (1.5% of
+beta for n = 66: ``shape-n-minus-1``; ``stale-mean``, whose rate misses n Var(mu | x, beta) ~ 1/beta out of
+ss ~ n/beta), so their first-stage |z| is ~5 against a threshold of ~3.3: they sit near the edge of what
+4 x 1000 draws can see.  :data:`UNSEEN_BUGS` holds a stale-value bug measured and left out because its effect
+is below what any number of draws we can afford shows.
+
+The samplers run without their ``log_likelihood`` and ``posterior_predictive`` groups (the protocol reads the
+posterior only; the predictive draws come from a stream of their own, so the posterior draws are the same).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import time
+from dataclasses import dataclass
+
+__all__ = [
+    "PlantedBug",
+    "Problem",
+    "PROBLEMS",
+    "BUGS",
+    "UNSEEN_BUGS",
+    "CORRECT",
+    "COLUMNS",
+    "SUMMARY_COLUMNS",
+    "MIN_POWER",
+    "bug_module",
+    "run_once",
+    "power_study",
+    "summarise",
+    "markdown",
+    "main",
+]
+
+#: Name of the unmutated sampler in a study's rows.
+CORRECT = "correct"
+
+#: Seeds out of 100 that each planted bug must be declared "disagree" in (issue 13's acceptance).
+MIN_POWER = 0.95
+
+NORMAL_GAMMA = "bayes_zoo.inference.gibbs.normal_gamma"
+SPIKE_SLAB = "bayes_zoo.inference.gibbs.spike_slab"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem a sampler module is run on, with its exact answer.
+
+    Attributes
+    ----------
+    name : str
+    module : str
+        The sampler module (``bayes_zoo.inference.gibbs....``) whose ``sample`` runs it.
+    description : str
+        One line: data, prior, settings that differ from the module's defaults.
+    """
+
+    name: str
+    module: str
+    description: str
+
+
+#: The problems, by name (see the module docstring for why ``newcomb-informative``'s prior is informative).
+PROBLEMS = {
+    "newcomb-informative": Problem(
+        "newcomb-informative", NORMAL_GAMMA,
+        "Newcomb's 66 values (ns), mu ~ Normal(20, 3^2), beta ~ Gamma(1, rate 10); exact by quadrature"),
+    "diabetes": Problem(
+        "diabetes", SPIKE_SLAB,
+        "diabetes data (442 x 10, standardised), default spike-and-slab prior, Gibbs thinned by 10; exact by "
+        "enumerating 2^10 models"),
+}
+
+
+@dataclass(frozen=True)
+class PlantedBug:
+    """A one-line bug: replace ``old`` by ``new`` in ``module``'s source, run on ``problem``.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier (used on the command line and in tables).
+    problem : str
+        Key of :data:`PROBLEMS`; its module must be ``module``.
+    module : str
+        Dotted name of the module to mutate.
+    old, new : str
+        The text replaced (must occur exactly once in the module's source) and its replacement.
+    description : str
+        What the mistake is, in words.
+    """
+
+    name: str
+    problem: str
+    module: str
+    old: str
+    new: str
+    description: str
+
+
+#: The planted bugs of issue 13, point 3: each a realistic one-line mistake in a handwritten Gibbs sampler.
+BUGS = (
+    PlantedBug(
+        "rate-as-scale", "newcomb-informative", NORMAL_GAMMA,
+        "return mu, g / rate", "return mu, g * rate",
+        "beta's Gamma(shape, rate) drawn with the rate used as a scale (standard gamma x rate)"),
+    PlantedBug(
+        "shape-n-minus-1", "newcomb-informative", NORMAL_GAMMA,
+        "shape = prior.a + 0.5 * stats.n", "shape = prior.a + 0.5 * (stats.n - 1)",
+        "beta's Gamma shape a + (n - 1)/2 instead of a + n/2"),
+    PlantedBug(
+        "mu-precision-no-prior", "newcomb-informative", NORMAL_GAMMA,
+        "precision = 1.0 / s0_var + n * beta", "precision = n * beta",
+        "mu's conditional precision without the prior's 1/s0_var (the mean's numerator keeps mu0/s0_var)"),
+    PlantedBug(
+        "theta-beta-off-by-one", "diabetes", SPIKE_SLAB,
+        "ga = rng.standard_gamma(prior.a0, size)", "ga = rng.standard_gamma(prior.a0 + 1, size)",
+        "theta drawn from Beta(a0 + k + 1, b0 + D - k) instead of Beta(a0 + k, b0 + D - k)"),
+    PlantedBug(
+        "stale-mean", "newcomb-informative", NORMAL_GAMMA,
+        "_, rate = _beta_conditional(mu, n, xbar, ss, a, b)", "_, rate = _beta_conditional(mean, n, xbar, ss, a, b)",
+        "beta's rate computed at mu's conditional mean, the value before mu's draw, instead of the new draw"),
+    PlantedBug(
+        "variance-for-sd", "newcomb-informative", NORMAL_GAMMA,
+        "mu = mean + z / np.sqrt(precision)", "mu = mean + z / precision",
+        "mu's draw scaled by its conditional variance 1/p where the sd 1/sqrt(p) belongs"),
+)
+
+#: A stale-value bug measured and left out of :data:`BUGS`, because no comparison of marginal posteriors can see it:
+#: gamma drawn with the previous sweep's sigma2 (``sigma``, computed at the sweep's start).  It amounts to drawing
+#: sigma2 given the gamma of one sweep before, which changes sigma2's conditional by one term w_d^2 / v_d in ~450
+#: when an indicator flips; over 4 x 25,000 draws (seed 7) its largest |z| against the exact answer was 2.1 and every
+#: estimate within 0.03 posterior sd of exact, as the correct sampler's (largest |z| 2.1, within 0.03 sd).
+UNSEEN_BUGS = (
+    PlantedBug(
+        "stale-sigma2", "diabetes", SPIKE_SLAB,
+        "p = _expit(_slab_logit(w[j], logit_theta, sigma2, v0, v1))",
+        "p = _expit(_slab_logit(w[j], logit_theta, sigma * sigma, v0, v1))",
+        "gamma drawn with the previous sweep's sigma2 (sigma, computed at the sweep's start) instead of the new one"),
+)
+
+#: Columns of :func:`power_study`'s frame, one row per (sampler, seed).
+COLUMNS = ("bug", "problem", "seed", "verdict", "first_verdict", "stages", "max_abs_z", "quantity", "statistic",
+           "comparison", "threshold", "confirm_max_abs_z", "reasons", "seconds")
+
+#: Columns of :func:`summarise`'s frame, one row per sampler.
+SUMMARY_COLUMNS = ("bug", "problem", "seeds", "disagree", "first_disagree", "inconclusive", "agree", "median_abs_z",
+                   "catching", "catching_seeds", "median_seconds", "description")
+
+
+# -----------------------------------------------------------------------------------------------------------
+# Problems: data, exact answers and samplers (built once per process)
+# -----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Setup:
+    exact: object  # pandas.DataFrame: the exact summary
+    var_names: tuple
+    sample: object  # (module, seed, draws, chains, warmup) -> dict[str, InferenceData]
+    saturation: bool
+
+
+@functools.lru_cache(maxsize=None)
+def _setup(problem: str) -> _Setup:
+    if problem == "newcomb-informative":
+        from bayes_zoo.models import normal_gamma as ng
+        from bayes_zoo.models.datasets import load_newcomb
+
+        x = load_newcomb().arrays["x"]
+        prior = ng.NormalGammaPrior(mu0=20.0, s0_var=3.0**2, a=ng.DEFAULT_PRIOR.a, b=ng.DEFAULT_PRIOR.b)
+
+        def sample(module, seed, draws, chains, warmup):
+            return {"gibbs": module.sample(x, prior, draws=draws, chains=chains, warmup=warmup, seed=seed,
+                                           log_likelihood=False, posterior_predictive=False)}
+
+        return _Setup(ng.exact_posterior(x, prior).summary, tuple(ng.VARIABLES), sample, False)
+    if problem == "diabetes":
+        from bayes_zoo.models import spike_slab as ss
+        from bayes_zoo.models.datasets import DIABETES_FEATURES, load_diabetes
+
+        data = load_diabetes()
+        X, y, _ = ss.standardise(data.arrays["X"], data.arrays["y"])
+        names = list(DIABETES_FEATURES)
+
+        def sample(module, seed, draws, chains, warmup):
+            return {"gibbs": module.sample(X, y, ss.DEFAULT_PRIOR, draws=draws, chains=chains, warmup=warmup,
+                                           seed=seed, feature_names=names, thin=10, log_likelihood=False,
+                                           posterior_predictive=False)}
+
+        exact = ss.exact_posterior(X, y, ss.DEFAULT_PRIOR, names)
+        return _Setup(exact.summary, ("w", "sigma2", "theta", "inclusion_probability"), sample, True)
+    raise ValueError(f"problem: unknown {problem!r} (known: {sorted(PROBLEMS)})")
+
+
+@functools.lru_cache(maxsize=None)
+def bug_module(bug: PlantedBug | None, module: str | None = None):
+    """The sampler module with ``bug`` planted (a new mutant, one per process and bug), or ``module`` itself
+    when ``bug`` is None.
+
+    Raises
+    ------
+    ValueError
+        ``bug`` if it is not a :class:`PlantedBug` (or None), or its ``old`` text does not occur exactly once
+        (:func:`bayes_zoo.inference.mutation.plant`).
+    """
+    import importlib
+
+    from bayes_zoo.inference.mutation import plant
+
+    if bug is None:
+        if module is None:
+            raise ValueError("module: needed when bug is None")
+        return importlib.import_module(module)
+    if not isinstance(bug, PlantedBug):
+        raise ValueError(f"bug: expected a PlantedBug or None, got {type(bug).__name__}")
+    return plant(importlib.import_module(bug.module), bug.old, bug.new)
+
+
+def _check_bugs(bugs) -> tuple:
+    try:
+        bugs = tuple(bugs)
+    except TypeError:
+        raise ValueError(f"bugs: expected a sequence of PlantedBug, got {type(bugs).__name__}") from None
+    names = set()
+    for bug in bugs:
+        if not isinstance(bug, PlantedBug):
+            raise ValueError(f"bugs: expected PlantedBug items, got {type(bug).__name__}")
+        if bug.problem not in PROBLEMS:
+            raise ValueError(f"bugs: {bug.name!r} names an unknown problem {bug.problem!r} (known: {sorted(PROBLEMS)})")
+        if PROBLEMS[bug.problem].module != bug.module:
+            raise ValueError(f"bugs: {bug.name!r} mutates {bug.module}, but problem {bug.problem!r} runs "
+                             f"{PROBLEMS[bug.problem].module}")
+        if bug.name == CORRECT or bug.name in names:
+            raise ValueError(f"bugs: the name {bug.name!r} is reserved or repeated")
+        names.add(bug.name)
+    return bugs
+
+
+def run_once(bug: PlantedBug | None, problem: str, seed: int, *, draws: int = 1000, chains: int = 4,
+             warmup: int = 1000) -> dict:
+    """Run one sampler (``bug`` planted, or the correct one when None) on ``problem`` through the protocol.
+
+    Parameters
+    ----------
+    bug : PlantedBug or None
+    problem : str
+        Key of :data:`PROBLEMS` (must be ``bug.problem`` when ``bug`` is given).
+    seed : int
+        Root seed of the protocol's first stage.
+    draws, chains, warmup : int
+        Sampler settings of the first stage (the CLI's defaults); a confirmatory stage, when
+        :func:`bayes_zoo.inference.crossval.run_protocol` runs one, chooses its own seed and draws.
+
+    Returns
+    -------
+    dict
+        The keys of :data:`COLUMNS`: ``verdict`` of the protocol (confirmed by a second stage when the first
+        said "disagree"), ``first_verdict`` the first stage's alone, ``stages`` (1 or 2); ``max_abs_z`` the
+        first stage's largest |z| among the tests not passed by a saturation tolerance (those have no
+        meaningful z), ``quantity``, ``statistic`` and ``comparison`` of that test, ``threshold`` the first
+        stage's |z| threshold; ``confirm_max_abs_z`` the second stage's largest |z| (NaN without one);
+        ``reasons`` joined by "; "; ``seconds`` the wall-clock time of sampling and comparing, both stages
+        (a mutant's first call in a process includes numba compiling its kernels).
+
+    Raises
+    ------
+    ValueError
+        ``problem`` unknown or not ``bug``'s; ``bug`` not a PlantedBug or its text gone from the source; as
+        :func:`bayes_zoo.inference.crossval.run_protocol` for bad settings.
+    """
+    import numpy as np
+
+    from bayes_zoo.inference import crossval
+
+    if problem not in PROBLEMS:
+        raise ValueError(f"problem: unknown {problem!r} (known: {sorted(PROBLEMS)})")
+    if bug is not None and bug.problem != problem:
+        raise ValueError(f"problem: {problem!r} is not bug {bug.name!r}'s problem {bug.problem!r}")
+    setup = _setup(problem)
+    module = bug_module(bug, PROBLEMS[problem].module)
+    kwargs = {"var_names": list(setup.var_names)}
+    if setup.saturation:  # the spike-slab pair's rule-of-three tolerance, at the first stage's size
+        kwargs["saturation"] = {"inclusion_probability": 3.0 / (chains * draws)}
+
+    start = time.perf_counter()
+    cv = crossval.run_protocol(lambda s, d, c: setup.sample(module, s, d, c, warmup), seed=seed, draws=draws,
+                               chains=chains, exact=setup.exact, **kwargs)
+    seconds = time.perf_counter() - start
+
+    top = _largest_z(cv.table)
+    second = cv.confirmation
+    first_verdict = cv.verdict if second is None else _first_verdict(cv)
+    return {"bug": CORRECT if bug is None else bug.name, "problem": problem, "seed": int(seed),
+            "verdict": cv.verdict, "first_verdict": first_verdict, "stages": 1 if second is None else 2,
+            "max_abs_z": top[0], "quantity": top[1], "statistic": top[2], "comparison": top[3],
+            "threshold": float(cv.threshold),
+            "confirm_max_abs_z": float("nan") if second is None else _largest_z(second.table)[0],
+            "reasons": "; ".join(cv.reasons), "seconds": seconds}
+
+
+def _largest_z(table) -> tuple:
+    """(|z|, quantity, statistic, comparison) of the largest |z| of a protocol table, leaving out the tests passed
+    by a saturation tolerance (their z is not meaningful); NaN and empty strings when there is none."""
+    import numpy as np
+
+    if "by_atol" in table.columns:
+        table = table[~table["by_atol"].astype(bool)]
+    absz = np.abs(table["z"].to_numpy(dtype=float))
+    if not (~np.isnan(absz)).any():
+        return float("nan"), "", "", ""
+    i = int(np.nanargmax(absz))
+    row = table.iloc[i]
+    return float(absz[i]), str(row["quantity"]), str(row["statistic"]), str(row["comparison"])
+
+
+def _first_verdict(cv) -> str:
+    """The first stage's overall verdict of a confirmed cross-validation (its comparisons' ``first_verdict``)."""
+    comparisons = cv.comparisons
+    if "first_verdict" not in comparisons.columns:
+        return ""
+    verdicts = set(comparisons.loc[comparisons["advisory"] == "", "first_verdict"])
+    return "disagree" if "disagree" in verdicts else "inconclusive" if "inconclusive" in verdicts else "agree"
+
+
+def power_study(bugs=BUGS, seeds=range(100), *, draws: int = 1000, chains: int = 4, warmup: int = 1000,
+                correct: bool = True, n_jobs: int = 1, progress=None):
+    """Run every planted bug, and the correct samplers, over ``seeds`` through the protocol.
+
+    Parameters
+    ----------
+    bugs : sequence of PlantedBug
+        Default :data:`BUGS`.  Each ``old`` must occur exactly once in its module (else ``ValueError``).
+    seeds : iterable of int
+        Root seeds, each 0 <= seed < 2**63, distinct; default 0..99.
+    draws, chains, warmup : int
+        First-stage settings; default the CLI's (:class:`bayes_zoo.registry.RunSettings`): 4 x 1000 after 1000.
+    correct : bool
+        Also run the unmutated sampler of every problem the bugs use (rows with ``bug == "correct"``).
+    n_jobs : int
+        joblib processes over (sampler, seed) tasks (-1: all CPUs); 1 runs in this process.  Each process
+        plants its own mutants and compiles their kernels once.
+    progress : callable, optional
+        ``progress(done, total)`` after each task (``n_jobs == 1`` only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (sampler, seed), columns :data:`COLUMNS` (see :func:`run_once`).  ``attrs``: ``draws``,
+        ``chains``, ``warmup``, ``protocol`` (``"run_protocol"``),
+        ``wall_seconds`` (the whole study), ``n_jobs``, ``descriptions`` (bug name -> description).
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, before any sampling: ``bugs`` not PlantedBugs, with unknown problems, repeated
+        names or text that no longer occurs exactly once; ``seeds`` empty, repeated or not valid seeds;
+        ``draws``, ``chains`` < 1, ``warmup`` < 0; ``n_jobs`` 0 or not an integer.
+    """
+    import pandas as pd
+
+    from bayes_zoo.models.checks import nonnegative_int, positive_int
+    from bayes_zoo.models.checks import seed as check_seed
+
+    bugs = _check_bugs(bugs)
+    try:
+        seeds = [check_seed(s, "seeds") for s in seeds]
+    except TypeError:
+        raise ValueError(f"seeds: expected an iterable of integers, got {type(seeds).__name__}") from None
+    if not seeds:
+        raise ValueError("seeds: is empty")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError("seeds: holds repeated seeds")
+    draws, chains = positive_int(draws, "draws"), positive_int(chains, "chains")
+    warmup = nonnegative_int(warmup, "warmup")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise ValueError(f"n_jobs: expected a non-zero integer, got {n_jobs!r}")
+    if not bugs and not correct:
+        raise ValueError("bugs: is empty and correct is False: nothing to run")
+    for bug in bugs:  # fails now, not after hours, if a bug's line no longer exists
+        bug_module(bug)
+
+    samplers = [(bug, bug.problem) for bug in bugs]
+    if correct:
+        problems = dict.fromkeys(b.problem for b in bugs) if bugs else dict.fromkeys(PROBLEMS)
+        samplers += [(None, p) for p in problems]
+    tasks = [(bug, problem, s) for bug, problem in samplers for s in seeds]
+    settings = {"draws": draws, "chains": chains, "warmup": warmup}
+
+    start = time.perf_counter()
+    if n_jobs == 1:
+        rows = []
+        for i, (bug, problem, s) in enumerate(tasks):
+            rows.append(run_once(bug, problem, s, **settings))
+            if progress is not None:
+                progress(i + 1, len(tasks))
+    else:
+        from joblib import Parallel, delayed
+
+        rows = Parallel(n_jobs=n_jobs)(delayed(run_once)(bug, problem, s, **settings) for bug, problem, s in tasks)
+    wall = time.perf_counter() - start
+
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame.attrs.update(settings, protocol="run_protocol", wall_seconds=wall, n_jobs=n_jobs,
+                       descriptions={**{b.name: b.description for b in bugs}, CORRECT: "the sampler as written"})
+    return frame
+
+
+def summarise(frame):
+    """One row per sampler of a :func:`power_study` frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SUMMARY_COLUMNS`: ``seeds`` run; ``disagree``, ``inconclusive``, ``agree`` counts of
+        the protocol's verdict; ``first_disagree`` the seeds whose first stage alone said "disagree";
+        ``median_abs_z`` the median over seeds of the largest |z|; ``catching`` the (quantity, statistic) that
+        has the largest |z| most often among the seeds declared "disagree" (``""`` if none), and
+        ``catching_seeds`` how often; ``median_seconds`` per seed; ``description``.  Rows in the frame's
+        order of samplers; ``attrs`` copied from the frame.
+
+    Raises
+    ------
+    ValueError
+        ``frame`` if it lacks a column of :data:`COLUMNS`.
+    """
+    import pandas as pd
+
+    missing = [c for c in COLUMNS if c not in getattr(frame, "columns", ())]
+    if missing:
+        raise ValueError(f"frame: missing columns {missing} (expected power_study's)")
+    descriptions = frame.attrs.get("descriptions", {})
+    rows = []
+    for (bug, problem), sub in frame.groupby(["bug", "problem"], sort=False):
+        caught = sub[sub["verdict"] == "disagree"]
+        labels = (caught["quantity"] + " " + caught["statistic"]).value_counts()
+        rows.append({
+            "bug": bug, "problem": problem, "seeds": len(sub),
+            "disagree": int((sub["verdict"] == "disagree").sum()),
+            "first_disagree": int((sub["first_verdict"] == "disagree").sum()),
+            "inconclusive": int((sub["verdict"] == "inconclusive").sum()),
+            "agree": int((sub["verdict"] == "agree").sum()),
+            "median_abs_z": float(sub["max_abs_z"].median()),
+            "catching": str(labels.index[0]) if len(labels) else "",
+            "catching_seeds": int(labels.iloc[0]) if len(labels) else 0,
+            "median_seconds": float(sub["seconds"].median()),
+            "description": descriptions.get(bug, ""),
+        })
+    out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    out.attrs.update(frame.attrs)
+    return out
+
+
+def _z_text(z: float) -> str:
+    if z != z:
+        return "n/a"
+    return "inf" if z == float("inf") else f"{z:.3g}" if z < 100 else f"{z:,.0f}"
+
+
+def markdown(summary) -> str:
+    """The summary as a markdown table (what ``python -m bayes_zoo.studies power`` prints), with a header line
+    giving the settings and protocol from ``summary.attrs``."""
+    a = summary.attrs
+    lines = [
+        f"Power study: {a.get('chains', '?')} chains x {a.get('draws', '?')} draws after {a.get('warmup', '?')} "
+        f"warm-up per first stage, protocol `crossval.{a.get('protocol', '?')}`; "
+        f"{a.get('wall_seconds', float('nan')):.0f} s in all ({a.get('n_jobs', '?')} process(es)).",
+        "",
+        "| sampler | problem | \"disagree\" | first stage \"disagree\" | inconclusive | median largest \\|z\\| "
+        "(first stage) | caught most often by | what the bug does |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in summary.itertuples(index=False):
+        caught = f"{r.catching} ({r.catching_seeds} of {r.disagree})" if r.catching else "—"
+        lines.append(f"| {r.bug} | {r.problem} | {r.disagree} / {r.seeds} | {r.first_disagree} | {r.inconclusive} | "
+                     f"{_z_text(r.median_abs_z)} | {caught} | {r.description} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """``python -m bayes_zoo.studies power [--seeds N] [--draws D] [--chains C] [--warmup W] [--jobs J]
+    [--bug NAME ...] [--no-correct] [--csv PATH]``: run the power study and print its markdown table.
+
+    Returns 0 when every planted bug run is declared "disagree" in at least :data:`MIN_POWER` of its seeds,
+    else 1; 2 for bad usage.
+    """
+    parser = argparse.ArgumentParser(prog="python -m bayes_zoo.studies", allow_abbrev=False,
+                                     description="Studies of the cross-validation protocol.")
+    sub = parser.add_subparsers(dest="study", required=True)
+    power = sub.add_parser("power", allow_abbrev=False, help="planted bugs caught at default settings")
+    power.add_argument("--seeds", type=int, default=100, help="seeds 0..N-1 per sampler (default 100)")
+    power.add_argument("--draws", type=int, default=1000, help="draws per chain (default 1000)")
+    power.add_argument("--chains", type=int, default=4, help="chains (default 4)")
+    power.add_argument("--warmup", type=int, default=1000, help="warm-up sweeps per chain (default 1000)")
+    power.add_argument("--jobs", type=int, default=1, help="joblib processes (default 1)")
+    power.add_argument("--bug", action="append", choices=[b.name for b in BUGS],
+                       help="run only this bug (repeatable; default all)")
+    power.add_argument("--no-correct", action="store_true", help="skip the correct samplers")
+    power.add_argument("--csv", help="also write the per-seed rows to this CSV file")
+    args = parser.parse_args(argv)
+
+    import bayes_zoo
+
+    bayes_zoo.configure()
+    bugs = [b for b in BUGS if args.bug is None or b.name in args.bug]
+    if args.seeds < 1:
+        parser.error("--seeds: must be >= 1")
+    try:
+        frame = power_study(bugs, range(args.seeds), draws=args.draws, chains=args.chains, warmup=args.warmup,
+                            correct=not args.no_correct, n_jobs=args.jobs)
+    except ValueError as err:
+        parser.error(str(err))
+    summary = summarise(frame)
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+    print(markdown(summary))
+    caught = summary[summary["bug"] != CORRECT]
+    return 0 if (caught["disagree"] >= MIN_POWER * caught["seeds"]).all() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -98,7 +98,7 @@ def parse_settings(description: str, argv, *, helps: dict[str, str], full: dict[
     ``--quick`` takes the sizes from ``quick``, otherwise from ``full``; a size given explicitly wins.  Sizes
     must be >= 1, those in ``zero_ok`` >= 0 (argparse exits with status 2 otherwise).
     """
-    p = argparse.ArgumentParser(description=description)
+    p = argparse.ArgumentParser(description=description, allow_abbrev=False)
     for key, text in helps.items():
         p.add_argument(f"--{key.replace('_', '-')}", type=int, help=f"{text} (default {full[key]:,})")
     p.add_argument("--seed", type=int, default=0, help="root seed of every sampler (default 0)")

@@ -143,7 +143,7 @@ def _settings(pair, args, progress):
 def _pair_options(pair, args) -> dict:
     if pair.add_arguments is None or args.problem == "all":
         return {}
-    probe = argparse.ArgumentParser(add_help=False)
+    probe = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pair.add_arguments(probe)
     return {a.dest: getattr(args, a.dest) for a in probe._actions if a.dest != "help"}
 

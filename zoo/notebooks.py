@@ -79,7 +79,7 @@ def execute_notebook(path, *, quick: bool, in_place: bool = False, timeout: int 
 
 def main(argv=None) -> int:
     """Command-line entry: ``python -m bayes_zoo.notebooks [--quick] [--in-place] NOTEBOOK...``."""
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(allow_abbrev=False,
         prog="python -m bayes_zoo.notebooks",
         description="Execute teaching notebooks: in place at full size, or at --quick size into a temporary copy.",
     )

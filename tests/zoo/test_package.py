@@ -72,3 +72,16 @@ def test_the_first_names_a_user_needs_are_at_the_top():
     assert bayes_zoo.run_sbc is sbc.run_sbc and bayes_zoo.SBCProblem is sbc.SBCProblem
     assert bayes_zoo.__version__ == __import__("importlib.metadata").metadata.version("bayes-zoo")
     assert set(bayes_zoo.__all__) <= set(dir(bayes_zoo))
+
+
+def test_every_argument_parser_refuses_abbreviated_options():
+    # Caught: a parser made without allow_abbrev=False (`--draw 100` silently read as `--draws`, issue 13).
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sources = [p for d in ("zoo", "models", "inference", "active_learning", "benchmarks") for p in (root / d).rglob("*.py")]
+    calls = [(p.name, m.group(0)) for p in sources
+             for m in re.finditer(r"(ArgumentParser|add_parser)\((?:[^()]|\([^()]*\))*\)", p.read_text())]
+    assert len(calls) >= 8  # the scan sees the CLI's parsers
+    assert [c for c in calls if "allow_abbrev=False" not in c[1]] == []

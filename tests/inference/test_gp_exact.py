@@ -458,3 +458,79 @@ def test_nuts_over_latent_f_agrees_with_the_closed_form_on_ard_inputs_at_full_si
     idata = sample_nuts(build_latent_model(X, y, hyper), draws=1000, tune=1000, chains=4, seed=2)
     result = compare({"nuts": idata}, _closed_form_table(X, y, hyper), var_names=["f"])
     assert result.verdict == "agree", result.reasons
+
+
+# --------------------------------------------------------------------------------------------------------
+# Why each run stopped; stationarity without the analytic gradient
+# --------------------------------------------------------------------------------------------------------
+
+
+def plant(monkeypatch, module, name, old, new):
+    """Replace ``module.name`` (a function) by its source with ``old`` (one occurrence) replaced by ``new``:
+    a planted one-line bug, undone by ``monkeypatch``."""
+    import inspect
+    import textwrap
+
+    source = textwrap.dedent(inspect.getsource(getattr(module, name)))
+    assert source.count(old) == 1, f"{old!r} not once in {name}"
+    namespace = dict(vars(module))
+    exec(source.replace(old, new), namespace)
+    monkeypatch.setattr(module, name, namespace[name])
+
+
+@pytest.mark.parametrize("status, message, stopped", [
+    (0, "CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH", "converged"),
+    (1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT", "iteration limit"),
+    (1, "STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS LIMIT", "evaluation limit"),
+    (2, "ABNORMAL: ", "line-search failure"),
+    (2, "WARNING: ROUNDING ERRORS PREVENT PROGRESS", "abnormal: WARNING: ROUNDING ERRORS PREVENT PROGRESS"),
+])
+def test_stop_reason_reads_scipy_status_and_message(status, message, stopped):
+    from scipy.optimize import OptimizeResult
+
+    assert exact.stop_reason(OptimizeResult(status=status, message=message)) == stopped
+
+
+def test_stop_reason_refuses_what_is_not_an_lbfgsb_result():
+    with pytest.raises(ValueError, match="^result:"):
+        exact.stop_reason(object())
+
+
+def test_type2_ml_records_why_each_run_stopped_and_flags_runs_cut_short_by_the_limit(data, type2):
+    assert [r.stopped for r in type2.restarts] == ["converged"] * 5 and type2.at_limit == ()
+    assert list(type2.table()["stopped"]) == ["converged"] * 5
+    short = exact.fit_type2_ml(*data, HYPER, restarts=2, seed=3, maxiter=2)
+    assert [(r.stopped, r.status, r.iterations) for r in short.restarts] == [("iteration limit", 1, 2)] * 3
+    assert short.at_limit == (0, 1, 2)
+    assert "**Runs 0, 1, 2 stopped at limits" in exact.stops_markdown(
+        "Type-II ML", [r.stopped for r in short.restarts], [r.iterations for r in short.restarts])
+    assert "stopped at" not in exact.stops_markdown("Type-II ML", ["converged"] * 2, [10, 12])
+
+
+def test_type2_ml_optimum_is_stationary_by_central_differences(data, type2):
+    st = exact.stationarity(*data, type2)
+    assert st.ok and st.norm < 1e-5 and st.names == ("log_eta", "log_lengthscale", "log_sigma")
+
+
+def test_stationarity_projects_out_a_gradient_that_pushes_against_a_bound(data):
+    # sigma held near its lower bound: the log ML would rise by lowering it further, which the box forbids
+    bounds = exact.Type2MLBounds(eta=(0.1, 10.0), lengthscale=(0.1, 10.0), sigma=(0.5, 5.0))
+    fit = exact.fit_type2_ml(*data, GPHyperparameters(1.0, 1.0, 0.6), restarts=0, bounds=bounds)
+    st = exact.stationarity(*data, fit)
+    assert fit.hyper.sigma == pytest.approx(0.5) and st.gradient[-1] < -0.1 and st.projected[-1] == 0.0 and st.ok
+
+
+def test_a_term_dropped_from_the_analytic_gradient_fails_stationarity(monkeypatch, data):
+    # The lengthscale's derivative without its -C^-1 term: L-BFGS-B follows it to where it, not the log ML, is flat.
+    plant(monkeypatch, exact, "_value_and_grad", 'np.einsum("ij,ijd->d", WK, sq)',
+          'np.einsum("ij,ijd->d", np.outer(gp.alpha, gp.alpha) * K, sq)')
+    fit = exact.fit_type2_ml(*data, HYPER, restarts=4, seed=3)
+    st = exact.stationarity(*data, fit)
+    assert not st.ok and st.norm > 100 * st.tolerance
+
+
+@pytest.mark.parametrize("kwargs, name", [({"step": 0.0}, "step"), ({"tolerance": -1.0}, "tolerance"),
+                                          ({"fit": "best"}, "fit")])
+def test_bad_stationarity_arguments_raise_naming_them(data, type2, kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        exact.stationarity(*data, **({"fit": type2} | kwargs))

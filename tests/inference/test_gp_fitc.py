@@ -394,3 +394,82 @@ def test_predict_rejects_inputs_of_the_wrong_dimension_naming_them():
     post = fitc.posterior(X, y, _pseudo_inputs(), HYPER_ARD)
     with pytest.raises(ValueError, match="^X_new:"):
         fitc.predict(post, np.zeros((3, 3)))
+
+
+# ------------------------------------------------------------------ why runs stop; convergence; stationarity
+
+
+def plant(monkeypatch, module, name, old, new):
+    """Replace ``module.name`` (a function) by its source with ``old`` (one occurrence) replaced by ``new``:
+    a planted one-line bug, undone by ``monkeypatch``."""
+    import inspect
+    import textwrap
+
+    source = textwrap.dedent(inspect.getsource(getattr(module, name)))
+    assert source.count(old) == 1, f"{old!r} not once in {name}"
+    namespace = dict(vars(module))
+    exec(source.replace(old, new), namespace)
+    monkeypatch.setattr(module, name, namespace[name])
+
+
+def _snelson():
+    data = load_snelson().arrays
+    return data["X"], data["y"]
+
+
+#: The exact GP's type-II ML hyperparameters on Snelson's data (the sparse-gp pair's start, seed 0).
+SNELSON_HYPER = GPHyperparameters(eta=0.8770196917925519, lengthscale=0.6123425603272309, sigma=0.2822182207925867)
+
+
+def test_optimise_records_why_each_run_stopped_and_which_were_cut_short(small_fit):
+    *_, fit = small_fit
+    assert all(r.stopped == ("iteration limit" if r.nit == 60 else "converged") for r in fit.runs)
+    assert fit.at_limit == tuple(i for i, r in enumerate(fit.runs) if r.nit == 60)
+    X, y = _data(n=40, dims=1, seed=6)
+    short = fitc.optimise(X, y, np.linspace(0.5, 3.5, 4), GPHyperparameters(1.0, 1.0, 0.5), restarts=1, maxiter=1)
+    assert [(r.stopped, r.status) for r in short.runs] == [("iteration limit", 1)] * 2 and short.at_limit == (0, 1)
+    assert list(short.table()["stopped"]) == ["iteration limit"] * 2
+
+
+def test_optimise_at_defaults_converges_on_snelson_with_15_pseudo_inputs_whatever_the_blas_threads():
+    # The issue: every run stopped at the old 500-iteration limit, at -51.90 with one BLAS thread, -51.43 with
+    # the default threads.
+    from threadpoolctl import threadpool_limits
+
+    X, y = _snelson()
+    Z0 = np.linspace(X.min(), X.max(), 15)
+    fits = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            fits.append(fitc.optimise(X, y, Z0, SNELSON_HYPER))
+    for fit in fits:
+        assert fit.at_limit == () and all(r.stopped == "converged" for r in fit.runs)
+    assert abs(fits[0].log_ml - fits[1].log_ml) <= 1e-6
+    assert fits[0].log_ml > -49.7  # converged: -49.680 (the old default stopped at -51.57 on this start)
+
+
+@pytest.fixture(scope="module")
+def snelson_fit():
+    X, y = _snelson()
+    return fitc.optimise(X, y, np.linspace(X.min(), X.max(), 10), SNELSON_HYPER, restarts=0)
+
+
+def test_polish_without_the_analytic_gradient_gains_nothing_at_the_optimum(snelson_fit):
+    polished = fitc.polish(*_snelson(), snelson_fit)
+    assert polished.ok and 0.0 <= polished.gain < 1e-6 and polished.log_ml_start == snelson_fit.log_ml
+
+
+def test_a_term_dropped_from_the_analytic_gradient_is_caught_by_the_polish(monkeypatch):
+    # d/dZ without K_uu's part (H_u Z): L-BFGS-B stops where the wrong gradient leads, not at a maximum.
+    plant(monkeypatch, fitc, "_log_ml_and_grad", "- HX - HuZ)", "- HX)")
+    X, y = _snelson()
+    fit = fitc.optimise(X, y, np.linspace(X.min(), X.max(), 10), SNELSON_HYPER, restarts=0)
+    polished = fitc.polish(X, y, fit)
+    assert not polished.ok and polished.gain > 100 * polished.tolerance
+
+
+@pytest.mark.parametrize("kwargs, name", [({"maxiter": 0}, "maxiter"), ({"tolerance": 0.0}, "tolerance"),
+                                          ({"fit": None}, "fit")])
+def test_bad_polish_arguments_raise_naming_them(snelson_fit, kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        fitc.polish(*_snelson(), **({"fit": snelson_fit} | kwargs))

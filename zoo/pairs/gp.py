@@ -16,8 +16,15 @@ On a simulated 1-D data set with a known true function (:func:`bayes_zoo.models.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bayes_zoo.registry import Pair, PairOutcome, RunSettings, register
+
+if TYPE_CHECKING:
+    import arviz as az
+    import pandas as pd
 
 NAME = "gp"
 TITLE = "Gaussian-process regression, squared-exponential kernel (simulated 1-D data)"
@@ -60,6 +67,113 @@ def check_options(*, lengthscales: str = ",".join(map(str, LENGTHSCALES)), n_tra
                    f"matrices)")
 
 
+@dataclass(frozen=True)
+class _Setup:
+    """What the pair computes once per data seed, before any sampler: the data, type-II ML and the exact
+    reference of f at the training inputs (shared by :func:`run`, its ``rerun`` and :func:`latent_comparison`)."""
+
+    data: Any  # bayes_zoo.models.datasets.Dataset
+    init: Any  # GPHyperparameters, type-II ML's given start
+    ml: Any  # exact.Type2MLResult
+    jitter: float
+    reference: "pd.DataFrame"
+
+    @property
+    def X(self):
+        return self.data.arrays["X"]
+
+    @property
+    def y(self):
+        return self.data.arrays["y"]
+
+    @property
+    def hyper(self):
+        return self.ml.hyper
+
+
+def _setup(seed: int, n_train: int) -> _Setup:
+    """Simulate the data (:func:`bayes_zoo.models.gp.simulate` ``(seed, n_train)``), fit type-II ML (given start
+    eta = sd(y), ell = range(X) / 5, sigma = sd(y) / 5, and 4 random restarts from ``seed``) and compute the
+    exact posterior of f at the training inputs at those hyperparameters and PyMC's jitter."""
+    import numpy as np
+
+    from bayes_zoo.inference.gp import exact
+    from bayes_zoo.models import gp as gpm
+
+    data = gpm.simulate(seed, n_train=n_train)
+    X, y = data.arrays["X"], data.arrays["y"]
+    init = gpm.GPHyperparameters(eta=float(np.std(y)), lengthscale=float(np.ptp(X)) / 5, sigma=float(np.std(y)) / 5)
+    ml = exact.fit_type2_ml(X, y, init, restarts=4, seed=seed)
+    jitter = gpm.PYMC_JITTER
+    reference = exact.exact_summary(exact.posterior(X, y, ml.hyper, jitter=jitter))
+    return _Setup(data, init, ml, jitter, reference)
+
+
+def _sample_latent(setup: _Setup, *, seed: int, draws: int, chains: int, warmup: int) -> "az.InferenceData":
+    """NUTS over f (``gp.Latent`` at ``setup``'s type-II ML hyperparameters and jitter): the one code path of
+    the pair's ``latent`` result, its confirmatory rerun and :func:`latent_comparison`."""
+    from bayes_zoo.inference import nuts
+    from bayes_zoo.models import gp as gpm
+
+    return nuts.sample_nuts(gpm.build_latent_model(setup.X, setup.y, setup.hyper, jitter=setup.jitter), draws=draws,
+                            tune=warmup, chains=chains, seed=seed)
+
+
+def _rerun(setup: _Setup, settings: RunSettings) -> dict:
+    """``PairOutcome.rerun``: the ``latent`` NUTS run again under ``settings`` (its seed, draws, chains and
+    warm-up), at the first run's hyperparameters, against the same reference (no new type-II ML fit)."""
+    return {"latent": _sample_latent(setup, seed=settings.seed, draws=settings.draws, chains=settings.chains,
+                                     warmup=settings.warmup)}
+
+
+def latent_comparison(n_train: int = 40, *, seed: int = 0
+                      ) -> tuple[Callable[[int, int, int], dict], "pd.DataFrame"]:
+    """The pair's statistical comparison, set up once for repeated runs (a false-alarm study).
+
+    Simulates the data and fits type-II ML once, exactly as ``bayes-zoo compare gp --seed SEED --n-train
+    N_TRAIN`` does, and returns a sampler and the closed-form reference that the pair compares it with
+    (``crossval.compare({"latent": ...}, exact, var_names=["f"])``).
+
+    Parameters
+    ----------
+    n_train : int >= 3
+        Simulated training points (the pair's ``--n-train``; default 40, the pair's).
+    seed : int
+        The data and type-II ML seed (the pair's ``--seed``; default 0).  The sampler's seed is ``sample``'s.
+
+    Returns
+    -------
+    sample : callable
+        ``sample(seed, draws, chains) -> {"latent": arviz.InferenceData}``: NUTS over f (``gp.Latent``) at the
+        fitted hyperparameters, through the same function as the pair's ``latent`` result, with ``draws``
+        kept draws and ``draws`` tuning steps per chain (the pair's default: ``--warmup`` defaults to 1,000 =
+        ``--draws``, and ``--quick`` has 500 and 500) and PyMC seeded by ``seed``.  Each call builds and
+        compiles the PyMC model afresh, as the pair does.  Raises ``ValueError`` naming ``seed``, ``draws``
+        or ``chains`` for a bad value, before any work.
+    exact : pandas.DataFrame
+        Index ``f[0] .. f[n_train - 1]``; columns ``mean``, ``sd``, ``q05``, ``q95`` of the exact Gaussian
+        posterior of f at the training inputs (:func:`bayes_zoo.inference.gp.exact.exact_summary`).
+
+    Raises
+    ------
+    ValueError
+        Naming ``n_train`` (< 3, or too large for memory) or ``seed``.
+    """
+    from bayes_zoo.models.checks import positive_int
+    from bayes_zoo.models.checks import seed as check_seed
+
+    check_options(n_train=n_train)
+    setup = _setup(check_seed(seed, "seed"), n_train)
+
+    def sample(seed: int, draws: int, chains: int) -> dict:
+        seed = check_seed(seed, "seed")
+        draws = positive_int(draws, "draws")
+        chains = positive_int(chains, "chains")
+        return {"latent": _sample_latent(setup, seed=seed, draws=draws, chains=chains, warmup=draws)}
+
+    return sample, setup.reference
+
+
 def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSCALES)),
         n_train: int = 40) -> PairOutcome:
     """Type-II ML, identities against PyMC, NUTS over f vs the closed form, NUTS over the hyperparameters,
@@ -82,10 +196,7 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
         ``posterior_predictive`` of ``y`` (dims ``(chain, draw, obs)``); the cross-validation of ``latent``
         against the closed form; the identities; the study's figure.
     """
-    import dataclasses
-
-    import numpy as np
-    import pandas as pd
+    from functools import partial
 
     from bayes_zoo.inference import crossval, diagnostics, nuts
     from bayes_zoo.inference.gp import exact, study
@@ -94,14 +205,11 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
 
     check_options(lengthscales=lengthscales, n_train=n_train)
     ells = _parse_lengthscales(lengthscales)
-    data = gpm.simulate(settings.seed, n_train=n_train)
-    X, y, X_test, f_test = data.arrays["X"], data.arrays["y"], data.arrays["X_test"], data.arrays["f_test"]
-
     settings.progress("type-II maximum likelihood")
-    init = gpm.GPHyperparameters(eta=float(np.std(y)), lengthscale=float(np.ptp(X)) / 5, sigma=float(np.std(y)) / 5)
-    ml = exact.fit_type2_ml(X, y, init, restarts=4, seed=settings.seed)
-    hyper = ml.hyper
-    jitter = gpm.PYMC_JITTER
+    setup = _setup(settings.seed, n_train)
+    data, init, ml, hyper, jitter = setup.data, setup.init, setup.ml, setup.hyper, setup.jitter
+    X, y, X_test, f_test = data.arrays["X"], data.arrays["y"], data.arrays["X_test"], data.arrays["f_test"]
+    stationary = exact.stationarity(X, y, ml)
 
     settings.progress("identities against PyMC gp.Marginal")
     gp_post = exact.posterior(X, y, hyper, jitter=jitter)
@@ -113,12 +221,13 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
         crossval.identity("log marginal likelihood: ours vs gp.Marginal's logp",
                           exact.log_marginal_likelihood(X, y, hyper, jitter=jitter),
                           gpm.pymc_marginal_log_likelihood(X, y, hyper, jitter=jitter), relative=True),
+        _stationarity_identity(stationary),
     ])
 
     settings.progress("PyMC / NUTS over f (gp.Latent)")
-    latent = nuts.sample_nuts(gpm.build_latent_model(X, y, hyper, jitter=jitter), draws=settings.draws,
-                              tune=settings.warmup, chains=settings.chains, seed=settings.seed)
-    reference = exact.exact_summary(exact.posterior(X, y, hyper, jitter=jitter))
+    latent = _sample_latent(setup, seed=settings.seed, draws=settings.draws, chains=settings.chains,
+                            warmup=settings.warmup)
+    reference = setup.reference
     cv = crossval.compare({"latent": latent}, reference, var_names=["f"])
 
     settings.progress("PyMC / NUTS over the hyperparameters (gp.Marginal)")
@@ -132,6 +241,10 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
                                 chains=m_chains, seed=settings.seed)
     marginal = _with_loo_log_likelihood(marginal, X, y, jitter)
     placement = _placement(marginal, hyper)
+    marginal_diag = diagnostics.diagnose(marginal, list(HYPER_NAMES), name="marginal")
+    advisory_why = (f"NUTS over the hyperparameters ({', '.join(HYPER_NAMES)}; {marginal_diag.chains} chains x "
+                    f"{marginal_diag.draws} draws) only places the type-II ML mode in their posterior (posterior CDF "
+                    "at the mode); no exact posterior of the hyperparameters exists to compare it with")
 
     settings.progress("lengthscale study")
     scored = study.lengthscale_study(X, y, X_test, f_test, hyper, [*ells, hyper.lengthscale])  # last: type-II ML
@@ -160,7 +273,8 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
         f"Hyperparameter priors (`gp.Marginal` run): {prior.describe()}.",
     ]
     sections = {
-        "Type-II ML against the NUTS posterior of the hyperparameters": _placement_markdown(placement, ml),
+        "Type-II ML against the NUTS posterior of the hyperparameters": _placement_markdown(placement, ml,
+                                                                                            marginal_diag),
         "The lengthscale study": _study_markdown(table, ml_row, hyper),
     }
     notes = [
@@ -169,7 +283,42 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
         "Gaussian posterior in closed form: mean, sd and 5%/95% quantiles of every f_i.",
     ]
     results = {"latent": latent, "marginal": marginal}
-    return PairOutcome(NAME, TITLE, results, cv, reference, facts, figures, notes, sections, checks)
+    return PairOutcome(NAME, TITLE, results, cv, reference, facts, figures, notes, sections, checks,
+                       rerun=partial(_rerun, setup), advisory_runs={"marginal": advisory_why})
+
+
+def _stationarity_identity(st) -> dict:
+    """The pair's identity row (:func:`bayes_zoo.inference.crossval.identity`) for
+    :func:`bayes_zoo.inference.gp.exact.stationarity`'s result ``st``: its norm against 0 within its tolerance."""
+    from bayes_zoo.inference import crossval
+
+    return crossval.identity(
+        f"type-II ML optimum is stationary: norm of the gradient of the log marginal likelihood in "
+        f"({', '.join(st.names)}) by central differences (h = {st.step:g}; not the analytic gradient the "
+        "optimiser followed) vs 0", st.norm, 0.0, tol=st.tolerance)
+
+
+def _marginal_diagnostics_markdown(diag) -> str:
+    """The hyperparameter run's R-hat, ESS and divergences (``diag``: :func:`bayes_zoo.inference.diagnostics.diagnose`
+    on ``marginal``), with a flag when they fail the zoo's thresholds."""
+    from bayes_zoo.inference.diagnostics import ESS_MIN, RHAT_MAX
+
+    t = diag.table
+    worst_rhat, low_bulk, low_tail = t["r_hat"].idxmax(), t["ess_bulk"].idxmin(), t["ess_tail"].idxmin()
+    text = (f"Diagnostics of the hyperparameter run ({diag.chains} chains x {diag.draws} draws): largest R-hat "
+            f"{t.loc[worst_rhat, 'r_hat']:.4g} ({worst_rhat}), smallest bulk ESS {t.loc[low_bulk, 'ess_bulk']:.0f} "
+            f"({low_bulk}), smallest tail ESS {t.loc[low_tail, 'ess_tail']:.0f} ({low_tail}), "
+            f"{'no' if not diag.divergences else diag.divergences} divergent transition"
+            f"{'' if diag.divergences == 1 else 's'}.")
+    problems = list(diag.untrusted) + list(diag.failures) + list(diag.low_ess)
+    if problems:
+        text += (f"  **These draws fail the zoo's thresholds (R-hat <= {RHAT_MAX:g}, bulk and tail ESS >= {ESS_MIN:g}, "
+                 "no divergences): " + "; ".join(problems) + ".  The placement above rests on them: read it as "
+                 "indicative only; the run is advisory and does not enter the verdict.**")
+    else:
+        text += (f"  They pass the zoo's thresholds (R-hat <= {RHAT_MAX:g}, bulk and tail ESS >= {ESS_MIN:g}, no "
+                 "divergences).")
+    return text
 
 
 def _with_loo_log_likelihood(marginal, X, y, jitter):
@@ -221,13 +370,19 @@ def _placement(marginal, hyper) -> "pd.DataFrame":
     return pd.DataFrame(rows)
 
 
-def _placement_markdown(placement, ml) -> str:
+def _placement_markdown(placement, ml, marginal_diag) -> str:
+    from bayes_zoo.inference.gp import exact
+
     return (
         "Type-II ML maximises p(y | eta, ell, sigma); NUTS samples p(eta, ell, sigma | y) under the priors "
         "above.  With weak priors the mode should sit inside the bulk of the posterior: a posterior CDF near "
         "0 or 1 means the prior pulls, or the likelihood is flat in that direction.\n\n"
         + placement.to_markdown(index=False, floatfmt=".4g")
-        + "\n\nType-II ML runs:\n\n" + ml.table().reset_index().to_markdown(index=False, floatfmt=".4g")
+        + "\n\n" + _marginal_diagnostics_markdown(marginal_diag)
+        + "\n\nType-II ML runs (`stopped`: why L-BFGS-B stopped, from SciPy's status and message):\n\n"
+        + ml.table().reset_index().to_markdown(index=False, floatfmt=".4g")
+        + "\n\n" + exact.stops_markdown("Type-II ML", [r.stopped for r in ml.restarts],
+                                          [r.iterations for r in ml.restarts])
     )
 
 

@@ -71,6 +71,7 @@ def run(settings: RunSettings, *, inducing: int = 10, restarts: int = 4) -> Pair
     init = gpm.GPHyperparameters(eta=float(np.std(y)), lengthscale=float(np.ptp(X)) / 10, sigma=float(np.std(y)) / 4)
     ml = exact.fit_type2_ml(X, y, init, restarts=2, seed=settings.seed)
     hyper = ml.hyper
+    stationary = exact.stationarity(X, y, ml)
     exact_post = exact.posterior(X, y, hyper)
     exact_mean, exact_var = exact.predict(exact_post, X_test)
 
@@ -91,7 +92,7 @@ def run(settings: RunSettings, *, inducing: int = 10, restarts: int = 4) -> Pair
     pm_mean, pm_var = sparse_gp.pymc_approx_predict(X, y, Z0, X_test, hyper, approx="FITC", jitter=jitter)
     post0 = fitc.posterior(X, y, Z0, hyper, jitter=jitter)
     mean0, var0 = fitc.predict(post0, X_test)
-    checks = crossval.identities([
+    rows = [
         crossval.identity(f"Z = X ({len(sub)} inputs): FITC log marginal likelihood vs the exact GP's", zx_lml,
                           exact.log_marginal_likelihood(Xs, ys, hyper), relative=True),
         crossval.identity(f"Z = X ({len(sub)} inputs): FITC predictive mean vs the exact GP's (301 test inputs)",
@@ -101,10 +102,22 @@ def run(settings: RunSettings, *, inducing: int = 10, restarts: int = 4) -> Pair
                           fitc.log_marginal_likelihood(X, y, Z0, hyper, jitter=jitter), pm_lml, relative=True),
         crossval.identity(f"M = {inducing}: our FITC predictive mean vs MarginalApprox.predict", mean0, pm_mean),
         crossval.identity(f"M = {inducing}: our FITC predictive variance vs MarginalApprox.predict", var0, pm_var),
-    ])
+        crossval.identity(
+            f"exact GP's type-II ML optimum is stationary: norm of the gradient of the log marginal likelihood in "
+            f"({', '.join(stationary.names)}) by central differences (h = {stationary.step:g}; not the analytic "
+            "gradient the optimiser followed) vs 0", stationary.norm, 0.0, tol=stationary.tolerance),
+    ]
 
     settings.progress("optimising the pseudo-inputs (FITC ML-II)")
-    fit = fitc.optimise(X, y, Z0, hyper, restarts=restarts, seed=settings.seed, jitter=jitter)
+    maxiter = fitc.MAXITER
+    fit = fitc.optimise(X, y, Z0, hyper, restarts=restarts, seed=settings.seed, jitter=jitter, maxiter=maxiter)
+    polished = fitc.polish(X, y, fit)
+    rows.append(crossval.identity(
+        f"FITC optimum (M = {inducing}) is a maximum: log marginal likelihood gained by restarting L-BFGS-B there "
+        f"with central-difference gradients ({polished.nit} iteration{'' if polished.nit == 1 else 's'}, not the "
+        "analytic gradient) vs 0 (nats)",
+        polished.gain, 0.0, tol=polished.tolerance))
+    checks = crossval.identities(rows)
     mean_opt, var_opt = fitc.predict(fitc.posterior(X, y, fit.Z, fit.hyper, jitter=jitter), X_test)
 
     quality = pd.DataFrame([
@@ -129,19 +142,23 @@ def run(settings: RunSettings, *, inducing: int = 10, restarts: int = 4) -> Pair
            else " needed") + ": with all 200 inputs K_uu has condition number ~1e18 and needs jitter, after "
         "which FITC's and the exact GP's means agree only to ~1e-5 (floating point, not FITC).",
         f"Optimisation: L-BFGS-B over Z and log-hyperparameters, analytic gradient, {len(fit.runs)} runs "
+        f"of at most {maxiter:,} iterations "
         f"(seed {settings.seed}); log marginal likelihood {fit.log_ml0:.3f} -> {fit.log_ml:.3f}; optimised "
         f"eta = {fit.hyper.eta:.4g}, ell = {fit.hyper.lengthscale:.4g}, sigma = {fit.hyper.sigma:.4g}.",
     ]
+    fitc_stops = exact.stops_markdown("FITC optimisation", [r.stopped for r in fit.runs], [r.nit for r in fit.runs])
+    exact_stops = exact.stops_markdown("The exact GP's type-II ML", [r.stopped for r in ml.restarts],
+                                       [r.iterations for r in ml.restarts])
     sections = {
         "FITC against the exact GP at the held-out test inputs": (
             "The 301 test inputs (an even grid on [-3, 10], outside the data too) have no outputs; the exact GP's "
             "predictive is the reference.  RMS and largest differences of the predictive mean and sd of f.\n\n"
             + quality.to_markdown(index=False, floatfmt=".4g")),
         "Where the pseudo-inputs moved": moved.to_markdown(index=False, floatfmt=".4f"),
-        "Optimisation runs": pd.DataFrame([
-            {"run": i, "log ML start": r.log_ml_start, "log ML end": r.log_ml, "iterations": r.nit,
-             "seconds": r.seconds, "best": i == fit.best} for i, r in enumerate(fit.runs)
-        ]).to_markdown(index=False, floatfmt=".4g"),
+        "Optimisation runs": (
+            "`stopped`: why L-BFGS-B stopped, from SciPy's status and message.\n\n"
+            + fit.table().to_markdown(index=False, floatfmt=".4g") + "\n\n"
+            + fitc_stops + "  " + exact_stops),
     }
     notes = [
         "FITC is an approximation: away from its pseudo-inputs its variance differs from the exact GP's, and "

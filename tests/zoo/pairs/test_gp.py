@@ -46,3 +46,66 @@ def test_report_places_type2_ml_in_the_posterior_and_shows_the_lengthscale_study
 def test_bad_pair_options_exit_with_usage_status_before_any_work(tmp_path, capsys, options, flag):
     assert cli.main(["compare", "gp", "--quick", "--out", str(tmp_path), *options]) == cli.EXIT_USAGE
     assert f"error: {flag}:" in capsys.readouterr().out
+
+
+def test_report_shows_the_hyperparameter_runs_diagnostics_and_why_type2_ml_runs_stopped(quick_run):
+    _, folder = quick_run
+    report = (folder / "report.md").read_text()
+    assert "Diagnostics of the hyperparameter run (2 chains x 200 draws): largest R-hat" in report
+    assert "divergent transition" in report and "thresholds" in report
+    assert "| stopped" in report and "Type-II ML, why each run stopped: converged (5 of 5)." in report
+    assert "type-II ML optimum is stationary" in report
+
+
+def test_a_term_dropped_from_type2_mls_gradient_makes_the_pairs_verdict_disagree(monkeypatch):
+    # The issue: on the pair's data (40 points, seed 0) a dropped gradient term moved the optimum from log ML
+    # -28.84 to -31.01 and every verdict stayed "agree".  Here the lengthscale's -C^-1 term is dropped.
+    import inspect
+    import textwrap
+
+    from bayes_zoo.inference.crossval import identities
+    from bayes_zoo.inference.gp import exact
+    from bayes_zoo.pairs import gp as pair
+    from bayes_zoo.registry import PairOutcome
+
+    def verdict():
+        setup = pair._setup(0, 40)
+        checks = identities([pair._stationarity_identity(exact.stationarity(setup.X, setup.y, setup.ml))])
+        return setup.ml.log_marginal_likelihood, PairOutcome("gp", "gp", {}, None, checks=checks).verdict
+
+    lml, right = verdict()
+    assert right == "agree" and lml == pytest.approx(-28.838, abs=1e-3)
+    source = textwrap.dedent(inspect.getsource(exact._value_and_grad))
+    old = 'np.einsum("ij,ijd->d", WK, sq)'
+    assert source.count(old) == 1
+    namespace = dict(vars(exact))
+    exec(source.replace(old, 'np.einsum("ij,ijd->d", np.outer(gp.alpha, gp.alpha) * K, sq)'), namespace)
+    monkeypatch.setattr(exact, "_value_and_grad", namespace["_value_and_grad"])
+    lml, wrong = verdict()
+    assert wrong == "disagree" and lml < -29.0
+
+
+def test_latent_comparison_samples_exactly_as_the_pair_does(quick_run):
+    # The pair at --quick: 4 chains x 500 draws after 500 tuning steps, seed 0, here on 15 points.
+    import arviz as az
+    import numpy as np
+
+    from bayes_zoo.inference.gp import exact
+    from bayes_zoo.pairs import gp as pair
+    from bayes_zoo.registry import RunSettings
+
+    _, folder = quick_run
+    sample, reference = pair.latent_comparison(15)
+    assert list(reference.index) == [f"f[{i}]" for i in range(15)] and list(reference.columns) == [
+        "mean", "sd", "q05", "q95"]
+    setup = pair._setup(0, 15)
+    np.testing.assert_array_equal(reference.to_numpy(), exact.exact_summary(
+        exact.posterior(setup.X, setup.y, setup.hyper, jitter=setup.jitter)).to_numpy())
+    saved = az.from_netcdf(folder / "latent.nc")
+    np.testing.assert_array_equal(sample(0, 500, 4)["latent"].posterior["f"].values, saved.posterior["f"].values)
+    rerun = pair._rerun(setup, RunSettings(draws=100, chains=2, warmup=100, seed=7))
+    assert list(rerun) == ["latent"]
+    np.testing.assert_array_equal(rerun["latent"].posterior["f"].values,
+                                  sample(7, 100, 2)["latent"].posterior["f"].values)
+    with pytest.raises(ValueError, match="^draws:"):
+        sample(0, 0, 2)

@@ -29,7 +29,7 @@ def test_every_identity_holds_and_the_pair_agrees(quick_run):
     assert status == cli.EXIT_OK
     report = (folder / "report.md").read_text()
     assert "**Verdict: agree**" in report
-    assert report.count("| yes  |") == 6 and "**no**" not in report
+    assert report.count("| yes  |") == 8 and "**no**" not in report  # 6 identities, 2 stationarity checks
 
 
 def test_report_shows_where_z_moved_and_the_snelson_figure(quick_run):

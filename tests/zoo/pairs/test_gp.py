@@ -109,3 +109,23 @@ def test_latent_comparison_samples_exactly_as_the_pair_does(quick_run):
                                   sample(7, 100, 2)["latent"].posterior["f"].values)
     with pytest.raises(ValueError, match="^draws:"):
         sample(0, 0, 2)
+
+
+def test_the_hyperparameter_runs_diagnostics_sentence_flags_failed_thresholds():
+    import pandas as pd
+
+    from bayes_zoo.inference.diagnostics import Diagnostics
+    from bayes_zoo.pairs import gp as pair
+
+    table = pd.DataFrame({"r_hat": [1.001, 1.02, 1.003], "ess_bulk": [900.0, 162.0, 700.0],
+                          "ess_tail": [800.0, 203.0, 650.0]}, index=["eta", "lengthscale", "sigma"])
+    failing = Diagnostics("marginal", table, 4, 500, 3, (), ("marginal: lengthscale R-hat 1.02 > 1.01",
+                                                             "marginal: 3 divergent transitions"),
+                          ("marginal: lengthscale ess_bulk 162, ess_tail 203 (< 400: too few effective draws)",))
+    text = pair._marginal_diagnostics_markdown(failing)
+    assert "largest R-hat 1.02 (lengthscale), smallest bulk ESS 162 (lengthscale)" in text
+    assert "smallest tail ESS 203 (lengthscale), 3 divergent transitions" in text
+    assert "**These draws fail the zoo's thresholds" in text and "R-hat 1.02 > 1.01" in text
+    passing = Diagnostics("marginal", table.assign(r_hat=1.001, ess_bulk=900.0, ess_tail=800.0), 4, 500, 0, (), ())
+    text = pair._marginal_diagnostics_markdown(passing)
+    assert "no divergent transitions" in text and "They pass the zoo's thresholds" in text and "**" not in text

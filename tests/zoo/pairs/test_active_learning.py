@@ -40,3 +40,96 @@ def test_identities_hold_and_the_report_has_the_exhaustive_search_and_learning_c
 def test_bad_pair_options_exit_with_usage_status(tmp_path, capsys):
     assert cli.main(["compare", "active-learning", "--out", str(tmp_path), "--repeats", "0"]) == cli.EXIT_USAGE
     assert "error: --repeats:" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------- Frank–Wolfe's objective in the verdict; rerun
+
+
+def _textbook_step(problem, state):
+    """The planted step-rule bug: the textbook step size 2 / (t + 2) in place of ACS-FW's exact line search."""
+    import numpy as np
+
+    from bayes_zoo.active_learning import frank_wolfe as fw
+
+    if state.converged:
+        return state
+    f = int(np.argmax(fw.scores(problem, state)))
+    c = problem.sigma / problem.sigmas[f]
+    K_f = np.asarray(problem.gram.column(f), dtype=np.float64)
+    gamma = 2.0 / (state.iteration + 2.0)
+    weights = (1.0 - gamma) * state.weights
+    weights[f] += gamma * c
+    Kw = (1.0 - gamma) * state.Kw + (gamma * c) * K_f
+    wKw = (1.0 - gamma) ** 2 * state.wKw + 2.0 * gamma * (1.0 - gamma) * c * state.Kw[f] + (gamma * c) ** 2 * K_f[f]
+    wK1 = (1.0 - gamma) * state.wK1 + gamma * c * problem.K1[f]
+    residual = float(np.sqrt(max(problem.norm2 - 2.0 * wK1 + wKw, 0.0)))
+    return fw.FWState(weights, Kw, float(wKw), float(wK1), residual, gamma, f, state.iteration + 1, False)
+
+
+def _fw_verdict(seed=0, b=3):
+    import numpy as np
+
+    from bayes_zoo.active_learning.gram import ProjectionGram
+    from bayes_zoo.inference import crossval
+    from bayes_zoo.pairs import active_learning as pair
+    from bayes_zoo.registry import PairOutcome
+
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((12, 6)) + rng.standard_normal(6)
+    checks = crossval.identities([pair.frank_wolfe_checks(ProjectionGram(G), G @ G.T, b, "12 random points")])
+    return checks, PairOutcome(pair.NAME, pair.TITLE, {}, None, checks=checks).verdict
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_frank_wolfe_identity_holds_for_acs_fw(seed):
+    checks, verdict = _fw_verdict(seed)
+    assert verdict == "agree" and checks["max_difference"].iloc[0] < 1e-12
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_frank_wolfe_step_rule_bug_makes_the_pair_disagree(seed, monkeypatch):
+    from bayes_zoo.active_learning import frank_wolfe
+
+    monkeypatch.setattr(frank_wolfe, "step", _textbook_step)
+    checks, verdict = _fw_verdict(seed)
+    assert verdict == "disagree" and checks["max_difference"].iloc[0] > 1e-3
+
+
+def test_exhaustive_check_fails_only_when_frank_wolfe_beats_the_lower_bound():
+    from bayes_zoo.pairs import active_learning as pair
+
+    assert pair.exhaustive_check(81.5, 65.6, 3, 12)["ok"]
+    assert not pair.exhaustive_check(60.0, 65.6, 3, 12)["ok"]
+
+
+def test_report_lists_the_frank_wolfe_identities(quick_run):
+    _, folder = quick_run
+    checks = (folder / "checks.csv").read_text()
+    assert checks.count("re-implemented densely") == 2 and "not below the best subset" in checks
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    from bayes_zoo.pairs import active_learning as pair
+    from bayes_zoo.registry import RunSettings
+
+    return pair.run(RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True), repeats=1, budget=10)
+
+
+def test_rerun_is_the_first_runs_sampling_under_new_settings(outcome):
+    import numpy as np
+
+    from bayes_zoo.registry import RunSettings
+
+    assert outcome.rerun is not None
+    again = outcome.rerun(RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True))
+    assert set(again) == set(outcome.results) == {"exact-draws", "nuts"}
+    for name in again:  # same settings, same draws and products: the code path and its inputs are the same
+        for var in ("w", "K"):
+            np.testing.assert_array_equal(again[name].posterior[var].values, outcome.results[name].posterior[var].values)
+    fresh = outcome.rerun(RunSettings(draws=150, chains=2, warmup=100, seed=5))
+    assert {n: r.posterior.sizes["draw"] for n, r in fresh.items()} == {"exact-draws": 150, "nuts": 150}
+    assert fresh["exact-draws"].posterior.attrs["seed"] == 5
+    for name in fresh:  # a fresh seed gives fresh draws for every sampler
+        first = outcome.results[name].posterior["w"].values[0, :100]
+        assert not np.array_equal(fresh[name].posterior["w"].values[0, :100], first)

@@ -79,3 +79,87 @@ def test_discrete_option_samples_the_compound_step_as_an_advisory_result(tmp_pat
     row = next(line for line in report.splitlines() if line.startswith("| discrete vs exact"))
     assert "compound step on the discrete form" in row
     assert "sampled as result `discrete`" in report
+
+
+# ---------------------------------------------------------------- EM in the verdict, and the confirmatory rerun
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    from bayes_zoo.models import spike_slab as ss
+    from bayes_zoo.models.datasets import DIABETES_FEATURES, load_diabetes
+
+    data = load_diabetes()
+    X, y, _ = ss.standardise(data.arrays["X"], data.arrays["y"])
+    names = list(DIABETES_FEATURES)
+    return X, y, names, ss.exact_posterior(X, y, ss.DEFAULT_PRIOR, names)
+
+
+def _theta_off_by_one(k, d, prior, theta_old):
+    """theta's M-step with its count off by one: (a0 + k - 1) / (a0 + b0 + D - 1) for (a0 + k - 1) / (a0 + b0 + D - 2)."""
+    return (prior.a0 + float(k) - 1.0) / (prior.a0 + prior.b0 + d - 1.0)
+
+
+def _em_verdict(diabetes):
+    from bayes_zoo.models.spike_slab import DEFAULT_PRIOR
+    from bayes_zoo.pairs import spike_slab as pair
+    from bayes_zoo.registry import PairOutcome
+
+    X, y, names, exact = diabetes
+    *_, checks = pair.em_part(X, y, DEFAULT_PRIOR, names, exact, seed=0)
+    return checks, PairOutcome(pair.NAME, pair.TITLE, {}, None, checks=checks).verdict
+
+
+def test_em_identities_hold_on_the_diabetes_data(diabetes):
+    checks, verdict = _em_verdict(diabetes)
+    assert len(checks) == 3 and checks["ok"].all() and verdict == "agree"
+    assert (checks["max_difference"] < 1e-7).all()
+
+
+def test_a_theta_m_step_off_by_one_makes_the_pair_disagree(diabetes, monkeypatch):
+    # Today's bug of issue 13: every sampler verdict stays "agree"; the stationarity identity must not.
+    from bayes_zoo.inference.em import spike_slab as em
+
+    monkeypatch.setattr(em, "theta_update", _theta_off_by_one)
+    checks, verdict = _em_verdict(diabetes)
+    assert verdict == "disagree"
+    failed = checks.loc[~checks["ok"], "identity"]
+    assert failed.str.contains("gradient of its objective").sum() == 2  # MAP-EM and EMVS
+    assert (checks.loc[~checks["ok"], "max_difference"] > 0.1).all()
+
+
+def test_report_places_each_best_mode_in_the_exact_posterior_and_lists_the_em_identities(quick_run):
+    _, folder = quick_run
+    report = (folder / "report.md").read_text()
+    for line in ("- **map-em**: best mode (", "- **emvs**: best mode (", "MAP-EM's objective maximised over all 1,024",
+                 "max |gradient|", "polish_moves", "The exact rank of a best mode is advisory"):
+        assert line in report
+    checks = (folder / "checks.csv").read_text()
+    assert checks.count("gradient of its objective") == 2 and "maximum over all 1,024 patterns" in checks
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    from bayes_zoo.pairs import spike_slab as pair
+    from bayes_zoo.registry import RunSettings
+
+    return pair.run(RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True))
+
+
+def test_rerun_is_the_first_runs_sampling_under_new_settings(outcome):
+    import numpy as np
+
+    from bayes_zoo.registry import RunSettings
+
+    assert outcome.rerun is not None
+    again = outcome.rerun(RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True))
+    assert set(again) == set(outcome.results) == {"gibbs", "nuts"}
+    for name in again:  # same settings, same draws: the same code path with the same data, prior and options
+        for var in ("w", "sigma2", "theta"):
+            np.testing.assert_array_equal(again[name].posterior[var].values, outcome.results[name].posterior[var].values)
+    fresh = outcome.rerun(RunSettings(draws=150, chains=2, warmup=100, seed=5))
+    assert {n: r.posterior.sizes["draw"] for n, r in fresh.items()} == {"gibbs": 150, "nuts": 150}
+    assert fresh["gibbs"].posterior.attrs["seed"] == 5
+    for name in fresh:  # a fresh seed gives fresh draws for every sampler
+        first = outcome.results[name].posterior["w"].values[0, :100]
+        assert not np.array_equal(fresh[name].posterior["w"].values[0, :100], first)

@@ -20,11 +20,12 @@ Never forming an N x N matrix.  With ``L L^T = K_uu + jitter I``, ``A = L^-1 K_u
 
 in O(N M^2) time.  The N x M matrices are never held whole: ``BLOCK_ROWS`` rows of ``K_fu`` at a time are formed,
 turned into rows of ``A^T`` by a triangular solve, scaled by ``Lambda^-1/2`` and folded into ``B`` and ``A Lambda^-1 y``
-(O(T (BLOCK_ROWS M + M^2) + N) memory on T threads; only the gradient keeps all of ``A``, O(N M)).  The fold is
-one compiled function that runs without the GIL (the kernel, BLAS ``dtrsm`` and ``dsyrk`` through SciPy's
-``cython_blas``), so the N inputs are cut into T contiguous parts folded on T threads, whose sums are added in
-order: T is the number of CPUs the process may use (``joblib.cpu_count``: affinity and cgroup quota; ``taskset
--c 0`` gives one), at most one per ``BLOCK_ROWS`` inputs, and results depend on T only by rounding.  Above
+(O(P M^2 + T BLOCK_ROWS M + N) memory for P parts on T threads; only the gradient keeps all of ``A``, O(N M)).
+The fold is one compiled function that runs without the GIL (the kernel, BLAS ``dtrsm`` and ``dsyrk`` through
+SciPy's ``cython_blas``), so the N inputs are cut into P contiguous parts (one per ``BLOCK_ROWS`` inputs, at most
+``FOLD_PARTS`` = 16: fixed by N alone) folded on T threads, whose sums are added in part order: T is the number
+of CPUs the process may use (``joblib.cpu_count``: affinity and cgroup quota; ``taskset -c 0`` gives one), at
+most P.  Every sum is thus taken in an order fixed by N, and results do not depend on T at all.  Above
 ``BLOCK_ROWS`` inputs every BLAS library is held to one thread for the whole call (process-wide: other threads'
 BLAS too, meanwhile).  These are PyMC's
 ``MarginalApprox(approx="FITC")`` formulae term for term (``pymc/gp/gp.py``): the same ``jitter`` on the
@@ -252,26 +253,36 @@ def _fold_rows(X_s, Zt_s, eta2, L, y, k_nn, noise_var, rows, keep, block_rows, L
         add_gram_rows(dsyrk, Ab, AAt)  # the rank-b update of A Lambda^-1 A^T
 
 
+#: The factorisation cuts its inputs into at most this many parts (:func:`_fold_parts`), whatever the threads.
+FOLD_PARTS = 16
+
+
+def _fold_parts(n: int) -> int:
+    """Into how many contiguous parts FITC's factorisation cuts ``n`` training inputs: one per ``BLOCK_ROWS``
+    inputs, at most :data:`FOLD_PARTS`; a function of ``n`` alone, so the order of every sum is fixed."""
+    return max(1, min(FOLD_PARTS, -(-n // BLOCK_ROWS)))
+
+
 def _fold_threads(n: int) -> int:
-    """How many threads FITC's factorisation folds ``n`` training inputs on: at most one per ``BLOCK_ROWS``
-    inputs, and no more than the CPUs this process may use (``joblib.cpu_count``: its affinity mask, so
-    ``taskset -c 0`` gives one thread, and any cgroup CPU quota)."""
-    blocks = -(-n // BLOCK_ROWS)
-    if blocks <= 1:
+    """How many threads FITC's factorisation folds ``n`` training inputs on: at most one per part
+    (:func:`_fold_parts`), and no more than the CPUs this process may use (``joblib.cpu_count``: its affinity
+    mask, so ``taskset -c 0`` gives one thread, and any cgroup CPU quota)."""
+    parts = _fold_parts(n)
+    if parts <= 1:
         return 1
     import joblib  # imported on use: it sets OpenMP variables on import
 
-    return max(1, min(joblib.cpu_count(), blocks))
+    return max(1, min(joblib.cpu_count(), parts))
 
 
 def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factors:
     """The FITC factorisation, ``BLOCK_ROWS`` training inputs at a time: O(N M^2) time and, unless
-    ``keep_At`` (the gradient needs all of ``A``), O(T (BLOCK_ROWS M + M^2) + N) memory on T threads.
+    ``keep_At`` (the gradient needs all of ``A``), O(P M^2 + T BLOCK_ROWS M + N) memory for P parts on T threads.
 
-    The N inputs are cut into :func:`_fold_threads` contiguous parts, each folded by :func:`_fold_rows` on its
-    own thread into its own ``A Lambda^-1 A^T`` and ``A Lambda^-1 y``, which are then summed in order (so
-    results depend on the thread count only by rounding).  Callers hold BLAS to one thread meanwhile
-    (:func:`_blas_held`)."""
+    The N inputs are cut into :func:`_fold_parts` contiguous parts (a number fixed by N), each folded by
+    :func:`_fold_rows` into its own ``A Lambda^-1 A^T`` and ``A Lambda^-1 y`` on one of :func:`_fold_threads`
+    threads; the parts' sums are then added in part order.  So results do not depend on the thread count (the
+    same bits with 1 or 16 threads).  Callers hold BLAS to one thread meanwhile (:func:`_blas_held`)."""
     N, M = X.shape[0], Z.shape[0]
     X_s, Z_s, eta2 = np.ascontiguousarray(X / ell), np.ascontiguousarray(Z / ell), hyper.eta**2  # [N, D], [M, D]
     Zt_s = np.ascontiguousarray(Z_s.T)  # [D, M]
@@ -284,8 +295,9 @@ def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factor
     At = np.empty((N, M)) if keep_At else None  # [N, M]
     Lam, unclipped, y_t = np.empty(N), np.empty(N, dtype=bool), np.empty(N)  # [N] each
     y = np.ascontiguousarray(y, dtype=np.float64)
-    T = _fold_threads(N)
-    parts = [slice(N * p // T, N * (p + 1) // T) for p in range(T)]
+    P = _fold_parts(N)
+    T = min(P, _fold_threads(N))
+    parts = [slice(N * p // P, N * (p + 1) // P) for p in range(P)]
     AAts = [np.zeros((M, M), order="F") for _ in parts]  # [M, M] each, lower triangles
     Ays = [np.zeros(M) for _ in parts]  # [M] each
 
@@ -295,11 +307,12 @@ def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factor
         _fold_rows(X_s[r], Zt_s, eta2, L, y[r], k_nn, noise_var, rows, keep_At, BLOCK_ROWS, Lam[r], unclipped[r],
                    y_t[r], AAts[p], Ays[p], DTRSM, DSYRK)
 
-    if len(parts) == 1:
-        fold(0)
+    if T == 1:
+        for p in range(P):
+            fold(p)
     else:
-        with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="fitc-fold") as pool:
-            list(pool.map(fold, range(len(parts))))
+        with ThreadPoolExecutor(max_workers=T, thread_name_prefix="fitc-fold") as pool:
+            list(pool.map(fold, range(P)))
     if noise_var == 0.0 and not np.all(Lam > 0.0):
         raise ValueError(f"jitter: with sigma = 0 and jitter = 0, Lambda_n = K_nn - Q_nn is 0 at {np.sum(Lam <= 0)} "
                          "input(s) (on or next to a pseudo-input) and the FITC covariance is singular: the model "

@@ -74,8 +74,8 @@ Starts (:data:`START_NAMES`):
 - ``"all-slab"``, ``"all-spike"``: the pattern ``gamma0 = 1`` or ``0``.
 - ``"random"``: ``gamma0_d ~ Bernoulli(1/2)`` from ``numpy.random.default_rng(seed)``.
 
-:func:`multistart` adds several ``"random"`` starts, named ``"random-1"``, ``"random-2"``, ..., each with its own
-seed spawned from its ``seed`` (:class:`numpy.random.SeedSequence`).
+:func:`multistart` adds ``RANDOM_STARTS`` ``"random"`` starts, named ``"random-1"``, ``"random-2"``, ..., each with
+its own seed spawned from its ``seed`` (:class:`numpy.random.SeedSequence`).
 
 A *coefficient* start (ridge, least squares) sets ``sigma2_0 = (|y - X w0|^2 + nu lam) / (N + nu + 2)``,
 ``theta0 = 1/2``; MAP-EM takes ``gamma0_d = [P(gamma_d = 1 | w0_d, 1/2, sigma2_0) > 1/2]``, EMVS takes ``w0``.
@@ -132,6 +132,7 @@ __all__ = [
     "fit",
     "multistart",
     "MULTISTART_STARTS",
+    "RANDOM_STARTS",
     "map_em_profile",
     "map_em_enumerate",
     "objective_gradient",
@@ -144,6 +145,10 @@ START_NAMES = ("ridge", "least-squares", "all-slab", "all-spike", "random")
 ALGORITHMS = ("map-em", "emvs")
 #: The deterministic starts of :func:`multistart` (its ``random_starts`` random ones come after them).
 MULTISTART_STARTS = ("ridge", "least-squares", "all-slab", "all-spike")
+#: :func:`multistart`'s default number of random starts.  On the diabetes data EMVS's best mode (objective
+#: -465.497, sex, bmi, bp, s3, s5) is reached from neither the ridge nor the least-squares start (-468.972):
+#: with 4 random starts 3 of root seeds 0-4 found it, with 8 four, with 12 and 16 all five.
+RANDOM_STARTS = 12
 
 #: Distance from 0 or 1 at which theta stops when its Q has no maximiser in [0, 1] (a0 < 1 or b0 < 1 and
 #: the data push theta to that side: the Beta conditional density is unbounded there).
@@ -717,7 +722,7 @@ def _polish_map_em(result: EMResult, data: RegressionData, prior: SpikeSlabPrior
                     result.elapsed + time.perf_counter() - t0, result.feature_names, moves)
 
 
-def multistart(X, y, prior: SpikeSlabPrior, *, starts=MULTISTART_STARTS, random_starts: int = 4,
+def multistart(X, y, prior: SpikeSlabPrior, *, starts=MULTISTART_STARTS, random_starts: int = RANDOM_STARTS,
                algorithms=ALGORITHMS, seed: int = 0, polish: bool = True, max_iter: int = 1000, tol: float = 1e-10,
                feature_names=None) -> pd.DataFrame:
     """Run each algorithm from each start and rank where they ended by the algorithm's own objective.

@@ -7,12 +7,12 @@ import inspect
 import pytest
 
 from bayes_zoo import studies
-from bayes_zoo.studies import BUGS, COLUMNS, CORRECT, PROBLEMS, SUMMARY_COLUMNS, UNSEEN_BUGS
+from bayes_zoo.studies import BUGS, COLUMNS, CORRECT, OTHER_BUGS, PROBLEMS, SUMMARY_COLUMNS
 
 BY_NAME = {b.name: b for b in BUGS}
 
 
-@pytest.mark.parametrize("bug", BUGS + UNSEEN_BUGS, ids=lambda b: b.name)
+@pytest.mark.parametrize("bug", BUGS + OTHER_BUGS, ids=lambda b: b.name)
 def test_every_planted_line_occurs_exactly_once_in_the_current_source(bug):
     """A bug whose line has changed fails here, never silently becoming a no-op."""
     source = inspect.getsource(importlib.import_module(bug.module))
@@ -94,3 +94,15 @@ def test_the_command_line_prints_the_table_and_takes_no_abbreviations(capsys):
     with pytest.raises(SystemExit) as err:
         studies.main(["power", "--seed", "1"])
     assert err.value.code == 2
+
+
+def test_a_sampler_that_raises_is_recorded_as_an_error_and_counted_apart():
+    crash = studies.PlantedBug("crash", "newcomb-informative", studies.NORMAL_GAMMA, "return mu, g / rate",
+                               "return mu, g / 0.0", "divides by zero")
+    frame = studies.power_study([crash], seeds=[0], draws=200, chains=2, warmup=100, correct=False)
+    row = frame.iloc[0]
+    assert row["verdict"] == studies.ERROR and row["stages"] == 0
+    assert row["reasons"].startswith("ZeroDivisionError") and row["max_abs_z"] != row["max_abs_z"]
+    summary = studies.summarise(frame).iloc[0]
+    assert (summary["error"], summary["caught"], summary["disagree"]) == (1, 1, 0)
+    assert "| crash | newcomb-informative | 0 / 1 | 1 |" in studies.markdown(studies.summarise(frame))

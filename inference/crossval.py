@@ -57,7 +57,7 @@ from bayes_zoo.models.checks import finite_scalar, positive_int, positive_scalar
 from bayes_zoo.inference.diagnostics import (ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, beyond, diagnose, flatten,
                                               select_posterior)
 
-__all__ = ["STATISTICS", "GROSS_FACTOR", "CONFIRM_FACTOR", "CrossValidation", "estimates", "compare", "confirm",
+__all__ = ["STATISTICS", "GROSS_FACTOR", "CONFIRM_FACTOR", "STAGE_ALPHA", "PROTOCOL_ALPHA", "CrossValidation", "estimates", "compare", "confirm",
            "needs_confirmation", "run_protocol", "bonferroni_threshold", "identity", "identities"]
 
 #: The statistics compared for every quantity, in this order.
@@ -68,6 +68,12 @@ EXACT = "exact"
 GROSS_FACTOR = 2.0
 #: The confirmatory stage runs this many times the first stage's draws, from a fresh seed.
 CONFIRM_FACTOR = 2
+#: Family-wise level of each stage of the two-stage protocol (:func:`run_protocol`, the pairs).
+STAGE_ALPHA = 0.05
+#: The protocol's stated false-alarm rate: a correct sampler's stages are independent, so a confirmed "disagree"
+#: has probability (stage rate)^2 = 0.25% at the stages' nominal 5%, and stays within 1% even if each stage's
+#: true rate were twice its nominal level (measured: sd's tests at short chains, ~2x per stage).
+PROTOCOL_ALPHA = 0.01
 
 
 def bonferroni_threshold(alpha: float, tests: int) -> float:
@@ -561,7 +567,9 @@ def run_protocol(sample, *, seed: int, draws: int, chains: int = 4, exact: pd.Da
     factor : int >= 1
         Stage 2 runs ``factor * draws`` draws per chain.
     **compare_kwargs
-        Passed to :func:`compare` (``var_names``, ``alpha``, ``advisory``, ``saturation``, ...).
+        Passed to :func:`compare` (``var_names``, ``advisory``, ``saturation``, ...); ``alpha``, each stage's
+        family-wise level, defaults to :data:`STAGE_ALPHA` (the protocol's stated level is then
+        :data:`PROTOCOL_ALPHA`).
 
     Returns
     -------
@@ -575,6 +583,7 @@ def run_protocol(sample, *, seed: int, draws: int, chains: int = 4, exact: pd.Da
     from bayes_zoo.inference.seeding import confirmation_seed
 
     second_seed = confirmation_seed(seed)
+    compare_kwargs.setdefault("alpha", STAGE_ALPHA)
     draws, chains, factor = (positive_int(v, n) for v, n in ((draws, "draws"), (chains, "chains"), (factor, "factor")))
     first = compare(sample(seed, draws, chains), exact, **compare_kwargs)
     if not needs_confirmation(first):

@@ -51,7 +51,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from bayes_zoo.inference.crossval import CONFIRM_FACTOR, GROSS_FACTOR, STATISTICS
+from bayes_zoo.inference.crossval import CONFIRM_FACTOR, GROSS_FACTOR, PROTOCOL_ALPHA, STATISTICS
 from bayes_zoo.inference.diagnostics import beyond
 from bayes_zoo.models.backend import blas_status
 from bayes_zoo.registry import PairOutcome
@@ -650,12 +650,13 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
             "## Comparisons",
             "",
             f"Two-sided z-tests, Bonferroni-corrected over {len(cv.table)} tests at family-wise level "
-            f"{cv.alpha:g}: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse`: of the mean and the sd; a "
+            f"{cv.alpha:g} per stage: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse`: of the mean and the sd; a "
             f"quantile's z is taken on the probability scale (the share of draws below the reference point, whose "
             f"MCSE is that of a mean; `bayes_zoo.inference.crossval`).  With fewer than {cv.settings['ess_min']:g} "
             f"effective draws a finding is \"inconclusive\" unless some |z| exceeds "
             f"{GROSS_FACTOR:g} x the threshold; a \"disagree\" stands only when a fresh run with "
-            f"{CONFIRM_FACTOR} x the draws repeats it.",
+            f"{CONFIRM_FACTOR} x the draws repeats it (stages independent for a correct sampler: stated "
+            f"false-alarm rate {PROTOCOL_ALPHA:g}).",
             "",
             "The smallest shift each statistic's tests could have detected (the threshold times the combined "
             "MCSE), in posterior sds:",

@@ -467,6 +467,7 @@ def test_run_protocol_runs_the_fresh_stage_only_after_a_disagreement():
     result = crossval.run_protocol(lambda *a: sample(*a, shifts=(0.3, 0.0)), seed=8, draws=500, chains=4, exact=EXACT)
     assert calls == [(8, 500, 4), (confirmation_seed(8), crossval.CONFIRM_FACTOR * 500, 4)]
     assert result.verdict == "agree" and result.confirmation.verdict == "agree", result.confirmation.reasons
+    assert result.alpha == result.confirmation.alpha == crossval.STAGE_ALPHA  # each stage at the stage level
     calls.clear()
     assert crossval.run_protocol(lambda *a: sample(*a, shifts=(0.3, 0.3)), seed=8, draws=500, exact=EXACT).verdict \
         == "disagree"

@@ -244,7 +244,7 @@ def run(settings: RunSettings, *, repeats: int | None = None, budget: int | None
                          index=[f"K[{label}]" for label in labels])
     # The cross-validation compares the products K alone (var_names); the results keep the parameter draws
     # (w, sigma) beside K, so their log_likelihood is the linear model's.
-    cv = crossval.compare(results, exact, var_names=["K"])
+    cv = crossval.compare(results, exact, var_names=["K"], alpha=crossval.STAGE_ALPHA)
 
     settings.progress("identities and Frank–Wolfe vs exhaustive search")
     fisher = LinearFisherGram(Phi_pool, post.cov, post.fisher_scale())

@@ -228,7 +228,7 @@ def run(settings: RunSettings, *, lengthscales: str = ",".join(map(str, LENGTHSC
     latent = _sample_latent(setup, seed=settings.seed, draws=settings.draws, chains=settings.chains,
                             warmup=settings.warmup)
     reference = setup.reference
-    cv = crossval.compare({"latent": latent}, reference, var_names=["f"])
+    cv = crossval.compare({"latent": latent}, reference, var_names=["f"], alpha=crossval.STAGE_ALPHA)
 
     settings.progress("PyMC / NUTS over the hyperparameters (gp.Marginal)")
     prior = gpm.GPPrior.from_data(X, y)

@@ -64,7 +64,7 @@ def run(settings: RunSettings, *, drop_outliers: bool = False) -> PairOutcome:
     results = samplers(settings)
     gibbs_idata, nuts_idata = results["gibbs"], results["nuts"]
     settings.progress("cross-validation")
-    cv = crossval.compare(results, exact.summary, var_names=list(normal_gamma.VARIABLES))
+    cv = crossval.compare(results, exact.summary, var_names=list(normal_gamma.VARIABLES), alpha=crossval.STAGE_ALPHA)
 
     settings.progress("figures")
     pdfs = {"mu": exact.pdf_mu, "beta": exact.pdf_beta, "sigma": exact.pdf_sigma}

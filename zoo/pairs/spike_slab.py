@@ -234,8 +234,8 @@ def run(settings: RunSettings, *, spike_var: float | None = None, slab_var: floa
 
     settings.progress("cross-validation")
     saturation_atol = 3.0 / (settings.chains * settings.draws)
-    cv = crossval.compare(results, exact.summary, var_names=list(VARIABLES), advisory=advisory,
-                          saturation={"inclusion_probability": saturation_atol})
+    cv = crossval.compare(results, exact.summary, var_names=list(VARIABLES), alpha=crossval.STAGE_ALPHA,
+                          advisory=advisory, saturation={"inclusion_probability": saturation_atol})
 
     settings.progress("v0 sweep (exact)")
     sweep_vars = sorted({*SWEEP_SPIKE_VARS, prior.spike_var} - {v for v in SWEEP_SPIKE_VARS if v >= prior.slab_var})

@@ -1,4 +1,7 @@
-"""Power study: how often the cross-validation protocol catches realistic one-line bugs in the handwritten samplers.
+"""Studies of the cross-validation protocol: its power (how often it catches realistic one-line bugs in the
+handwritten samplers) and its false alarms (how often it calls a correct sampler wrong).
+
+**Power.**
 
 Each :class:`PlantedBug` is a one-line mistake a person writing a Gibbs sampler by hand could make, declared as
 data (module, the exact text of the line, its replacement) and planted in a copy of the module by
@@ -35,6 +38,23 @@ invisible to any comparison of marginals, one is partly hidden by the low-ESS ga
 
 The samplers run without their ``log_likelihood`` and ``posterior_predictive`` groups (the protocol reads the
 posterior only; the predictive draws come from a stream of their own, so the posterior draws are the same).
+
+**False alarms.**  :func:`false_alarm_study` runs a problem's *correct* sampler against its exact answer through
+the same protocol (each stage at family-wise level :data:`bayes_zoo.inference.crossval.STAGE_ALPHA`, stated
+level :data:`~bayes_zoo.inference.crossval.PROTOCOL_ALPHA`) at several draw counts over many seeds;
+:func:`summarise_false_alarms` counts the verdicts per draw count, with the rate of "disagree" and its one-sided
+95% Clopper-Pearson upper bound, and :func:`false_alarm_markdown` prints the table of
+``python -m bayes_zoo.studies false-alarms``.  A count passes when it is at most :func:`max_false_alarms`
+(the 95% quantile of Binomial(seeds, stated level): 15 of 1,000, 2 of 50, issue 13's acceptance).  Problems:
+
+* ``newcomb``: exactly ``bayes-zoo compare normal-gamma``'s comparison of its Gibbs sampler with the exact
+  answer: Newcomb's 66 values, :data:`bayes_zoo.models.normal_gamma.DEFAULT_PRIOR`, 1000 warm-up sweeps in
+  both stages (the CLI's default); 1,000 seeds at 4 x 100, 4 x 250 and 4 x 1000 draws by default.
+* ``gp-latent``: ``bayes-zoo compare gp --seed s``'s comparison of NUTS over f with the closed form
+  (:func:`bayes_zoo.pairs.gp.latent_comparison`, 40 training points): the seed ``s`` draws the data, fits
+  type-II ML and seeds the first stage's sampler, as in the pair; ``var_names=["f"]``; as many tuning steps as
+  draws.  50 seeds at 4 x 1000 by default (~20 s a seed).  One difference from the CLI: the confirmatory stage
+  tunes for its own 2,000 draws, where ``compare gp`` keeps ``--warmup`` (1,000).
 """
 
 from __future__ import annotations
@@ -56,11 +76,19 @@ __all__ = [
     "COLUMNS",
     "SUMMARY_COLUMNS",
     "MIN_POWER",
+    "FALSE_ALARM_COLUMNS",
+    "FALSE_ALARM_SUMMARY_COLUMNS",
+    "FALSE_ALARM_QUANTILE",
+    "GP_N_TRAIN",
     "bug_module",
     "run_once",
     "power_study",
     "summarise",
     "markdown",
+    "max_false_alarms",
+    "false_alarm_study",
+    "summarise_false_alarms",
+    "false_alarm_markdown",
     "main",
 ]
 
@@ -74,6 +102,15 @@ ERROR = "error"
 #: Seeds out of 100 that each planted bug must be declared "disagree" in (issue 13's acceptance).
 MIN_POWER = 0.95
 
+#: A correct sampler's count of "disagree" in ``n`` seeds may be at most the FALSE_ALARM_QUANTILE quantile of
+#: Binomial(n, crossval.PROTOCOL_ALPHA) (:func:`max_false_alarms`): a protocol exactly at its stated level fails
+#: a study with probability <= 5%, and one at twice its level (rate 2%) fails it at 1,000 seeds with probability
+#: 91%.  It gives issue 13's acceptance bounds: 15 of 1,000 (P(> 15) = 4.8%) and 2 of 50 (P(> 2) = 1.4%).
+FALSE_ALARM_QUANTILE = 0.95
+
+#: Training points of the gp-latent problem (``bayes-zoo compare gp``'s default ``--n-train``).
+GP_N_TRAIN = 40
+
 NORMAL_GAMMA = "bayes_zoo.inference.gibbs.normal_gamma"
 SPIKE_SLAB = "bayes_zoo.inference.gibbs.spike_slab"
 
@@ -85,18 +122,33 @@ class Problem:
     Attributes
     ----------
     name : str
-    module : str
-        The sampler module (``bayes_zoo.inference.gibbs....``) whose ``sample`` runs it.
+    module : str or None
+        The sampler module (``bayes_zoo.inference.gibbs....``) whose ``sample`` runs it, where bugs can be
+        planted; None when the sampler is not a handwritten module (gp-latent: PyMC's NUTS).
     description : str
         One line: data, prior, settings that differ from the module's defaults.
+    warmup : int or None
+        Warm-up sweeps per chain in both stages (the CLI's default, 1000); None when the sampler tunes for as
+        many steps as it draws (:func:`bayes_zoo.pairs.gp.latent_comparison`).
+    seeded_data : bool
+        The data, and so the exact answer, are drawn from each run's seed (as ``compare gp --seed s`` does).
+    lengths : tuple of int
+        Draws per chain of :func:`false_alarm_study` by default.
+    seeds : int
+        Seeds 0..seeds-1 of :func:`false_alarm_study` by default.
     """
 
     name: str
-    module: str
+    module: str | None
     description: str
+    warmup: int | None = 1000
+    seeded_data: bool = False
+    lengths: tuple = (100, 250, 1000)
+    seeds: int = 1000
 
 
-#: The problems, by name (see the module docstring for why ``newcomb-informative``'s prior is informative).
+#: The problems, by name (see the module docstring for why ``newcomb-informative``'s prior is informative; the
+#: power study runs the first two, the false-alarm study ``newcomb`` and ``gp-latent``).
 PROBLEMS = {
     "newcomb-informative": Problem(
         "newcomb-informative", NORMAL_GAMMA,
@@ -105,6 +157,15 @@ PROBLEMS = {
         "diabetes", SPIKE_SLAB,
         "diabetes data (442 x 10, standardised), default spike-and-slab prior, Gibbs thinned by 10; exact by "
         "enumerating 2^10 models"),
+    "newcomb": Problem(
+        "newcomb", NORMAL_GAMMA,
+        "Newcomb's 66 values (ns), the normal-gamma pair's default prior (normal_gamma.DEFAULT_PRIOR), Gibbs after "
+        "1000 warm-up sweeps; exact by quadrature (bayes-zoo compare normal-gamma's Gibbs-vs-exact comparison)"),
+    "gp-latent": Problem(
+        "gp-latent", None,
+        f"GP regression on {GP_N_TRAIN} points simulated from the seed, type-II ML hyperparameters; PyMC NUTS over f "
+        "(gp.Latent), tuning steps = draws; exact Gaussian posterior of f (bayes-zoo compare gp --seed s)",
+        warmup=None, seeded_data=True, lengths=(1000,), seeds=50),
 }
 
 
@@ -196,6 +257,15 @@ OTHER_BUGS = (
 COLUMNS = ("bug", "problem", "seed", "verdict", "first_verdict", "stages", "max_abs_z", "quantity", "statistic",
            "comparison", "threshold", "confirm_max_abs_z", "reasons", "seconds")
 
+#: Columns of :func:`false_alarm_study`'s frame, one row per (draws, seed): :data:`COLUMNS` without ``bug`` (always
+#: the correct sampler), with ``draws`` per chain of the first stage.
+FALSE_ALARM_COLUMNS = ("problem", "draws", "seed", "verdict", "first_verdict", "stages", "max_abs_z", "quantity",
+                       "statistic", "comparison", "threshold", "confirm_max_abs_z", "reasons", "seconds")
+
+#: Columns of :func:`summarise_false_alarms`' frame, one row per draw count.
+FALSE_ALARM_SUMMARY_COLUMNS = ("problem", "chains", "draws", "seeds", "disagree", "inconclusive", "agree", "error",
+                               "first_disagree", "rate", "rate_upper", "max_disagree", "passed", "seconds")
+
 #: Columns of :func:`summarise`'s frame, one row per sampler.
 SUMMARY_COLUMNS = ("bug", "problem", "seeds", "disagree", "error", "caught", "first_disagree", "inconclusive", "agree",
                    "median_abs_z", "catching", "catching_seeds", "median_seconds", "description")
@@ -215,13 +285,16 @@ class _Setup:
 
 
 @functools.lru_cache(maxsize=None)
-def _setup(problem: str) -> _Setup:
-    if problem == "newcomb-informative":
+def _setup(problem: str, data_seed: int | None = None) -> _Setup:
+    """The problem's exact answer and sampler, built once per process (and per data seed where the data are
+    drawn from it: ``PROBLEMS[problem].seeded_data``; else ``data_seed`` is None)."""
+    if problem in ("newcomb-informative", "newcomb"):
         from bayes_zoo.models import normal_gamma as ng
         from bayes_zoo.models.datasets import load_newcomb
 
         x = load_newcomb().arrays["x"]
-        prior = ng.NormalGammaPrior(mu0=20.0, s0_var=3.0**2, a=ng.DEFAULT_PRIOR.a, b=ng.DEFAULT_PRIOR.b)
+        prior = ng.DEFAULT_PRIOR if problem == "newcomb" else ng.NormalGammaPrior(
+            mu0=20.0, s0_var=3.0**2, a=ng.DEFAULT_PRIOR.a, b=ng.DEFAULT_PRIOR.b)
 
         def sample(module, seed, draws, chains, warmup):
             return {"gibbs": module.sample(x, prior, draws=draws, chains=chains, warmup=warmup, seed=seed,
@@ -243,6 +316,15 @@ def _setup(problem: str) -> _Setup:
 
         exact = ss.exact_posterior(X, y, ss.DEFAULT_PRIOR, names)
         return _Setup(exact.summary, ("w", "sigma2", "theta", "inclusion_probability"), sample, True)
+    if problem == "gp-latent":
+        from bayes_zoo.pairs import gp
+
+        latent, reference = gp.latent_comparison(n_train=GP_N_TRAIN, seed=data_seed)
+
+        def sample(module, seed, draws, chains, warmup):  # module None; warmup None: tunes for `draws` steps
+            return latent(seed, draws, chains)
+
+        return _Setup(reference, ("f",), sample, False)
     raise ValueError(f"problem: unknown {problem!r} (known: {sorted(PROBLEMS)})")
 
 
@@ -290,9 +372,43 @@ def _check_bugs(bugs) -> tuple:
     return bugs
 
 
+def _check_distinct(values, name: str, check) -> list:
+    """``values`` as a non-empty list of distinct items, each passed through ``check(item, name)``."""
+    try:
+        values = [check(v, name) for v in values]
+    except TypeError:
+        raise ValueError(f"{name}: expected an iterable of integers, got {type(values).__name__}") from None
+    if not values:
+        raise ValueError(f"{name}: is empty")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name}: holds repeated {name}")
+    return values
+
+
+def _check_jobs(n_jobs) -> None:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise ValueError(f"n_jobs: expected a non-zero integer, got {n_jobs!r}")
+
+
+def _run_tasks(tasks, n_jobs: int, progress) -> list:
+    """``run_once(*args, **kwargs)`` for each ``(args, kwargs)`` of ``tasks``, in order: in this process (calling
+    ``progress(done, total)`` after each) or in ``n_jobs`` joblib processes."""
+    if n_jobs == 1:
+        rows = []
+        for i, (args, kwargs) in enumerate(tasks):
+            rows.append(run_once(*args, **kwargs))
+            if progress is not None:
+                progress(i + 1, len(tasks))
+        return rows
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_jobs)(delayed(run_once)(*args, **kwargs) for args, kwargs in tasks)
+
+
 def run_once(bug: PlantedBug | None, problem: str, seed: int, *, draws: int = 1000, chains: int = 4,
-             warmup: int = 1000) -> dict:
-    """Run one sampler (``bug`` planted, or the correct one when None) on ``problem`` through the protocol.
+             warmup: int | None = None) -> dict:
+    """Run one sampler (``bug`` planted, or the problem's own correct sampler when None) on ``problem`` through
+    the protocol.
 
     Parameters
     ----------
@@ -300,10 +416,14 @@ def run_once(bug: PlantedBug | None, problem: str, seed: int, *, draws: int = 10
     problem : str
         Key of :data:`PROBLEMS` (must be ``bug.problem`` when ``bug`` is given).
     seed : int
-        Root seed of the protocol's first stage.
-    draws, chains, warmup : int
+        Root seed of the protocol's first stage; also the data seed of a problem whose data are drawn from it
+        (``seeded_data``: the setup is built once per process and data seed).
+    draws, chains : int
         Sampler settings of the first stage (the CLI's defaults); a confirmatory stage, when
         :func:`bayes_zoo.inference.crossval.run_protocol` runs one, chooses its own seed and draws.
+    warmup : int, optional
+        Warm-up per chain in both stages; default the problem's (``PROBLEMS[problem].warmup``: 1000).  A
+        problem whose sampler tunes for as many steps as it draws (warmup None: gp-latent) takes none.
 
     Returns
     -------
@@ -321,19 +441,24 @@ def run_once(bug: PlantedBug | None, problem: str, seed: int, *, draws: int = 10
     Raises
     ------
     ValueError
-        ``problem`` unknown or not ``bug``'s; ``bug`` not a PlantedBug or its text gone from the source; as
-        :func:`bayes_zoo.inference.crossval.run_protocol` for bad settings.
+        ``problem`` unknown or not ``bug``'s; ``bug`` not a PlantedBug or its text gone from the source;
+        ``warmup`` given for a problem that takes none; as :func:`bayes_zoo.inference.crossval.run_protocol` for
+        bad settings.
     """
-    import numpy as np
-
     from bayes_zoo.inference import crossval
 
     if problem not in PROBLEMS:
         raise ValueError(f"problem: unknown {problem!r} (known: {sorted(PROBLEMS)})")
     if bug is not None and bug.problem != problem:
         raise ValueError(f"problem: {problem!r} is not bug {bug.name!r}'s problem {bug.problem!r}")
-    setup = _setup(problem)
-    module = bug_module(bug, PROBLEMS[problem].module)
+    spec = PROBLEMS[problem]
+    if warmup is None:
+        warmup = spec.warmup
+    elif spec.warmup is None:
+        raise ValueError(f"warmup: the sampler of {problem!r} tunes for as many steps as it draws; give None, "
+                         f"got {warmup!r}")
+    setup = _setup(problem, seed if spec.seeded_data else None)
+    module = None if bug is None and spec.module is None else bug_module(bug, spec.module)
     kwargs = {"var_names": list(setup.var_names)}
     if setup.saturation:  # the spike-slab pair's rule-of-three tolerance, at the first stage's size
         kwargs["saturation"] = {"inclusion_probability": 3.0 / (chains * draws)}
@@ -398,7 +523,8 @@ def power_study(bugs=BUGS, seeds=range(100), *, draws: int = 1000, chains: int =
     draws, chains, warmup : int
         First-stage settings; default the CLI's (:class:`bayes_zoo.registry.RunSettings`): 4 x 1000 after 1000.
     correct : bool
-        Also run the unmutated sampler of every problem the bugs use (rows with ``bug == "correct"``).
+        Also run the unmutated sampler of every problem the bugs use (rows with ``bug == "correct"``; every
+        problem of :data:`BUGS` when ``bugs`` is empty).
     n_jobs : int
         joblib processes over (sampler, seed) tasks (-1: all CPUs); 1 runs in this process.  Each process
         plants its own mutants and compiles their kernels once.
@@ -425,18 +551,10 @@ def power_study(bugs=BUGS, seeds=range(100), *, draws: int = 1000, chains: int =
     from bayes_zoo.models.checks import seed as check_seed
 
     bugs = _check_bugs(bugs)
-    try:
-        seeds = [check_seed(s, "seeds") for s in seeds]
-    except TypeError:
-        raise ValueError(f"seeds: expected an iterable of integers, got {type(seeds).__name__}") from None
-    if not seeds:
-        raise ValueError("seeds: is empty")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError("seeds: holds repeated seeds")
+    seeds = _check_distinct(seeds, "seeds", check_seed)
     draws, chains = positive_int(draws, "draws"), positive_int(chains, "chains")
     warmup = nonnegative_int(warmup, "warmup")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
-        raise ValueError(f"n_jobs: expected a non-zero integer, got {n_jobs!r}")
+    _check_jobs(n_jobs)
     if not bugs and not correct:
         raise ValueError("bugs: is empty and correct is False: nothing to run")
     for bug in bugs:  # fails now, not after hours, if a bug's line no longer exists
@@ -444,28 +562,25 @@ def power_study(bugs=BUGS, seeds=range(100), *, draws: int = 1000, chains: int =
 
     samplers = [(bug, bug.problem) for bug in bugs]
     if correct:
-        problems = dict.fromkeys(b.problem for b in bugs) if bugs else dict.fromkeys(PROBLEMS)
+        problems = dict.fromkeys(b.problem for b in (bugs or BUGS))
         samplers += [(None, p) for p in problems]
-    tasks = [(bug, problem, s) for bug, problem in samplers for s in seeds]
     settings = {"draws": draws, "chains": chains, "warmup": warmup}
+    tasks = [((bug, problem, s), settings) for bug, problem in samplers for s in seeds]
 
     start = time.perf_counter()
-    if n_jobs == 1:
-        rows = []
-        for i, (bug, problem, s) in enumerate(tasks):
-            rows.append(run_once(bug, problem, s, **settings))
-            if progress is not None:
-                progress(i + 1, len(tasks))
-    else:
-        from joblib import Parallel, delayed
-
-        rows = Parallel(n_jobs=n_jobs)(delayed(run_once)(bug, problem, s, **settings) for bug, problem, s in tasks)
+    rows = _run_tasks(tasks, n_jobs, progress)
     wall = time.perf_counter() - start
 
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame.attrs.update(settings, protocol="run_protocol", wall_seconds=wall, n_jobs=n_jobs,
                        descriptions={**{b.name: b.description for b in bugs}, CORRECT: "the sampler as written"})
     return frame
+
+
+def _check_columns(frame, columns, study: str) -> None:
+    missing = [c for c in columns if c not in getattr(frame, "columns", ())]
+    if missing:
+        raise ValueError(f"frame: missing columns {missing} (expected {study}'s)")
 
 
 def summarise(frame):
@@ -490,9 +605,7 @@ def summarise(frame):
     """
     import pandas as pd
 
-    missing = [c for c in COLUMNS if c not in getattr(frame, "columns", ())]
-    if missing:
-        raise ValueError(f"frame: missing columns {missing} (expected power_study's)")
+    _check_columns(frame, COLUMNS, "power_study")
     descriptions = frame.attrs.get("descriptions", {})
     rows = []
     for (bug, problem), sub in frame.groupby(["bug", "problem"], sort=False):
@@ -544,12 +657,195 @@ def markdown(summary) -> str:
     return "\n".join(lines)
 
 
+def max_false_alarms(seeds: int) -> int:
+    """Most "disagree" verdicts a correct sampler may get in ``seeds`` runs: the :data:`FALSE_ALARM_QUANTILE`
+    quantile of Binomial(seeds, :data:`bayes_zoo.inference.crossval.PROTOCOL_ALPHA`) (15 for 1,000; 2 for 50).
+
+    Raises
+    ------
+    ValueError
+        ``seeds`` not a positive integer.
+    """
+    from scipy import stats
+
+    from bayes_zoo.inference import crossval
+    from bayes_zoo.models.checks import positive_int
+
+    return int(stats.binom.ppf(FALSE_ALARM_QUANTILE, positive_int(seeds, "seeds"), crossval.PROTOCOL_ALPHA))
+
+
+def false_alarm_study(problem: str = "newcomb", lengths=None, seeds=None, *, chains: int = 4, n_jobs: int = 1,
+                      progress=None):
+    """Run ``problem``'s correct sampler against its exact answer through the protocol, at every draw count of
+    ``lengths`` for every seed.
+
+    Each run is :func:`run_once` ``(None, problem, seed, draws=length, chains=chains)``: the first stage at
+    family-wise level :data:`bayes_zoo.inference.crossval.STAGE_ALPHA`, and when it says "disagree" a
+    confirmatory stage (fresh seed, twice the draws); the protocol's stated level is
+    :data:`~bayes_zoo.inference.crossval.PROTOCOL_ALPHA`.
+
+    Parameters
+    ----------
+    problem : str
+        Key of :data:`PROBLEMS`; default ``"newcomb"`` (``bayes-zoo compare normal-gamma``'s Gibbs vs exact).
+    lengths : iterable of int, optional
+        Draws per chain of the first stage, each >= 1, distinct; default the problem's (``PROBLEMS[problem]
+        .lengths``: 100, 250 and 1000 for newcomb, 1000 for gp-latent).
+    seeds : iterable of int, optional
+        Root seeds (and data seeds where the problem draws its data), each 0 <= seed < 2**63, distinct; default
+        0..``PROBLEMS[problem].seeds`` - 1 (1,000 for newcomb, 50 for gp-latent).
+    chains : int
+        Chains per stage (default 4, the CLI's).
+    n_jobs : int
+        joblib processes over (draws, seed) tasks (-1: all CPUs); 1 runs in this process.
+    progress : callable, optional
+        ``progress(done, total)`` after each task (``n_jobs == 1`` only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (draws, seed), lengths in the given order, seeds within each; columns
+        :data:`FALSE_ALARM_COLUMNS` (see :func:`run_once`; ``seconds`` is the wall-clock time of one run, both
+        stages, in its process).  ``attrs``: ``problem``, ``description``, ``chains``, ``warmup`` (None: as
+        many tuning steps as draws), ``stage_alpha``, ``level`` (the stated level), ``protocol``
+        (``"run_protocol"``), ``wall_seconds`` (the whole study), ``n_jobs``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, before any sampling: ``problem`` unknown; ``lengths`` or ``seeds`` empty, repeated
+        or not valid; ``chains`` < 1; ``n_jobs`` 0 or not an integer.
+    """
+    import pandas as pd
+
+    from bayes_zoo.inference import crossval
+    from bayes_zoo.models.checks import positive_int
+    from bayes_zoo.models.checks import seed as check_seed
+
+    if not isinstance(problem, str) or problem not in PROBLEMS:
+        raise ValueError(f"problem: unknown {problem!r} (known: {sorted(PROBLEMS)})")
+    spec = PROBLEMS[problem]
+    lengths = _check_distinct(spec.lengths if lengths is None else lengths, "lengths", positive_int)
+    seeds = _check_distinct(range(spec.seeds) if seeds is None else seeds, "seeds", check_seed)
+    chains = positive_int(chains, "chains")
+    _check_jobs(n_jobs)
+
+    tasks = [((None, problem, s), {"draws": d, "chains": chains}) for d in lengths for s in seeds]
+    start = time.perf_counter()
+    rows = _run_tasks(tasks, n_jobs, progress)
+    wall = time.perf_counter() - start
+
+    frame = pd.DataFrame([{**row, "draws": kwargs["draws"]} for row, (_, kwargs) in zip(rows, tasks)],
+                         columns=list(FALSE_ALARM_COLUMNS))
+    frame.attrs.update(problem=problem, description=spec.description, chains=chains, warmup=spec.warmup,
+                       stage_alpha=crossval.STAGE_ALPHA, level=crossval.PROTOCOL_ALPHA, protocol="run_protocol",
+                       wall_seconds=wall, n_jobs=n_jobs)
+    return frame
+
+
+def summarise_false_alarms(frame):
+    """One row per draw count of a :func:`false_alarm_study` frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`FALSE_ALARM_SUMMARY_COLUMNS`: ``seeds`` run; ``disagree``, ``inconclusive``, ``agree``
+        counts of the protocol's verdict and ``error`` the runs whose sampler raised (:data:`ERROR`);
+        ``first_disagree`` the runs whose first stage alone said "disagree" (each ran the confirmatory stage);
+        ``rate`` = disagree / seeds and ``rate_upper`` its one-sided 95% Clopper-Pearson upper bound
+        (Clopper & Pearson 1934, Biometrika 26(4); ``scipy.stats.binomtest(..., alternative="less")``);
+        ``max_disagree`` = :func:`max_false_alarms` (seeds); ``passed``: ``disagree <= max_disagree`` and no
+        error; ``seconds`` the runs' wall-clock times summed (the study's own wall time is in ``attrs``, shorter
+        with several processes).  Rows in the frame's order of draw counts; ``attrs`` copied from the frame.
+
+    Raises
+    ------
+    ValueError
+        ``frame`` if it lacks a column of :data:`FALSE_ALARM_COLUMNS`.
+    """
+    import pandas as pd
+    from scipy import stats
+
+    _check_columns(frame, FALSE_ALARM_COLUMNS, "false_alarm_study")
+    rows = []
+    for (problem, draws), sub in frame.groupby(["problem", "draws"], sort=False):
+        n, disagree = len(sub), int((sub["verdict"] == "disagree").sum())
+        error, allowed = int((sub["verdict"] == ERROR).sum()), max_false_alarms(n)
+        rows.append({
+            "problem": problem, "chains": frame.attrs.get("chains"), "draws": int(draws), "seeds": n,
+            "disagree": disagree, "inconclusive": int((sub["verdict"] == "inconclusive").sum()),
+            "agree": int((sub["verdict"] == "agree").sum()), "error": error,
+            "first_disagree": int((sub["first_verdict"] == "disagree").sum()),
+            "rate": disagree / n,
+            "rate_upper": float(stats.binomtest(disagree, n, alternative="less").proportion_ci(0.95).high),
+            "max_disagree": allowed, "passed": disagree <= allowed and error == 0,
+            "seconds": float(sub["seconds"].sum()),
+        })
+    out = pd.DataFrame(rows, columns=list(FALSE_ALARM_SUMMARY_COLUMNS))
+    out.attrs.update(frame.attrs)
+    return out
+
+
+def _percent(p: float) -> str:
+    return f"{100 * p:.2g}%"
+
+
+def false_alarm_markdown(summary) -> str:
+    """The summary as a markdown table (what ``python -m bayes_zoo.studies false-alarms`` prints), with a header
+    line giving the problem, settings, levels and the rule for the allowed count from ``summary.attrs``."""
+    a = summary.attrs
+    warmup = a.get("warmup", "?")
+    warm = "as many tuning steps as draws" if warmup is None else f"{warmup} warm-up per chain"
+    lines = [
+        f"False-alarm study, `{a.get('problem', '?')}`: {a.get('description', '')}.  The correct sampler against the "
+        f"exact answer through `crossval.{a.get('protocol', '?')}`, {a.get('chains', '?')} chains, {warm}; each "
+        f"stage at family-wise level {_percent(a.get('stage_alpha', float('nan')))}, stated level "
+        f"{_percent(a.get('level', float('nan')))}; allowed: the {FALSE_ALARM_QUANTILE:.0%} quantile of "
+        f"Binomial(seeds, {_percent(a.get('level', float('nan')))}); "
+        f"{a.get('wall_seconds', float('nan')):.0f} s in all ({a.get('n_jobs', '?')} process(es)).",
+        "",
+        "| chains x draws | \"disagree\" | rate (95% upper bound) | allowed | first stage \"disagree\" | "
+        "inconclusive | agree | sampler raised | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in summary.itertuples(index=False):
+        lines.append(f"| {r.chains} x {r.draws} | {r.disagree} / {r.seeds} | {_percent(r.rate)} "
+                     f"({_percent(r.rate_upper)}) | {r.max_disagree} | {r.first_disagree} | {r.inconclusive} | "
+                     f"{r.agree} | {r.error} | {r.seconds:.0f} |")
+    return "\n".join(lines)
+
+
+def _lengths_arg(text: str) -> tuple:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _run_and_print(parser, csv, summarise_study, to_markdown, study, *args, **kwargs):
+    """Run ``study(*args, **kwargs)`` (a ValueError becomes a usage error), write its rows to ``csv`` if given,
+    print the markdown of its summary and return the summary."""
+    try:
+        frame = study(*args, **kwargs)
+    except ValueError as err:
+        parser.error(str(err))
+    summary = summarise_study(frame)
+    if csv:
+        frame.to_csv(csv, index=False)
+    print(to_markdown(summary))
+    return summary
+
+
 def main(argv=None) -> int:
     """``python -m bayes_zoo.studies power [--seeds N] [--draws D] [--chains C] [--warmup W] [--jobs J]
     [--bug NAME ...] [--no-correct] [--csv PATH]``: run the power study and print its markdown table.
+    ``python -m bayes_zoo.studies false-alarms [--problem NAME] [--seeds N] [--lengths D1,D2,...] [--chains C]
+    [--jobs J] [--csv PATH]``: run the false-alarm study and print its markdown table.
 
-    Returns 0 when every planted bug is caught (declared "disagree", or its sampler raised: both counts are
-    printed) in at least :data:`MIN_POWER` of its seeds, else 1; 2 for bad usage.
+    Returns, for ``power``, 0 when every planted bug is caught (declared "disagree", or its sampler raised: both
+    counts are printed) in at least :data:`MIN_POWER` of its seeds, else 1; for ``false-alarms``, 0 when at
+    every draw count "disagree" is at most :func:`max_false_alarms` (seeds) and no run raised, else 1; 2 for bad
+    usage.
     """
     parser = argparse.ArgumentParser(prog="python -m bayes_zoo.studies", allow_abbrev=False,
                                      description="Studies of the cross-validation protocol.")
@@ -564,23 +860,32 @@ def main(argv=None) -> int:
                        help="run only this bug (repeatable; default all)")
     power.add_argument("--no-correct", action="store_true", help="skip the correct samplers")
     power.add_argument("--csv", help="also write the per-seed rows to this CSV file")
+    alarms = sub.add_parser("false-alarms", allow_abbrev=False, help="a correct sampler's \"disagree\" rate")
+    alarms.add_argument("--problem", default="newcomb", choices=sorted(PROBLEMS), help="default newcomb")
+    alarms.add_argument("--seeds", type=int, help="seeds 0..N-1 (default the problem's: 1000, gp-latent 50)")
+    alarms.add_argument("--lengths", type=_lengths_arg,
+                        help="draws per chain, comma-separated (default the problem's: 100,250,1000, gp-latent 1000)")
+    alarms.add_argument("--chains", type=int, default=4, help="chains (default 4)")
+    alarms.add_argument("--jobs", type=int, default=1, help="joblib processes (default 1)")
+    alarms.add_argument("--csv", help="also write the per-run rows to this CSV file")
     args = parser.parse_args(argv)
 
     import bayes_zoo
 
     bayes_zoo.configure()
+    if args.study == "false-alarms":
+        if args.seeds is not None and args.seeds < 1:
+            parser.error("--seeds: must be >= 1")
+        summary = _run_and_print(
+            parser, args.csv, summarise_false_alarms, false_alarm_markdown, false_alarm_study, args.problem,
+            args.lengths, None if args.seeds is None else range(args.seeds), chains=args.chains, n_jobs=args.jobs)
+        return 0 if summary["passed"].all() else 1
     bugs = [b for b in BUGS if args.bug is None or b.name in args.bug]
     if args.seeds < 1:
         parser.error("--seeds: must be >= 1")
-    try:
-        frame = power_study(bugs, range(args.seeds), draws=args.draws, chains=args.chains, warmup=args.warmup,
-                            correct=not args.no_correct, n_jobs=args.jobs)
-    except ValueError as err:
-        parser.error(str(err))
-    summary = summarise(frame)
-    if args.csv:
-        frame.to_csv(args.csv, index=False)
-    print(markdown(summary))
+    summary = _run_and_print(parser, args.csv, summarise, markdown, power_study, bugs, range(args.seeds),
+                             draws=args.draws, chains=args.chains, warmup=args.warmup, correct=not args.no_correct,
+                             n_jobs=args.jobs)
     caught = summary[summary["bug"] != CORRECT]
     return 0 if (caught["caught"] >= MIN_POWER * caught["seeds"]).all() else 1
 

@@ -1,4 +1,5 @@
-"""bayes_zoo.studies: the planted bugs stay valid against the code, and a small power study runs end to end."""
+"""bayes_zoo.studies: the planted bugs stay valid against the code, a small power study runs end to end, the
+false-alarm study's problems are the CLI's comparisons, and a small false-alarm study runs end to end."""
 
 import dataclasses
 import importlib
@@ -7,7 +8,8 @@ import inspect
 import pytest
 
 from bayes_zoo import studies
-from bayes_zoo.studies import BUGS, COLUMNS, CORRECT, OTHER_BUGS, PROBLEMS, SUMMARY_COLUMNS
+from bayes_zoo.studies import (BUGS, COLUMNS, CORRECT, FALSE_ALARM_COLUMNS, FALSE_ALARM_SUMMARY_COLUMNS, OTHER_BUGS,
+                               PROBLEMS, SUMMARY_COLUMNS)
 
 BY_NAME = {b.name: b for b in BUGS}
 
@@ -24,7 +26,7 @@ def test_every_planted_line_occurs_exactly_once_in_the_current_source(bug):
 
 def test_the_bug_list_covers_issue_13_point_3_with_distinct_names():
     assert len(BUGS) == 6 and len({b.name for b in BUGS}) == 6 and CORRECT not in BY_NAME
-    assert {b.problem for b in BUGS} == set(PROBLEMS)
+    assert {b.problem for b in BUGS} == {"newcomb-informative", "diabetes"} <= set(PROBLEMS)
 
 
 def test_a_stale_line_is_refused_before_any_sampling():
@@ -106,3 +108,127 @@ def test_a_sampler_that_raises_is_recorded_as_an_error_and_counted_apart():
     summary = studies.summarise(frame).iloc[0]
     assert (summary["error"], summary["caught"], summary["disagree"]) == (1, 1, 0)
     assert "| crash | newcomb-informative | 0 / 1 | 1 |" in studies.markdown(studies.summarise(frame))
+
+
+# -----------------------------------------------------------------------------------------------------------
+# False-alarm study
+# -----------------------------------------------------------------------------------------------------------
+
+
+def test_newcomb_is_the_normal_gamma_pairs_gibbs_vs_exact_comparison(newcomb_x):
+    """Same exact answer, variables, warm-up and posterior draws as ``compare normal-gamma``'s Gibbs result."""
+    from bayes_zoo.inference.gibbs import normal_gamma as gibbs
+    from bayes_zoo.models import normal_gamma as ng
+    from bayes_zoo.registry import RunSettings
+
+    setup = studies._setup("newcomb")
+    assert setup.exact.equals(ng.exact_posterior(newcomb_x, ng.DEFAULT_PRIOR).summary)
+    assert setup.var_names == tuple(ng.VARIABLES) and not setup.saturation
+    spec = PROBLEMS["newcomb"]
+    assert spec.warmup == RunSettings().warmup and not spec.seeded_data and spec.module == studies.NORMAL_GAMMA
+    ours = setup.sample(gibbs, 3, 100, 2, spec.warmup)["gibbs"].posterior
+    pairs = gibbs.sample(newcomb_x, ng.DEFAULT_PRIOR, draws=100, chains=2, warmup=spec.warmup, seed=3).posterior
+    for name in ng.VARIABLES:
+        assert (ours[name].values == pairs[name].values).all()
+
+
+def test_gp_latent_draws_its_data_and_its_first_stage_from_the_same_seed(monkeypatch):
+    """As ``compare gp --seed s``: data and type-II ML from s (built once per seed), first-stage NUTS seeded by s with
+    tuning = draws, compared on f."""
+    from bayes_zoo.pairs import gp
+
+    calls = []
+
+    def fake_latent_comparison(n_train=40, *, seed=0):
+        calls.append(("data", n_train, seed))
+
+        def sample(seed, draws, chains):
+            calls.append(("sample", seed, draws, chains))
+            raise RuntimeError("stop here")
+
+        return sample, "reference"
+
+    monkeypatch.setattr(gp, "latent_comparison", fake_latent_comparison)
+    studies._setup.cache_clear()
+    try:
+        rows = [studies.run_once(None, "gp-latent", 7, draws=300, chains=3) for _ in range(2)]
+        setup = studies._setup("gp-latent", 7)
+    finally:
+        studies._setup.cache_clear()
+    assert calls == [("data", studies.GP_N_TRAIN, 7), ("sample", 7, 300, 3), ("sample", 7, 300, 3)]
+    assert setup.exact == "reference" and setup.var_names == ("f",)
+    assert rows[0]["verdict"] == studies.ERROR and rows[0]["reasons"] == "RuntimeError: stop here"
+    assert studies.GP_N_TRAIN == 40 and PROBLEMS["gp-latent"].warmup is None and PROBLEMS["gp-latent"].seeded_data
+
+
+def test_gp_latent_takes_no_warmup():
+    with pytest.raises(ValueError, match="^warmup: the sampler of 'gp-latent' tunes"):
+        studies.run_once(None, "gp-latent", 0, warmup=500)
+
+
+def test_the_acceptance_bounds_are_the_95_percent_binomial_quantiles_of_issue_13():
+    assert studies.max_false_alarms(1000) == 15 and studies.max_false_alarms(50) == 2
+    assert studies.max_false_alarms(100) == 3
+    with pytest.raises(ValueError, match="^seeds:"):
+        studies.max_false_alarms(0)
+
+
+def test_a_tiny_false_alarm_study_returns_the_documented_columns_and_counts():
+    from scipy import stats
+
+    frame = studies.false_alarm_study("newcomb", [100], range(3))
+    assert tuple(frame.columns) == FALSE_ALARM_COLUMNS and len(frame) == 3
+    assert list(frame["seed"]) == [0, 1, 2] and set(frame["draws"]) == {100} and set(frame["problem"]) == {"newcomb"}
+    assert set(frame["verdict"]) <= {"agree", "disagree", "inconclusive"}
+    assert ((frame["stages"] == 2) == (frame["first_verdict"] == "disagree")).all()
+    assert frame.attrs["warmup"] == 1000 and frame.attrs["chains"] == 4 and frame.attrs["level"] == 0.01
+    summary = studies.summarise_false_alarms(frame)
+    assert tuple(summary.columns) == FALSE_ALARM_SUMMARY_COLUMNS and len(summary) == 1
+    row = summary.iloc[0]
+    assert row["seeds"] == 3 and row["disagree"] + row["inconclusive"] + row["agree"] + row["error"] == 3
+    assert row["first_disagree"] == (frame["first_verdict"] == "disagree").sum()
+    k = int(row["disagree"])
+    assert row["rate"] == k / 3 and row["rate_upper"] == pytest.approx(stats.beta.ppf(0.95, k + 1, 3 - k))
+    assert row["max_disagree"] == 0 and row["passed"] == (k == 0)
+    assert row["seconds"] == pytest.approx(frame["seconds"].sum())
+    table = studies.false_alarm_markdown(summary)
+    assert f"| 4 x 100 | {k} / 3 | {100 * k / 3:.2g}% ({100 * row['rate_upper']:.2g}%) | 0 |" in table
+    assert "1000 warm-up per chain" in table and "stated level 1%" in table
+
+
+def test_the_confidence_bound_is_one_sided():
+    """0 of 3: the one-sided 95% Clopper-Pearson bound 1 - 0.05^(1/3) = 63.2%, not the two-sided 70.8%."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{"problem": "p", "draws": 10, "seed": s, "verdict": "agree", "first_verdict": "agree",
+                           "stages": 1, "seconds": 1.0} for s in range(3)]).reindex(columns=list(FALSE_ALARM_COLUMNS))
+    assert studies.summarise_false_alarms(frame)["rate_upper"].iloc[0] == pytest.approx(1 - 0.05 ** (1 / 3))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"problem": "nowhere"}, "^problem: unknown 'nowhere'"),
+    ({"lengths": []}, "^lengths: is empty"),
+    ({"lengths": [100, 100]}, "^lengths: holds repeated"),
+    ({"lengths": [0]}, "^lengths:"),
+    ({"lengths": 100}, "^lengths: expected an iterable"),
+    ({"seeds": []}, "^seeds: is empty"),
+    ({"seeds": [-1]}, "^seeds:"),
+    ({"chains": 0}, "^chains:"),
+    ({"n_jobs": 0}, "^n_jobs:"),
+])
+def test_false_alarm_study_refuses_bad_arguments_naming_them(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        studies.false_alarm_study(**{"problem": "newcomb", "lengths": [100], "seeds": [0], **kwargs})
+
+
+def test_the_false_alarm_command_line_prints_the_table_and_its_exit_status_follows_the_bound(capsys, monkeypatch):
+    status = studies.main(["false-alarms", "--seeds", "2", "--lengths", "100,250"])
+    out = capsys.readouterr().out
+    assert status == 0 and "| 4 x 100 | 0 / 2 |" in out and "| 4 x 250 | 0 / 2 |" in out
+    monkeypatch.setattr(studies, "max_false_alarms", lambda seeds: -1)
+    assert studies.main(["false-alarms", "--seeds", "1", "--lengths", "100"]) == 1
+    for argv in (["false-alarms", "--length", "100"], ["false-alarms", "--lengths", "1x"],
+                 ["false-alarms", "--problem", "nowhere"], ["false-alarms", "--seeds", "0"]):
+        with pytest.raises(SystemExit) as err:
+            studies.main(argv)
+        assert err.value.code == 2

@@ -48,3 +48,21 @@ def newcomb_nuts(newcomb_x):
     from bayes_zoo.models.normal_gamma import build_pymc_model
 
     return sample_nuts(build_pymc_model(newcomb_x), draws=1000, tune=1000, chains=4, seed=11)
+
+
+@pytest.fixture
+def plant_bug(monkeypatch):
+    """``plant_bug(module, name, old, new)``: replace the function ``module.name`` by its own source with ``old``
+    (which must occur exactly once) replaced by ``new`` — a planted one-line bug, undone after the test.  Other
+    functions of ``module`` calling ``name`` by its global name call the mutant."""
+    import inspect
+    import textwrap
+
+    def plant(module, name, old, new):
+        source = textwrap.dedent(inspect.getsource(getattr(module, name)))
+        assert source.count(old) == 1, f"{old!r} not once in {name}"
+        namespace = dict(vars(module))
+        exec(source.replace(old, new), namespace)
+        monkeypatch.setattr(module, name, namespace[name])
+
+    return plant

@@ -679,7 +679,8 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         lines += ["## Sampler runs and their diagnostics (ArviZ)", "",
                   "Every run this report uses; per-quantity R-hat and ESS are in `diagnostics.csv`.", "",
                   _runs_summary(outcome), "",
-                  _diagnostics_frame(outcome).to_markdown(index=False, floatfmt=".4g"), ""]
+                  _diagnostics_frame(outcome).assign(role=lambda f: f["role"].str.split(":").str[0])
+                  .to_markdown(index=False, floatfmt=".4g"), ""]
     for heading, body in outcome.sections.items():
         lines += [f"## {heading}", "", body, ""]
     if outcome.notes:

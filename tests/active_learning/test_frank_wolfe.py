@@ -242,24 +242,8 @@ def test_step_on_a_converged_state_returns_it_unchanged():
 # ------------------------------------------------------------------------ a second implementation of Algorithm 1
 
 
-def textbook_step(problem, state):
-    """The planted step-rule bug: Frank–Wolfe's textbook step size 2 / (t + 2) in place of the exact line search
-    (everything else as :func:`fw.step`)."""
-    if state.converged:
-        return state
-    f = int(np.argmax(fw.scores(problem, state)))
-    c = problem.sigma / problem.sigmas[f]
-    K_f = np.asarray(problem.gram.column(f), dtype=np.float64)
-    K_ff, Kw_f = K_f[f], state.Kw[f]
-    gamma = 2.0 / (state.iteration + 2.0)
-    weights = (1.0 - gamma) * state.weights
-    weights[f] += gamma * c
-    Kw = (1.0 - gamma) * state.Kw + (gamma * c) * K_f
-    wKw = (1.0 - gamma) ** 2 * state.wKw + 2.0 * gamma * (1.0 - gamma) * c * Kw_f + (gamma * c) ** 2 * K_ff
-    wK1 = (1.0 - gamma) * state.wK1 + gamma * c * problem.K1[f]
-    residual2 = max(problem.norm2 - 2.0 * wK1 + wKw, 0.0)
-    return fw.FWState(weights, Kw, float(wKw), float(wK1), float(np.sqrt(residual2)), gamma, f, state.iteration + 1,
-                      False)
+#: The planted step-rule bug: Frank–Wolfe's textbook step size 2 / (t + 2) in place of the exact line search.
+TEXTBOOK_STEP = ("step", 'gamma = float(np.clip(numerator / denominator, 0.0, 1.0)) if denominator > 0.0 else 0.0', 'gamma = 2.0 / (state.iteration + 2.0)')
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -273,11 +257,11 @@ def test_dense_reference_reaches_the_same_objective_as_select(seed, b):
     assert np.count_nonzero(weights) <= b
 
 
-def test_dense_reference_tells_the_textbook_step_rule_apart(monkeypatch):
+def test_dense_reference_tells_the_textbook_step_rule_apart(plant_bug):
     G = _projections(0)
     gram = ProjectionGram(G)
     _, reference = fw.dense_reference(G @ G.T, 5)
-    monkeypatch.setattr(fw, "step", textbook_step)
+    plant_bug(fw, *TEXTBOOK_STEP)
     wrong = fw.objective(gram, fw.select(gram, 5).weights)
     assert abs(wrong - reference) > 1e-3 * reference
 

@@ -465,19 +465,6 @@ def test_nuts_over_latent_f_agrees_with_the_closed_form_on_ard_inputs_at_full_si
 # --------------------------------------------------------------------------------------------------------
 
 
-def plant(monkeypatch, module, name, old, new):
-    """Replace ``module.name`` (a function) by its source with ``old`` (one occurrence) replaced by ``new``:
-    a planted one-line bug, undone by ``monkeypatch``."""
-    import inspect
-    import textwrap
-
-    source = textwrap.dedent(inspect.getsource(getattr(module, name)))
-    assert source.count(old) == 1, f"{old!r} not once in {name}"
-    namespace = dict(vars(module))
-    exec(source.replace(old, new), namespace)
-    monkeypatch.setattr(module, name, namespace[name])
-
-
 @pytest.mark.parametrize("status, message, stopped", [
     (0, "CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH", "converged"),
     (1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT", "iteration limit"),
@@ -520,9 +507,9 @@ def test_stationarity_projects_out_a_gradient_that_pushes_against_a_bound(data):
     assert fit.hyper.sigma == pytest.approx(0.5) and st.gradient[-1] < -0.1 and st.projected[-1] == 0.0 and st.ok
 
 
-def test_a_term_dropped_from_the_analytic_gradient_fails_stationarity(monkeypatch, data):
+def test_a_term_dropped_from_the_analytic_gradient_fails_stationarity(plant_bug, data):
     # The lengthscale's derivative without its -C^-1 term: L-BFGS-B follows it to where it, not the log ML, is flat.
-    plant(monkeypatch, exact, "_value_and_grad", 'np.einsum("ij,ijd->d", WK, sq)',
+    plant_bug(exact, "_value_and_grad", 'np.einsum("ij,ijd->d", WK, sq)',
           'np.einsum("ij,ijd->d", np.outer(gp.alpha, gp.alpha) * K, sq)')
     fit = exact.fit_type2_ml(*data, HYPER, restarts=4, seed=3)
     st = exact.stationarity(*data, fit)

@@ -408,19 +408,6 @@ def test_predict_rejects_inputs_of_the_wrong_dimension_naming_them():
 # ------------------------------------------------------------------ why runs stop; convergence; stationarity
 
 
-def plant(monkeypatch, module, name, old, new):
-    """Replace ``module.name`` (a function) by its source with ``old`` (one occurrence) replaced by ``new``:
-    a planted one-line bug, undone by ``monkeypatch``."""
-    import inspect
-    import textwrap
-
-    source = textwrap.dedent(inspect.getsource(getattr(module, name)))
-    assert source.count(old) == 1, f"{old!r} not once in {name}"
-    namespace = dict(vars(module))
-    exec(source.replace(old, new), namespace)
-    monkeypatch.setattr(module, name, namespace[name])
-
-
 def _snelson():
     data = load_snelson().arrays
     return data["X"], data["y"]
@@ -468,9 +455,9 @@ def test_polish_without_the_analytic_gradient_gains_nothing_at_the_optimum(snels
     assert polished.ok and 0.0 <= polished.gain < 1e-6 and polished.log_ml_start == snelson_fit.log_ml
 
 
-def test_a_term_dropped_from_the_analytic_gradient_is_caught_by_the_polish(monkeypatch):
+def test_a_term_dropped_from_the_analytic_gradient_is_caught_by_the_polish(plant_bug):
     # d/dZ without K_uu's part (H_u Z): L-BFGS-B stops where the wrong gradient leads, not at a maximum.
-    plant(monkeypatch, fitc, "_log_ml_and_grad", "- HX - HuZ)", "- HX)")
+    plant_bug(fitc, "_log_ml_and_grad", "- HX - HuZ)", "- HX)")
     X, y = _snelson()
     fit = fitc.optimise(X, y, np.linspace(X.min(), X.max(), 10), SNELSON_HYPER, restarts=0)
     polished = fitc.polish(X, y, fit)

@@ -51,6 +51,32 @@ def check_saved_results(folder, *, trace_var_names=None) -> list[str]:
     return names
 
 
+def check_rerun(outcome, settings, variables) -> None:
+    """``outcome.rerun`` is the first run's sampling: under the first run's ``settings`` it gives the same draws of
+    ``variables`` for every result, and under a fresh seed and more draws, fresh draws of that size."""
+    import dataclasses
+
+    import numpy as np
+
+    assert outcome.rerun is not None
+    again = outcome.rerun(settings)
+    assert set(again) == set(outcome.results) - set(outcome.advisory_runs)
+    for name in again:
+        for var in variables:
+            np.testing.assert_array_equal(again[name].posterior[var].values, outcome.results[name].posterior[var].values)
+    fresh = outcome.rerun(dataclasses.replace(settings, draws=settings.draws + 50, seed=settings.seed + 1))
+    assert {n: r.posterior.sizes["draw"] for n, r in fresh.items()} == {n: settings.draws + 50 for n in again}
+    for name in fresh:
+        first = outcome.results[name].posterior[variables[0]].values[0, :settings.draws]
+        assert not np.array_equal(fresh[name].posterior[variables[0]].values[0, :settings.draws], first)
+
+
+@pytest.fixture(scope="session")
+def rerun_check():
+    """:func:`check_rerun`, for the tests of each pair's quick run."""
+    return check_rerun
+
+
 @pytest.fixture(scope="session")
 def saved_results_check():
     """:func:`check_saved_results`, for the tests of each pair's quick run."""

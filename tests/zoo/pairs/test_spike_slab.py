@@ -146,20 +146,9 @@ def outcome():
     return pair.run(RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True))
 
 
-def test_rerun_is_the_first_runs_sampling_under_new_settings(outcome):
-    import numpy as np
-
+def test_rerun_is_the_first_runs_sampling_under_new_settings(outcome, rerun_check):
+    # Caught: a rerun with other options than the first run (thinning, data), or ignoring the seed.
     from bayes_zoo.registry import RunSettings
 
-    assert outcome.rerun is not None
-    again = outcome.rerun(RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True))
-    assert set(again) == set(outcome.results) == {"gibbs", "nuts"}
-    for name in again:  # same settings, same draws: the same code path with the same data, prior and options
-        for var in ("w", "sigma2", "theta"):
-            np.testing.assert_array_equal(again[name].posterior[var].values, outcome.results[name].posterior[var].values)
-    fresh = outcome.rerun(RunSettings(draws=150, chains=2, warmup=100, seed=5))
-    assert {n: r.posterior.sizes["draw"] for n, r in fresh.items()} == {"gibbs": 150, "nuts": 150}
-    assert fresh["gibbs"].posterior.attrs["seed"] == 5
-    for name in fresh:  # a fresh seed gives fresh draws for every sampler
-        first = outcome.results[name].posterior["w"].values[0, :100]
-        assert not np.array_equal(fresh[name].posterior["w"].values[0, :100], first)
+    assert set(outcome.results) >= {"gibbs", "nuts"}
+    rerun_check(outcome, RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True), ("w", "sigma2", "theta"))

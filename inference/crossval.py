@@ -2,28 +2,39 @@
 
 For every scalar quantity ``q`` that the results share (each variable, each coordinate of a vector), and for
 each statistic ``s`` in (mean, sd, 5% quantile, 95% quantile), each result gives an estimate with its Monte
-Carlo standard error from ArviZ (``arviz.mcse`` with ``method="mean"``, ``"sd"``, ``"quantile"``).  Two
-estimates are compared by ::
+Carlo standard error from ArviZ (``arviz.mcse`` with ``method="mean"``, ``"sd"``, ``"quantile"``).  For the
+mean and the sd two estimates are compared by ::
 
     z = (est_1 - est_2) / sqrt(mcse_1^2 + mcse_2^2)
 
-and an estimate against an exact value (MCSE 0) by ``z = (est - exact) / mcse``.  Every pair of results is
-compared, and each result against the exact answer when one is given.  With ``K`` z-tests in all, the
-Bonferroni threshold at family-wise level ``alpha`` (two-sided) is ``Phi^-1(1 - alpha / (2K))``.
+and an estimate against an exact value (MCSE 0) by ``z = (est - exact) / mcse``.  A quantile's z is taken on
+the probability scale: at a reference point ``c`` (the exact quantile, or the midpoint of the two estimates)
+each side's mid-ECDF ``F = mean(1[x < c] + 1[x = c] / 2)`` is a mean of draws with ArviZ's MCSE of a mean,
+taken at the null hypothesis's proportion as in a score test (:func:`_score_scale`); against the exact answer
+the other side is ``p`` itself.  (At an atom, the test is of ``P(x < c) + P(x = c) / 2``.)  Every pair of
+results is compared, and each result against the exact answer when one is given.  With ``K`` z-tests in all,
+the Bonferroni threshold at family-wise level ``alpha`` (two-sided) is ``Phi^-1(1 - alpha / (2K))``.
 
-Verdicts, per comparison and overall:
+Verdicts of one stage (:func:`compare`), per comparison and overall:
 
 1. **inconclusive** — a result involved is degenerate (:mod:`bayes_zoo.inference.diagnostics`: one chain, too few
    draws, a constant chain, non-finite draws or diagnostics): its MCSEs mean nothing, so neither do its z's;
 2. **disagree** — otherwise, if some ``|z|`` exceeds the threshold, or a result involved fails its
-   diagnostics (R-hat, divergences);
-3. **inconclusive** — otherwise, if a result involved has an ESS below the minimum, or a quantity of a
-   result was compared with nothing;
+   diagnostics (R-hat, divergences), unless a result involved has an ESS below the minimum and the finding
+   is not gross (no ``|z|`` above ``GROSS_FACTOR`` times the threshold, no R-hat above ``RHAT_GROSS``, no
+   divergence): then
+3. **inconclusive**, "run about k x longer" (``k`` from the smallest ESS); also when a result involved has an
+   ESS below the minimum with no finding, or a quantity of a result was compared with nothing;
 4. **agree** — otherwise.
 
 Every reason found is reported, whichever verdict it leads to.
 
 The overall verdict is "disagree" if any comparison disagrees, else "inconclusive" if any is, else "agree".
+
+The two-stage protocol (:func:`run_protocol`; :func:`bayes_zoo.registry.run_pair` for a pair) runs each stage
+at ``STAGE_ALPHA`` and confirms a non-advisory "disagree" by a fresh run with ``CONFIRM_FACTOR`` times the
+draws (:func:`confirm`); its stated false-alarm rate is ``PROTOCOL_ALPHA``.  Every test states the shift it
+would detect with probability about ``POWER`` (``detectable``; :meth:`CrossValidation.power`).
 
 Two opt-in refinements, both stated in every report that uses them:
 
@@ -57,22 +68,27 @@ from bayes_zoo.models.checks import finite_scalar, positive_int, positive_scalar
 from bayes_zoo.inference.diagnostics import (ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagnostics, beyond, diagnose, flatten,
                                               select_posterior)
 
-__all__ = ["STATISTICS", "GROSS_FACTOR", "CONFIRM_FACTOR", "STAGE_ALPHA", "PROTOCOL_ALPHA", "CrossValidation", "estimates", "compare", "confirm",
+__all__ = ["STATISTICS", "GROSS_FACTOR", "RHAT_GROSS", "POWER", "CONFIRM_FACTOR", "STAGE_ALPHA", "PROTOCOL_ALPHA", "CrossValidation", "estimates", "compare", "confirm",
            "needs_confirmation", "run_protocol", "bonferroni_threshold", "identity", "identities"]
 
 #: The statistics compared for every quantity, in this order.
 STATISTICS = ("mean", "sd", "q05", "q95")
 _PROBS = {"q05": 0.05, "q95": 0.95}
 EXACT = "exact"
-#: With too few effective draws, a finding makes "disagree" only when some |z| exceeds this times the threshold.
+#: With too few effective draws, a finding makes "disagree" only when some |z| exceeds this times the threshold,
 GROSS_FACTOR = 2.0
+#: or an R-hat exceeds this (the older convergence threshold of Gelman & Rubin 1992, ten times 1.01's margin),
+RHAT_GROSS = 1.1
+#: (or a divergence happened).  The power each test states: the probability of |z| above the threshold for a shift
+#: of ``detectable`` (to first order, z then has mean threshold + Phi^-1(POWER)).
+POWER = 0.8
 #: The confirmatory stage runs this many times the first stage's draws, from a fresh seed.
 CONFIRM_FACTOR = 2
 #: Family-wise level of each stage of the two-stage protocol (:func:`run_protocol`, the pairs).
 STAGE_ALPHA = 0.05
 #: The protocol's stated false-alarm rate: a correct sampler's stages are independent, so a confirmed "disagree"
 #: has probability (stage rate)^2 = 0.25% at the stages' nominal 5%, and stays within 1% even if each stage's
-#: true rate were twice its nominal level (measured: sd's tests at short chains, ~2x per stage).
+#: true rate were twice its nominal level (measured on normal-gamma: at most 5.4% a stage, 0.1-0.3% confirmed).
 PROTOCOL_ALPHA = 0.01
 
 
@@ -155,23 +171,23 @@ def _cdf_columns(table: pd.DataFrame, draws: Mapping[str, Mapping[str, np.ndarra
     return out
 
 
-def _score_scale(table: pd.DataFrame) -> np.ndarray:
+def _score_scale(table: pd.DataFrame, draws: Mapping[str, int]) -> np.ndarray:
     """The scale of a quantile row's z: each side's mid-ECDF MCSE taken at the proportion the test assumes.
 
     A proportion's MCSE from its own estimate ``F`` shrinks with ``F (1 - F)``, so a Wald z is skewed and
     heavy-tailed: an estimate far into the tail brings its own small MCSE with it.  As the score test of a
     proportion does (Wilson 1927, JASA 22(158)), each side's variance is taken at the proportion of the null
     hypothesis — ``p`` against the exact answer, else the mean of the two sides — keeping the side's ESS:
-    ``mcse * sqrt(r (1 - r) / (F (1 - F)))``.  A side whose indicator never varied (``F`` 0 or 1, no ESS to
-    estimate) counts every draw as effective.
+    ``mcse * sqrt(r (1 - r) / (F (1 - F)))``.  A side whose indicator never varied (``F`` 0 or 1, or every draw
+    tied at ``c``: no ESS to estimate) counts every one of its ``draws[name]`` draws as effective.
     """
     r = np.where(table["right"] == EXACT, table["cdf_right"], 0.5 * (table["cdf_left"] + table["cdf_right"]))
     out = np.zeros(len(table))
     for side in ("left", "right"):
         f, se = table[f"cdf_{side}"].to_numpy(float), table[f"cdf_mcse_{side}"].to_numpy(float)
-        draws = table[side].map(lambda n: table.attrs["draws"].get(n, np.inf)).to_numpy(float)
+        n = table[side].map(lambda name: draws.get(name, np.inf)).to_numpy(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            var = np.where(f * (1 - f) > 0, se**2 * r * (1 - r) / (f * (1 - f)), r * (1 - r) / draws)
+            var = np.where((f * (1 - f) > 0) & (se > 0), se**2 * r * (1 - r) / (f * (1 - f)), r * (1 - r) / n)
         out += np.where(table[side] == EXACT, 0.0, var)
     return np.sqrt(out)
 
@@ -237,6 +253,21 @@ class CrossValidation:
         The Bonferroni |z| threshold.
     alpha : float
         Family-wise level.
+    saturation : mapping of str to float or None
+        As given to :func:`compare`.
+    settings : mapping or None
+        :func:`compare`'s keyword arguments that made this (``exact``, ``var_names``, ``alpha``, ``rhat_max``,
+        ``ess_min``, ``min_draws``, ``advisory``, ``saturation``): ``compare(results, **settings)`` compares
+        other results the same way (the confirmatory stage).
+    confirmation : CrossValidation or None
+        The confirmatory stage's cross-validation, after :func:`confirm`.
+    notes : tuple of str
+        What :func:`confirm` noted: first-stage findings that did not recur, fresh-run findings alone.
+
+    The table also has ``cdf_left``, ``cdf_mcse_left``, ``cdf_right``, ``cdf_mcse_right`` (quantile rows: each
+    side's mid-ECDF at the reference point and its MCSE; NaN elsewhere), ``detectable`` (the shift, in the
+    variable's units, the test detects with probability about :data:`POWER`), ``posterior_sd`` and
+    ``detectable_sd`` (``detectable`` in posterior sds).
     """
 
     verdict: str
@@ -265,10 +296,12 @@ class CrossValidation:
         pandas.DataFrame
             Index: statistic (``mean``, ``sd``, ``q05``, ``q95``); columns ``detectable_sd`` (the largest
             ``detectable_sd`` of the table's rows for that statistic, over the comparisons that set the verdict,
-            tests passed by a saturation tolerance left out) and ``quantity`` (where it is largest).  A shift of
-            that many posterior sds in that statistic of *any* quantity would have given ``|z|`` above the
-            threshold, to first order (the threshold times the combined MCSE, ArviZ's value-scale MCSE for
-            quantiles).
+            tests passed by a saturation tolerance and tests without a finite ``detectable_sd`` left out) and
+            ``quantity`` (where it is largest).  A shift of that many posterior sds in that statistic of any
+            quantity tested would give ``|z|`` above the threshold with probability about :data:`POWER`, to
+            first order: ``detectable = (threshold + Phi^-1(POWER)) x combined MCSE``, the threshold doubled
+            (``GROSS_FACTOR``) in a comparison with too few effective draws.  For quantiles the combined MCSE
+            is ArviZ's value-scale one, so the statement is rougher there than the test itself.
         """
         required = set(self.comparisons.loc[self.comparisons["advisory"] == "", "comparison"])
         rows = self.table[self.table["comparison"].isin(required) & ~self.table["by_atol"]
@@ -280,15 +313,20 @@ class CrossValidation:
             [s for s in STATISTICS if s in set(worst["statistic"])])
 
     def power_summary(self) -> str:
-        """One line: "would have detected a shift of 0.08 posterior sd in any mean, ..." from :meth:`power`."""
+        """One line: "would have detected, with probability 0.8, a shift of 0.08 posterior sd in any mean, ..."
+        from :meth:`power`."""
         power = self.power()
         if power.empty:
             return "no test sets the verdict, so no power can be stated"
         words = {"mean": "mean", "sd": "sd", "q05": "5% quantile", "q95": "95% quantile"}
         parts = [f"{v:.2g} in any {words[s]}" for s, v in power["detectable_sd"].items()]
         parts[0] = parts[0].replace(" in any", " posterior sd in any", 1)
-        return (f"would have detected a shift of {', '.join(parts)} (|z| threshold {self.threshold:.2f} times the "
-                f"largest combined MCSE over {self.table['quantity'].nunique()} quantities)")
+        required = set(self.comparisons.loc[self.comparisons["advisory"] == "", "comparison"])
+        tested = self.table[self.table["comparison"].isin(required) & ~self.table["by_atol"]
+                            & np.isfinite(self.table["detectable_sd"])]["quantity"].nunique()
+        return (f"would have detected, with probability {POWER:g}, a shift of {', '.join(parts)} (the worst case "
+                f"over {tested} quantities: (|z| threshold {self.threshold:.2f} + {stats.norm.ppf(POWER):.2f}) "
+                f"x combined MCSE, in posterior sds)")
 
 
 def _z_reason(what: str, z: float, threshold: float) -> str:
@@ -415,20 +453,17 @@ def compare(
     diff = table["estimate_left"] - table["estimate_right"]
     scale = np.hypot(table["mcse_left"], table["mcse_right"])
     table = table.join(_cdf_columns(table, {n: flatten(select_posterior(r, var_names)) for n, r in results.items()}))
-    table.attrs["draws"] = {n: r.posterior.sizes["chain"] * r.posterior.sizes["draw"] for n, r in results.items()}
+    sizes = {n: r.posterior.sizes["chain"] * r.posterior.sizes["draw"] for n, r in results.items()}
     quantile = table["statistic"].isin(list(_PROBS)).to_numpy()
     # a quantile's z is taken on the probability scale (module docstring); its sign follows the estimates'
     num = np.where(quantile, table["cdf_right"] - table["cdf_left"], diff)
-    den = np.where(quantile, _score_scale(table), scale)
+    den = np.where(quantile, _score_scale(table, sizes), scale)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(den > 0, num / den, np.where(num == 0, 0.0, np.copysign(np.inf, num)))
+    z = np.where(np.isnan(den) | np.isnan(num), np.nan, z)  # an MCSE ArviZ could not compute: never a finding
     table["z"] = z
     table["atol"] = [saturation.get(q.split("[")[0], 0.0) for q in table["quantity"]]
     threshold = bonferroni_threshold(alpha, len(table))
-    table["detectable"] = threshold * scale
-    table["posterior_sd"] = _posterior_sd(table, est)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["detectable_sd"] = table["detectable"] / table["posterior_sd"]
     z_ok = np.abs(table["z"]) <= threshold  # NaN compares False: never silently ok
     table["by_atol"] = ~z_ok & (table["atol"] > 0) & (diff.abs() <= table["atol"])
     table["ok"] = z_ok | table["by_atol"]
@@ -440,7 +475,7 @@ def compare(
         if missing:
             untested[name] = [f"{name}: {q} was compared with nothing" for q in missing]
 
-    rows, required, advised = [], [], []
+    rows, required, advised, gated = [], [], [], []
     for left, right in pairs:
         sub = table[(table["left"] == left) & (table["right"] == right)]
         involved = [diag[n] for n in (left, right) if n in diag]
@@ -452,8 +487,11 @@ def compare(
         z_reasons = [_z_reason(f"{left} vs {right}: {q} {s}", zv, threshold)
                      for q, s, zv in zip(bad["quantity"], bad["statistic"], bad["z"])]
         # Too few effective draws: a finding may be Monte Carlo error the MCSEs cannot see, unless it is gross.
-        gross = (np.abs(bad["z"]) > GROSS_FACTOR * threshold).any() or any(d.divergences for d in involved)
+        gross = ((np.abs(bad["z"]) > GROSS_FACTOR * threshold).any() or any(d.divergences for d in involved)
+                 or any((d.table["r_hat"] > RHAT_GROSS).any() for d in involved))
         longer = [_run_longer(left, right, involved, ess_min)] if low_ess else []
+        if low_ess:
+            gated.append(f"{left} vs {right}")
         if degenerate:
             verdict, reasons = "inconclusive", degenerate + failures
         elif (failures or z_reasons) and (gross or not low_ess):
@@ -468,6 +506,12 @@ def compare(
         rows.append({"comparison": f"{left} vs {right}", "verdict": verdict, "max_abs_z": max_z,
                      "reasons": "; ".join(reasons), "advisory": why})
         (advised if why else required).extend(reasons)
+    # The shift each test detects with probability POWER: beyond the threshold, or twice it where ESS is low.
+    bound = np.where(table["comparison"].isin(gated), GROSS_FACTOR * threshold, threshold)
+    table["detectable"] = (bound + stats.norm.ppf(POWER)) * scale
+    table["posterior_sd"] = _posterior_sd(table, est)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["detectable_sd"] = table["detectable"] / table["posterior_sd"]
     # A reason that a required comparison gives too (a required result's own diagnostics) is not advisory.
     required = list(dict.fromkeys(required))
     all_reasons = required + [f"(advisory) {r}" for r in dict.fromkeys(advised) if r not in required]
@@ -532,7 +576,7 @@ def confirm(first: CrossValidation, second: CrossValidation, *, label: str = "a 
                 verdict, why = "disagree", why + [f"confirmed by {label}: {r}" for r in later]
             else:
                 notes.append(f"{name}: the first run's findings ({'; '.join(why)}) did not recur in {label}")
-                verdict, why = str(again["verdict"]), later
+                verdict, why = str(again["verdict"]), [f"in {label}: {r}" for r in later]
         elif again["verdict"] == "disagree":
             notes.append(f"{name}: {label} alone disagrees ({again['reasons']}); a single stage is not a verdict")
         rows.append({**row.to_dict(), "comparison": name, "verdict": verdict, "reasons": "; ".join(why),

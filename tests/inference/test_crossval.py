@@ -486,13 +486,98 @@ def test_run_protocol_refuses_bad_settings_before_sampling():
         crossval.run_protocol(sample, seed=-1, draws=100, exact=EXACT)
 
 
-def test_power_is_the_threshold_times_the_combined_mcse_in_posterior_sds():
-    # Caught: detectable shift computed from one side's MCSE, or divided by the MCSE instead of the posterior sd.
+def test_power_is_the_shift_detected_with_probability_power_in_posterior_sds():
+    # detectable = (threshold + Phi^-1(0.8)) x combined MCSE.  Caught: one side's MCSE only, the threshold alone
+    # (a shift detected half the time stated as detected), or a division by the MCSE instead of the sd.
     result = crossval.compare({"a": _normal_idata(seed=1), "b": _normal_idata(seed=2)}, EXACT)
     row = result.table.set_index(["comparison", "statistic"]).loc[("a vs b", "mean")]
-    assert row["detectable"] == pytest.approx(result.threshold * np.hypot(row["mcse_left"], row["mcse_right"]))
+    scale = np.hypot(row["mcse_left"], row["mcse_right"])
+    assert row["detectable"] == pytest.approx((result.threshold + stats.norm.ppf(crossval.POWER)) * scale)
     assert row["detectable_sd"] == pytest.approx(row["detectable"] / 1.0)  # the exact sd is 1
     power = result.power()
     assert power.loc["mean", "detectable_sd"] == pytest.approx(
         result.table.loc[result.table["statistic"] == "mean", "detectable_sd"].max())
     assert f"{power.loc['mean', 'detectable_sd']:.2g} posterior sd in any mean" in result.power_summary()
+
+
+def test_with_too_few_effective_draws_the_stated_power_uses_the_gross_threshold():
+    # Caught: the power line claiming the ordinary threshold where the low-ESS gate needs twice it (a 0.3 sd
+    # shift with |z| 5 would be "inconclusive" while the report said it would be detected).
+    result = crossval.compare({"a": _ar1(0.5, seed=5)}, EXACT)
+    assert result.diagnostics["a"].low_ess  # the setting
+    row = result.table.set_index("statistic").loc["mean"]
+    bound = crossval.GROSS_FACTOR * result.threshold + stats.norm.ppf(crossval.POWER)
+    assert row["detectable"] == pytest.approx(bound * row["mcse_left"])
+
+
+def test_a_large_rhat_disagrees_even_with_too_few_effective_draws():
+    # Two chains near -2, two near +2: R-hat far above RHAT_GROSS, ESS tiny.  Caught: the gate hiding any R-hat.
+    # The exact answer is the mixture the pooled draws come from, so every z passes: only R-hat can tell.
+    from scipy import optimize
+
+    values = np.random.default_rng(0).normal(size=(4, 500)) * 0.5 + np.array([-2, -2, 2, 2])[:, None]
+
+    def cdf(t):
+        return 0.5 * (stats.norm.cdf((t + 2) / 0.5) + stats.norm.cdf((t - 2) / 0.5))
+
+    q05, q95 = (optimize.brentq(lambda t: cdf(t) - p, -10, 10) for p in (0.05, 0.95))
+    exact = pd.DataFrame({"mean": [0.0], "sd": [np.sqrt(4.25)], "q05": [q05], "q95": [q95]},
+                         index=pd.Index(["theta"], name="quantity"))
+    result = crossval.compare({"a": az.from_dict(posterior={"theta": values})}, exact)
+    assert result.table["ok"].all() and result.diagnostics["a"].low_ess  # the setting
+    assert result.diagnostics["a"].table.loc["theta", "r_hat"] > crossval.RHAT_GROSS
+    assert result.verdict == "disagree", result.reasons
+
+
+def test_a_divergence_disagrees_even_with_too_few_effective_draws():
+    # Caught: the divergence dropped from the gate's gross findings.
+    idata = _ar1(0.5, seed=5)
+    diverging = np.zeros((4, 250), dtype=bool)
+    diverging[0, 10] = True
+    idata.add_groups(sample_stats={"diverging": diverging}, dims={"diverging": ["chain", "draw"]})
+    result = crossval.compare({"a": idata}, EXACT)
+    assert result.diagnostics["a"].low_ess and result.table["ok"].all()  # the setting
+    assert result.verdict == "disagree" and any("1 divergent" in r for r in result.reasons)
+
+
+def test_a_side_whose_draws_all_sit_at_the_reference_point_counts_every_draw():
+    # Every draw tied at c: mid-ECDF 0.5 with MCSE 0 on that side.  Caught: that side given zero variance
+    # (then any difference on the other side is infinitely significant).
+    tied = az.from_dict(posterior={"theta": np.ones((2, 200))})
+    values = np.ones((2, 200))
+    values[np.random.default_rng(1).random((2, 200)) < 0.03] = 0.9  # 3% excursions below the bound
+    other = az.from_dict(posterior={"theta": values})
+    row = crossval.compare({"a": tied, "b": other}).table.set_index("statistic").loc["q05"]
+    assert row["cdf_left"] == 0.5 and row["cdf_mcse_left"] == 0.0  # the setting
+    f, r = row["cdf_right"], 0.5 * (row["cdf_left"] + row["cdf_right"])
+    variance = r * (1 - r) / 400 + row["cdf_mcse_right"] ** 2 * r * (1 - r) / (f * (1 - f))
+    assert row["z"] == pytest.approx((row["cdf_right"] - row["cdf_left"]) / np.sqrt(variance))
+
+
+def test_a_second_stage_that_is_inconclusive_makes_the_comparison_inconclusive():
+    # Caught: an unconfirmed disagreement turned into "agree" whatever the fresh run said.
+    confirmed = crossval.confirm(_stage(["agree", "disagree", "agree"]), _stage(["agree", "inconclusive", "agree"]))
+    assert confirmed.verdict == "inconclusive"
+
+
+def test_an_advisory_disagreement_starts_no_second_stage():
+    # Caught: needs_confirmation reading every comparison (a rerun for a comparison that sets no verdict).
+    calls = []
+
+    def sample(seed, draws, chains):
+        calls.append(seed)
+        return {"a": _normal_idata(seed=1), "bad": _normal_idata(loc=0.5, seed=2)}
+
+    result = crossval.run_protocol(sample, seed=3, draws=2000, exact=EXACT, advisory={"bad": "known to fail"})
+    assert len(calls) == 1 and result.verdict == "agree"
+    assert result.verdict_of("bad", "exact") == "disagree"
+
+
+def test_settings_reproduce_the_comparison():
+    # Caught: a setting dropped from CrossValidation.settings (the confirmatory stage would silently use defaults).
+    results = {"a": _normal_idata(seed=1), "b": _normal_idata(seed=2)}
+    first = crossval.compare(results, EXACT, alpha=0.2, ess_min=300, rhat_max=1.05, min_draws=50,
+                             advisory={"b": "why"})
+    again = crossval.compare(results, **first.settings)
+    pd.testing.assert_frame_equal(first.table, again.table)
+    assert again.threshold == first.threshold and list(again.comparisons["advisory"]) == list(first.comparisons["advisory"])

@@ -51,7 +51,8 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from bayes_zoo.inference.crossval import CONFIRM_FACTOR, GROSS_FACTOR, PROTOCOL_ALPHA, STATISTICS
+from bayes_zoo.inference.crossval import (CONFIRM_FACTOR, GROSS_FACTOR, POWER, PROTOCOL_ALPHA, RHAT_GROSS, STAGE_ALPHA,
+                                          STATISTICS)
 from bayes_zoo.inference.diagnostics import beyond
 from bayes_zoo.models.backend import blas_status
 from bayes_zoo.registry import PairOutcome
@@ -589,11 +590,25 @@ def _runs_summary(outcome: PairOutcome) -> str:
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
+def _stages_sentence(outcome: PairOutcome) -> str:
+    """How "disagree" is reached for this outcome: two stages when the pair can rerun, else one; from the objects."""
+    cv = outcome.crossval
+    if outcome.rerun is None:
+        return "One stage: no confirmatory run is possible for this pair."
+    stated = (f"stated false-alarm rate {PROTOCOL_ALPHA:g}" if cv.alpha == STAGE_ALPHA
+              else f"at most about {(2 * cv.alpha) ** 2:.2g} even at twice each stage's level")
+    done = (f"here it ran ({len(cv.confirmation.table)} tests)" if cv.confirmation is not None
+            else "here none was needed")
+    return (f"A \"disagree\" of a comparison that sets the verdict stands only when a fresh run with "
+            f"{CONFIRM_FACTOR} x the draws repeats it ({done}); advisory comparisons are one stage.  The stages "
+            f"are independent for a correct sampler: {stated}.")
+
+
 def _power_frame(cv) -> pd.DataFrame:
     words = {"mean": "mean", "sd": "sd", "q05": "5% quantile", "q95": "95% quantile"}
     power = cv.power().reset_index()
     return pd.DataFrame({"statistic": [words[s] for s in power["statistic"]],
-                         "smallest detectable shift (posterior sd)": [f"{v:.3g}" for v in power["detectable_sd"]],
+                         f"shift detected with probability {POWER:g} (posterior sd)": [f"{v:.3g}" for v in power["detectable_sd"]],
                          "at (the least precise quantity)": power["quantity"]})
 
 
@@ -650,16 +665,14 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
             "## Comparisons",
             "",
             f"Two-sided z-tests, Bonferroni-corrected over {len(cv.table)} tests at family-wise level "
-            f"{cv.alpha:g} per stage: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse`: of the mean and the sd; a "
-            f"quantile's z is taken on the probability scale (the share of draws below the reference point, whose "
-            f"MCSE is that of a mean; `bayes_zoo.inference.crossval`).  With fewer than {cv.settings['ess_min']:g} "
-            f"effective draws a finding is \"inconclusive\" unless some |z| exceeds "
-            f"{GROSS_FACTOR:g} x the threshold; a \"disagree\" stands only when a fresh run with "
-            f"{CONFIRM_FACTOR} x the draws repeats it (stages independent for a correct sampler: stated "
-            f"false-alarm rate {PROTOCOL_ALPHA:g}).",
+            f"{cv.alpha:g}: |z| threshold {cv.threshold:.3f}.  MCSE from `arviz.mcse`: of the mean and the sd; a "
+            f"quantile's z is taken on the probability scale (the mid-ECDF at the reference point, a mean, with "
+            f"the MCSE of a mean; `bayes_zoo.inference.crossval`).  With fewer than {cv.settings['ess_min']:g} "
+            f"effective draws a finding is \"inconclusive\" unless some |z| exceeds {GROSS_FACTOR:g} x the "
+            f"threshold, an R-hat exceeds {RHAT_GROSS:g} or a sampler diverged.  " + _stages_sentence(outcome),
             "",
-            "The smallest shift each statistic's tests could have detected (the threshold times the combined "
-            "MCSE), in posterior sds:",
+            f"The shift each statistic's tests would detect with probability {POWER:g}, in posterior sds (the worst "
+            f"case over the quantities):",
             "",
             _power_frame(cv).to_markdown(index=False),
             "",

@@ -9,8 +9,11 @@ changes nothing in the process)::
 
     import bayes_zoo
     bayes_zoo.configure()                         # PyTensor's BLAS, once, before PyMC is imported
-    cv = bayes_zoo.compare({"mine": idata, "nuts": nuts_idata}, exact_summary)
-    print(cv.verdict, cv.reasons)
+    cv = bayes_zoo.compare({"mine": idata, "nuts": nuts_idata}, exact_summary)  # one stage, alpha 0.01
+    print(cv.verdict, cv.reasons, cv.power_summary())
+
+The two-stage protocol (a "disagree" confirmed by a fresh run) is
+:func:`bayes_zoo.inference.crossval.run_protocol`, for samplers given as ``sample(seed, draws, chains)``.
 
 - :func:`configure` / :func:`blas_status`: :mod:`bayes_zoo.models.backend`.
 - :func:`compare`, :func:`identity`, :func:`identities`: :mod:`bayes_zoo.inference.crossval`.

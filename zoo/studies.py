@@ -16,13 +16,16 @@ and :func:`markdown` the table printed by ``python -m bayes_zoo.studies power``.
 
 **The problems** (:data:`PROBLEMS`):
 
-* ``newcomb-informative``: Newcomb's 66 measurements (ns) with ``mu ~ Normal(20, 3^2)`` and the default
+* ``newcomb-informative``: Newcomb's 66 measurements (ns) with ``mu ~ Normal(20, 5^2)`` and the default
   ``beta ~ Gamma(1, rate 10)``.  Not the pair's default prior ``mu ~ Normal(0, 50^2)``: there the prior's
   precision 1/50^2 = 4e-4 is 0.07% of mu's conditional precision ``1/s0_var + n beta`` (n E[beta] = 66 x
   0.00885 = 0.584), so dropping it (bug ``mu-precision-no-prior``) moves mu's posterior mean by ~0.85 MCSE at
   4 x 1000 draws: no comparison can see it there, nor needs to (the answer barely changes).  With
-  ``s0_var = 9`` the prior term is 0.111, 16% of that precision, and the same bug moves mu's posterior mean
-  from 25.2 to ~30 ns.  :func:`bayes_zoo.models.normal_gamma.exact_posterior` (quadrature) gives the exact
+  ``s0_var = 25`` the prior term is 0.04, 6.4% of that precision (posterior mean of mu 25.81 ns, sd 1.28), and
+  the same bug moves mu's conditional mean by ``mu0 / (s0_var n beta)``, ~1.4 ns.  Not ``s0_var = 9`` (first
+  measured): the mutant's chain then runs away to beta = 0 from a small start (its mean keeps ``mu0 / s0_var``,
+  so ``mu - xbar ~ mu0 / (s0_var n beta)`` grows as beta shrinks) and raised ``ZeroDivisionError`` in 13 of
+  100 seeds, 1 of 100 with ``s0_var = 25``; a crash is caught, but not by the protocol.  :func:`bayes_zoo.models.normal_gamma.exact_posterior` (quadrature) gives the exact
   answer for this prior as for any other.
 * ``diabetes``: the spike-and-slab pair's problem: the diabetes data standardised
   (:func:`bayes_zoo.models.spike_slab.standardise`), the default prior, Gibbs thinned by 10 as the pair runs it;
@@ -152,7 +155,7 @@ class Problem:
 PROBLEMS = {
     "newcomb-informative": Problem(
         "newcomb-informative", NORMAL_GAMMA,
-        "Newcomb's 66 values (ns), mu ~ Normal(20, 3^2), beta ~ Gamma(1, rate 10); exact by quadrature"),
+        "Newcomb's 66 values (ns), mu ~ Normal(20, 5^2), beta ~ Gamma(1, rate 10); exact by quadrature"),
     "diabetes": Problem(
         "diabetes", SPIKE_SLAB,
         "diabetes data (442 x 10, standardised), default spike-and-slab prior, Gibbs thinned by 10; exact by "
@@ -294,7 +297,7 @@ def _setup(problem: str, data_seed: int | None = None) -> _Setup:
 
         x = load_newcomb().arrays["x"]
         prior = ng.DEFAULT_PRIOR if problem == "newcomb" else ng.NormalGammaPrior(
-            mu0=20.0, s0_var=3.0**2, a=ng.DEFAULT_PRIOR.a, b=ng.DEFAULT_PRIOR.b)
+            mu0=20.0, s0_var=5.0**2, a=ng.DEFAULT_PRIOR.a, b=ng.DEFAULT_PRIOR.b)
 
         def sample(module, seed, draws, chains, warmup):
             return {"gibbs": module.sample(x, prior, draws=draws, chains=chains, warmup=warmup, seed=seed,

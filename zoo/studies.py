@@ -845,8 +845,8 @@ def main(argv=None) -> int:
     ``python -m bayes_zoo.studies false-alarms [--problem NAME] [--seeds N] [--lengths D1,D2,...] [--chains C]
     [--jobs J] [--csv PATH]``: run the false-alarm study and print its markdown table.
 
-    Returns, for ``power``, 0 when every planted bug is caught (declared "disagree", or its sampler raised: both
-    counts are printed) in at least :data:`MIN_POWER` of its seeds, else 1; for ``false-alarms``, 0 when at
+    Returns, for ``power``, 0 when every planted bug is declared "disagree" by the protocol in at least
+    :data:`MIN_POWER` of its seeds (a mutant sampler that raised is counted apart, not as caught), else 1; for ``false-alarms``, 0 when at
     every draw count "disagree" is at most :func:`max_false_alarms` (seeds) and no run raised, else 1; 2 for bad
     usage.
     """
@@ -890,7 +890,7 @@ def main(argv=None) -> int:
                              draws=args.draws, chains=args.chains, warmup=args.warmup, correct=not args.no_correct,
                              n_jobs=args.jobs)
     caught = summary[summary["bug"] != CORRECT]
-    return 0 if (caught["caught"] >= MIN_POWER * caught["seeds"]).all() else 1
+    return 0 if (caught["disagree"] >= MIN_POWER * caught["seeds"]).all() else 1
 
 
 if __name__ == "__main__":

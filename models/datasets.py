@@ -6,6 +6,7 @@ copied from the file's header (or from ``models/data/README.md``).  Nothing is d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from io import StringIO
@@ -20,8 +21,9 @@ NEWCOMB_OUTLIERS = (-44.0, -2.0)
 
 
 @dataclass(frozen=True)
-class Dataset:
-    """A bundled data set.
+class Dataset(Mapping):
+    """A bundled data set; read-only mapping of its arrays (``data["x"]`` is ``data.arrays["x"]``), so a
+    problem's model builder and samplers read a bundled data set and a user's dict of arrays alike.
 
     Attributes
     ----------
@@ -39,6 +41,17 @@ class Dataset:
     arrays: dict[str, np.ndarray]
     description: str
     provenance: tuple[str, ...] = field(default=())
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+    def __iter__(self):
+        return iter(self.arrays)
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    __hash__ = object.__hash__  # Mapping sets __hash__ to None; a frozen data set is hashed by identity
 
 
 def _read_text(filename: str) -> str:

@@ -16,6 +16,8 @@ the Gaussian distribution", sec. 3).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -248,28 +250,41 @@ def simulate_observations(rng: np.random.Generator, mu, beta, n: int) -> np.ndar
     return mu[..., None] + z / np.sqrt(beta)[..., None]
 
 
-def simulate(rng: np.random.Generator, prior: NormalGammaPrior, n: int):
-    """Draw ``(mu, beta)`` from the prior and ``n`` observations given them.
+def simulate(rng: np.random.Generator, data, prior: NormalGammaPrior = DEFAULT_PRIOR):
+    """The generative model: ``(mu, beta)`` from the prior, then as many observations as ``data["x"]`` holds.
+
+    The signature every model module's ``simulate`` shares (simulation-based calibration,
+    :attr:`bayes_zoo.problem.Problem.simulate`): a generator and a data template in, the truth and simulated
+    data out.
 
     Parameters
     ----------
     rng : numpy.random.Generator
+    data : mapping
+        ``{"x": array (n,)}``, ``n >= 1``: only its size is used.
     prior : NormalGammaPrior
-    n : int, >= 1
 
     Returns
     -------
-    mu : float
-    beta : float
-    x : numpy.ndarray, shape (n,)
+    truth : dict
+        ``{"mu": float, "beta": float}`` (beta by rate: precision, ns^-2).
+    data : dict
+        ``{"x": array (n,)}``, ``x_i ~ Normal(mu, 1 / beta)``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``rng``, ``data`` or ``prior``.
     """
     generator(rng)
     prior = _check_prior(prior)
-    n = positive_int(n, "n")
+    if not isinstance(data, Mapping) or "x" not in data:
+        raise ValueError(f"data: expected a mapping with key 'x', got {type(data).__name__}")
+    n = positive_int(int(np.size(data["x"])), "data['x'] size")
     mu = rng.normal(prior.mu0, np.sqrt(prior.s0_var))
     beta = rng.gamma(prior.a, 1.0 / prior.b)  # NumPy's Gamma takes a scale = 1 / rate
     x = rng.normal(mu, 1.0 / np.sqrt(beta), size=n)
-    return float(mu), float(beta), x
+    return {"mu": float(mu), "beta": float(beta)}, {"x": x}
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ The two-stage protocol (a "disagree" confirmed by a fresh run) is
 - :func:`configure` / :func:`blas_status`: :mod:`bayes_zoo.models.backend`.
 - :func:`compare`, :func:`identity`, :func:`identities`: :mod:`bayes_zoo.inference.crossval`.
 - :func:`run_sbc`, :class:`SBCProblem`, :func:`uniformity`: :mod:`bayes_zoo.inference.sbc`.
+- :class:`Problem`, :class:`Side`, :class:`Option`: a problem as a declaration, :mod:`bayes_zoo.problem`.
+- :func:`check`, :func:`from_kernel`: check your own sampler, :mod:`bayes_zoo.checking` (``bayes-zoo check``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ __all__ = [
     "run_sbc",
     "SBCProblem",
     "uniformity",
+    "Problem",
+    "Side",
+    "Option",
+    "check",
+    "from_kernel",
 ]
 
 _LAZY = {
@@ -45,6 +52,11 @@ _LAZY = {
     "run_sbc": "bayes_zoo.inference.sbc",
     "SBCProblem": "bayes_zoo.inference.sbc",
     "uniformity": "bayes_zoo.inference.sbc",
+    "Problem": "bayes_zoo.problem",
+    "Side": "bayes_zoo.problem",
+    "Option": "bayes_zoo.problem",
+    "check": "bayes_zoo.checking",
+    "from_kernel": "bayes_zoo.checking",
 }
 
 

@@ -114,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     for pair in REGISTRY.values():
         p = problems.add_parser(pair.name, help=pair.title, allow_abbrev=False)
         _common_options(p)
-        if pair.add_arguments is not None:
-            pair.add_arguments(p)
+        for option in pair.options:
+            option.add_to(p)
     _common_options(problems.add_parser("all", help="every registered pair, plus OUT/report.md", allow_abbrev=False))
     from bayes_zoo.active import add_arguments as active_arguments
 
@@ -125,7 +125,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     sbc_arguments(sub.add_parser("sbc", help="simulation-based calibration of a pair's samplers", allow_abbrev=False),
                   list(REGISTRY))
+    _check_arguments(sub.add_parser("check", help="check your own sampler: a Problem in a Python file, "
+                                                  "cross-validated against NUTS and calibrated by SBC",
+                                    allow_abbrev=False))
     return parser
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("problem", metavar="FILE.py[:NAME]",
+                        help="a Python file defining a bayes_zoo.Problem called NAME (default: problem)")
+    parser.add_argument("--draws", type=int, help="kept draws per chain, every side (default 1000; --quick 500)")
+    parser.add_argument("--chains", type=int, help="chains per side (default 4; --quick 2)")
+    parser.add_argument("--warmup", type=int, help="warm-up / tuning iterations per chain (default 1000; --quick 500)")
+    parser.add_argument("--seed", type=int, default=0, help="root seed, 0 <= seed < 2**63 (default 0)")
+    parser.add_argument("--sims", type=int, help="SBC simulations per side of yours (default 100)")
+    parser.add_argument("--no-sbc", dest="sbc", action="store_false", help="skip simulation-based calibration")
+    parser.add_argument("--trace", type=Path, help="your own NUTS trace (.nc, InferenceData) instead of running NUTS")
+    parser.add_argument("--jobs", type=int, default=1, help="SBC's local worker processes (joblib; default 1)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
+    parser.add_argument("--quick", action="store_true", help="small settings (2 chains x 500 draws)")
+    parser.add_argument("--force", action="store_true", help="replace existing results (once the new ones are complete)")
 
 
 def _version() -> str:
@@ -141,11 +160,10 @@ def _settings(pair, args, progress):
 
 
 def _pair_options(pair, args) -> dict:
-    if pair.add_arguments is None or args.problem == "all":
+    """The problem's declared options as given on the command line (None: not given); none for ``all``."""
+    if getattr(args, "problem", None) == "all":
         return {}
-    probe = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    pair.add_arguments(probe)
-    return {a.dest: getattr(args, a.dest) for a in probe._actions if a.dest != "help"}
+    return {o.name: getattr(args, o.name, None) for o in pair.options}
 
 
 def _as_option(message: str, options=(), aliases=None) -> str:
@@ -207,8 +225,7 @@ def _compare(console, args, run) -> int:
     try:
         for pair in selected:  # validate every setting before any work
             _settings(pair, args, None)
-            if pair.check_options is not None:
-                pair.check_options(**_pair_options(pair, args))
+            pair.resolve_options(_pair_options(pair, args), quick=args.quick)
         _check_draw_memory(selected, args)
         run.output = report.Output(args.out, [p.name for p in selected], force=args.force,
                                    index=args.problem == "all")
@@ -442,6 +459,66 @@ def _sbc(console, args, run) -> int:
     return EXIT_DISAGREE if any(r.verdict == "miscalibrated" for r in runs) else EXIT_OK
 
 
+def _check(console, args, run) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rich.markup import escape
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from bayes_zoo import checking, report
+    from bayes_zoo.models.checks import positive_int, seed as check_seed
+    from bayes_zoo.problem import ResultMismatch
+
+    try:
+        problem = checking.load_problem(args.problem)
+        check_seed(args.seed, "seed")
+        for name in ("draws", "chains", "sims", "jobs"):
+            if getattr(args, name) is not None:
+                positive_int(getattr(args, name), name)
+        if args.warmup is not None and args.warmup < 0:
+            raise ValueError(f"warmup: must be >= 0, got {args.warmup}")
+        if args.trace is not None and not args.trace.is_file():
+            raise ValueError(f"trace: {args.trace} does not exist")
+        run.output = report.Output(args.out, [checking.folder_name(problem)], force=args.force)
+        run.output.open()
+        run.output.close()  # checked and free; check() takes the lock again while it writes
+        run.output = None
+    except ValueError as err:
+        return _usage_error(console, _as_option(str(err), None, {"file": "FILE.py", "name": "FILE.py:NAME"}))
+    from bayes_zoo.models.backend import blas_status
+
+    console.print(f"[dim]{blas_status()}[/]")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    try:
+        with _quiet_libraries(), Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(problem.name)
+            result = checking.check(problem, draws=args.draws, chains=args.chains, warmup=args.warmup, seed=args.seed,
+                                    sims=args.sims, sbc=args.sbc, quick=args.quick, trace=args.trace, jobs=args.jobs,
+                                    out=args.out, force=args.force,
+                                    progress=lambda text: progress.update(task, description=f"{problem.name}: {text}"))
+    except ResultMismatch as err:
+        console.print("[bold red]error:[/] the results do not match the model:", highlight=False)
+        for line in err.problems:
+            console.print(f"  - {escape(line)}", highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    outcome = result.outcome
+    if outcome.crossval is not None:
+        console.print(report.rich_table(outcome))
+        console.print(f"  power: {escape(outcome.crossval.power_summary())}", highlight=False)
+    if result.sbc:
+        from bayes_zoo import sbc as zsbc
+
+        console.print(zsbc.rich_table(result.sbc))
+    style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}
+    console.print(f"{problem.name}: [bold {style[result.verdict]}]{result.verdict}[/] (exit status {result.exit_status})",
+                  highlight=False)
+    for reason in result.reasons:
+        console.print(f"  [yellow]- {escape(reason)}[/]", highlight=False)
+    console.print(f"written to {result.folder}/ (report.md, CSV tables, figures, netCDF, sbc/)", highlight=False)
+    return result.exit_status
+
+
 class _Run:
     """What :func:`main` needs to say truthfully in its last line, whatever stopped the run."""
 
@@ -500,6 +577,8 @@ def _main(argv, run: _Run) -> int:
         return _active_learn(console, args, run)
     if args.command == "sbc":
         return _sbc(console, args, run)
+    if args.command == "check":
+        return _check(console, args, run)
     return _compare(console, args, run)
 
 

@@ -1,13 +1,13 @@
-"""The registry of pairs: each problem written twice (PyMC and by hand), run and cross-validated.
+"""The registry of problems: each problem written twice (PyMC and by hand), run and cross-validated.
 
-A pair registers itself with :func:`register` (see ``zoo/pairs/``).  The CLI, the reports and ``compare all``
-only ever see :class:`Pair` and :class:`PairOutcome`, so a new pair needs no change outside its own module
-beyond one import line in ``zoo/pairs/__init__.py``.
+A problem is a declaration (:class:`bayes_zoo.problem.Problem`) that registers itself with :func:`register`
+(see ``zoo/pairs/``); the harness (:func:`bayes_zoo.problem.run_problem`) runs it.  The CLI, the reports and
+``compare all`` only ever see :class:`~bayes_zoo.problem.Problem` and :class:`PairOutcome`, so a new problem
+needs no change outside its own module beyond one import line in ``zoo/pairs/__init__.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,8 +19,9 @@ if TYPE_CHECKING:  # kept out of the import path so that `bayes-zoo --help` and 
     import pandas as pd
 
     from bayes_zoo.inference.crossval import CrossValidation
+    from bayes_zoo.problem import Problem
 
-__all__ = ["RunSettings", "PairOutcome", "Pair", "register", "get", "names", "run_pair", "REGISTRY"]
+__all__ = ["RunSettings", "PairOutcome", "register", "get", "names", "run_pair", "REGISTRY"]
 
 
 def _silent(stage: str) -> None:
@@ -138,57 +139,11 @@ class PairOutcome:
         return tuple(failed) + (self.crossval.reasons if self.crossval is not None else ())
 
 
-@dataclass(frozen=True)
-class Pair:
-    """A registered problem.
-
-    Attributes
-    ----------
-    name : str
-        CLI name, e.g. ``"normal-gamma"``.
-    title : str
-        One line for ``bayes-zoo list`` and the reports.
-    methods : str
-        What is compared, e.g. ``"Gibbs vs PyMC/NUTS vs quadrature"``.
-    run : callable
-        ``run(settings: RunSettings, **options) -> PairOutcome``.
-    quick : RunSettings
-        The settings ``--quick`` uses.
-    add_arguments : callable, optional
-        ``add_arguments(parser)`` adds the pair's own CLI options (their ``dest`` names become ``options``).
-    check_options : callable, optional
-        ``check_options(**options)`` raises ``ValueError`` naming the option (``"spike_var: ..."``) for a bad
-        value; the CLI calls it before any pair runs.
-    sbc : callable, optional
-        ``sbc(quick=..., planted_bug=...) -> {"handwritten": SBCProblem, "nuts": SBCProblem}``: the pair's
-        samplers set up for simulation-based calibration (:mod:`bayes_zoo.inference.sbc`, ``bayes-zoo sbc``); a side
-        the pair cannot calibrate is left out (the pair's module says why).  ``planted_bug`` swaps in a
-        deliberately wrong handwritten sampler where the pair has one (``ValueError`` naming it otherwise).
-    stored_per_draw : int, default 1
-        How many numbers (8 bytes each) the pair holds in memory per chain and per iteration (kept draws and
-        warm-up: PyMC allocates its trace for both, and a Gibbs sampler may draw its noise for both up front),
-        summed over its samplers and everything they store per draw (posterior, sample stats, pointwise
-        quantities).  Before any work the CLI refuses a run whose ``chains x (draws + warmup) x
-        stored_per_draw x 8`` bytes exceed the memory available.  The default, 1, is a lower bound: it refuses
-        only what could never fit.  0 for a pair whose memory does not grow with the draws.
-    """
-
-    name: str
-    title: str
-    methods: str
-    run: Callable[..., PairOutcome]
-    quick: RunSettings
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
-    check_options: Callable[..., None] | None = None
-    sbc: Callable[..., dict] | None = None
-    stored_per_draw: int = 1
+REGISTRY: dict[str, "Problem"] = {}
 
 
-REGISTRY: dict[str, Pair] = {}
-
-
-def register(pair: Pair) -> Pair:
-    """Add ``pair`` to the registry.
+def register(pair: "Problem") -> "Problem":
+    """Add the problem ``pair`` (a :class:`bayes_zoo.problem.Problem` declaration) to the registry.
 
     Raises
     ------
@@ -201,7 +156,7 @@ def register(pair: Pair) -> Pair:
     return pair
 
 
-def get(name: str) -> Pair:
+def get(name: str) -> "Problem":
     """The registered pair called ``name``.
 
     Raises
@@ -220,8 +175,9 @@ def names() -> list[str]:
     return list(REGISTRY)
 
 
-def run_pair(pair: Pair, settings: RunSettings, **options) -> PairOutcome:
-    """Run ``pair`` under ``settings`` and, if its cross-validation disagrees, the confirmatory stage.
+def run_pair(pair: "Problem", settings: RunSettings, **options) -> PairOutcome:
+    """Run the problem ``pair`` on the harness (:func:`bayes_zoo.problem.run_problem`) under ``settings`` and,
+    if its cross-validation disagrees, the confirmatory stage.
 
     The protocol of :func:`bayes_zoo.inference.crossval.run_protocol`: when a comparison that sets the verdict
     says "disagree" and the outcome has a ``rerun``, the samplers run again with a fresh seed
@@ -232,14 +188,16 @@ def run_pair(pair: Pair, settings: RunSettings, **options) -> PairOutcome:
     Raises
     ------
     ValueError
-        As ``pair.run`` does for bad options.
+        Naming the option, for a bad option (before any work).
     """
     from dataclasses import replace
 
     from bayes_zoo.inference import crossval
     from bayes_zoo.inference.seeding import confirmation_seed
 
-    outcome = pair.run(settings, **options)
+    from bayes_zoo.problem import run_problem
+
+    outcome = run_problem(pair, settings, **options)
     if outcome.crossval is None or outcome.rerun is None or not crossval.needs_confirmation(outcome.crossval):
         return outcome
     again = replace(settings, seed=confirmation_seed(settings.seed), draws=crossval.CONFIRM_FACTOR * settings.draws)

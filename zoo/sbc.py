@@ -42,9 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser, pair_names) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="local worker processes (joblib; default 1)")
     parser.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): run the simulations there "
                                             "(needs pip install 'bayes-zoo[dask]')")
-    parser.add_argument("--planted-bug", action="store_true",
-                        help="calibrate a deliberately wrong handwritten sampler (normal-gamma: the Gamma's rate "
-                             "used as a scale); SBC must flag it")
+    parser.add_argument("--planted-bug", nargs="?", const="", default=None, metavar="BUG",
+                        help="calibrate a deliberately wrong handwritten sampler the problem declares (its first "
+                             "when BUG is not named; normal-gamma: rate-as-scale, the Gamma's rate used as a "
+                             "scale); SBC must flag it")
     parser.add_argument("--seed", type=int, default=0,
                         help="root seed, 0 <= seed < 2**63; simulation i gets its own child seed (default 0)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
@@ -89,25 +90,41 @@ def p_value_text(p: float) -> str:
     return "< 1e-300" if p < 1e-300 else f"{p:.3g}"
 
 
-def problems_for(pair, sampler: str, *, quick: bool, planted_bug: bool) -> dict:
-    """The pair's SBC problems for ``--sampler``.
+def problems_for(pair, sampler: str, *, quick: bool, planted_bug: str | None) -> dict:
+    """The problem's SBC problems for ``--sampler`` (:func:`bayes_zoo.problem.sbc_problems`).
+
+    ``"handwritten"`` is every compared side but ``"nuts"`` (or the problem's ``sbc_sides``); ``planted_bug``
+    (a name, or ``""`` for the problem's first) swaps in that planted bug's side.
 
     Raises
     ------
     ValueError
-        Naming ``problem`` (the pair has no SBC), ``sampler`` (a side the pair does not calibrate) or
-        ``planted_bug`` (the pair has none).
+        Naming ``problem`` (the problem has no SBC), ``sampler`` (a side the problem does not calibrate) or
+        ``planted_bug`` (the problem has no such bug, or it was asked with ``--sampler nuts/both``).
     """
-    if pair.sbc is None:
+    from bayes_zoo.problem import sbc_problems
+
+    if pair.simulate is None and pair.model is None:
         raise ValueError(f"problem: the pair {pair.name!r} has no simulation-based calibration")
-    sides = ["handwritten", "nuts"] if sampler == "both" else [sampler]
-    if planted_bug and "nuts" in sides:
-        raise ValueError("planted_bug: only a handwritten sampler carries the planted bug; use --sampler handwritten")
-    problems = pair.sbc(quick=quick, planted_bug=planted_bug)
-    missing = [s for s in sides if s not in problems]
-    if missing:
-        raise ValueError(f"sampler: the pair {pair.name!r} calibrates {', '.join(problems)} only (not {', '.join(missing)})")
-    return {s: problems[s] for s in sides}
+    if planted_bug is not None:
+        if sampler != "handwritten":
+            raise ValueError("planted_bug: only a handwritten sampler carries the planted bug; use --sampler handwritten")
+        if not pair.bugs:
+            raise ValueError(f"planted_bug: the pair {pair.name!r} has no planted-bug sampler "
+                             f"(only normal-gamma has one)")
+        pair = pair.with_bug(planted_bug or next(iter(pair.bugs)))
+    compared = [k for k, s in pair.sides.items() if s.compared]
+    handwritten = list(pair.sbc_sides) if pair.sbc_sides is not None else [k for k in compared if k != "nuts"]
+    handwritten = [k for k in handwritten if k != "nuts"]
+    calibrated = handwritten + (["nuts"] if "nuts" in compared and (pair.sbc_sides is None or "nuts" in pair.sbc_sides) else [])
+    wanted = {"handwritten": handwritten, "nuts": ["nuts"], "both": handwritten + ["nuts"]}[sampler]
+    missing = [k for k in wanted if k not in calibrated]
+    if missing or not wanted:
+        what = "nuts" if sampler == "nuts" else sampler
+        raise ValueError(f"sampler: the pair {pair.name!r} calibrates {', '.join(calibrated) or 'nothing'} only "
+                         f"(not {what})")
+    problems = sbc_problems(pair, wanted, quick=quick)
+    return {(k if k == "nuts" or len(handwritten) > 1 else "handwritten"): p for k, p in problems.items()}
 
 
 def run(problems: dict, *, sims: int, seed: int, jobs: int, scheduler=None, progress=None) -> list[SamplerSBC]:

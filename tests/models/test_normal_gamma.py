@@ -90,18 +90,20 @@ def test_log_joint_rejects_non_positive_precision(newcomb_x):
 
 def test_simulate_rejects_bad_arguments():
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="^n:"):
-        ng.simulate(rng, ng.DEFAULT_PRIOR, 0)
+    with pytest.raises(ValueError, match=r"^data\['x'\] size:"):
+        ng.simulate(rng, {"x": np.zeros(0)})
+    with pytest.raises(ValueError, match="^data:"):
+        ng.simulate(rng, np.zeros(5))
     with pytest.raises(ValueError, match="^rng:"):
-        ng.simulate(0, ng.DEFAULT_PRIOR, 5)
+        ng.simulate(0, {"x": np.zeros(5)})
     with pytest.raises(ValueError, match="^prior:"):
-        ng.simulate(rng, {"mu0": 0}, 5)
+        ng.simulate(rng, {"x": np.zeros(5)}, {"mu0": 0})
 
 
 def test_simulate_draws_precision_by_rate_not_scale():
     # With b = 1000 (rate), beta has prior mean a/b = 1e-3; the scale mistake would give a * b = 1000.
     prior = ng.NormalGammaPrior(a=2.0, b=1000.0)
-    betas = np.array([ng.simulate(np.random.default_rng(s), prior, 1)[1] for s in range(4000)])
+    betas = np.array([ng.simulate(np.random.default_rng(s), {"x": np.zeros(1)}, prior)[0]["beta"] for s in range(4000)])
     mean, se = betas.mean(), betas.std(ddof=1) / np.sqrt(betas.size)
     assert abs(mean - prior.a / prior.b) < 4 * se
 

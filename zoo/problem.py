@@ -1,0 +1,769 @@
+"""A problem is a declaration; one harness runs any problem.
+
+A :class:`Problem` says *what* a problem is: its data, its PyMC model, its samplers (each a :class:`Side`: a
+function that returns InferenceData), an optional exact reference, optional deterministic identities, its
+options (one :class:`Option` each), its quick settings and its own report sections.  :func:`run_problem` does
+the rest the same way for every problem -- the built-in pairs (``bayes_zoo.pairs``) and a user's model checked
+with :func:`bayes_zoo.check`:
+
+1. the options are checked and filled in (:meth:`Problem.resolve_options`), before any work;
+2. the data are loaded (``Problem.data``: a mapping, or a loader called with the options it accepts);
+3. the exact reference, if any (``Problem.exact``);
+4. every side samples, each called with the run's root seed and the settings and options its signature
+   accepts (:func:`call_side`); a dict of arrays is turned into InferenceData with the model's dims and
+   coordinates (:func:`as_inference_data`) and checked against the model's names, dims and coordinate labels
+   (:func:`check_result`), every mismatch named;
+5. the joint quantity :data:`~bayes_zoo.inference.sbc_model.LOGLIK` (the log-likelihood of the observed data,
+   summed, at every draw) is added to every compared result where the problem has a model
+   (Modrák et al. 2023), so that a sampler with right marginals and a wrong joint is caught;
+6. :func:`bayes_zoo.inference.crossval.compare` at ``STAGE_ALPHA``; the outcome's ``rerun`` samples the compared
+   sides again for the confirmatory stage (:func:`bayes_zoo.registry.run_pair`);
+7. identities, standard figures (trace and rank plots of every side), facts generated from the objects that
+   did the work (data, settings, each side's times, the reference's method), then the problem's own sections.
+
+Sources: the layout follows NumPyro's examples (declarations, one harness, one test over the registry).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from bayes_zoo.registry import PairOutcome, RunSettings
+
+if TYPE_CHECKING:  # heavy imports stay out of `bayes-zoo --help`
+    import arviz as az
+    import pandas as pd
+
+__all__ = ["Option", "Side", "Problem", "Run", "Addition", "run_problem", "call_side", "as_inference_data",
+           "check_result", "ResultMismatch", "QUICK"]
+
+#: The joint quantity's name (:data:`bayes_zoo.inference.sbc_model.LOGLIK`): the log-likelihood of the
+#: observed data, summed over observations.
+LOGLIK = "loglik"
+#: The default ``--quick`` settings of a problem: 2 chains x 500 draws after 500 warm-up.
+QUICK = RunSettings(draws=500, chains=2, warmup=500, quick=True)
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a problem, declared once: the CLI flag, the default, the check and the help come from here.
+
+    Attributes
+    ----------
+    name : str
+        A Python identifier (``"spike_var"``); the CLI flag is ``--spike-var``.
+    default : object
+        The value when the option is not given.  A ``bool`` default makes a flag (``store_true``).
+    help : str
+        One line for ``--help``.
+    type : callable, optional
+        Converts the CLI's text (``int``, ``float``, ``str``); by default the default's type (``str`` for None).
+    check : callable, optional
+        ``check(value) -> value``: returns the value to use (normalised) or raises ``ValueError`` (its message
+        is prefixed with the option's name).
+    quick : object, optional
+        The value under ``--quick`` when the option is not given (default: ``default``).
+    """
+
+    name: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] | None = None
+    check: Callable[[Any], Any] | None = None
+    quick: Any = _UNSET
+
+    @property
+    def flag(self) -> str:
+        """The CLI flag, ``--name-with-dashes``."""
+        return "--" + self.name.replace("_", "-")
+
+    def value(self, given: Any = None, *, quick: bool = False) -> Any:
+        """The checked value: ``given``, or the (quick) default when ``given`` is None.
+
+        Raises
+        ------
+        ValueError
+            Naming the option, from ``check``.
+        """
+        value = given if given is not None else (self.quick if quick and self.quick is not _UNSET else self.default)
+        if self.check is None:
+            return value
+        try:
+            return self.check(value)
+        except ValueError as err:
+            message = str(err)
+            raise ValueError(message if message.startswith(f"{self.name}:") else f"{self.name}: {message}") from None
+
+    def add_to(self, parser) -> None:
+        """Add the flag to an ``argparse`` parser (``dest`` = :attr:`name`, default None: "not given")."""
+        if isinstance(self.default, bool):
+            parser.add_argument(self.flag, dest=self.name, action="store_true", default=None, help=self.help)
+            return
+        kind = self.type or (type(self.default) if self.default is not None else str)
+        parser.add_argument(self.flag, dest=self.name, type=kind, default=None, help=self.help)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One sampler of a problem.
+
+    Attributes
+    ----------
+    sample : callable
+        ``sample(data, *, seed, draws, chains[, warmup][, option=...]) -> arviz.InferenceData`` or a dict
+        ``{variable: array (chains, draws, *shape)}``.  It is called with the keyword arguments its signature
+        accepts (:func:`call_side`): ``warmup`` and the problem's options only if it names them (or takes
+        ``**kwargs``).
+    title : str
+        How reports name it (``"handwritten Gibbs"``); by default its key in ``Problem.sides``.
+    advisory : str, optional
+        Why its comparisons do not set the verdict (they are reported with their own verdict).
+    compared : bool, default True
+        False for a run the problem reports on but does not cross-validate (``advisory`` then says why).
+    """
+
+    sample: Callable[..., Any]
+    title: str = ""
+    advisory: str | None = None
+    compared: bool = True
+
+    def __post_init__(self):
+        if not callable(self.sample):
+            raise ValueError(f"sample: expected a callable, got {type(self.sample).__name__}")
+        if not self.compared and not self.advisory:
+            raise ValueError("advisory: a side that is not compared must say why (advisory=...)")
+
+
+@dataclass(frozen=True)
+class Addition:
+    """What a problem's own report function adds to the harness's outcome (each field optional).
+
+    Attributes
+    ----------
+    facts : list of str
+        Lines for the report's "Setup" section.
+    figures : dict of str to matplotlib Figure
+    notes : list of str
+    sections : dict of str to str
+        Heading -> markdown body.
+    checks : list of dict
+        Deterministic identities, rows of :func:`bayes_zoo.inference.crossval.identity`.
+    advisory_runs : dict of str to str
+        Further results the report should show diagnostics for (name -> why they are not compared); the
+        result itself goes in ``results``.
+    results : dict of str to arviz.InferenceData
+    """
+
+    facts: list = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    sections: dict = field(default_factory=dict)
+    checks: list = field(default_factory=list)
+    advisory_runs: dict = field(default_factory=dict)
+    results: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem, declared: everything :func:`run_problem` needs, nothing it can work out itself.
+
+    Attributes
+    ----------
+    name : str
+        Registry and CLI name (``"normal-gamma"``, ``"pumps"``).
+    data : mapping or callable
+        The observed data and covariates: a mapping (name -> array), or ``load(**options) -> data`` called
+        with the options its signature names (a data set object is fine for a built-in problem; a user's
+        problem, checked with SBC from its model, needs a mapping).
+    model : callable, optional
+        ``model(data) -> pymc.Model``.  Each observed variable is named after the data key it observes.
+        Gives the ``"nuts"`` side (``nuts=True``), the dims and coordinates of results returned as dicts, the
+        compared variables by default, the joint quantity ``loglik`` and, for SBC, the generative model.
+    sides : mapping of str to Side or callable
+        The samplers, by result name.  A bare callable is ``Side(callable)``.
+    title, methods : str
+        One line each for ``bayes-zoo list`` and the reports.
+    nuts : bool, default True
+        Add a side ``"nuts"``: PyMC's NUTS on ``model(data)`` with the zoo's defaults
+        (:func:`bayes_zoo.inference.nuts.sample_nuts`).  Ignored without a model or when ``sides`` has one.
+    variables : tuple of str, optional
+        The compared variables; by default the model's free random variables.
+    exact : callable or DataFrame, optional
+        The exact reference: ``exact(data[, option=...])`` returning an object with ``.summary`` (and
+        ``.method``, a sentence), or a DataFrame directly (index = quantity label as ArviZ writes it,
+        ``"theta[3]"``; columns ``mean``, ``sd``, ``q05``, ``q95``; see :func:`bayes_zoo.inference.crossval.compare`).
+    joint : bool, default True
+        Add the joint quantity ``loglik`` to every compared result (needs ``model``).
+    compare_options : callable, optional
+        ``compare_options(run) -> dict`` of further keyword arguments of ``compare`` (``saturation`` ...).
+    options : tuple of Option
+    quick : RunSettings
+        The ``--quick`` settings.
+    report : tuple of callables
+        ``f(run: Run) -> Addition``: the problem's own facts, figures, notes, sections and identities, in order.
+    figures : bool, default True
+        Add a trace and a rank plot of every side (``trace_<side>``, ``rank_<side>``).
+    simulate : callable, optional
+        SBC's generative model, ``simulate(rng, data) -> (truth, data)`` (the model module's ``simulate``);
+        by default PyMC's forward sampling of ``model`` (:mod:`bayes_zoo.inference.sbc_model`).
+    sbc_data : callable, optional
+        ``sbc_data(quick) -> data``: the data template SBC simulates on (sizes, covariates); default ``data``.
+    sbc_settings : mapping, optional
+        ``{True: RunSettings, False: RunSettings}``: each side's settings in SBC (quick, full); by default
+        2 chains x 500 (quick) or 1000 draws after as many warm-up.
+    sbc_sides : tuple of str, optional
+        The sides SBC calibrates; by default every compared side.
+    bugs : mapping of str to (str, Side)
+        Planted bugs, for teaching and for the power studies: name -> (the side it replaces, the buggy side).
+    stored_per_draw : int, default 1
+        Numbers held per chain-iteration over all sides (the CLI's memory check, see ``bayes-zoo compare``).
+    """
+
+    name: str
+    data: Any
+    model: Callable[[Any], Any] | None = None
+    sides: Mapping[str, Any] = field(default_factory=dict)
+    title: str = ""
+    methods: str = ""
+    nuts: bool = True
+    variables: tuple | None = None
+    exact: Any = None
+    joint: bool = True
+    compare_options: Callable[["Run"], dict] | None = None
+    options: tuple = ()
+    quick: RunSettings = QUICK
+    report: tuple = ()
+    figures: bool = True
+    simulate: Callable | None = None
+    sbc_data: Callable[[bool], Any] | None = None
+    sbc_settings: Mapping | None = None
+    sbc_sides: tuple | None = None
+    bugs: Mapping[str, tuple] = field(default_factory=dict)
+    stored_per_draw: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"name: expected a non-empty string, got {self.name!r}")
+        if self.model is not None and not callable(self.model):
+            raise ValueError(f"model: expected a function data -> pymc.Model, got {type(self.model).__name__}")
+        if not isinstance(self.sides, Mapping):
+            raise ValueError(f"sides: expected a mapping of name to sampler, got {type(self.sides).__name__}")
+        sides = {str(k): v if isinstance(v, Side) else Side(v) for k, v in self.sides.items()}
+        if self.nuts and self.model is not None and "nuts" not in sides:
+            sides["nuts"] = Side(_nuts_side, title="PyMC / NUTS")
+        if not sides:
+            raise ValueError("sides: a problem needs at least one sampler (or a model, for NUTS)")
+        object.__setattr__(self, "sides", sides)
+        if not self.title:
+            object.__setattr__(self, "title", self.name)
+        if not self.methods:
+            object.__setattr__(self, "methods", " vs ".join(s.title or k for k, s in sides.items()))
+        names = [o.name for o in self.options]
+        if len(set(names)) != len(names):
+            raise ValueError(f"options: declared twice: {sorted({n for n in names if names.count(n) > 1})}")
+        for bug, entry in self.bugs.items():
+            if not (isinstance(entry, tuple) and len(entry) == 2 and entry[0] in sides):
+                raise ValueError(f"bugs[{bug!r}]: expected (side name, Side) with a side of {list(sides)}")
+
+    # ------------------------------------------------------------------ options
+    def resolve_options(self, given: Mapping | None = None, *, quick: bool = False) -> dict:
+        """Every option's checked value, from ``given`` (None or missing: the default).
+
+        Raises
+        ------
+        ValueError
+            Naming the option for a bad value or an unknown option.
+        """
+        given = dict(given or {})
+        known = {o.name for o in self.options}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(f"options: {unknown} are not options of {self.name!r} (options: {sorted(known)})")
+        return {o.name: o.value(given.get(o.name), quick=quick) for o in self.options}
+
+    # ------------------------------------------------------------------ pieces the harness calls
+    def load(self, options: Mapping | None = None) -> Any:
+        """The data: ``data`` itself, or the loader called with the options it accepts."""
+        return _call(self.data, (), options or {}) if callable(self.data) else self.data
+
+    def build(self, data) -> Any:
+        """``model(data)``; None without a model."""
+        return None if self.model is None else self.model(data)
+
+    def reference(self, data, options: Mapping | None = None):
+        """The exact reference as ``(summary DataFrame, method sentence, object)``, or None."""
+        if self.exact is None:
+            return None
+        obj = _call(self.exact, (data,), options or {}) if callable(self.exact) else self.exact
+        summary = getattr(obj, "summary", obj)
+        return _as_summary(summary), getattr(obj, "method", "given by the problem"), obj
+
+    def compared_sides(self) -> dict[str, Side]:
+        """The sides whose results are cross-validated."""
+        return {k: s for k, s in self.sides.items() if s.compared}
+
+    def with_bug(self, bug: str) -> "Problem":
+        """This problem with planted bug ``bug``'s side in place of the one it replaces.
+
+        Raises
+        ------
+        ValueError
+            Naming ``bug`` if the problem has no such planted bug.
+        """
+        if bug not in self.bugs:
+            raise ValueError(f"bug: {self.name!r} has no planted bug {bug!r} (planted bugs: {list(self.bugs) or 'none'})")
+        side, buggy = self.bugs[bug]
+        buggy = buggy if isinstance(buggy, Side) else Side(buggy)
+        sides = {k: (buggy if k == side else v) for k, v in self.sides.items()}
+        return replace(self, name=f"{self.name}/{bug}", sides=sides, bugs={})
+
+
+@dataclass
+class Run:
+    """What the harness computed for one run of a problem; the problem's report functions read it.
+
+    Attributes
+    ----------
+    problem : Problem
+    settings : RunSettings
+    options : dict
+        The checked options.
+    data : object
+        As loaded.
+    model : pymc.Model or None
+        ``problem.model(data)``.
+    reference : tuple or None
+        ``(summary, method, object)`` from :meth:`Problem.reference`.
+    results : dict of str to arviz.InferenceData
+        Every side's result, by name.
+    crossval : CrossValidation or None
+    """
+
+    problem: Problem
+    settings: RunSettings
+    options: dict
+    data: Any
+    model: Any
+    reference: Any
+    results: dict
+    crossval: Any = None
+
+    @property
+    def exact(self):
+        """The reference's own object (e.g. ``ExactPosterior``), or None."""
+        return None if self.reference is None else self.reference[2]
+
+
+def _call(function, args: tuple, kwargs: Mapping):
+    """``function(*args, **kwargs)`` with only the keyword arguments its signature accepts."""
+    params = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return function(*args, **kwargs)
+    return function(*args, **{k: v for k, v in kwargs.items() if k in params})
+
+
+def call_side(side: Side, data, settings: RunSettings, options: Mapping | None = None, *, model=None):
+    """Run one side: ``side.sample(data, seed=, draws=, chains=[, warmup=][, options])`` as its signature allows.
+
+    Returns
+    -------
+    arviz.InferenceData
+        A dict result is converted with the model's dims and coordinates (:func:`as_inference_data`).
+
+    Raises
+    ------
+    ValueError
+        If the sampler returns neither InferenceData nor a dict of arrays.
+    """
+    kwargs = {"seed": settings.seed, "draws": settings.draws, "chains": settings.chains, "warmup": settings.warmup,
+              **(options or {})}
+    params = inspect.signature(side.sample).parameters
+    missing = [k for k in ("seed", "draws", "chains") if k not in params
+               and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())]
+    if missing:
+        raise ValueError(f"sides: the sampler {getattr(side.sample, '__name__', side.sample)!r} must accept the "
+                         f"keyword arguments seed, draws and chains (it lacks {', '.join(missing)})")
+    return as_inference_data(_call(side.sample, (data,), kwargs), model)
+
+
+def _nuts_side(data, *, seed, draws, chains, warmup, _model=None):
+    raise AssertionError("replaced by the harness")  # pragma: no cover  (see run_problem: needs the model)
+
+
+def as_inference_data(result, model=None) -> "az.InferenceData":
+    """A sampler's result as InferenceData: InferenceData as is; a dict ``{variable: (chains, draws, *shape)}``
+    as a posterior with the model's dims and coordinates (``model.named_vars_to_dims``, ``model.coords``).
+
+    Raises
+    ------
+    ValueError
+        If ``result`` is neither, or an array has fewer than two dimensions (chain, draw).
+    """
+    import arviz as az
+    import numpy as np
+
+    if isinstance(result, az.InferenceData):
+        return result
+    if not isinstance(result, Mapping):
+        raise ValueError(f"result: a sampler must return arviz.InferenceData or a dict of arrays "
+                         f"(chains, draws, ...), got {type(result).__name__}")
+    arrays = {str(k): np.asarray(v) for k, v in result.items()}
+    for name, a in arrays.items():
+        if a.ndim < 2:
+            raise ValueError(f"result[{name!r}]: expected an array of shape (chains, draws, ...), got shape {a.shape}")
+    dims, coords = {}, {}
+    if model is not None:
+        for name, a in arrays.items():
+            model_dims = model.named_vars_to_dims.get(name) if name in model.named_vars else None
+            if model_dims and len(model_dims) == a.ndim - 2:
+                dims[name] = list(model_dims)
+                for d in model_dims:
+                    if d in model.coords and model.coords[d] is not None:
+                        coords[d] = list(model.coords[d])
+    return az.from_dict(posterior=arrays, dims=dims, coords=coords)
+
+
+class ResultMismatch(ValueError):
+    """A result's names, dims or coordinate labels do not match the model's (or another result's).
+    ``.problems`` lists every mismatch, one sentence each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("results: " + "; ".join(self.problems))
+
+
+def check_result(name: str, idata, model, variables) -> list[str]:
+    """Every way ``idata``'s posterior fails to match ``model`` on ``variables``: a missing variable, a
+    shape, dims or coordinate labels that differ (naming which labels).  Empty when it matches.
+
+    Parameters
+    ----------
+    name : str
+        The result's name, used in the sentences.
+    idata : arviz.InferenceData
+    model : pymc.Model
+    variables : sequence of str
+    """
+    import numpy as np
+
+    post = idata.posterior
+    problems = []
+    missing = [v for v in variables if v not in post.data_vars]
+    if missing:
+        problems.append(f"{name} lacks variable(s) {missing} (it has {sorted(map(str, post.data_vars))})")
+    initial = model.initial_point() if hasattr(model, "initial_point") else {}
+    for var in variables:
+        if var not in post.data_vars or var not in model.named_vars:
+            continue
+        got = post[var]
+        shape = tuple(got.shape[2:])
+        model_dims = tuple(model.named_vars_to_dims.get(var) or ())
+        expected = _model_shape(model, var, initial)
+        if expected is not None and shape != expected:
+            problems.append(f"{name}: {var} has shape {shape} per draw, the model's is {expected}")
+            continue
+        if model_dims:
+            got_dims = tuple(got.dims[2:])
+            if got_dims != model_dims:
+                problems.append(f"{name}: {var} has dims {got_dims}, the model's are {model_dims}")
+                continue
+            for d in model_dims:
+                want = model.coords.get(d)
+                if want is None or d not in got.coords:
+                    continue
+                have = list(got.coords[d].values)
+                want = list(want)
+                if [str(x) for x in have] != [str(x) for x in want]:
+                    only_here = [x for x in have if str(x) not in set(map(str, want))]
+                    only_model = [x for x in want if str(x) not in set(map(str, have))]
+                    detail = (f"labels only in {name}: {only_here[:5]}; only in the model: {only_model[:5]}"
+                              if only_here or only_model else "the same labels in another order")
+                    problems.append(f"{name}: {var}'s coordinate {d!r} labels differ from the model's ({detail})")
+    del np
+    return problems
+
+
+def _model_shape(model, var, initial) -> tuple | None:
+    """The shape of one draw of ``var`` in ``model``, or None if it cannot be told cheaply."""
+    import numpy as np
+
+    rv = model.named_vars[var]
+    try:
+        return tuple(int(s) for s in np.atleast_1d(rv.shape.eval())) if rv.ndim else ()
+    except Exception:  # noqa: BLE001  (a shape PyTensor cannot evaluate alone: do not guess)
+        return None
+
+
+def _as_summary(summary) -> "pd.DataFrame":
+    """An exact reference as ``compare`` takes it: a DataFrame, or a mapping label -> {statistic: value}."""
+    import pandas as pd
+
+    if isinstance(summary, pd.DataFrame):
+        return summary
+    if isinstance(summary, Mapping):
+        return pd.DataFrame.from_dict({str(k): dict(v) for k, v in summary.items()}, orient="index")
+    raise ValueError(f"exact: expected a DataFrame (index: quantity labels; columns mean, sd, q05, q95) or a "
+                     f"mapping label -> statistics, got {type(summary).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------- the harness
+def _sample_all(problem: Problem, sides: Mapping[str, Side], data, model, settings: RunSettings, options) -> dict:
+    """Every side in ``sides`` under ``settings``; the joint quantity added to the compared ones."""
+    from bayes_zoo.inference.nuts import sample_nuts
+
+    results = {}
+    for key, side in sides.items():
+        settings.progress(side.title or key)
+        start = time.perf_counter()
+        if side.sample is _nuts_side:
+            results[key] = sample_nuts(model if model is not None else problem.build(data), draws=settings.draws,
+                                       tune=settings.warmup, chains=settings.chains, seed=settings.seed)
+        else:
+            results[key] = call_side(side, data, settings, options, model=model)
+        attrs = results[key].posterior.attrs
+        if "sampling_time" not in attrs:  # a user's sampler that does not time itself: the call's wall time
+            attrs["sampling_time"] = time.perf_counter() - start
+    return results
+
+
+def _variables(problem: Problem, model) -> list[str]:
+    if problem.variables is not None:
+        return list(problem.variables)
+    if model is None:
+        raise ValueError("variables: a problem without a model must declare its variables")
+    return [rv.name for rv in model.free_RVs]
+
+
+def _add_joint(results: dict, compared, data, problem: Problem, model) -> list[str]:
+    """Add ``loglik`` to every compared result; returns the notes (why it could not be added)."""
+    if not problem.joint or model is None:
+        return []
+    from bayes_zoo.inference import sbc_model
+
+    notes = []
+    for key in compared:
+        try:
+            results[key] = sbc_model.add_loglik(results[key], problem.model, data, name=key)
+        except ValueError as err:
+            notes.append(f"The joint quantity `{sbc_model.LOGLIK}` is not compared: {err}")
+            return notes
+    return notes
+
+
+def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutcome:
+    """Run ``problem`` under ``settings`` (module docstring) and return its outcome.
+
+    Raises
+    ------
+    ValueError
+        For a bad option (naming it), before any work; :class:`ResultMismatch` when a side's result does not
+        match the model (every mismatch named).
+    """
+    import numpy as np
+
+    from bayes_zoo.inference import crossval, diagnostics
+    from bayes_zoo.report import sampling_times
+
+    options = problem.resolve_options(options, quick=settings.quick)
+    settings.progress("data")
+    data = problem.load(options)
+    model = problem.build(data)
+    reference = None
+    if problem.exact is not None:
+        settings.progress("exact reference")
+        reference = problem.reference(data, options)
+    results = _sample_all(problem, problem.sides, data, model, settings, options)
+    compared = problem.compared_sides()
+    variables = _variables(problem, model)
+    if model is not None:
+        mismatches = [m for key in compared for m in check_result(key, results[key], model, variables)]
+        if mismatches:
+            raise ResultMismatch(mismatches)
+    notes = _add_joint(results, compared, data, problem, model)
+    joint = [LOGLIK] if all(LOGLIK in results[k].posterior for k in compared) and model is not None and problem.joint else []
+    run = Run(problem, settings, options, data, model, reference, results)
+
+    cv = None
+    if compared and (len(compared) > 1 or reference is not None):
+        settings.progress("cross-validation")
+        advisory = {k: s.advisory for k, s in compared.items() if s.advisory}
+        extra = problem.compare_options(run) if problem.compare_options is not None else {}
+        cv = crossval.compare({k: results[k] for k in compared}, None if reference is None else reference[0],
+                              var_names=variables + joint, alpha=crossval.STAGE_ALPHA, advisory=advisory or None,
+                              **extra)
+        run.crossval = cv
+
+    facts = _standard_facts(run, sampling_times)
+    figures = {}
+    if problem.figures:
+        settings.progress("figures")
+        for key in problem.sides:
+            shown = [v for v in variables if v in results[key].posterior][:8]
+            if shown:
+                title = problem.sides[key].title or key
+                figures[f"trace_{key}"] = diagnostics.plot_trace(results[key], shown, title=f"{title}: trace")
+                figures[f"rank_{key}"] = diagnostics.plot_rank(results[key], shown, title=f"{title}: rank plot")
+    sections, checks, advisory_runs = {}, [], {k: s.advisory for k, s in problem.sides.items() if not s.compared}
+    if joint:
+        notes.append(f"`{LOGLIK}` is the log-likelihood of the observed data, summed over observations, at each "
+                     "draw (from the PyMC model): a joint quantity, so a sampler with right marginals and a wrong "
+                     "joint distribution is caught (Modrák et al. 2023).")
+    for part in problem.report:
+        add = part(run)
+        facts += add.facts
+        figures.update(add.figures)
+        notes += add.notes
+        sections.update(add.sections)
+        checks += add.checks
+        advisory_runs.update(add.advisory_runs)
+        results.update(add.results)
+    checks_frame = crossval.identities(checks) if checks else None
+    del np
+
+    def rerun(again: RunSettings) -> dict:
+        """The compared sides again under ``again`` (the confirmatory stage), with the joint quantity."""
+        redone = _sample_all(problem, compared, data, model, again, options)
+        _add_joint(redone, compared, data, problem, model)
+        return redone
+
+    return PairOutcome(problem.name, problem.title, results, cv, None if reference is None else reference[0],
+                       facts, figures, notes, sections, checks_frame, rerun=rerun if cv is not None else None,
+                       advisory_runs=advisory_runs)
+
+
+def _standard_facts(run: Run, sampling_times) -> list[str]:
+    """Facts every report states, from the objects that did the work."""
+    s, data = run.settings, run.data
+    facts = []
+    description = getattr(data, "description", None)
+    if description:
+        facts.append(f"Data: {description}")
+        provenance = getattr(data, "provenance", None)
+        if provenance:
+            facts.append(" ".join(provenance[-2:]))
+    elif isinstance(data, Mapping):
+        import numpy as np
+
+        shapes = ", ".join(f"`{k}` {tuple(np.shape(v))}" for k, v in data.items())
+        facts.append(f"Data: {shapes}.")
+    if run.results:
+        times = []
+        for key, idata in run.results.items():
+            title = run.problem.sides[key].title or key if key in run.problem.sides else key
+            try:
+                times.append(sampling_times(idata, title))
+            except KeyError:
+                continue
+        facts.append(f"Samplers: {s.chains} chains x {s.draws} draws after {s.warmup} warm-up, root seed {s.seed}."
+                     + (f"  {'; '.join(times)}." if times else ""))
+    if run.reference is not None:
+        facts.append(f"Exact reference: {run.reference[1]}.")
+    if run.options:
+        facts.append("Options: " + ", ".join(f"{k.replace('_', ' ')} = {v}" for k, v in run.options.items()) + ".")
+    return facts
+
+
+# ---------------------------------------------------------------------------------------------- SBC
+#: Each side's settings in SBC when a problem declares none: (quick, full).
+SBC_SETTINGS = {True: RunSettings(draws=500, chains=2, warmup=500, quick=True),
+                False: RunSettings(draws=1000, chains=2, warmup=1000)}
+
+
+class _SideForSBC:
+    """A side as :mod:`bayes_zoo.inference.sbc_model` calls it: ``sample(data, *, seed, draws, chains, warmup)``
+    returning InferenceData with the model's dims and coordinates (so labels match the truth's).  Picklable;
+    the template model (for dims and coordinates only) is built lazily in each worker."""
+
+    def __init__(self, side: Side, build, template):
+        self.side, self.build, self.template = side, build, template
+        self._model = None
+        self.__name__ = getattr(side.sample, "__name__", "sample")
+
+    def __getstate__(self):
+        return {**self.__dict__, "_model": None}
+
+    def __call__(self, data, *, seed, draws, chains, warmup):
+        if self._model is None and self.build is not None:
+            self._model = self.build(self.template)
+        return call_side(self.side, data, RunSettings(draws=draws, chains=chains, warmup=warmup, seed=seed),
+                         model=self._model)
+
+
+def _labels_of(idata, variables) -> dict:
+    from bayes_zoo.inference.diagnostics import flatten, select_posterior
+
+    present = [v for v in variables if v in idata.posterior]
+    return flatten(select_posterior(idata, present))
+
+
+class _CustomSBCSample:
+    """``SBCProblem.sample`` for a problem with its own ``simulate``: the side's draws by label, plus
+    ``loglik`` when the problem's model gives it."""
+
+    def __init__(self, problem: Problem, key: str, settings: RunSettings, template):
+        self.problem, self.key, self.settings, self.template = problem, key, settings, template
+
+    def __call__(self, data, seed):
+        side = self.problem.sides[self.key]
+        s = replace(self.settings, seed=int(seed))
+        if side.sample is _nuts_side:
+            from bayes_zoo.inference.nuts import sample_nuts
+
+            idata = sample_nuts(self.problem.build(data), draws=s.draws, tune=s.warmup, chains=s.chains, seed=s.seed,
+                                log_likelihood=False, posterior_predictive=False)
+        else:
+            idata = call_side(side, data, s)
+        variables = list(self.problem.variables) if self.problem.variables else list(idata.posterior.data_vars)
+        return _labels_of(idata, variables)
+
+
+def _bound_simulate(simulate, template):
+    from functools import partial
+
+    return partial(_call_simulate, simulate, template)
+
+
+def _call_simulate(simulate, template, rng):
+    return simulate(rng, template)
+
+
+def sbc_problems(problem: Problem, sides, *, quick: bool) -> dict:
+    """The problem's sides set up for simulation-based calibration, ``{side: SBCProblem}``.
+
+    With the problem's own ``simulate`` (the model module's generative model), each side's draws of the truth's
+    labels; without one, SBC from the PyMC model itself (:func:`bayes_zoo.inference.sbc_model.model_sbc_problems`:
+    PyMC's forward sampling, every scalar parameter and ``loglik`` as test quantities, the NUTS side compiled
+    once).  Each side runs at ``problem.sbc_settings[quick]`` (default :data:`SBC_SETTINGS`).
+
+    Raises
+    ------
+    ValueError
+        Naming ``sampler`` for a side the problem does not have; ``problem`` when it has neither a model nor
+        a ``simulate``.
+    """
+    from bayes_zoo.inference.sbc import SBCProblem
+
+    sides = list(sides)
+    unknown = [k for k in sides if k not in problem.sides]
+    if unknown:
+        raise ValueError(f"sampler: {problem.name!r} has no side(s) {unknown} (sides: {list(problem.sides)})")
+    s = (problem.sbc_settings or SBC_SETTINGS)[bool(quick)]
+    template = (problem.sbc_data(bool(quick)) if problem.sbc_data is not None
+                else problem.load(problem.resolve_options({}, quick=bool(quick))))
+    if problem.simulate is not None:
+        simulate = _bound_simulate(problem.simulate, template)
+        return {k: SBCProblem(f"{problem.name}/{k}", simulate, _CustomSBCSample(problem, k, s, template)) for k in sides}
+    if problem.model is None:
+        raise ValueError(f"problem: {problem.name!r} has neither a model nor a simulate function: no SBC")
+    from bayes_zoo.inference import sbc_model
+
+    handwritten = {k: _SideForSBC(problem.sides[k], problem.model, template) for k in sides
+                   if problem.sides[k].sample is not _nuts_side}
+    return sbc_model.model_sbc_problems(problem.name, problem.model, template, handwritten,
+                                        nuts=any(problem.sides[k].sample is _nuts_side for k in sides),
+                                        draws=s.draws, chains=s.chains, warmup=s.warmup)

@@ -26,6 +26,7 @@ Sources: the layout follows NumPyro's examples (declarations, one harness, one t
 
 from __future__ import annotations
 
+import copy
 import inspect
 import time
 from collections.abc import Callable, Mapping
@@ -125,12 +126,17 @@ class Side:
         Why its comparisons do not set the verdict (they are reported with their own verdict).
     compared : bool, default True
         False for a run the problem reports on but does not cross-validate (``advisory`` then says why).
+    when : callable, optional
+        ``when(options) -> bool``: whether a run includes this side (default: always), e.g. a side behind a
+        flag option; a side that returns False for every options is run only by SBC (``Problem.sbc_sides``).
+        A module-level function, so that SBC problems pickle.
     """
 
     sample: Callable[..., Any]
     title: str = ""
     advisory: str | None = None
     compared: bool = True
+    when: Callable[[Mapping], bool] | None = None
 
     def __post_init__(self):
         if not callable(self.sample):
@@ -302,6 +308,14 @@ class Problem:
         obj = _call(self.exact, (data,), options or {}) if callable(self.exact) else self.exact
         summary = getattr(obj, "summary", obj)
         return _as_summary(summary), getattr(obj, "method", "given by the problem"), obj
+
+    def for_options(self, options: Mapping) -> "Problem":
+        """This problem with only the sides a run under ``options`` includes (:attr:`Side.when`)."""
+        if all(s.when is None for s in self.sides.values()):
+            return self
+        kept = copy.copy(self)  # not replace(): no side is added back, and a run may keep none (identities only)
+        object.__setattr__(kept, "sides", {k: s for k, s in self.sides.items() if s.when is None or s.when(options)})
+        return kept
 
     def compared_sides(self) -> dict[str, Side]:
         """The sides whose results are cross-validated."""
@@ -570,6 +584,7 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
     from bayes_zoo.report import sampling_times
 
     options = problem.resolve_options(options, quick=settings.quick)
+    problem = problem.for_options(options)
     settings.progress("data")
     data = problem.load(options)
     model = problem.build(data)

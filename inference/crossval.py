@@ -69,7 +69,7 @@ from bayes_zoo.inference.diagnostics import (ESS_MIN, MIN_DRAWS, RHAT_MAX, Diagn
                                               select_posterior)
 
 __all__ = ["STATISTICS", "GROSS_FACTOR", "RHAT_GROSS", "POWER", "CONFIRM_FACTOR", "STAGE_ALPHA", "PROTOCOL_ALPHA", "CrossValidation", "estimates", "compare", "confirm",
-           "needs_confirmation", "run_protocol", "bonferroni_threshold", "identity", "identities"]
+           "needs_confirmation", "mismatches", "run_protocol", "bonferroni_threshold", "identity", "identities"]
 
 #: The statistics compared for every quantity, in this order.
 STATISTICS = ("mean", "sd", "q05", "q95")
@@ -383,7 +383,9 @@ def compare(
     ------
     ValueError
         If ``results`` is empty or not InferenceData, no result may be compared with anything (one result
-        and no exact answer), no quantity is shared, or ``exact`` is malformed (not a DataFrame, missing
+        and no exact answer), a result lacks a variable of ``var_names`` (by default: a variable another result
+        has), a variable's dims or coordinate labels differ between results (every mismatch named, see
+        :func:`mismatches`), no quantity is shared, or ``exact`` is malformed (not a DataFrame, missing
         columns, NaN or -inf values, or quantities that match no posterior quantity of the results),
         ``advisory`` names an unknown result or leaves no comparison to set the verdict, or
         ``saturation`` names a variable not compared or holds a negative or non-finite tolerance.
@@ -400,9 +402,12 @@ def compare(
     for name, idata in results.items():
         if not isinstance(idata, az.InferenceData) or "posterior" not in idata.groups():
             raise ValueError(f"results[{name!r}]: expected an arviz.InferenceData with a posterior group")
+    problems = mismatches(results, var_names)
+    if problems:
+        hint = "; pass var_names= to compare a subset" if var_names is None else ""
+        raise ValueError("results: " + "; ".join(problems) + hint)
     if var_names is None:
-        shared = set.intersection(*(set(map(str, r.posterior.data_vars)) for r in results.values()))
-        var_names = [v for v in next(iter(results.values())).posterior.data_vars if v in shared]
+        var_names = [str(v) for v in next(iter(results.values())).posterior.data_vars]
     if not var_names:
         raise ValueError("results: the results share no posterior variable")
     advisory = dict(advisory or {})
@@ -522,6 +527,44 @@ def compare(
                 "ess_min": ess_min, "min_draws": min_draws, "advisory": advisory or None, "saturation": saturation or None}
     return CrossValidation(overall, tuple(all_reasons), table, comparisons, diag, est, threshold, alpha,
                            saturation or None, settings)
+
+
+def mismatches(results: Mapping[str, az.InferenceData], var_names=None) -> list[str]:
+    """Every way ``results`` fail to line up on ``var_names`` (default: every posterior variable of any), one
+    sentence each: a variable a result lacks (naming the result and what it has), and for a shared variable
+    dims that differ or coordinate labels that differ (naming the labels only one side has).  Empty when they
+    line up.
+    """
+    names = list(results)
+    have = {n: [str(v) for v in results[n].posterior.data_vars] for n in names}
+    wanted = list(var_names) if var_names is not None else list(dict.fromkeys(v for n in names for v in have[n]))
+    out = []
+    for n in names:
+        lacking = [v for v in wanted if v not in have[n]]
+        if lacking:
+            out.append(f"{n} lacks variable(s) {lacking} (it has {have[n]})")
+    for v in wanted:
+        holders = [n for n in names if v in have[n]]
+        if len(holders) < 2:
+            continue
+        first = holders[0]
+        a = results[first].posterior[v]
+        for other in holders[1:]:
+            b = results[other].posterior[v]
+            if tuple(a.dims[2:]) != tuple(b.dims[2:]):
+                out.append(f"{v}: dims differ: {first} has {tuple(a.dims[2:])} {tuple(a.shape[2:])}, "
+                           f"{other} has {tuple(b.dims[2:])} {tuple(b.shape[2:])}")
+                continue
+            for d in a.dims[2:]:
+                la, lb = [str(x) for x in a[d].values], [str(x) for x in b[d].values]
+                if la != lb:
+                    only_a = [x for x in la if x not in set(lb)]
+                    only_b = [x for x in lb if x not in set(la)]
+                    detail = (f"only {first} has {only_a[:5]}{' ...' if len(only_a) > 5 else ''}, only {other} has "
+                              f"{only_b[:5]}{' ...' if len(only_b) > 5 else ''}" if only_a or only_b
+                              else "the same labels in another order")
+                    out.append(f"{v}: coordinate {d!r} labels differ between {first} and {other} ({detail})")
+    return out
 
 
 def needs_confirmation(cv: CrossValidation) -> bool:

@@ -262,8 +262,9 @@ class Problem:
         sides = {str(k): v if isinstance(v, Side) else Side(v) for k, v in self.sides.items()}
         if self.nuts and self.model is not None and "nuts" not in sides:
             sides["nuts"] = Side(_nuts_side, title="PyMC / NUTS")
-        if not sides:
-            raise ValueError("sides: a problem needs at least one sampler (or a model, for NUTS)")
+        if not sides and not self.report:
+            raise ValueError("sides: a problem needs at least one sampler (or a model, for NUTS), or report "
+                             "functions that check identities")
         object.__setattr__(self, "sides", sides)
         if not self.title:
             object.__setattr__(self, "title", self.name)
@@ -526,8 +527,17 @@ def _as_summary(summary) -> "pd.DataFrame":
 
 
 # ---------------------------------------------------------------------------------------------- the harness
-def _sample_all(problem: Problem, sides: Mapping[str, Side], data, model, settings: RunSettings, options) -> dict:
-    """Every side in ``sides`` under ``settings``; the joint quantity added to the compared ones."""
+def _sample_all(problem: Problem, sides: Mapping[str, Side], data, model, settings: RunSettings, options,
+                variables=None) -> dict:
+    """Every side in ``sides`` under ``settings``.  With a model and ``variables``, each compared side's result
+    is checked against the model as soon as it exists (:func:`check_result`): a mismatch stops the run before
+    the next side samples.
+
+    Raises
+    ------
+    ResultMismatch
+        Naming every mismatch of the first side that has one.
+    """
     from bayes_zoo.inference.nuts import sample_nuts
 
     results = {}
@@ -542,6 +552,10 @@ def _sample_all(problem: Problem, sides: Mapping[str, Side], data, model, settin
         attrs = results[key].posterior.attrs
         if "sampling_time" not in attrs:  # a user's sampler that does not time itself: the call's wall time
             attrs["sampling_time"] = time.perf_counter() - start
+        if model is not None and variables is not None and side.compared:
+            mismatches = check_result(key, results[key], model, variables)
+            if mismatches:
+                raise ResultMismatch(mismatches)
     return results
 
 
@@ -549,7 +563,9 @@ def _variables(problem: Problem, model) -> list[str]:
     if problem.variables is not None:
         return list(problem.variables)
     if model is None:
-        raise ValueError("variables: a problem without a model must declare its variables")
+        if problem.compared_sides():
+            raise ValueError("variables: a problem without a model must declare its variables")
+        return []
     return [rv.name for rv in model.free_RVs]
 
 
@@ -592,13 +608,9 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
     if problem.exact is not None:
         settings.progress("exact reference")
         reference = problem.reference(data, options)
-    results = _sample_all(problem, problem.sides, data, model, settings, options)
     compared = problem.compared_sides()
     variables = _variables(problem, model)
-    if model is not None:
-        mismatches = [m for key in compared for m in check_result(key, results[key], model, variables)]
-        if mismatches:
-            raise ResultMismatch(mismatches)
+    results = _sample_all(problem, problem.sides, data, model, settings, options, variables)
     notes = _add_joint(results, compared, data, problem, model)
     joint = [LOGLIK] if all(LOGLIK in results[k].posterior for k in compared) and model is not None and problem.joint else []
     run = Run(problem, settings, options, data, model, reference, results)

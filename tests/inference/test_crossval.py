@@ -119,10 +119,32 @@ def test_few_draws_are_inconclusive():
     assert result.verdict == "inconclusive"
 
 
-def test_only_shared_quantities_are_compared():
+def test_a_variable_one_result_lacks_is_named_not_skipped():
     a = az.from_dict(posterior={"theta": np.random.default_rng(0).normal(size=(4, 1000)), "extra": np.ones((4, 1000))})
-    result = crossval.compare({"a": a, "b": _normal_idata()})
+    with pytest.raises(ValueError, match=r"b lacks variable\(s\) \['extra'\] \(it has \['theta'\]\)"):
+        crossval.compare({"a": a, "b": _normal_idata()})
+
+
+def test_var_names_compares_the_subset_asked_for():
+    a = az.from_dict(posterior={"theta": np.random.default_rng(0).normal(size=(4, 1000)), "extra": np.ones((4, 1000))})
+    result = crossval.compare({"a": a, "b": _normal_idata()}, var_names=["theta"])
     assert set(result.table["quantity"]) == {"theta"}
+
+
+def _vector(labels, seed):
+    draws = np.random.default_rng(seed).normal(size=(4, 500, len(labels)))
+    return az.from_dict(posterior={"theta": draws}, dims={"theta": ["pump"]}, coords={"pump": labels})
+
+
+def test_mismatched_coordinate_labels_name_the_labels_each_side_has():
+    with pytest.raises(ValueError, match=r"theta: coordinate 'pump' labels differ between a and b "
+                                         r"\(only a has \['0', '1'\], only b has \['P1', 'P2'\]\)"):
+        crossval.compare({"a": _vector([0, 1], 0), "b": _vector(["P1", "P2"], 1)})
+
+
+def test_a_different_number_of_coordinates_is_named():
+    with pytest.raises(ValueError, match=r"only b has \['2'\]"):
+        crossval.compare({"a": _vector([0, 1], 0), "b": _vector([0, 1, 2], 1)})
 
 
 @pytest.mark.parametrize(

@@ -112,3 +112,4 @@ def check_report_formatted(folder) -> None:
 def report_formatted_check():
     """:func:`check_report_formatted`, for the tests of each pair's quick run."""
     return check_report_formatted
+

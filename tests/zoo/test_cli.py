@@ -93,13 +93,13 @@ def test_disagree_exits_non_zero_and_compare_all_writes_the_index(tmp_path, monk
     import arviz as az
     import numpy as np
 
-    def run(settings):
-        rng = np.random.default_rng(0)
-        wrong = az.from_dict(posterior={"mu": rng.normal(30.0, 1.3, (2, 1000))})
-        cv = crossval.compare({"wrong": wrong}, newcomb_exact.summary.loc[["mu"]])
-        return registry.PairOutcome("wrong", "A wrong sampler", {"wrong": wrong}, cv)
+    from bayes_zoo.problem import Problem
 
-    wrong_pair = registry.Pair("wrong", "A wrong sampler", "wrong vs exact", run, registry.RunSettings(quick=True))
+    def wrong(data, *, seed, draws, chains):
+        return az.from_dict(posterior={"mu": np.random.default_rng(0).normal(30.0, 1.3, (2, 1000))})
+
+    wrong_pair = Problem("wrong", data={}, sides={"wrong": wrong}, exact=newcomb_exact.summary.loc[["mu"]],
+                         variables=("mu",), title="A wrong sampler", figures=False, quick=registry.RunSettings(quick=True))
     monkeypatch.setattr(registry, "REGISTRY", {"wrong": wrong_pair})
     assert cli.main(["compare", "all", "--quick", "--out", str(tmp_path)]) == cli.EXIT_DISAGREE
     index = (tmp_path / "report.md").read_text()
@@ -107,12 +107,14 @@ def test_disagree_exits_non_zero_and_compare_all_writes_the_index(tmp_path, monk
 
 
 def test_a_pair_checked_by_identities_only_reports_them_and_fails_on_a_broken_one(tmp_path, monkeypatch, capsys):
-    def run(settings):
-        checks = crossval.identities([crossval.identity("lml: ours vs reference", 1.0, 1.0),
-                                      crossval.identity("mean: ours vs reference", 0.0, 1e-3)])
-        return registry.PairOutcome("ids", "Identities only", {}, None, checks=checks)
+    from bayes_zoo.problem import Addition, Problem
 
-    pair = registry.Pair("ids", "Identities only", "ours vs reference", run, registry.RunSettings(quick=True))
+    def identities(result):
+        return Addition(checks=[crossval.identity("lml: ours vs reference", 1.0, 1.0),
+                                crossval.identity("mean: ours vs reference", 0.0, 1e-3)])
+
+    pair = Problem("ids", data={}, title="Identities only", report=(identities,), figures=False,
+                   quick=registry.RunSettings(quick=True))
     monkeypatch.setattr(registry, "REGISTRY", {"ids": pair})
     assert cli.main(["compare", "ids", "--quick", "--out", str(tmp_path)]) == cli.EXIT_DISAGREE
     assert "1/2 hold" in capsys.readouterr().out

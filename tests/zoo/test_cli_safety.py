@@ -1,7 +1,7 @@
 """`bayes-zoo`: results never lost or half-written, one run per target, everything checked before any work, and
 exit statuses that tell a crash (3) and an interrupt (130) from a verdict.
 
-Tiny pairs (identity checks only: no sampler) stand in for the real ones; their `run` is where "work" happens,
+Tiny problems (identity checks only: no sampler) stand in for the real ones; their `run` is where "work" happens,
 so a check that comes too late shows up as a `run` that was called.  Interrupts are real SIGINTs, sent to this
 process (the KeyboardInterrupt then arrives wherever the CLI is) or to a subprocess.
 """
@@ -21,16 +21,19 @@ import pytest
 from bayes_zoo import active, cli, pairs, registry, report  # noqa: F401  (pairs: registered before any patch)
 from bayes_zoo import sbc as zsbc
 from bayes_zoo.inference import crossval
-
-
-def _outcome(name):
-    checks = crossval.identities([crossval.identity("one: ours vs reference", 1.0, 1.0)])
-    return registry.PairOutcome(name, "Tiny", {}, None, checks=checks)
+from bayes_zoo.problem import Addition, Problem
 
 
 def _pair(name="tiny", run=None, stored_per_draw=1):
-    return registry.Pair(name, "Tiny", "ours vs reference", run or (lambda settings: _outcome(name)),
-                         registry.RunSettings(quick=True), stored_per_draw=stored_per_draw)
+    """A problem with no sampler, checked by one identity that holds; ``run(settings)`` is called where the
+    work happens (its report function), so that a check which comes too late shows up as a call."""
+    def identities(result):
+        if run is not None:
+            run(result.settings)
+        return Addition(checks=[crossval.identity("one: ours vs reference", 1.0, 1.0)])
+
+    return Problem(name, data={}, title="Tiny", methods="ours vs reference", report=(identities,), figures=False,
+                   quick=registry.RunSettings(quick=True), stored_per_draw=stored_per_draw)
 
 
 def _no_work(*args, **kwargs):
@@ -213,13 +216,15 @@ _HOLDER = textwrap.dedent("""
     from pathlib import Path
 
     from bayes_zoo import cli, pairs, registry
+    from bayes_zoo.problem import Problem
 
-    def run(settings):
+    def run(result):
         Path(sys.argv[1]).write_text("running")
         time.sleep(120)
         raise SystemExit("not stopped")
 
-    registry.REGISTRY = {"tiny": registry.Pair("tiny", "Tiny", "-", run, registry.RunSettings(quick=True))}
+    registry.REGISTRY = {"tiny": Problem("tiny", data={}, report=(run,), figures=False,
+                                         quick=registry.RunSettings(quick=True))}
     sys.exit(cli.main(sys.argv[2:]))
 """)
 

@@ -62,17 +62,14 @@ def _fake_pair(verdicts, calls):
     exact = pd.DataFrame({"mean": [0.0], "sd": [1.0], "q05": [-1.6448536269514722], "q95": [1.6448536269514722]},
                          index=pd.Index(["theta"], name="quantity"))
 
-    def sample(settings):
-        calls.append(settings)
+    from bayes_zoo.problem import Problem
+
+    def sample(data, *, seed, draws, chains):
+        calls.append(registry.RunSettings(seed=seed, draws=draws, chains=chains))
         loc = 0.5 if verdicts[len(calls) - 1] == "disagree" else 0.0
-        values = np.random.default_rng(settings.seed % 2**32).normal(loc, 1.0, (settings.chains, settings.draws))
-        return {"a": az.from_dict(posterior={"theta": values})}
+        return az.from_dict(posterior={"theta": np.random.default_rng(seed % 2**32).normal(loc, 1.0, (chains, draws))})
 
-    def run(settings):
-        results = sample(settings)
-        return registry.PairOutcome("fake", "fake", results, crossval.compare(results, exact), rerun=sample)
-
-    return registry.Pair("fake", "fake", "fake", run, registry.RunSettings())
+    return Problem("fake", data={}, sides={"a": sample}, exact=exact, variables=("theta",), figures=False)
 
 
 def test_run_pair_confirms_a_disagreement_with_a_fresh_seed_and_more_draws():

@@ -208,6 +208,9 @@ class Problem:
     compare_options : callable, optional
         ``compare_options(run) -> dict`` of further keyword arguments of ``compare`` (``saturation`` ...).
     options : tuple of Option
+    check_options : callable, optional
+        ``check_options(options) -> None``: raises ``ValueError`` naming an option, for values that are wrong
+        together (spike-slab's ``spike_var >= slab_var``); called with every option's checked value.
     quick : RunSettings
         The ``--quick`` settings.
     report : tuple of callables
@@ -242,6 +245,7 @@ class Problem:
     joint: bool = True
     compare_options: Callable[["Run"], dict] | None = None
     options: tuple = ()
+    check_options: Callable[[dict], Any] | None = None
     quick: RunSettings = QUICK
     report: tuple = ()
     figures: bool = True
@@ -291,7 +295,10 @@ class Problem:
         unknown = sorted(set(given) - known)
         if unknown:
             raise ValueError(f"options: {unknown} are not options of {self.name!r} (options: {sorted(known)})")
-        return {o.name: o.value(given.get(o.name), quick=quick) for o in self.options}
+        values = {o.name: o.value(given.get(o.name), quick=quick) for o in self.options}
+        if self.check_options is not None:
+            self.check_options(values)
+        return values
 
     # ------------------------------------------------------------------ pieces the harness calls
     def load(self, options: Mapping | None = None) -> Any:

@@ -118,7 +118,8 @@ class Side:
     sample : callable
         ``sample(data, *, seed, draws, chains[, warmup][, option=...]) -> arviz.InferenceData`` or a dict
         ``{variable: array (chains, draws, *shape)}``.  It is called with the keyword arguments its signature
-        accepts (:func:`call_side`): ``warmup`` and the problem's options only if it names them (or takes
+        accepts (:func:`call_side`): ``warmup``, ``quick`` (whether the run has the ``--quick`` settings, for a
+        side that shortens an advisory run) and the problem's options only if it names them (or takes
         ``**kwargs``).
     title : str
         How reports name it (``"handwritten Gibbs"``); by default its key in ``Problem.sides``.
@@ -184,8 +185,9 @@ class Problem:
         Registry and CLI name (``"normal-gamma"``, ``"pumps"``).
     data : mapping or callable
         The observed data and covariates: a mapping (name -> array), or ``load(**options) -> data`` called
-        with the options its signature names (a data set object is fine for a built-in problem; a user's
-        problem, checked with SBC from its model, needs a mapping).
+        with the options its signature names, and ``seed`` (the run's root seed: simulated data) if it names
+        it (a data set object is fine for a built-in problem; a user's problem, checked with SBC from its
+        model, needs a mapping).
     model : callable, optional
         ``model(data) -> pymc.Model``.  Each observed variable is named after the data key it observes.
         Gives the ``"nuts"`` side (``nuts=True``), the dims and coordinates of results returned as dicts, the
@@ -227,6 +229,8 @@ class Problem:
         2 chains x 500 (quick) or 1000 draws after as many warm-up.
     sbc_sides : tuple of str, optional
         The sides SBC calibrates; by default every compared side.
+    sbc_variables : tuple of str, optional
+        The variables whose labels SBC ranks (they must cover the truth's); by default ``variables``.
     bugs : mapping of str to (str, Side)
         Planted bugs, for teaching and for the power studies: name -> (the side it replaces, the buggy side).
     stored_per_draw : int, default 1
@@ -253,6 +257,7 @@ class Problem:
     sbc_data: Callable[[bool], Any] | None = None
     sbc_settings: Mapping | None = None
     sbc_sides: tuple | None = None
+    sbc_variables: tuple | None = None
     bugs: Mapping[str, tuple] = field(default_factory=dict)
     stored_per_draw: int = 1
 
@@ -301,9 +306,9 @@ class Problem:
         return values
 
     # ------------------------------------------------------------------ pieces the harness calls
-    def load(self, options: Mapping | None = None) -> Any:
-        """The data: ``data`` itself, or the loader called with the options it accepts."""
-        return _call(self.data, (), options or {}) if callable(self.data) else self.data
+    def load(self, options: Mapping | None = None, *, seed: int = 0) -> Any:
+        """The data: ``data`` itself, or the loader called with the options (and ``seed``) it accepts."""
+        return _call(self.data, (), {**(options or {}), "seed": seed}) if callable(self.data) else self.data
 
     def build(self, data) -> Any:
         """``model(data)``; None without a model."""
@@ -403,7 +408,7 @@ def call_side(side: Side, data, settings: RunSettings, options: Mapping | None =
         If the sampler returns neither InferenceData nor a dict of arrays.
     """
     kwargs = {"seed": settings.seed, "draws": settings.draws, "chains": settings.chains, "warmup": settings.warmup,
-              **(options or {})}
+              "quick": settings.quick, **(options or {})}
     params = inspect.signature(side.sample).parameters
     missing = [k for k in ("seed", "draws", "chains") if k not in params
                and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())]
@@ -609,7 +614,7 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
     options = problem.resolve_options(options, quick=settings.quick)
     problem = problem.for_options(options)
     settings.progress("data")
-    data = problem.load(options)
+    data = problem.load(options, seed=settings.seed)
     model = problem.build(data)
     reference = None
     if problem.exact is not None:
@@ -752,7 +757,7 @@ class _CustomSBCSample:
                                 log_likelihood=False, posterior_predictive=False)
         else:
             idata = call_side(side, data, s)
-        variables = list(self.problem.variables) if self.problem.variables else list(idata.posterior.data_vars)
+        variables = list(self.problem.sbc_variables or self.problem.variables or idata.posterior.data_vars)
         return _labels_of(idata, variables)
 
 

@@ -116,12 +116,15 @@ def simulate_once(problem: SBCProblem, sim: int, seed: int, kept: int = DEFAULT_
     dict
         ``sim``, ``seed``, ``ranks`` (label -> int in ``0..kept``), ``ess`` (smallest bulk ESS), ``thin``,
         ``ess_short`` (bool), ``error`` (None, or the exception and the last lines of its traceback; then
-        ``ranks`` is empty).
+        ``ranks`` is empty), ``stage`` (where it failed: ``"simulate"`` or ``"sample"``; None without error).
     """
-    out = {"sim": sim, "seed": seed, "ranks": {}, "ess": float("nan"), "thin": 0, "ess_short": False, "error": None}
+    out = {"sim": sim, "seed": seed, "ranks": {}, "ess": float("nan"), "thin": 0, "ess_short": False, "error": None,
+           "stage": None}
     try:
         streams = np.random.SeedSequence(seed).spawn(3)
+        out["stage"] = "simulate"
         truth, data = problem.simulate(np.random.default_rng(streams[0]))
+        out["stage"] = "sample"
         draws = problem.sample(data, int(streams[1].generate_state(1)[0]))
         missing = set(truth) - set(draws)
         if missing:
@@ -141,7 +144,7 @@ def simulate_once(problem: SBCProblem, sim: int, seed: int, kept: int = DEFAULT_
             kept_draws = flat[label][index]
             below, ties = int(np.sum(kept_draws < value)), int(np.sum(kept_draws == value))
             ranks[label] = below + (int(tie_rng.integers(ties + 1)) if ties else 0)
-        out.update(ranks=ranks, ess=ess, thin=thin, ess_short=bool(pool.size < kept))
+        out.update(ranks=ranks, ess=ess, thin=thin, ess_short=bool(pool.size < kept), stage=None)
     except Exception as err:  # recorded with its seed, never lost
         tail = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-3:])
         out["error"] = f"{type(err).__name__}: {err}\n{tail}"
@@ -159,7 +162,9 @@ class SBCResult:
         One row per successful simulation and quantity: ``sim``, ``seed``, ``quantity``, ``rank`` (0..kept),
         ``ess``, ``thin``, ``ess_short``; sorted by ``sim``, quantities in the problem's order.
     failures : pandas.DataFrame
-        One row per failed simulation: ``sim``, ``seed``, ``error``.
+        One row per failed simulation: ``sim``, ``seed``, ``stage`` (``"simulate"``: the generative model raised
+        drawing the truth or the data -- not the sampler's fault; ``"sample"``: the sampler or the ranks did),
+        ``error``.
     kept : int
         L, draws kept per simulation.
     sims : int
@@ -241,8 +246,9 @@ def run_sbc(problem: SBCProblem, *, sims: int, seed: int = 0, jobs: int = 1, sch
     columns = ["sim", "seed", "quantity", "rank", "ess", "thin", "ess_short"]
     # by simulation; within one, the quantities in the problem's order (f[2] before f[10])
     ranks = pd.DataFrame(rows, columns=columns).sort_values("sim", kind="stable").reset_index(drop=True)
-    failures = pd.DataFrame([{"sim": r["sim"], "seed": r["seed"], "error": r["error"]} for r in records
-                             if r["error"] is not None], columns=["sim", "seed", "error"])
+    failures = pd.DataFrame([{"sim": r["sim"], "seed": r["seed"], "stage": r.get("stage") or "sample", "error": r["error"]}
+                             for r in records
+                             if r["error"] is not None], columns=["sim", "seed", "stage", "error"])
     return SBCResult(problem.name, ranks, failures, kept, sims, seed)
 
 

@@ -44,7 +44,7 @@ __all__ = ["EXIT_AGREE", "EXIT_DISAGREE", "EXIT_USAGE", "EXIT_CRASH", "EXIT_INCO
            "load_problem", "from_kernel", "folder_name", "DEFAULT_SIMS", "QUICK_SIMS"]
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_USAGE, EXIT_CRASH, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
-#: SBC simulations of ``check`` by default, and with ``quick``.
+#: SBC simulations of ``check`` by default, and with ``quick`` (ranks in 20 bins need 100, 5 a bin).
 DEFAULT_SIMS, QUICK_SIMS = 100, 100
 
 
@@ -87,7 +87,7 @@ class CheckResult:
         for r in self.sbc:
             if r.verdict != "calibrated":
                 bad = r.table.loc[r.table["verdict"] != "uniform", "quantity"].tolist() if len(r.table) else []
-                failed = len(r.result.failures)
+                failed = len(r.sampler_failures)
                 out.append(f"SBC of {r.side}: {r.verdict}" + (f" (ranks not uniform: {', '.join(bad)})" if bad else "")
                            + (f"; {failed} simulation(s) failed" if failed else ""))
         return tuple(out)

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("problem", metavar="FILE.py[:NAME]",
                         help="a Python file defining a bayes_zoo.Problem called NAME (default: problem)")
-    parser.add_argument("--draws", type=int, help="kept draws per chain, every side (default 1000; --quick 500)")
+    parser.add_argument("--draws", type=int, help="kept draws per chain, every side (default 1000)")
     parser.add_argument("--chains", type=int, help="chains per side (default 4; --quick 2)")
     parser.add_argument("--warmup", type=int, help="warm-up / tuning iterations per chain (default 1000; --quick 500)")
     parser.add_argument("--seed", type=int, default=0, help="root seed, 0 <= seed < 2**63 (default 0)")
@@ -143,7 +143,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", type=Path, help="your own NUTS trace (.nc, InferenceData) instead of running NUTS")
     parser.add_argument("--jobs", type=int, default=1, help="SBC's local worker processes (joblib; default 1)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
-    parser.add_argument("--quick", action="store_true", help="small settings (2 chains x 500 draws)")
+    parser.add_argument("--quick", action="store_true", help="small settings (2 chains x 1000 draws after 500 warm-up)")
     parser.add_argument("--force", action="store_true", help="replace existing results (once the new ones are complete)")
 
 
@@ -453,7 +453,10 @@ def _sbc(console, args, run) -> int:
     console.print(zsbc.rich_table(runs))
     for r in runs:
         colour = {"calibrated": "green", "miscalibrated": "red"}.get(r.verdict, "yellow")
-        failed = f", {len(r.result.failures)} simulation(s) failed (see failures-{r.side}.csv)" if len(r.result.failures) else ""
+        failed = (f", {len(r.sampler_failures)} simulation(s) failed in the sampler (see failures-{r.side}.csv)"
+                  if len(r.sampler_failures) else "")
+        if len(r.simulation_failures):
+            failed += f", {len(r.simulation_failures)} left out (the generative model raised: see failures-{r.side}.csv)"
         console.print(f"{r.result.problem}: [bold {colour}]{r.verdict}[/]{failed}", highlight=False)
     console.print(f"written to {folder}/ (report.md, ranks and uniformity CSVs, ECDF plots)", highlight=False)
     return EXIT_DISAGREE if any(r.verdict == "miscalibrated" for r in runs) else EXIT_OK

@@ -45,8 +45,9 @@ __all__ = ["Option", "Side", "Problem", "Run", "Addition", "run_problem", "call_
 #: The joint quantity's name (:data:`bayes_zoo.inference.sbc_model.LOGLIK`): the log-likelihood of the
 #: observed data, summed over observations.
 LOGLIK = "loglik"
-#: The default ``--quick`` settings of a problem: 2 chains x 500 draws after 500 warm-up.
-QUICK = RunSettings(draws=500, chains=2, warmup=500, quick=True)
+#: The default ``--quick`` settings of a problem: 2 chains x 1000 draws after 500 warm-up (an ESS of 400, the
+#: protocol's minimum, needs about 0.2 effective draws per draw of the slowest quantity, ``loglik`` included).
+QUICK = RunSettings(draws=1000, chains=2, warmup=500, quick=True)
 _UNSET = object()
 
 
@@ -503,15 +504,14 @@ def check_result(name: str, idata, model, variables) -> list[str]:
                 want = model.coords.get(d)
                 if want is None or d not in got.coords:
                     continue
-                have = list(got.coords[d].values)
-                want = list(want)
+                have = got.coords[d].values.tolist()
+                want = np.asarray(want).tolist()
                 if [str(x) for x in have] != [str(x) for x in want]:
                     only_here = [x for x in have if str(x) not in set(map(str, want))]
                     only_model = [x for x in want if str(x) not in set(map(str, have))]
                     detail = (f"labels only in {name}: {only_here[:5]}; only in the model: {only_model[:5]}"
                               if only_here or only_model else "the same labels in another order")
                     problems.append(f"{name}: {var}'s coordinate {d!r} labels differ from the model's ({detail})")
-    del np
     return problems
 
 

@@ -64,11 +64,24 @@ class SamplerSBC:
     figure: "object"  # matplotlib Figure or None
 
     @property
+    def sampler_failures(self):
+        """The simulations where the sampler (not the generative model) raised."""
+        f = self.result.failures
+        return f[f["stage"] != "simulate"] if "stage" in f else f
+
+    @property
+    def simulation_failures(self):
+        """The simulations whose generative model raised (a prior draw the model cannot simulate data from, such
+        as a Poisson rate beyond NumPy's range): left out, not the sampler's fault; the report says how many."""
+        f = self.result.failures
+        return f[f["stage"] == "simulate"] if "stage" in f else f.iloc[:0]
+
+    @property
     def verdict(self) -> str:
-        """"miscalibrated" (a quantity's ranks are not uniform, or a simulation failed), "inconclusive" (too
-        few simulations for the test, or no ranks at all), else "calibrated"."""
+        """"miscalibrated" (a quantity's ranks are not uniform, or the sampler failed in a simulation),
+        "inconclusive" (too few simulations for the test, or no ranks at all), else "calibrated"."""
         verdicts = set(self.table["verdict"])
-        if len(self.result.failures) or "non-uniform" in verdicts:
+        if len(self.sampler_failures) or "non-uniform" in verdicts:
             return "miscalibrated"
         if not len(self.table) or verdicts != {"uniform"}:
             return "inconclusive"
@@ -76,8 +89,8 @@ class SamplerSBC:
 
     @property
     def bins(self) -> int:
-        """Bins of the chi-square test: 20, or 10 below 100 simulations."""
-        return bins_for(self.result.sims)
+        """Bins of the chi-square test: 20, or 10 below 100 completed simulations."""
+        return bins_for(self.result.sims - len(self.result.failures))
 
 
 def bins_for(sims: int) -> int:
@@ -135,7 +148,7 @@ def run(problems: dict, *, sims: int, seed: int, jobs: int, scheduler=None, prog
     for side, problem in problems.items():
         result = run_sbc(problem, sims=sims, seed=seed, jobs=jobs, scheduler=scheduler,
                          progress=(lambda r, _s=side: progress(_s, r)) if progress else None)
-        table = uniformity(result, bins=bins_for(sims))  # no rows when every simulation failed
+        table = uniformity(result, bins=bins_for(max(1, sims - len(result.failures))))  # no rows when all failed
         figure = plot_ecdf(result) if len(result.ranks) else None
         out.append(SamplerSBC(side, result, table, figure))
     return out
@@ -162,7 +175,9 @@ def write(runs: list[SamplerSBC], folder: Path, *, problem: str, settings: dict)
         tables.append(r.table.assign(sampler=r.side, problem=r.result.problem))
         shown = r.table.assign(p_value=r.table["p_value"].map(p_value_text))
         lines += [f"## {r.result.problem}: **{r.verdict}**", "",
-                  f"{r.result.sims} simulations, {len(r.result.failures)} failed; ranks among L = {r.result.kept} "
+                  f"{r.result.sims} simulations, {len(r.sampler_failures)} failed in the sampler, "
+                  f"{len(r.simulation_failures)} left out because the generative model could not simulate them "
+                  f"(not the sampler's fault); ranks among L = {r.result.kept} "
                   f"draws after thinning by ESS; chi-square test in {r.bins} bins.", "",
                   shown.to_markdown(index=False, floatfmt=".4g") if len(r.table) else "(no ranks)", ""]
         if r.figure is not None:

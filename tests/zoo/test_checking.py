@@ -1,0 +1,161 @@
+"""`bayes-zoo check` / `bayes_zoo.check`: a user's own model file, from a folder outside the repository; every
+mismatch named; an exit status per verdict."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bayes_zoo import checking, cli
+
+BIN = Path(sys.executable).parent
+
+#: What a student writes: the pumps model (Gaver & O'Muircheartaigh 1987) and a Gibbs sampler, data inline.
+USER_FILE = textwrap.dedent('''\
+    import numpy as np
+    import pymc as pm
+    from bayes_zoo import Problem
+
+    ALPHA = 1.802
+    DATA = {"t": np.array([94.3, 15.7, 62.9, 126, 5.24, 31.4, 1.05, 1.05, 2.1, 10.5]),
+            "y": np.array([5, 1, 5, 14, 3, 19, 1, 1, 4, 22])}
+
+
+    def model(data):
+        with pm.Model(coords={"pump": np.arange(1, 11)}) as m:
+            beta = pm.Gamma("beta", alpha=0.1, beta=1.0)
+            theta = pm.Gamma("theta", alpha=ALPHA, beta=beta, dims="pump")
+            pm.Poisson("y", mu=theta * data["t"], observed=data["y"], dims="pump")
+        return m
+
+
+    def gibbs(data, *, seed, draws, chains, warmup=500):
+        rng, t, y = np.random.default_rng(seed), data["t"], data["y"]
+        beta = np.ones(chains)
+        out = {"beta": np.empty((chains, draws)), "theta": np.empty((chains, draws, t.size))}
+        for i in range(warmup + draws):
+            theta = rng.gamma(ALPHA + y, 1 / (beta[:, None] + t))  # NumPy's Gamma takes a scale
+            beta = rng.gamma(0.1 + t.size * ALPHA, 1 / (1.0 + theta.sum(axis=1)))
+            if i >= warmup:
+                out["theta"][:, i - warmup], out["beta"][:, i - warmup] = theta, beta
+        return out
+
+
+    problem = Problem(name="pumps", data=DATA, model=model, sides={"gibbs": gibbs})
+    ''')
+
+
+def _write(folder: Path, text: str = USER_FILE, extra: str = "") -> Path:
+    path = folder / "my_pumps.py"
+    path.write_text(text + textwrap.dedent(extra))
+    return path
+
+
+def _check(folder: Path, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "bayes-zoo"), "check", *map(str, args), "--out", str(folder / "out")],
+                          capture_output=True, text=True, cwd=folder, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def correct(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("user")  # a temporary folder outside the repository
+    path = _write(folder)
+    return folder, path, _check(folder, path, "--quick")
+
+
+def test_the_user_file_is_at_most_forty_lines():
+    assert len(USER_FILE.splitlines()) <= 40
+
+
+def test_a_correct_gibbs_sampler_agrees_is_calibrated_and_exits_zero(correct):
+    # Caught: the CLI not running SBC, or not comparing the user's side, or an exit status that ignores the verdict.
+    folder, _, done = correct
+    assert done.returncode == checking.EXIT_AGREE, done.stdout + done.stderr
+    assert "pumps: agree" in done.stdout
+    report = (folder / "out" / "check-pumps" / "report.md").read_text()
+    assert "gibbs vs nuts" in report and "loglik" in report
+    sbc = (folder / "out" / "check-pumps" / "sbc" / "report.md").read_text()
+    assert "pumps/gibbs: **calibrated**" in sbc and "loglik" in sbc
+
+
+def test_a_sampler_with_the_rate_used_as_a_scale_disagrees_and_exits_one(tmp_path):
+    buggy = USER_FILE.replace("1 / (beta[:, None] + t))", "beta[:, None] + t)")
+    assert buggy != USER_FILE
+    done = _check(tmp_path, _write(tmp_path, buggy), "--quick", "--no-sbc")
+    assert done.returncode == checking.EXIT_DISAGREE, done.stdout + done.stderr
+    assert "pumps: disagree" in done.stdout
+
+
+def test_too_few_draws_are_inconclusive_with_their_own_exit_status(tmp_path):
+    done = _check(tmp_path, _write(tmp_path), "--quick", "--no-sbc", "--draws", "150")
+    assert done.returncode == checking.EXIT_INCONCLUSIVE, done.stdout + done.stderr
+    assert "run about" in done.stdout
+
+
+def test_mismatched_coordinate_labels_are_named_and_exit_two(tmp_path):
+    # The sampler labels the pumps 0..9, the model 1..10: which labels differ is said, nothing is compared.
+    extra = '''
+        import arviz as az
+
+
+        def labelled(data, *, seed, draws, chains):
+            return az.from_dict(posterior=gibbs(data, seed=seed, draws=draws, chains=chains),
+                                dims={"theta": ["pump"]}, coords={"pump": np.arange(10)})
+
+
+        relabelled = Problem(name="relabelled", data=DATA, model=model, sides={"gibbs": labelled})
+        '''
+    done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:relabelled", "--quick", "--no-sbc")
+    assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
+    assert "theta's coordinate 'pump' labels differ from the model's" in done.stdout
+    assert "labels only in gibbs: [0]" in done.stdout and "only in the model: [10]" in done.stdout
+
+
+def test_a_missing_variable_is_named_with_its_side_and_exits_two(tmp_path):
+    extra = '''
+
+        def theta_only(data, *, seed, draws, chains):
+            return {"theta": gibbs(data, seed=seed, draws=draws, chains=chains)["theta"]}
+
+
+        forgetful = Problem(name="forgetful", data=DATA, model=model, sides={"gibbs": theta_only})
+        '''
+    done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:forgetful", "--quick", "--no-sbc")
+    assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
+    assert "gibbs lacks variable(s) ['beta']" in done.stdout
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("nowhere.py", "FILE.py: nowhere.py does not exist"),
+    ("my_pumps.py:nope", "FILE.py:NAME: my_pumps.py defines no Problem called 'nope' (Problems it defines: problem)"),
+    ("my_pumps.txt", "FILE.py: expected a Python file"),
+])
+def test_a_file_or_name_that_cannot_be_used_is_a_usage_error_naming_it(tmp_path, spec, message):
+    _write(tmp_path)
+    (tmp_path / "my_pumps.txt").write_text("")
+    done = _check(tmp_path, spec, "--quick")
+    assert done.returncode == cli.EXIT_USAGE and message in done.stdout, done.stdout + done.stderr
+
+
+def test_a_file_that_fails_to_import_is_a_usage_error_quoting_the_error(tmp_path):
+    done = _check(tmp_path, _write(tmp_path, "import numpy as np\nraise RuntimeError('my typo')\n"), "--quick")
+    assert done.returncode == cli.EXIT_USAGE
+    assert "importing" in done.stdout and "RuntimeError: my typo" in done.stdout
+
+
+def test_a_sampler_that_raises_exits_three_not_as_a_verdict(tmp_path):
+    extra = '''
+
+        def broken(data, *, seed, draws, chains):
+            raise ZeroDivisionError("my sampler's bug")
+
+
+        crashing = Problem(name="crashing", data=DATA, model=model, sides={"gibbs": broken})
+        '''
+    done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:crashing", "--quick", "--no-sbc")
+    assert done.returncode == cli.EXIT_CRASH
+    assert "ZeroDivisionError" in done.stdout and "not a verdict" in done.stdout

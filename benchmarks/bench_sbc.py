@@ -3,14 +3,15 @@
 What is measured
 ----------------
 The whole call ``bayes_zoo.inference.sbc.run_sbc(problem, sims=S, seed=--seed, jobs=J)`` for ``J = 1`` (every simulation
-in this process) and ``J = --workers`` (default 2; joblib's loky processes), on the SBC problems the pairs
-register (``bayes_zoo.registry.Pair.sbc``):
+in this process) and ``J = --workers`` (default 2; joblib's loky processes), on the SBC problems of the registered
+problems (``bayes_zoo.problem.sbc_problems``):
 
-* **normal-gamma Gibbs**: ``bayes_zoo.pairs.normal_gamma.sbc(quick=False)["handwritten"]``, the settings of
-  ``make validate`` (20 observations, 2 chains x 1000 draws after 200 warm-up), ``--sims`` (500) simulations;
-* **spike-and-slab Gibbs** (SSVS), with small settings: ``bayes_zoo.pairs.spike_slab.sbc(quick=True)["handwritten"]``
-  (its quick sampler settings), ``--spike-sims`` (200) simulations; left out, and the file says so, when the
-  pair registers no ``sbc``.
+* **normal-gamma Gibbs**: ``bayes_zoo.problem.sbc_problems(REGISTRY["normal-gamma"], ["gibbs"], quick=False)``,
+  the settings of ``make validate`` (20 observations, 2 chains x 1000 draws after 1000 warm-up),
+  ``--sims`` (500) simulations;
+* **spike-and-slab Gibbs** (SSVS), with small settings: ``sbc_problems(REGISTRY["spike-slab"], ["gibbs"],
+  quick=True)`` (its quick sampler settings), ``--spike-sims`` (200) simulations; left out, and the file says
+  so, when the pair is not registered or has no Gibbs side.
 
 A simulation is: a prior draw and a data set, the sampler, ArviZ's bulk ESS, thinning, the ranks
 (:func:`bayes_zoo.inference.sbc.simulate_once`).  **simulations/s** is ``S`` over the median seconds of the whole call;
@@ -22,6 +23,22 @@ Each call is run once untimed first (numba's compiled chains, ArviZ, and at 2 wo
 loaded), then timed ``--repeats`` (3) times with ``time.perf_counter``, the 1- and 2-worker calls interleaved
 (one of each in turn), so that other work on the machine weighs on both alike; the median is reported, the
 minimum beside it.
+
+NUTS-side SBC throughput
+------------------------
+One NUTS simulation of normal-gamma SBC (``NG_N`` = 20 observations from the default prior, 2 chains x
+``--nuts-draws`` (1000) draws after as many tuning steps, the pair's ``sbc(quick=False)`` settings), done two ways
+on the same ``--nuts-sims`` (6) data sets and seeds, side by side, the two interleaved (today's first):
+
+* **recompile per simulation** (today's NUTS side): ``sample_nuts(build_pymc_model(x, DEFAULT_PRIOR), draws=,
+  tune=, chains=2, seed=)`` per simulation, building the model and compiling its log density and gradient each
+  time (called here directly, not through the pair's module);
+* **compiled once**: :class:`bayes_zoo.inference.sbc_model.NutsSide` on the same model, built and compiled at
+  its first simulation, later ones only setting the data.
+
+Each simulation's call is timed once; the first simulation (compilation included) is reported apart from the
+later ones (median and minimum), with the ratio; the file says whether both sides drew the same values (they
+must: the compiled-once side reproduces ``pymc.sample`` step for step).
 
 Worker start-up
 ---------------
@@ -47,38 +64,53 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when a test loads this file by path
 import _common as common  # noqa: E402
 
 import bayes_zoo.pairs  # noqa: E402,F401  (registers every pair)
-from bayes_zoo.inference.sbc import DEFAULT_KEPT, run_sbc  # noqa: E402
+from bayes_zoo.inference.sbc import DEFAULT_KEPT, run_sbc, simulation_seeds  # noqa: E402
 from bayes_zoo.registry import REGISTRY  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sbc.md"
-FULL = {"sims": 500, "spike_sims": 200, "workers": 2, "startup_sims": 4, "repeats": 3}
-QUICK = {"sims": 20, "spike_sims": 10, "workers": 2, "startup_sims": 4, "repeats": 1}
+FULL = {"sims": 500, "spike_sims": 200, "workers": 2, "startup_sims": 4, "repeats": 3, "nuts_sims": 6,
+        "nuts_draws": 1000}
+QUICK = {"sims": 20, "spike_sims": 10, "workers": 2, "startup_sims": 4, "repeats": 1, "nuts_sims": 3,
+         "nuts_draws": 100}
 HELP = {
     "sims": "simulations per timed call, normal-gamma Gibbs",
     "spike_sims": "simulations per timed call, spike-and-slab Gibbs (quick sampler settings)",
     "workers": "local worker processes compared with 1 (joblib loky)",
     "startup_sims": "simulations of the cold and warm calls that measure the pool's start-up",
     "repeats": "timed calls per worker count; the median is reported",
+    "nuts_sims": "normal-gamma NUTS simulations timed per side (recompile per simulation vs compiled once)",
+    "nuts_draws": "NUTS draws per chain (and as many tuning steps), 2 chains, in the NUTS-side comparison",
 }
+#: Observations per simulated normal-gamma data set (as the pair's `sbc_data`).
+NG_N = 20
+
+
+def _settings_text(problem, quick: bool) -> str:
+    from bayes_zoo.problem import SBC_SETTINGS
+
+    r = (problem.sbc_settings or SBC_SETTINGS)[bool(quick)]
+    return f"{r.chains} chains x {r.draws:,} draws after {r.warmup:,} warm-up"
 
 
 def problems(s: common.Settings) -> list[tuple[str, object, int, str]]:
     """``(label, SBCProblem, simulations per call, sampler settings)`` of each benchmarked sampler."""
-    from bayes_zoo.pairs import normal_gamma
+    from bayes_zoo.problem import sbc_problems
 
-    rows = [("normal-gamma Gibbs", normal_gamma.sbc(quick=s.quick)["handwritten"], s.sims,
-             f"{normal_gamma.SBC_N} observations, 2 chains x {normal_gamma.SBC_DRAWS[s.quick]:,} draws after 200 "
-             f"warm-up (`sbc(quick={s.quick})`)")]
+    ng = REGISTRY["normal-gamma"]
+    rows = [("normal-gamma Gibbs", sbc_problems(ng, ["gibbs"], quick=s.quick)["gibbs"], s.sims,
+             f"{np.size(ng.sbc_data(s.quick)['x'])} observations, {_settings_text(ng, s.quick)} "
+             f"(`sbc_problems(quick={s.quick})`)")]
     spike = REGISTRY.get("spike-slab")
-    if spike is not None and spike.sbc is not None:
-        rows.append(("spike-and-slab Gibbs", spike.sbc(quick=True)["handwritten"], s.spike_sims,
-                     "the pair's quick SBC settings (`sbc(quick=True)`)"))
+    if spike is not None and "gibbs" in spike.sides and (spike.simulate is not None or spike.model is not None):
+        rows.append(("spike-and-slab Gibbs", sbc_problems(spike, ["gibbs"], quick=True)["gibbs"], s.spike_sims,
+                     f"the pair's quick SBC settings ({_settings_text(spike, True)}; `sbc_problems(quick=True)`)"))
     return rows
 
 
@@ -143,6 +175,55 @@ def startup_frame(s: common.Settings, cold: float, warm: float) -> pd.DataFrame:
         f"{s.workers} loky workers, normal-gamma Gibbs")
 
 
+def _ng_build(data):
+    """Normal-gamma's PyMC model as a builder of a data mapping ``{"x": ...}`` (its observed variable is ``x``)."""
+    from bayes_zoo.models.normal_gamma import DEFAULT_PRIOR, build_pymc_model
+
+    return build_pymc_model(data["x"], DEFAULT_PRIOR)
+
+
+def nuts_sides(s: common.Settings):
+    """Per simulation, today's recompiling NUTS side then the compiled-once one: seconds and draws-equal flags."""
+    from bayes_zoo.inference.nuts import sample_nuts
+    from bayes_zoo.inference.sbc_model import NutsSide
+    from bayes_zoo.models import normal_gamma as ng
+
+    seeds = simulation_seeds(s.seed, s.nuts_sims)
+    template = {"x": np.zeros(NG_N)}
+    datasets = [ng.simulate(np.random.default_rng(seed), template)[1]["x"] for seed in seeds]
+    side = NutsSide(_ng_build, {"x": datasets[0]})
+    today, once, same = [], [], []
+    for seed, x in zip(seeds, datasets):
+        took, idata = common.time_calls(
+            lambda: sample_nuts(ng.build_pymc_model(x, ng.DEFAULT_PRIOR), draws=s.nuts_draws, tune=s.nuts_draws,
+                                chains=2, seed=seed, log_likelihood=False, posterior_predictive=False), 1)
+        today.append(took[0])
+        took, draws = common.time_calls(
+            lambda: side({"x": x}, seed=seed, draws=s.nuts_draws, chains=2, warmup=s.nuts_draws), 1)
+        once.append(took[0])
+        same.append(all(np.array_equal(idata.posterior[k].values, draws[k]) for k in ("mu", "beta")))
+    return tuple(today), tuple(once), same
+
+
+def nuts_frame(today, once, same) -> pd.DataFrame:
+    """Metrics as rows, recompile per simulation | compiled once | ratio as columns, formatted for display."""
+    later_today, later_once = today[1:] or today, once[1:] or once
+    med_today, med_once = common.median_s(later_today), common.median_s(later_once)
+    rows = [
+        ("simulations timed", f"{len(today)}", f"{len(once)}", ""),
+        ("first simulation s (compilation included)", f"{today[0]:.3f}", f"{once[0]:.3f}",
+         common.ratio(today[0], once[0])),
+        ("later simulations s, median", f"{med_today:.3f}", f"{med_once:.3f}", common.ratio(med_today, med_once)),
+        ("later simulations s, min", f"{min(later_today):.3f}", f"{min(later_once):.3f}",
+         common.ratio(min(later_today), min(later_once))),
+        ("same draws as today's for the same data and seed", "", "yes" if all(same) else "NO", ""),
+        ("later simulations/s (1 / median s)", common.rate(1 / med_today), common.rate(1 / med_once),
+         common.ratio(med_today, med_once)),
+    ]
+    columns = ["metric", "recompile per simulation", "compiled once", "recompile / compiled once"]
+    return pd.DataFrame(rows, columns=columns).set_index("metric")
+
+
 def main(argv=None) -> int:
     s = common.parse_settings(__doc__.split("\n\n")[0], argv, helps=HELP, full=FULL, quick=QUICK,
                               default_out=DEFAULT_OUT)
@@ -159,11 +240,31 @@ def main(argv=None) -> int:
         body += [f"## {label}", "", common.markdown_table(frame), "",
                  f"Problem `{problem.name}`: {settings}; root seed {s.seed}, L = {DEFAULT_KEPT} kept draws per "
                  "simulation.", ""]
+    today, once, same = nuts_sides(s)
+    nuts = nuts_frame(today, once, same)
+    frames.append((f"NUTS-side SBC throughput, normal-gamma{quick}", nuts))
+    timed_s.update({"NUTS side, recompile per simulation": today, "NUTS side, compiled once": once})
     start_frame = startup_frame(s, cold, warm)
     common.print_tables(*frames, (f"worker start-up{quick}", start_frame))
     if len(benched) == 1:
-        body += ["The spike-and-slab pair registers no `sbc`: its row is left out.", ""]
+        body += ["The spike-and-slab pair is not registered (or has no Gibbs side): its row is left out.", ""]
     body += [
+        "## NUTS-side SBC throughput",
+        "",
+        common.markdown_table(nuts),
+        "",
+        f"One simulation of normal-gamma SBC's NUTS side: {NG_N} observations from the default prior, 2 chains x "
+        f"{s.nuts_draws:,} draws after {s.nuts_draws:,} tuning steps, in this process (1 worker).  **Recompile per "
+        "simulation** is today's side: `sample_nuts(build_pymc_model(x, DEFAULT_PRIOR), ...)` per simulation, "
+        "which builds the model and compiles its log density and gradient each time.  **Compiled once** is "
+        "`bayes_zoo.inference.sbc_model.NutsSide`: the model built with its data as shared variables and NUTS "
+        "compiled at the first simulation; later ones set the data, jitter the starting points, reset the step "
+        "size and mass-matrix adaptation and sample.  The same "
+        f"{s.nuts_sims} data sets and seeds on both sides, interleaved (today's first in each pair), each call "
+        "timed once; the first simulation (compilation included) apart from the later ones.  What is left "
+        "per simulation on the compiled-once side is PyMC's NUTS loop itself (Python, one log-density-and-gradient "
+        "call per leapfrog step).",
+        "",
         "## Worker start-up (one-off, left out of the throughput)",
         "",
         common.markdown_table(start_frame),

@@ -1,4 +1,5 @@
-"""benchmarks/bench_sbc.py runs end to end at --quick size and writes the 1-vs-2-worker rows and the start-up.
+"""benchmarks/bench_sbc.py runs end to end at --quick size and writes the 1-vs-2-worker rows, the start-up and the
+NUTS side recompiled per simulation against compiled once.
 
 Speed itself is measured by `make bench`, never asserted here.  About 20 s, most of it the two loky workers'
 cold start, which the script measures on purpose.
@@ -62,3 +63,18 @@ def test_worker_start_up_is_reported_apart_from_the_throughput(results):
     cold, warm, startup = (_positive(_rows(results, first)[0][1])
                            for first in ("first call, cold pool", "the same call, warm pool", "one-off start-up"))
     assert startup == pytest.approx(cold - warm, abs=0.011)  # each shown to 0.01 s
+
+
+def test_nuts_side_recompiled_and_compiled_once_are_timed_side_by_side_first_and_later_apart(results):
+    assert "## NUTS-side SBC throughput" in results
+    for first in ("first simulation s", "later simulations s, median", "later simulations s, min",
+                  "later simulations/s"):
+        (row,) = _rows(results, first)
+        _positive(row[1]), _positive(row[2]), _positive(row[3])
+    (timed,) = _rows(results, "simulations timed")
+    assert timed[1] == timed[2] and int(timed[1]) >= 2  # a first and at least one later simulation per side
+
+
+def test_nuts_side_compiled_once_draws_what_todays_side_draws(results):
+    (row,) = _rows(results, "same draws as today's")
+    assert row[2] == "yes"

@@ -331,6 +331,26 @@ class Problem:
         object.__setattr__(kept, "sides", {k: s for k, s in self.sides.items() if s.when is None or s.when(options)})
         return kept
 
+    def sbc(self, *, quick: bool = False, planted_bug: bool | str = False) -> dict:
+        """The problem's sides set up for SBC, ``{"handwritten": SBCProblem, "nuts": SBCProblem}`` (the sides it
+        calibrates; :func:`bayes_zoo.sbc.problems_for`).  ``planted_bug`` (True: the first declared, or a name)
+        gives the handwritten side with that bug, alone.
+
+        Raises
+        ------
+        ValueError
+            Naming ``problem`` (no SBC) or ``planted_bug`` (no such bug).
+        """
+        from bayes_zoo.sbc import problems_for
+
+        bug = None if planted_bug is False else ("" if planted_bug is True else str(planted_bug))
+        try:
+            return problems_for(self, "handwritten" if bug is not None else "both", quick=quick, planted_bug=bug)
+        except ValueError as err:
+            if bug is not None or not str(err).startswith("sampler:"):
+                raise
+            return problems_for(self, "handwritten", quick=quick, planted_bug=None)
+
     def compared_sides(self) -> dict[str, Side]:
         """The sides whose results are cross-validated."""
         return {k: s for k, s in self.sides.items() if s.compared}
@@ -741,23 +761,24 @@ def _labels_of(idata, variables) -> dict:
 
 
 class _CustomSBCSample:
-    """``SBCProblem.sample`` for a problem with its own ``simulate``: the side's draws by label, plus
-    ``loglik`` when the problem's model gives it."""
+    """``SBCProblem.sample`` for a problem with its own ``simulate``: the side's draws by label (the default NUTS
+    side compiled once, :class:`bayes_zoo.inference.sbc_model.NutsSide`)."""
 
     def __init__(self, problem: Problem, key: str, settings: RunSettings, template):
         self.problem, self.key, self.settings, self.template = problem, key, settings, template
+        self.nuts = None
+        if problem.sides[key].sample is _nuts_side:
+            from bayes_zoo.inference.sbc_model import NutsSide
+
+            self.nuts = NutsSide(problem.model, template)
 
     def __call__(self, data, seed):
-        side = self.problem.sides[self.key]
         s = replace(self.settings, seed=int(seed))
-        if side.sample is _nuts_side:
-            from bayes_zoo.inference.nuts import sample_nuts
-
-            idata = sample_nuts(self.problem.build(data), draws=s.draws, tune=s.warmup, chains=s.chains, seed=s.seed,
-                                log_likelihood=False, posterior_predictive=False)
-        else:
-            idata = call_side(side, data, s)
-        variables = list(self.problem.sbc_variables or self.problem.variables or idata.posterior.data_vars)
+        if self.nuts is not None:
+            draws = self.nuts(data, seed=s.seed, draws=s.draws, chains=s.chains, warmup=s.warmup)
+            return _labels_of(as_inference_data(draws, None), list(draws))
+        idata = call_side(self.problem.sides[self.key], data, s)
+        variables = list(self.problem.variables) if self.problem.variables else list(idata.posterior.data_vars)
         return _labels_of(idata, variables)
 
 

@@ -121,15 +121,15 @@ def _synthetic(ranks: dict[str, np.ndarray], kept: int = 99) -> SBCResult:
 
 
 def test_correct_normal_gamma_gibbs_gives_uniform_ranks():
-    result = run_sbc(normal_gamma.sbc(quick=True)["handwritten"], sims=SIMS, seed=0, jobs=2)
+    result = run_sbc(normal_gamma.PAIR.sbc(quick=True)["handwritten"], sims=SIMS, seed=0, jobs=2)
     table = uniformity(result)
     assert result.failures.empty, result.failures.to_string()
-    assert sorted(table["quantity"]) == ["beta", "mu"]
+    assert sorted(table["quantity"]) == ["beta", "loglik", "mu"]
     assert (table["verdict"] == "uniform").all(), table.to_string()
 
 
 def test_planted_bug_gamma_rate_as_scale_gives_non_uniform_ranks():
-    result = run_sbc(normal_gamma.sbc(quick=True, planted_bug=True)["handwritten"], sims=SIMS, seed=0, jobs=2)
+    result = run_sbc(normal_gamma.PAIR.sbc(quick=True, planted_bug=True)["handwritten"], sims=SIMS, seed=0, jobs=2)
     table = uniformity(result).set_index("quantity")
     assert result.failures.empty, result.failures.to_string()
     assert table.loc["beta", "verdict"] == "non-uniform", table.to_string()
@@ -245,7 +245,7 @@ def cluster():
             yield local
 
 
-PROBLEMS = {"normal-gamma gibbs": lambda: normal_gamma.sbc(quick=True)["handwritten"],
+PROBLEMS = {"normal-gamma gibbs": lambda: normal_gamma.PAIR.sbc(quick=True)["handwritten"],
             "toy that fails for some seeds": lambda: FAILING}
 
 

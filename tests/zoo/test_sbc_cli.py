@@ -19,20 +19,25 @@ def test_the_correct_gibbs_sampler_is_calibrated_and_exits_zero(quick_run, capsy
     status, folder = quick_run
     assert status == cli.EXIT_OK
     table = pd.read_csv(folder / "uniformity.csv")
-    assert set(table["quantity"]) == {"mu", "beta"} and (table["verdict"] == "uniform").all()
+    assert set(table["quantity"]) == {"mu", "beta", "loglik"} and (table["verdict"] == "uniform").all()
 
 
 def test_sbc_writes_ranks_ecdf_plot_and_report(quick_run):
     _, folder = quick_run
     ranks = pd.read_csv(folder / "ranks-handwritten.csv")
-    assert len(ranks) == 2 * 100 and ranks["rank"].between(0, 99).all()
+    assert len(ranks) == 3 * 100 and ranks["rank"].between(0, 99).all()
     assert (folder / "ecdf-handwritten.png").exists() and "**calibrated**" in (folder / "report.md").read_text()
 
 
 def test_the_planted_bug_is_miscalibrated_and_exits_one(tmp_path, capsys):
     status = cli.main(["sbc", "normal-gamma", "--quick", "--planted-bug", "--jobs", "2", "--out", str(tmp_path)])
     assert status == cli.EXIT_DISAGREE
-    assert "miscalibrated" in capsys.readouterr().out
+    assert "normal-gamma/rate-as-scale/gibbs: miscalibrated" in capsys.readouterr().out
+
+
+def test_a_planted_bug_is_named_and_an_unknown_one_is_refused_naming_the_bugs(tmp_path, capsys):
+    assert cli.main(["sbc", "normal-gamma", "--quick", "--planted-bug", "nope", "--out", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "has no planted bug 'nope' (planted bugs: ['rate-as-scale'])" in capsys.readouterr().out
 
 
 def test_sbc_refuses_to_overwrite_without_force(quick_run, capsys):

@@ -57,10 +57,10 @@ def _report(run) -> Addition:
                "conservative)."])
 
 
-def _simulate(rng, data):
-    from bayes_zoo.models import normal_gamma
+def _sbc_data(quick: bool) -> dict:
+    import numpy as np
 
-    return normal_gamma.simulate(rng, data)
+    return {"x": np.zeros(20)}
 
 
 PAIR = register(Problem(
@@ -75,8 +75,7 @@ PAIR = register(Problem(
     options=(Option("drop_outliers", False, "drop Newcomb's two well-known outliers (-44 and -2), leaving 64 values"),),
     quick=RunSettings(draws=1000, chains=2, warmup=500, quick=True),  # loglik's NUTS ESS ~0.4 per draw: 400+
     report=(_report,),
-    simulate=_simulate,
-    sbc_data=lambda quick: {"x": [0.0] * 20},
+    sbc_data=_sbc_data,  # SBC from the PyMC model itself (its forward sampling), 20 observations
     bugs={"rate-as-scale": ("gibbs", Side(gibbs_rate_as_scale, title="Gibbs (planted bug: Gamma rate used as scale)"))},
     stored_per_draw=290,  # gibbs 136 + nuts 153 numbers a chain-iteration, all groups (compare all --quick)
 ))

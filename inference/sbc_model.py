@@ -27,11 +27,15 @@
 
 **How data become inputs.**  The model is built once from ``data`` and converted to a PyMC ``FunctionGraph``
 (``pymc.model.fgraph.fgraph_from_model``), where each observed variable's value (a constant when the builder
-passed a NumPy array) and every array constant equal to a data array (``np.array_equal``, arrays of two or more
-elements) is replaced by a shared variable of the same type, then turned back into a model
-(``model_from_fgraph``).  Keys that are scalars, and covariates the builder transformed in NumPy before PyMC saw
-them (``np.log(data["t"])``), stay compiled-in constants: a data mapping that changes one of them is refused
-(``ValueError`` naming the key), never silently ignored.  Shapes are those of the builder's data.
+passed a NumPy array), every ``pm.Data`` container named after a data key, and every array constant equal to a
+covariate array (``np.array_equal``; covariates holding at least two distinct values) is replaced by a shared
+variable of the same type, then turned back into a model (``model_from_fgraph``).  Covariates that are scalars or
+constant arrays, and covariates the builder transformed in NumPy before PyMC saw them (``np.log(data["t"])``),
+stay compiled-in constants: a data mapping that changes one of them is refused (``ValueError`` naming the key),
+never silently ignored.  (The one way to fool the matching: a constant of the graph that equals a covariate array
+without coming from it; it would then follow that covariate.)  Observed data used by the builder as a covariate
+too (``y[:-1]`` in an autoregression) stays the builder's: such models are out of scope.  Shapes are those of the
+builder's data.
 
 **Pickling.**  Every callable here pickles with (cloud)pickle, for joblib's loky workers and Dask: what is
 pickled is the builder, the data and a token; the compiled functions are made on first use in each process and
@@ -180,8 +184,11 @@ def _shared_model(build: Callable, data: dict) -> _SharedModel:
             replacements.append((value, new_shared(key, value)))
     for old, new in replacements:
         fgraph.replace(old, new, import_missing=True, reason="sbc_model data")
-    # covariates (and data reused as covariates): array constants equal to a data array; pm.Data by name
-    arrays = {k: np.asarray(v) for k, v in data.items() if np.ndim(v) >= 1 and np.size(v) >= 2}
+    # covariates: array constants equal to a covariate array that holds at least two distinct values (an
+    # all-zeros template would match any zeros in the graph); pm.Data containers by name.  Observed keys are
+    # bound through their observed variable only: a zero template of y must not capture a zero mean vector.
+    arrays = {k: np.asarray(v) for k, v in data.items()
+              if k not in observed and np.ndim(v) >= 1 and np.unique(np.asarray(v)).size >= 2}
     replacements = []
     for var in ancestors(fgraph.outputs):
         if isinstance(var, SharedVariable) and var.name in data and not hasattr(var.tag, "sbc_data_key"):

@@ -114,6 +114,41 @@ def test_loglik_on_new_data_matches_scipy_without_compiling_again(monkeypatch):
     assert compiled == []
 
 
+def regression_with_data_containers(data):
+    import pymc as pm
+
+    with pm.Model() as model:
+        x = pm.Data("x", data["x"])
+        a = pm.Normal("a", 0.0, PRIOR_SD)
+        b = pm.Normal("b", 0.0, PRIOR_SD)
+        pm.Normal("y", mu=a + b * x, sigma=NOISE_SD, observed=pm.Data("y_values", data["y"]))
+    return model
+
+
+def _scipy_regression_loglik(a, b, data):
+    return stats.norm.logpdf(data["y"], a[..., None] + b[..., None] * data["x"], NOISE_SD).sum(-1)
+
+
+def test_loglik_of_a_builder_with_pm_data_containers_follows_new_data():
+    f = log_likelihood_function(regression_with_data_containers, REGRESSION)
+    a, b = np.array([0.5, -1.0]), np.array([1.0, 2.0])
+    new = {"x": np.linspace(0.0, 1.0, 10), "y": np.arange(10.0)}
+    for data in (REGRESSION, new):
+        np.testing.assert_allclose(f({"a": a, "b": b}, data), _scipy_regression_loglik(a, b, data), rtol=1e-12)
+
+
+def test_loglik_loops_over_draws_where_the_graph_does_not_vectorise(monkeypatch):
+    import pytensor.graph.replace
+
+    def refuse(*args, **kwargs):
+        raise NotImplementedError("no vectorised form")
+
+    monkeypatch.setattr(pytensor.graph.replace, "vectorize_graph", refuse)
+    f = log_likelihood_function(regression, REGRESSION)
+    a, b = np.random.default_rng(11).normal(size=(2, 3, 4))
+    np.testing.assert_allclose(f({"a": a, "b": b}), _scipy_regression_loglik(a, b, REGRESSION), rtol=1e-12)
+
+
 def test_loglik_refuses_data_of_another_shape_naming_the_key():
     f = log_likelihood_function(pumps, PUMPS)
     with pytest.raises(ValueError, match="'y' has shape"):
@@ -256,3 +291,34 @@ def test_module_keeps_compiled_state_out_of_the_pickled_objects():
     simulate(np.random.default_rng(0))
     assert set(vars(simulate)) == {"build", "data", "token", "loglik"}
     assert (("forward", simulate.token) in sbc_model._CACHE)
+
+
+def zero_mean_normal(data):
+    import pymc as pm
+
+    with pm.Model() as model:
+        sigma = pm.HalfNormal("sigma", 1.0)
+        pm.Normal("y", mu=np.zeros(len(data["y"])), sigma=sigma, observed=data["y"])
+    return model
+
+
+def test_a_zero_template_of_the_data_does_not_capture_a_zero_mean_vector():
+    f = log_likelihood_function(zero_mean_normal, {"y": np.zeros(5)})
+    new = {"y": np.arange(5.0)}
+    np.testing.assert_allclose(f({"sigma": np.array([0.5, 2.0])}, new),
+                               stats.norm.logpdf(new["y"], 0.0, np.array([[0.5], [2.0]])).sum(-1), rtol=1e-12)
+
+
+def test_a_changed_covariate_compiled_in_as_a_constant_is_refused_naming_it():
+    def scaled(data):
+        import pymc as pm
+
+        with pm.Model() as model:
+            a = pm.Normal("a", 0.0, 1.0)
+            pm.Normal("y", mu=a * data["scale"], sigma=1.0, observed=data["y"])
+        return model
+
+    f = log_likelihood_function(scaled, {"y": np.zeros(3), "scale": 2.0})
+    f({"a": np.zeros(2)}, {"y": np.ones(3), "scale": 2.0})  # unchanged: fine
+    with pytest.raises(ValueError, match="'scale' differs"):
+        f({"a": np.zeros(2)}, {"y": np.ones(3), "scale": 3.0})

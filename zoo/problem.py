@@ -778,7 +778,7 @@ class _CustomSBCSample:
             draws = self.nuts(data, seed=s.seed, draws=s.draws, chains=s.chains, warmup=s.warmup)
             return _labels_of(as_inference_data(draws, None), list(draws))
         idata = call_side(self.problem.sides[self.key], data, s)
-        variables = list(self.problem.variables) if self.problem.variables else list(idata.posterior.data_vars)
+        variables = list(self.problem.sbc_variables or self.problem.variables or idata.posterior.data_vars)
         return _labels_of(idata, variables)
 
 

@@ -50,7 +50,7 @@ __all__ = [
     "as_inputs", "GPHyperparameters", "exp_quad", "exp_quad_diag", "check_data", "conflicting_duplicates",
     "check_jitter", "PYMC_JITTER",
     "GPPrior", "build_marginal_model", "build_latent_model", "pymc_marginal_predict", "pymc_marginal_log_likelihood",
-    "true_function", "simulate", "SIMULATION_NOISE_SD",
+    "true_function", "simulate_dataset", "SIMULATION_NOISE_SD", "simulate",
 ]
 
 #: The jitter PyMC's GP classes add by default (``pymc.gp.util.JITTER_DEFAULT``); see the module docstring.
@@ -563,19 +563,19 @@ def pymc_marginal_log_likelihood(X, y, hyper: GPHyperparameters, *, jitter: floa
 # A simulated data set with a known true function (the lengthscale study)
 # --------------------------------------------------------------------------------------------------------
 
-#: The noise sd of :func:`simulate`.
+#: The noise sd of :func:`simulate_dataset`.
 SIMULATION_NOISE_SD = 0.3
 
 
 def true_function(x) -> np.ndarray:
-    """The true function of :func:`simulate`: ``sin(3 x) + 0.3 x``, shape as ``x`` (a broad trend plus a
+    """The true function of :func:`simulate_dataset`: ``sin(3 x) + 0.3 x``, shape as ``x`` (a broad trend plus a
     wiggle of period about 2.1: a lengthscale near 0.5–1 suits it)."""
     x = np.asarray(x, dtype=np.float64)
     return np.sin(3.0 * x) + 0.3 * x
 
 
-def simulate(seed: int = 0, *, n_train: int = 40, n_test: int = 200, low: float = 0.0, high: float = 5.0,
-             noise_sd: float = SIMULATION_NOISE_SD):
+def simulate_dataset(seed: int = 0, *, n_train: int = 40, n_test: int = 200, low: float = 0.0, high: float = 5.0,
+                     noise_sd: float = SIMULATION_NOISE_SD):
     """A 1-D regression data set with a known true function (:func:`true_function`).
 
     Training inputs uniform on ``[low, high]``, ``y = f(x) + N(0, noise_sd^2)``; the test inputs are an even
@@ -615,3 +615,44 @@ def simulate(seed: int = 0, *, n_train: int = 40, n_test: int = 200, low: float 
                    f"N(0, {noise_sd:g}^2), seed {seed}; test: an even grid of {n_test} points with the noise-free f.")
     return Dataset("gp-simulated", {"X": x[:, None], "y": y, "X_test": grid[:, None], "f_test": true_function(grid),
                                     "truth": np.array([noise_sd])}, description, ())
+
+
+def simulate(rng: np.random.Generator, data, *, jitter: float = PYMC_JITTER):
+    """The generative model at fixed hyperparameters: ``f ~ N(0, K + jitter I)`` at the inputs (``K = k(X, X)``,
+    with PyMC's jitter, as ``gp.Latent`` has it), then ``y = f + N(0, sigma^2 I)``.
+
+    The signature every model module's ``simulate`` shares (simulation-based calibration,
+    :attr:`bayes_zoo.problem.Problem.simulate`): a generator and a data template in, the truth and simulated
+    data out.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    data : mapping
+        ``"X"`` (N, D) inputs and ``"hyper"`` (:class:`GPHyperparameters`); other keys are passed through.
+    jitter : float >= 0
+
+    Returns
+    -------
+    truth : dict
+        ``{"f[i]": float}``, f at each input.
+    data : dict
+        ``data`` with ``"y"`` (N,) added.
+
+    Raises
+    ------
+    ValueError
+        Naming ``rng``, ``data`` or ``jitter``.
+    """
+    from collections.abc import Mapping
+
+    from bayes_zoo.models.checks import generator
+
+    generator(rng)
+    if not isinstance(data, Mapping) or "X" not in data or "hyper" not in data:
+        raise ValueError(f"data: expected a mapping with keys 'X' and 'hyper', got {type(data).__name__}")
+    X, hyper = as_inputs(data["X"]), instance(data["hyper"], GPHyperparameters, "data['hyper']")
+    K = exp_quad(X, X, hyper.eta, hyper.lengthscale) + check_jitter(jitter) * np.eye(X.shape[0])
+    f = np.linalg.cholesky(K) @ rng.standard_normal(X.shape[0])
+    y = f + hyper.sigma * rng.standard_normal(X.shape[0])
+    return {f"f[{i}]": float(v) for i, v in enumerate(f)}, {**data, "y": y}

@@ -11,7 +11,7 @@ from bayes_zoo.models import gp
 
 @pytest.fixture(scope="module")
 def data():
-    d = gp.simulate(3, n_train=30, n_test=60)
+    d = gp.simulate_dataset(3, n_train=30, n_test=60)
     return d.arrays["X"], d.arrays["y"], d.arrays["X_test"], d.arrays["f_test"]
 
 

@@ -232,8 +232,8 @@ def test_fixed_hyperparameter_builders_refuse_a_negative_jitter(builder):
         call()
 
 
-def test_simulate_draws_noisy_values_of_the_true_function_reproducibly():
-    a, b = gp.simulate(7, n_train=500), gp.simulate(7, n_train=500)
+def test_simulate_dataset_draws_noisy_values_of_the_true_function_reproducibly():
+    a, b = gp.simulate_dataset(7, n_train=500), gp.simulate_dataset(7, n_train=500)
     np.testing.assert_array_equal(a.arrays["y"], b.arrays["y"])
     residual = a.arrays["y"] - gp.true_function(a.arrays["X"][:, 0])
     assert abs(residual.std() - gp.SIMULATION_NOISE_SD) < 0.05
@@ -242,6 +242,23 @@ def test_simulate_draws_noisy_values_of_the_true_function_reproducibly():
 
 @pytest.mark.parametrize("kwargs, name", [({"n_train": 0}, "n_train"), ({"low": 1.0, "high": 0.0}, "high"),
                                           ({"noise_sd": 0.0}, "noise_sd"), ({"seed": -1}, "seed")])
-def test_simulate_rejects_bad_settings_naming_them(kwargs, name):
+def test_simulate_dataset_rejects_bad_settings_naming_them(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
-        gp.simulate(**{"seed": 0, **kwargs})
+        gp.simulate_dataset(**{"seed": 0, **kwargs})
+
+
+def test_simulate_draws_f_from_the_gp_prior_with_pymcs_jitter_and_noisy_y():
+    # The generative model SBC simulates from (Problem.simulate): f ~ N(0, K + jitter I), y = f + N(0, sigma^2).
+    X = np.linspace(0.0, 5.0, 6)[:, None]
+    template = {"X": X, "hyper": gp.GPHyperparameters(1.3, 0.8, 0.3), "kept": "as is"}
+    truth, data = gp.simulate(np.random.default_rng(2), template)
+    assert list(truth) == [f"f[{i}]" for i in range(6)] and data["kept"] == "as is" and "y" not in template
+    again = gp.simulate(np.random.default_rng(2), template)
+    assert again[0] == truth and np.array_equal(again[1]["y"], data["y"])
+    f = np.array([gp.simulate(np.random.default_rng(s), template)[0]["f[0]"] for s in range(4000)])
+    assert abs(f.std() - 1.3) < 0.05  # prior sd eta at one input
+    ys = np.array([(lambda t, d: d["y"][0] - t["f[0]"])(*gp.simulate(np.random.default_rng(s), template))
+                   for s in range(4000)])
+    assert abs(ys.std() - 0.3) < 0.015
+    with pytest.raises(ValueError, match="^data:"):
+        gp.simulate(np.random.default_rng(0), {"X": X})

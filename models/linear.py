@@ -44,6 +44,8 @@ __all__ = [
     "pointwise_log_likelihood",
     "log_joint",
     "simulate_observations",
+    "simulate",
+    "conjugate_draws",
     "check_inputs",
 ]
 
@@ -505,3 +507,87 @@ def simulate_observations(rng: np.random.Generator, w, sigma, Phi) -> np.ndarray
     w, sigma, Phi = _check_draws(w, sigma, Phi)
     mean = w @ Phi.T
     return mean + sigma[..., None] * rng.standard_normal(mean.shape)
+
+
+def simulate(rng: np.random.Generator, data):
+    """The generative model: under the Normal-InverseGamma prior ``sigma2 ~ InverseGamma(alpha, beta)``,
+    ``w | sigma2 ~ N(0, sigma2 tau^2 I)``; with known noise ``w ~ N(0, tau^2 I)``; then ``y ~ N(Phi w, sigma2 I)``.
+
+    The signature every model module's ``simulate`` shares (simulation-based calibration,
+    :attr:`bayes_zoo.problem.Problem.simulate`): a generator and a data template in, the truth and simulated
+    data out.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    data : mapping
+        ``"Phi"`` (N, P), the design, and ``"prior"`` (:class:`LinearPrior`); other keys are passed through.
+
+    Returns
+    -------
+    truth : dict
+        ``{"w[p]": float}`` and, under the Normal-InverseGamma prior, ``"sigma2"``.
+    data : dict
+        ``data`` with ``"y"`` (N,) added.
+
+    Raises
+    ------
+    ValueError
+        Naming ``rng`` or ``data``.
+    """
+    from collections.abc import Mapping
+
+    generator(rng)
+    if not isinstance(data, Mapping) or "Phi" not in data or not isinstance(data.get("prior"), LinearPrior):
+        raise ValueError("data: expected a mapping with 'Phi' and 'prior' (a LinearPrior)")
+    Phi, prior = check_inputs(data["Phi"], "data['Phi']"), data["prior"]
+    if prior.known_noise:
+        sigma2, scale = prior.noise_sd**2, prior.weight_scale
+    else:
+        sigma2 = prior.noise_beta / rng.standard_gamma(prior.noise_alpha)
+        scale = np.sqrt(sigma2) * prior.weight_scale
+    w = scale * rng.standard_normal(Phi.shape[1])
+    y = Phi @ w + np.sqrt(sigma2) * rng.standard_normal(Phi.shape[0])
+    truth = {f"w[{p}]": float(v) for p, v in enumerate(w)}
+    return truth if prior.known_noise else {**truth, "sigma2": float(sigma2)}, {**data, "y": y}
+
+
+def conjugate_draws(Phi, y, prior: LinearPrior, *, draws: int, chains: int, seed: int):
+    """``chains x draws`` independent draws of the conjugate posterior (:meth:`LinearPosterior.sample`, from
+    ``default_rng([seed, 1])``), as a PyMC user expects a result of :func:`build_linear_model`.
+
+    Returns
+    -------
+    arviz.InferenceData
+        ``posterior``: ``w`` (chain, draw, feature), ``sigma`` (the noise sd; constant with known noise) and, under
+        the Normal-InverseGamma prior, ``sigma2``; ``attrs`` ``algorithm``, ``seed``, ``sampling_time`` (the draws'
+        own time).  ``sample_stats.lp``: :func:`log_joint` (``compile_logp(jacobian=False)`` of the PyMC model;
+        with known noise w has no transform, so NUTS's own ``lp`` is the same function).  ``log_likelihood`` and
+        ``posterior_predictive`` of ``y`` (chain, draw, obs), the latter ``y_rep ~ N(Phi w, sigma^2)`` from
+        ``default_rng([seed, 2])``; ``observed_data``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`conjugate_posterior`, or naming ``draws`` or ``chains``.
+    """
+    import time
+
+    import arviz as az
+
+    draws, chains = positive_int(draws, "draws"), positive_int(chains, "chains")
+    start = time.perf_counter()
+    w, sigma = conjugate_posterior(Phi, y, prior).sample(np.random.default_rng([seed, 1]), draws * chains)
+    seconds = time.perf_counter() - start
+    Phi, y = check_inputs(Phi, "Phi"), finite_vector(y, "y")
+    w, sigma = w.reshape(chains, draws, -1), sigma.reshape(chains, draws)
+    posterior = {"w": w, "sigma": sigma, **({} if prior.known_noise else {"sigma2": sigma**2})}
+    idata = az.from_dict(
+        posterior=posterior, sample_stats={"lp": log_joint(w, sigma, Phi, y, prior)},
+        log_likelihood={"y": pointwise_log_likelihood(w, sigma, Phi, y)},
+        posterior_predictive={"y": simulate_observations(np.random.default_rng([seed, 2]), w, sigma, Phi)},
+        observed_data={"y": y}, coords={"feature": np.arange(Phi.shape[1]), "obs": np.arange(Phi.shape[0])},
+        dims={"w": ["feature"], "y": ["obs"]})
+    idata.posterior.attrs.update(inference_library="bayes-zoo", algorithm="exact conjugate draws", seed=seed,
+                                 sampling_time=seconds)
+    return idata

@@ -161,3 +161,38 @@ def test_bad_inputs_raise_naming_the_argument(args, name):
 def test_bad_prior_raises_naming_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         LinearPrior(**kwargs)
+
+
+def test_simulate_draws_from_the_normal_inverse_gamma_prior_and_the_known_noise_one():
+    # The generative model SBC simulates from (Problem.simulate); y given (w, sigma2) is N(Phi w, sigma2 I).
+    from bayes_zoo.models.linear import simulate
+
+    Phi = np.column_stack([np.ones(5), np.linspace(-1.0, 1.0, 5)])
+    nig = {"Phi": Phi, "prior": LinearPrior(weight_scale=3.0, noise_alpha=3.0, noise_beta=2.0)}
+    truth, data = simulate(np.random.default_rng(1), nig)
+    assert list(truth) == ["w[0]", "w[1]", "sigma2"] and data["y"].shape == (5,) and data["Phi"] is Phi
+    sims = [simulate(np.random.default_rng(s), nig)[0] for s in range(4000)]
+    sigma2 = np.array([t["sigma2"] for t in sims])
+    assert abs(np.mean(sigma2) - 1.0) < 0.1  # InverseGamma(3, 2): mean beta / (alpha - 1) = 1
+    w = np.array([t["w[1]"] for t in sims])
+    assert abs(np.var(w) - 9.0 * np.mean(sigma2)) < 0.7  # w | sigma2 ~ N(0, 9 sigma2)
+    known, _ = simulate(np.random.default_rng(1), {"Phi": Phi, "prior": LinearPrior(weight_scale=3.0, noise_sd=0.5)})
+    assert list(known) == ["w[0]", "w[1]"]
+    with pytest.raises(ValueError, match="^data:"):
+        simulate(np.random.default_rng(0), {"Phi": Phi})
+
+
+@pytest.mark.parametrize("prior", [LinearPrior(weight_scale=3.0, noise_sd=0.4), LinearPrior(weight_scale=3.0)])
+def test_conjugate_draws_are_the_posteriors_draws_with_the_pymc_models_groups(prior):
+    from bayes_zoo.models.linear import conjugate_draws, conjugate_posterior, log_joint
+
+    rng = np.random.default_rng(0)
+    Phi = np.column_stack([np.ones(9), rng.standard_normal(9)])
+    y = Phi @ [0.5, -1.0] + 0.4 * rng.standard_normal(9)
+    idata = conjugate_draws(Phi, y, prior, draws=50, chains=3, seed=7)
+    w, sigma = conjugate_posterior(Phi, y, prior).sample(np.random.default_rng([7, 1]), 150)
+    np.testing.assert_array_equal(idata.posterior["w"].values, w.reshape(3, 50, 2))
+    assert ("sigma2" in idata.posterior) is (not prior.known_noise) and idata.posterior["w"].dims[2] == "feature"
+    np.testing.assert_allclose(idata.sample_stats["lp"].values, log_joint(w, sigma, Phi, y, prior).reshape(3, 50))
+    assert idata.log_likelihood["y"].shape == idata.posterior_predictive["y"].shape == (3, 50, 9)
+    assert idata.posterior.attrs["seed"] == 7 and idata.posterior.attrs["sampling_time"] >= 0

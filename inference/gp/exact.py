@@ -81,6 +81,8 @@ __all__ = [
     "predict",
     "posterior_at_training_inputs",
     "loo_log_predictive",
+    "sample_at_training_inputs",
+    "with_loo_log_likelihood",
     "exact_summary",
     "log_marginal_likelihood_terms",
     "log_marginal_likelihood",
@@ -325,6 +327,43 @@ def loo_log_predictive(gp: ExactGP) -> np.ndarray:
     gp = instance(gp, ExactGP, "gp")
     p_diag = np.diag(gp.covariance_inverse())  # [N]
     return -0.5 * np.log(2 * np.pi) + 0.5 * np.log(p_diag) - 0.5 * gp.alpha**2 / p_diag
+
+
+def sample_at_training_inputs(gp: ExactGP, rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` independent draws of f at the training inputs from :func:`posterior_at_training_inputs`, shape
+    ``(size, N)``, through the symmetric eigendecomposition of the covariance (it can be numerically singular
+    where the prior leaves only the jitter; eigenvalues that round below 0 are set to 0)."""
+    mean, cov = posterior_at_training_inputs(gp)
+    values, vectors = np.linalg.eigh(0.5 * (cov + cov.T))
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))  # [N, N]
+    return mean + rng.standard_normal((positive_int(size, "size"), mean.size)) @ root.T
+
+
+def with_loo_log_likelihood(idata, X, y, *, jitter: float = 0.0):
+    """``idata`` (NUTS on :func:`bayes_zoo.models.gp.build_marginal_model`) with its ``log_likelihood.y`` replaced
+    by the leave-one-out terms ``log p(y_i | y_-i, eta, lengthscale, sigma)`` at each draw
+    (:func:`loo_log_predictive`), dims ``(chain, draw, obs)``.
+
+    ``gp.Marginal``'s ``y`` is one MvNormal: its observations are not independent given the hyperparameters,
+    so PyMC's ``log_likelihood`` holds one joint term per draw, which ``az.loo`` would take for a single
+    observation.  The conditional terms are what PSIS-LOO needs for such a model (Bürkner, Gabry & Vehtari
+    2021); ``az.loo``/``az.compare`` then estimate the leave-one-out predictive density of each ``y_i``.  Their
+    sum is not ``log p(y | theta)``; ``log_likelihood.attrs["y"]`` says so.
+    """
+    post = idata.posterior
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    terms = np.empty((chains, draws, len(y)))
+    for c in range(chains):
+        for t in range(draws):
+            hyper = GPHyperparameters(eta=float(post["eta"].values[c, t]), lengthscale=post["lengthscale"].values[c, t],
+                                      sigma=float(post["sigma"].values[c, t]))
+            terms[c, t] = loo_log_predictive(posterior(X, y, hyper, jitter=jitter))
+    ll = idata.log_likelihood
+    idata.log_likelihood = ll.assign(y=(("chain", "draw", "obs"), terms)).assign_coords(obs=np.arange(len(y)))
+    idata.log_likelihood.attrs["y"] = (
+        "log p(y_i | y_-i, eta, lengthscale, sigma), leave-one-out terms of the MvNormal y (GPML eqs. 5.10-5.12; "
+        "Buerkner, Gabry & Vehtari 2021); their sum is not log p(y | theta)")
+    return idata
 
 
 def exact_summary(gp: ExactGP, labels=None, *, var_name: str = "f") -> pd.DataFrame:

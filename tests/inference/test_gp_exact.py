@@ -182,6 +182,29 @@ def test_loo_log_predictive_is_the_gaussian_conditional_of_each_output_given_the
     np.testing.assert_allclose(ours, dense, rtol=0, atol=1e-10)
 
 
+def test_draws_at_training_inputs_have_the_closed_form_moments_even_where_the_covariance_is_singular(data):
+    X, y = data
+    for gp in (exact.posterior(X, y, HYPER, jitter=PYMC_JITTER),
+               exact.posterior(X, y, GPHyperparameters(1.0, 0.5, 0.0), jitter=1e-6)):  # noiseless: covariance 0
+        mean, cov = exact.posterior_at_training_inputs(gp)
+        f = exact.sample_at_training_inputs(gp, np.random.default_rng(0), 20000)
+        assert f.shape == (20000, len(y)) and np.all(np.isfinite(f))
+        np.testing.assert_allclose(f.mean(axis=0), mean, atol=4 * np.sqrt(np.diag(cov).max() / 20000) + 1e-9)
+        np.testing.assert_allclose(np.cov(f.T), cov, atol=0.05 * max(np.diag(cov).max(), 1e-12))
+
+
+def test_with_loo_log_likelihood_puts_each_draws_leave_one_out_terms_in_the_log_likelihood(data):
+    import arviz as az
+
+    X, y = data
+    draws = {"eta": [[1.3, 1.0]], "lengthscale": [[0.8, 1.2]], "sigma": [[0.25, 0.4]]}
+    idata = az.from_dict(posterior=draws, log_likelihood={"y": [[-3.0, -4.0]]})
+    out = exact.with_loo_log_likelihood(idata, X, y, jitter=1e-3)
+    assert out.log_likelihood["y"].dims == ("chain", "draw", "obs") and "not log p(y | theta)" in out.log_likelihood.attrs["y"]
+    second = exact.loo_log_predictive(exact.posterior(X, y, GPHyperparameters(1.0, 1.2, 0.4), jitter=1e-3))
+    np.testing.assert_array_equal(out.log_likelihood["y"].values[0, 1], second)
+
+
 def test_noiseless_posterior_at_training_inputs_is_the_data(data):
     X, y = data
     mean, cov = exact.posterior_at_training_inputs(exact.posterior(X, y, GPHyperparameters(1.0, 0.5, 0.0),

@@ -56,7 +56,7 @@ def _fw_verdict(seed=0, b=3):
     rng = np.random.default_rng(seed)
     G = rng.standard_normal((12, 6)) + rng.standard_normal(6)
     checks = crossval.identities([pair.frank_wolfe_checks(ProjectionGram(G), G @ G.T, b, "12 random points")])
-    return checks, PairOutcome(pair.NAME, pair.TITLE, {}, None, checks=checks).verdict
+    return checks, PairOutcome(pair.PAIR.name, pair.PAIR.title, {}, None, checks=checks).verdict
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -91,10 +91,12 @@ def test_report_lists_the_frank_wolfe_identities(quick_run):
 
 @pytest.fixture(scope="module")
 def outcome():
-    from bayes_zoo.pairs import active_learning as pair
-    from bayes_zoo.registry import RunSettings
+    from bayes_zoo import pairs  # noqa: F401  (registers the pairs)
+    from bayes_zoo.problem import run_problem
+    from bayes_zoo.registry import RunSettings, get
 
-    return pair.run(RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True), repeats=1, budget=10)
+    return run_problem(get("active-learning"), RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True),
+                       repeats=1, budget=10)
 
 
 def test_rerun_is_the_first_runs_sampling_under_new_settings(outcome, rerun_check):
@@ -103,3 +105,15 @@ def test_rerun_is_the_first_runs_sampling_under_new_settings(outcome, rerun_chec
 
     assert set(outcome.results) >= {"exact-draws", "nuts"}
     rerun_check(outcome, RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True), ("w", "K"))
+
+
+def test_the_sides_on_sbc_data_draw_w_and_sigma2_without_products():
+    # SBC runs the pair's own sides on the unknown-noise model (Problem.simulate = models.linear.simulate): no pool
+    # points picked, so no K; sigma2 from both.
+    import numpy as np
+
+    from bayes_zoo.pairs import active_learning as pair
+
+    _, data = pair._simulate(np.random.default_rng(0), pair._sbc_data(True))
+    draws = pair.exact_draws(data, seed=1, draws=50, chains=2).posterior
+    assert {"w", "sigma2"} <= set(draws.data_vars) and "K" not in draws and draws["w"].shape == (2, 50, 3)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bayes_zoo import cli
+from bayes_zoo import cli, pairs  # noqa: F401  (registers the pairs)
+from bayes_zoo.problem import run_problem
+from bayes_zoo.registry import RunSettings, get
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +71,9 @@ def test_a_term_dropped_from_type2_mls_gradient_makes_the_pairs_verdict_disagree
     from bayes_zoo.registry import PairOutcome
 
     def verdict():
-        setup = pair._setup(0, 40)
-        checks = identities([pair._stationarity_identity(exact.stationarity(setup.X, setup.y, setup.ml))])
-        return setup.ml.log_marginal_likelihood, PairOutcome("gp", "gp", {}, None, checks=checks).verdict
+        setup = pair.load(40, seed=0)
+        checks = identities([pair._stationarity_identity(exact.stationarity(setup["X"], setup["y"], setup["ml"]))])
+        return setup["ml"].log_marginal_likelihood, PairOutcome("gp", "gp", {}, None, checks=checks).verdict
 
     lml, right = verdict()
     assert right == "agree" and lml == pytest.approx(-28.838, abs=1e-3)
@@ -92,23 +94,50 @@ def test_latent_comparison_samples_exactly_as_the_pair_does(quick_run):
 
     from bayes_zoo.inference.gp import exact
     from bayes_zoo.pairs import gp as pair
-    from bayes_zoo.registry import RunSettings
 
     _, folder = quick_run
     sample, reference = pair.latent_comparison(15)
     assert list(reference.index) == [f"f[{i}]" for i in range(15)] and list(reference.columns) == [
         "mean", "sd", "q05", "q95"]
-    setup = pair._setup(0, 15)
+    setup = pair.load(15, seed=0)
     np.testing.assert_array_equal(reference.to_numpy(), exact.exact_summary(
-        exact.posterior(setup.X, setup.y, setup.hyper, jitter=setup.jitter)).to_numpy())
+        exact.posterior(setup["X"], setup["y"], setup["hyper"], jitter=setup["jitter"])).to_numpy())
     saved = az.from_netcdf(folder / "latent.nc")
     np.testing.assert_array_equal(sample(0, 500, 4)["latent"].posterior["f"].values, saved.posterior["f"].values)
-    rerun = pair._rerun(setup, RunSettings(draws=100, chains=2, warmup=100, seed=7))
-    assert list(rerun) == ["latent"]
-    np.testing.assert_array_equal(rerun["latent"].posterior["f"].values,
-                                  sample(7, 100, 2)["latent"].posterior["f"].values)
     with pytest.raises(ValueError, match="^draws:"):
         sample(0, 0, 2)
+
+
+SETTINGS = RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True)
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    return run_problem(get("gp"), SETTINGS, n_train=15, lengthscales="1")
+
+
+def test_rerun_is_the_latent_sampling_of_the_first_runs_data_under_new_settings(outcome, rerun_check):
+    # Caught: a rerun that fits type-II ML again, simulates other data, reruns the advisory hyperparameter run, or
+    # ignores the seed or the draws; and it is latent_comparison's sampler (the false-alarm study's).
+    import numpy as np
+
+    from bayes_zoo.pairs import gp as pair
+
+    assert set(outcome.results) == {"latent", "marginal"} and set(outcome.advisory_runs) == {"marginal"}
+    rerun_check(outcome, SETTINGS, ("f",))
+    again = outcome.rerun(RunSettings(draws=100, chains=2, warmup=100, seed=7))
+    assert list(again) == ["latent"]
+    sample, _ = pair.latent_comparison(15, seed=4)
+    np.testing.assert_array_equal(again["latent"].posterior["f"].values, sample(7, 100, 2)["latent"].posterior["f"].values)
+
+
+def test_the_pair_compares_at_the_protocols_stage_level_and_shortens_the_hyperparameter_run(outcome):
+    from bayes_zoo.inference.crossval import STAGE_ALPHA
+
+    assert outcome.crossval.alpha == STAGE_ALPHA
+    sizes = outcome.results["marginal"].posterior.sizes
+    assert (sizes["chain"], sizes["draw"]) == (2, 200)  # --quick: 2 chains x QUICK_MARGINAL_DRAWS, whatever --draws
+    assert outcome.results["marginal"].log_likelihood["y"].dims == ("chain", "draw", "obs")
 
 
 def test_the_hyperparameter_runs_diagnostics_sentence_flags_failed_thresholds():

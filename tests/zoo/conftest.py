@@ -113,3 +113,21 @@ def report_formatted_check():
     """:func:`check_report_formatted`, for the tests of each pair's quick run."""
     return check_report_formatted
 
+
+
+@pytest.fixture(scope="session")
+def quick_compare(tmp_path_factory):
+    """``quick_compare(name, seed=0) -> (exit status, result folder)``: ``bayes-zoo compare NAME --quick``, run once
+    per session and shared by every test that reads it (the registry-wide test and each pair's own)."""
+    from bayes_zoo import cli
+
+    cache = {}
+
+    def run(name: str, seed: int = 0):
+        if (name, seed) not in cache:
+            out = tmp_path_factory.mktemp(f"quick-{name}-{seed}")
+            status = cli.main(["compare", name, "--quick", "--seed", str(seed), "--out", str(out)])
+            cache[name, seed] = status, out / name
+        return cache[name, seed]
+
+    return run

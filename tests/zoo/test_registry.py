@@ -16,6 +16,18 @@ def test_a_name_cannot_be_registered_twice():
         registry.register(registry.get("normal-gamma"))
 
 
+@pytest.mark.parametrize("name", registry.names())
+def test_every_registered_problem_runs_on_the_harness_at_quick_size_and_agrees(name, quick_compare):
+    # One test over the registry (as NumPyro's examples): a declaration the harness cannot run, or a problem that
+    # no longer agrees at its quick settings, fails here whichever it is.
+    from bayes_zoo import cli
+
+    status, folder = quick_compare(name)
+    report = (folder / "report.md").read_text()
+    assert status == cli.EXIT_OK, report[:2000]
+    assert "**Verdict: agree**" in report and registry.get(name).title in report
+
+
 def test_unknown_names_list_the_registered_ones():
     with pytest.raises(ValueError, match="normal-gamma"):
         registry.get("nope")

@@ -37,6 +37,9 @@ without coming from it; it would then follow that covariate.)  Observed data use
 too (``y[:-1]`` in an autoregression) stays the builder's: such models are out of scope.  Shapes are those of the
 builder's data.
 
+**Threads.**  A process holds one compiled state per object, so calls from several threads (a Dask worker's)
+take turns on it (a lock per state): correct, not parallel within a process.
+
 **Pickling.**  Every callable here pickles with (cloud)pickle, for joblib's loky workers and Dask: what is
 pickled is the builder, the data and a token; the compiled functions are made on first use in each process and
 kept in a per-process cache keyed by that token (:data:`CACHE_SIZE` entries), so a worker compiles once
@@ -48,6 +51,7 @@ PyMC and PyTensor are imported inside the functions: importing this module has n
 from __future__ import annotations
 
 import inspect
+import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -69,16 +73,20 @@ CACHE_SIZE = 16
 _CACHE: "OrderedDict[tuple[str, str], Any]" = OrderedDict()
 
 
+_CACHE_LOCK = threading.RLock()
+
+
 def _cached(kind: str, token: str, make: Callable[[], Any]):
     key = (kind, token)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    value = make()
-    _CACHE[key] = value
-    while len(_CACHE) > CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return value
+    with _CACHE_LOCK:  # threads of one process compile a state once
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        value = make()
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return value
 
 
 class _Lazy:
@@ -315,6 +323,7 @@ class _LoglikState:
     core_ndim: dict
     core_shape: dict
     data_vars: dict
+    lock: Any = None
 
 
 class LogLikelihood(_Lazy):
@@ -336,7 +345,7 @@ class LogLikelihood(_Lazy):
         fn, single = _batched([v for _, v in values], [total])
         data_vars = _in_function(single, state)
         return _LoglikState(state, fn, single, [n for n, _ in values], {n: v.ndim for n, v in values},
-                            {n: tuple(v.type.shape) for n, v in values}, data_vars)
+                            {n: tuple(v.type.shape) for n, v in values}, data_vars, threading.RLock())
 
     @property
     def variables(self) -> list[str]:
@@ -385,10 +394,11 @@ class LogLikelihood(_Lazy):
             elif here != lead:
                 raise ValueError(f"draws: leading dims differ: {lead} and {here} ({name!r})")
             arrays.append(value.reshape((-1, *core)))
-        _set_data(s.shared, self.data, data, s.data_vars)
-        if not s.variables:  # the likelihood depends on no free variable: a constant
-            return np.full((), float(s.single()[0]))
-        out = np.asarray(s.fn(*arrays)[0], dtype=float)
+        with s.lock:  # one compiled state per process: threads (a Dask worker's) take turns with its data
+            _set_data(s.shared, self.data, data, s.data_vars)
+            if not s.variables:  # the likelihood depends on no free variable: a constant
+                return np.full((), float(s.single()[0]))
+            out = np.array(s.fn(*arrays)[0], dtype=float)
         return out.reshape(lead)
 
 
@@ -475,6 +485,7 @@ class _ForwardState:
     dims: dict
     coords: dict
     shapes: dict
+    lock: Any = None
 
 
 class ForwardSimulator(_Lazy):
@@ -498,7 +509,7 @@ class ForwardSimulator(_Lazy):
         coords = {k: tuple(v) for k, v in model.coords.items() if v is not None}
         free = [rv.name for rv in model.free_RVs]
         shapes = {n: np.shape(v) for n, v in zip(free, fn())}
-        return _ForwardState(model, fn, rngs, free, observed, dims, coords, shapes)
+        return _ForwardState(model, fn, rngs, free, observed, dims, coords, shapes, threading.RLock())
 
     @property
     def free(self) -> list[str]:
@@ -532,8 +543,10 @@ class ForwardSimulator(_Lazy):
         from pymc.pytensorf import reseed_rngs
 
         s = self._state
-        reseed_rngs(s.rngs, int(rng.integers(2**63)))
-        values = [np.asarray(v) for v in s.fn()]
+        seed = int(rng.integers(2**63))
+        with s.lock:
+            reseed_rngs(s.rngs, seed)
+            values = [np.array(v) for v in s.fn()]
         free = dict(zip(s.free, values[:len(s.free)]))
         sim_data = dict(self.data)
         for key, value in zip(s.observed, values[len(s.free):]):
@@ -576,6 +589,7 @@ class _NutsState:
     value_names: list
     free: list
     data_vars: dict
+    lock: Any = None
 
 
 class NutsSide(_Lazy):
@@ -629,7 +643,7 @@ class NutsSide(_Lazy):
         constrain, single = _batched(values, model.replace_rvs_by_values(model.free_RVs))
         data_vars = _in_function(logp_dlogp._pytensor_function, state)
         return _NutsState(state, model, step, logp_dlogp, initial_point, constrain, [v.name for v in values],
-                          [rv.name for rv in model.free_RVs], data_vars)
+                          [rv.name for rv in model.free_RVs], data_vars, threading.RLock())
 
     def _starts(self, s: _NutsState, seeds) -> list[dict]:
         """``pymc.sampling.mcmc._init_jitter`` with the compiled log density (as ``init_nuts`` passes it)."""
@@ -663,13 +677,17 @@ class NutsSide(_Lazy):
         ValueError
             Naming ``seed``, ``draws``, ``chains``, ``warmup`` or ``data``.
         """
-        from pymc.blocking import DictToArrayBijection
-        from pymc.step_methods.hmc import integration, quadpotential
-
         seed = nonnegative_int(seed, "seed")
         draws, chains = positive_int(draws, "draws"), positive_int(chains, "chains")
         warmup = nonnegative_int(warmup, "warmup")
         s = self._state
+        with s.lock:  # one compiled step per process: threads take turns
+            return self._sample(s, data, seed, draws, chains, warmup)
+
+    def _sample(self, s: _NutsState, data, seed: int, draws: int, chains: int, warmup: int) -> dict[str, np.ndarray]:
+        from pymc.blocking import DictToArrayBijection
+        from pymc.step_methods.hmc import integration, quadpotential
+
         _set_data(s.shared, self.data, data, s.data_vars)
         step = s.step
         rngs = np.random.default_rng(seed).spawn(chains)  # pymc.sample's streams for an integer seed

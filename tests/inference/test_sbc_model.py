@@ -322,3 +322,24 @@ def test_a_changed_covariate_compiled_in_as_a_constant_is_refused_naming_it():
     f({"a": np.zeros(2)}, {"y": np.ones(3), "scale": 2.0})  # unchanged: fine
     with pytest.raises(ValueError, match="'scale' differs"):
         f({"a": np.zeros(2)}, {"y": np.ones(3), "scale": 3.0})
+
+
+def test_threads_sharing_one_compiled_loglik_each_get_their_own_datas_values():
+    from concurrent.futures import ThreadPoolExecutor
+
+    f = log_likelihood_function(regression, REGRESSION)
+    a, b = np.random.default_rng(12).normal(size=(2, 50))
+    f({"a": a, "b": b})  # compiled before the threads start
+    datasets = [{"x": REGRESSION["x"], "y": np.full(10, float(k))} for k in range(8)]
+
+    def check(data):
+        return all(np.allclose(f({"a": a, "b": b}, data), _scipy_regression_loglik(a, b, data), rtol=1e-12)
+                   for _ in range(40))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: a race shows at once
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            assert all(pool.map(check, datasets))
+    finally:
+        sys.setswitchinterval(interval)

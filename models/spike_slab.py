@@ -26,6 +26,7 @@ in sd of y per sd of x.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "standardise",
     "check_regression_data",
     "simulate",
+    "draw_from_prior",
     "log_joint_marginalised",
     "pointwise_log_likelihood",
     "simulate_observations",
@@ -188,7 +190,7 @@ def _check_prior(prior) -> SpikeSlabPrior:
     return instance(prior, SpikeSlabPrior, "prior")
 
 
-def simulate(rng: np.random.Generator, X, prior: SpikeSlabPrior = DEFAULT_PRIOR, *, theta=None, sigma2=None):
+def draw_from_prior(rng: np.random.Generator, X, prior: SpikeSlabPrior = DEFAULT_PRIOR, *, theta=None, sigma2=None):
     """Draw (theta, gamma, sigma2, w) from the prior (or with ``theta``/``sigma2`` fixed) and y given X.
 
     Parameters
@@ -216,6 +218,44 @@ def simulate(rng: np.random.Generator, X, prior: SpikeSlabPrior = DEFAULT_PRIOR,
     w = rng.standard_normal(d) * np.sqrt(sigma2 * prior.variances[gamma])
     y = X @ w + rng.standard_normal(n) * np.sqrt(sigma2)
     return {"theta": float(theta), "gamma": gamma, "sigma2": float(sigma2), "w": w, "y": y}
+
+
+def simulate(rng: np.random.Generator, data, prior: SpikeSlabPrior = DEFAULT_PRIOR):
+    """The generative model on the design ``data["X"]``: (theta, gamma, sigma2, w) from the prior, then y
+    (:func:`draw_from_prior`).
+
+    The signature every model module's ``simulate`` shares (simulation-based calibration,
+    :attr:`bayes_zoo.problem.Problem.simulate`): a generator and a data template in, the truth and simulated
+    data out.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    data : mapping
+        ``{"X": array (N, D)}``, optionally ``"feature_names"`` (D names; default ``x0``, ``x1`` ... as the
+        PyMC builders name them); other keys are passed through.
+    prior : SpikeSlabPrior
+
+    Returns
+    -------
+    truth : dict
+        The continuous parameters (gamma, discrete, is left out), labelled as ArviZ labels a result:
+        ``"w[<name>]"`` for each feature, ``"sigma2"``, ``"theta"``.
+    data : dict
+        ``data`` with ``"y"`` (N,) simulated.
+
+    Raises
+    ------
+    ValueError
+        Naming ``rng``, ``data``, ``X``, ``feature_names`` or ``prior``.
+    """
+    if not isinstance(data, Mapping) or "X" not in data:
+        raise ValueError(f"data: expected a mapping with key 'X', got {type(data).__name__}")
+    sim = draw_from_prior(rng, data["X"], prior)
+    names = _coords(np.asarray(data["X"]), data.get("feature_names"))["feature"]
+    truth = {f"w[{name}]": float(v) for name, v in zip(names, sim["w"])}
+    truth.update(sigma2=sim["sigma2"], theta=sim["theta"])
+    return truth, {**data, "y": sim["y"]}
 
 
 def inclusion_probability(w, theta, sigma2, prior: SpikeSlabPrior = DEFAULT_PRIOR) -> np.ndarray:
@@ -486,6 +526,13 @@ class SpikeSlabExact:
     sigma2_scale: np.ndarray
     summary: pd.DataFrame
     feature_names: list
+
+    @property
+    def method(self) -> str:
+        """How the reference was computed, one sentence for reports."""
+        return (f"enumeration of all {len(self.models):,} models (w and sigma2 integrated out in closed form, theta "
+                "giving a beta-binomial model prior); w and sigma2 quantiles by Brent's method on the mixture CDF.  "
+                "Its inclusion probabilities are compared on their mean only")
 
     def sigma2_cdf(self, t: float) -> float:
         """P(sigma2 <= t | y) = sum over models of p(gamma | y) InverseGamma_CDF(t; alpha_n, beta_n(gamma))."""

@@ -21,7 +21,7 @@ FITS = {"map-em": em.fit_map_em, "emvs": em.fit_emvs}
 def _simulated(n, d, seed, sigma2=None, theta=None, prior=PRIOR):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
-    sim = ss.simulate(rng, X, prior, theta=theta, sigma2=sigma2)
+    sim = ss.draw_from_prior(rng, X, prior, theta=theta, sigma2=sigma2)
     return X, sim["y"], sim
 
 

@@ -33,7 +33,7 @@ def simulated():
     (~0.74), x0, x2, x5, x7 out (~0.2, the uniform prior on theta keeps them off 0)."""
     rng = np.random.default_rng(1)
     X = rng.standard_normal((80, 8))
-    y = ss.simulate(rng, X, ss.DEFAULT_PRIOR, theta=0.5, sigma2=1.0)["y"]
+    y = ss.draw_from_prior(rng, X, ss.DEFAULT_PRIOR, theta=0.5, sigma2=1.0)["y"]
     return X, y, ss.exact_posterior(X, y)
 
 
@@ -42,7 +42,7 @@ def wide():
     """D = 30 > N = 15."""
     rng = np.random.default_rng(8)
     X = rng.standard_normal((15, 30))
-    y = ss.simulate(rng, X, PRIOR, theta=0.2, sigma2=0.5)["y"]
+    y = ss.draw_from_prior(rng, X, PRIOR, theta=0.2, sigma2=0.5)["y"]
     return X, y, gibbs.regression_stats(X, y)
 
 
@@ -467,7 +467,7 @@ def test_sample_takes_the_woodbury_path_when_d_exceeds_n(wide):
 def test_woodbury_gibbs_matches_the_exact_posterior_when_d_exceeds_n():
     rng = np.random.default_rng(2)
     X = rng.standard_normal((10, 12))
-    y = ss.simulate(rng, X, ss.DEFAULT_PRIOR, theta=0.3, sigma2=0.5)["y"]
+    y = ss.draw_from_prior(rng, X, ss.DEFAULT_PRIOR, theta=0.3, sigma2=0.5)["y"]
     exact = ss.exact_posterior(X, y)
     idata = gibbs.sample(X, y, draws=20_000, chains=4, warmup=1000, seed=3)
     assert idata.posterior.attrs["w_method"] == "woodbury"

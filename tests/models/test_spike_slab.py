@@ -212,3 +212,34 @@ def test_spike_var_sweep_rejects_bad_values_naming_them(small_problem, spike_var
 def test_pointwise_log_likelihood_refuses_bad_draws_naming_the_argument(w, sigma2, y, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         ss.pointwise_log_likelihood(w, sigma2, np.ones((3, 2)), y)
+
+
+# ---------------------------------------------------------------- the generative model (SBC's simulate)
+
+
+def test_simulate_is_draw_from_prior_labelled_as_arviz_labels_a_result():
+    X = np.random.default_rng(1).standard_normal((6, 3))
+    truth, data = ss.simulate(np.random.default_rng(7), {"X": X, "other": 1}, PRIOR)
+    drawn = ss.draw_from_prior(np.random.default_rng(7), X, PRIOR)  # the same stream
+    assert list(truth) == ["w[x0]", "w[x1]", "w[x2]", "sigma2", "theta"]  # gamma, discrete, is not a quantity
+    np.testing.assert_array_equal([truth[f"w[x{d}]"] for d in range(3)], drawn["w"])
+    assert (truth["sigma2"], truth["theta"]) == (drawn["sigma2"], drawn["theta"])
+    np.testing.assert_array_equal(data["y"], drawn["y"])
+    assert data["X"] is X and data["other"] == 1  # the template passes through
+    named, _ = ss.simulate(np.random.default_rng(7), {"X": X, "feature_names": ["a", "b", "c"]}, PRIOR)
+    assert list(named)[:3] == ["w[a]", "w[b]", "w[c]"]
+
+
+def test_simulate_rejects_bad_arguments_naming_them():
+    X = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="^data:"):
+        ss.simulate(np.random.default_rng(0), X)
+    with pytest.raises(ValueError, match="^rng:"):
+        ss.simulate(0, {"X": X})
+    with pytest.raises(ValueError, match="^feature_names:"):
+        ss.simulate(np.random.default_rng(0), {"X": X, "feature_names": ["a"]})
+
+
+def test_exact_posterior_states_its_method(small_problem):
+    X, y = small_problem
+    assert ss.exact_posterior(X, y, PRIOR).method.startswith("enumeration of all 4 models")

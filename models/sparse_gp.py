@@ -28,12 +28,16 @@ noise variance at the jitter, which PyMC does not).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-from bayes_zoo.models.checks import instance
-from bayes_zoo.models.gp import GPHyperparameters, GPPrior, PYMC_JITTER, as_inputs, check_data, check_jitter
+from bayes_zoo.models.checks import generator, instance
+from bayes_zoo.models.gp import (GPHyperparameters, GPPrior, PYMC_JITTER, as_inputs, check_data, check_jitter,
+                                 exp_quad, exp_quad_diag)
 
-__all__ = ["APPROXIMATIONS", "build_fitc_model", "pymc_approx_log_likelihood", "pymc_approx_predict"]
+__all__ = ["APPROXIMATIONS", "build_fitc_model", "pymc_approx_log_likelihood", "pymc_approx_predict", "simulate",
+           "hyperparameters_of"]
 
 #: The approximations of ``pm.gp.MarginalApprox`` built here.
 APPROXIMATIONS = ("FITC", "VFE")
@@ -141,3 +145,55 @@ def pymc_approx_predict(X, y, Z, X_new, hyper: GPHyperparameters, *, approx: str
     X_new = as_inputs(X_new, "X_new", dims=X.shape[1])
     mean, var = gp.predict(X_new, point={}, diag=True, pred_noise=include_noise, jitter=jitter, model=model)
     return np.asarray(mean, dtype=np.float64), np.asarray(var, dtype=np.float64)
+
+
+def hyperparameters_of(data) -> GPHyperparameters:
+    """The fixed hyperparameters a data mapping carries: ``data["eta"]``, ``["lengthscale"]``, ``["sigma"]``."""
+    return GPHyperparameters(eta=float(data["eta"]), lengthscale=float(data["lengthscale"]), sigma=float(data["sigma"]))
+
+
+def simulate(rng: np.random.Generator, data, *, jitter: float = PYMC_JITTER):
+    """The FITC generative model (:mod:`bayes_zoo.inference.gp.fitc`) at fixed hyperparameters, with ``K_uu``
+    carrying the jitter: ``u ~ N(0, K_uu + jitter I)``, ``f_n | u ~ N(k_nu (K_uu + jitter I)^-1 u,
+    max(K_nn - Q_nn, 0))`` independently, ``y_n = f_n + N(0, max(sigma^2, jitter))``.
+
+    The signature every model module's ``simulate`` shares (simulation-based calibration,
+    :attr:`bayes_zoo.problem.Problem.simulate`): a generator and a data template in, the truth and simulated
+    data out.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    data : mapping
+        ``"X"`` (N, 1) inputs, ``"Z"`` (M, 1) pseudo-inputs and the hyperparameters ``"eta"``,
+        ``"lengthscale"``, ``"sigma"`` (:func:`hyperparameters_of`); other keys are passed through.
+    jitter : float, >= 0
+
+    Returns
+    -------
+    truth : dict
+        ``{"u[m]": float}``, the pseudo-input values ``u = f(Z)``.
+    data : dict
+        ``data`` with ``"y"`` (N,) simulated.
+
+    Raises
+    ------
+    ValueError
+        Naming ``rng``, ``data`` or ``jitter``.
+    """
+    generator(rng)
+    missing = [k for k in ("X", "Z", "eta", "lengthscale", "sigma") if not isinstance(data, Mapping) or k not in data]
+    if missing:
+        raise ValueError(f"data: expected a mapping with keys X, Z, eta, lengthscale, sigma (missing {missing})")
+    X = as_inputs(data["X"])
+    Z = as_inputs(data["Z"], "Z", dims=X.shape[1])
+    hyper, jitter = hyperparameters_of(data), check_jitter(jitter)
+    n, m = X.shape[0], Z.shape[0]
+    Kuu = exp_quad(Z, Z, hyper.eta, hyper.lengthscale) + jitter * np.eye(m)  # [M, M]
+    Kfu = exp_quad(X, Z, hyper.eta, hyper.lengthscale)  # [N, M]
+    P = np.linalg.solve(Kuu, Kfu.T).T  # [N, M] k_nu (K_uu + jitter I)^-1
+    u = np.linalg.cholesky(Kuu) @ rng.standard_normal(m)
+    conditional_var = np.maximum(exp_quad_diag(X, hyper.eta) - np.einsum("nm,nm->n", P, Kfu), 0.0)
+    f = P @ u + np.sqrt(conditional_var) * rng.standard_normal(n)
+    y = f + np.sqrt(max(hyper.sigma**2, jitter)) * rng.standard_normal(n)
+    return {f"u[{i}]": float(v) for i, v in enumerate(u)}, {**data, "y": y}

@@ -91,3 +91,35 @@ def test_bad_arguments_raise_naming_them(problem, kwargs, name):
     args = {"Z": Z, "hyper": None} | kwargs
     with pytest.raises(ValueError, match=f"^{name}:"):
         sparse_gp.build_fitc_model(X, y, args.pop("Z"), args.pop("hyper"), **args)
+
+
+# ---------------------------------------------------------------- the generative model (SBC's simulate)
+
+SBC_DATA = {"X": np.linspace(0.0, 5.0, 15)[:, None], "Z": np.linspace(0.5, 4.5, 4)[:, None], "eta": 1.0,
+            "lengthscale": 1.0, "sigma": 0.3}
+
+
+def test_simulate_labels_u_and_passes_the_template_through():
+    truth, data = sparse_gp.simulate(np.random.default_rng(0), SBC_DATA)
+    assert list(truth) == ["u[0]", "u[1]", "u[2]", "u[3]"] and all(isinstance(v, float) for v in truth.values())
+    assert data["y"].shape == (15,) and data["Z"] is SBC_DATA["Z"] and data["sigma"] == 0.3
+
+
+def test_simulate_draws_u_from_k_uu_and_y_with_the_exact_gps_marginal_variance():
+    # u ~ N(0, K_uu + jitter I); FITC keeps the exact GP's marginal variance: Var(y_n) = eta^2 + sigma^2.
+    sims = [sparse_gp.simulate(np.random.default_rng(s), SBC_DATA) for s in range(4000)]
+    u = np.array([list(t.values()) for t, _ in sims])
+    y = np.array([d["y"] for _, d in sims])
+    Z = SBC_DATA["Z"]
+    np.testing.assert_allclose(np.cov(u.T), exp_quad(Z, Z, 1.0, 1.0) + PYMC_JITTER * np.eye(4), atol=0.08)
+    np.testing.assert_allclose(y.var(axis=0), 1.0 + 0.3**2, rtol=0.1)
+    assert np.abs(u.mean(axis=0)).max() < 4 / np.sqrt(4000)
+
+
+def test_simulate_rejects_bad_arguments_naming_them():
+    with pytest.raises(ValueError, match="^data:"):
+        sparse_gp.simulate(np.random.default_rng(0), {"X": SBC_DATA["X"]})
+    with pytest.raises(ValueError, match="^rng:"):
+        sparse_gp.simulate(0, SBC_DATA)
+    with pytest.raises(ValueError, match="^jitter:"):
+        sparse_gp.simulate(np.random.default_rng(0), SBC_DATA, jitter=-1.0)

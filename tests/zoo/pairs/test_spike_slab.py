@@ -85,14 +85,15 @@ def test_discrete_option_samples_the_compound_step_as_an_advisory_result(tmp_pat
 
 
 @pytest.fixture(scope="module")
-def diabetes():
-    from bayes_zoo.models import spike_slab as ss
-    from bayes_zoo.models.datasets import DIABETES_FEATURES, load_diabetes
+def em_run():
+    """A run of the declaration up to its exact reference (data, default options, seed 0): what ``_em`` reads."""
+    from bayes_zoo.problem import Run
+    from bayes_zoo.registry import RunSettings, get
 
-    data = load_diabetes()
-    X, y, _ = ss.standardise(data.arrays["X"], data.arrays["y"])
-    names = list(DIABETES_FEATURES)
-    return X, y, names, ss.exact_posterior(X, y, ss.DEFAULT_PRIOR, names)
+    pair = get("spike-slab")
+    options = pair.resolve_options({})
+    data = pair.load(options)
+    return Run(pair, RunSettings(seed=0), options, data, None, pair.reference(data, options), {})
 
 
 def _theta_off_by_one(k, d, prior, theta_old):
@@ -100,28 +101,27 @@ def _theta_off_by_one(k, d, prior, theta_old):
     return (prior.a0 + float(k) - 1.0) / (prior.a0 + prior.b0 + d - 1.0)
 
 
-def _em_verdict(diabetes):
-    from bayes_zoo.models.spike_slab import DEFAULT_PRIOR
+def _em_verdict(em_run):
+    from bayes_zoo.inference import crossval
     from bayes_zoo.pairs import spike_slab as pair
     from bayes_zoo.registry import PairOutcome
 
-    X, y, names, exact = diabetes
-    *_, checks = pair.em_part(X, y, DEFAULT_PRIOR, names, exact, seed=0)
-    return checks, PairOutcome(pair.NAME, pair.TITLE, {}, None, checks=checks).verdict
+    checks = crossval.identities(pair._em(em_run).checks)
+    return checks, PairOutcome("spike-slab", "", {}, None, checks=checks).verdict
 
 
-def test_em_identities_hold_on_the_diabetes_data(diabetes):
-    checks, verdict = _em_verdict(diabetes)
+def test_em_identities_hold_on_the_diabetes_data(em_run):
+    checks, verdict = _em_verdict(em_run)
     assert len(checks) == 3 and checks["ok"].all() and verdict == "agree"
     assert (checks["max_difference"] < 1e-7).all()
 
 
-def test_a_theta_m_step_off_by_one_makes_the_pair_disagree(diabetes, monkeypatch):
+def test_a_theta_m_step_off_by_one_makes_the_pair_disagree(em_run, monkeypatch):
     # Today's bug of issue 13: every sampler verdict stays "agree"; the stationarity identity must not.
     from bayes_zoo.inference.em import spike_slab as em
 
     monkeypatch.setattr(em, "theta_update", _theta_off_by_one)
-    checks, verdict = _em_verdict(diabetes)
+    checks, verdict = _em_verdict(em_run)
     assert verdict == "disagree"
     failed = checks.loc[~checks["ok"], "identity"]
     assert failed.str.contains("gradient of its objective").sum() == 2  # MAP-EM and EMVS
@@ -140,15 +140,49 @@ def test_report_places_each_best_mode_in_the_exact_posterior_and_lists_the_em_id
 
 @pytest.fixture(scope="module")
 def outcome():
-    from bayes_zoo.pairs import spike_slab as pair
-    from bayes_zoo.registry import RunSettings
+    from bayes_zoo.problem import run_problem
+    from bayes_zoo.registry import RunSettings, get
 
-    return pair.run(RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True))
+    return run_problem(get("spike-slab"), RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True))
 
 
 def test_rerun_is_the_first_runs_sampling_under_new_settings(outcome, rerun_check):
     # Caught: a rerun with other options than the first run (thinning, data), or ignoring the seed.
     from bayes_zoo.registry import RunSettings
 
-    assert set(outcome.results) >= {"gibbs", "nuts"}
+    assert set(outcome.results) == {"gibbs", "nuts"}
     rerun_check(outcome, RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True), ("w", "sigma2", "theta"))
+
+
+# ---------------------------------------------------------------- the declaration: options, prior, discrete side
+
+
+def test_option_defaults_are_the_default_priors_and_the_prior_travels_in_the_data():
+    # The defaults are written out (registering imports no SciPy); a run's v0 and v1 reach every builder.
+    import dataclasses
+
+    from bayes_zoo.models.spike_slab import DEFAULT_PRIOR
+    from bayes_zoo.pairs import spike_slab as pair
+    from bayes_zoo.registry import get
+
+    options = get("spike-slab").resolve_options({})
+    assert (options["spike_var"], options["slab_var"]) == (DEFAULT_PRIOR.spike_var, DEFAULT_PRIOR.slab_var)
+    data = get("spike-slab").load(get("spike-slab").resolve_options({"spike_var": 0.01, "slab_var": 2.0}))
+    assert pair._prior(data) == dataclasses.replace(DEFAULT_PRIOR, spike_var=0.01, slab_var=2.0)
+    assert pair._prior({"X": data["X"]}) == DEFAULT_PRIOR  # SBC's data carry no prior: the default
+
+
+def test_spike_var_not_below_slab_var_is_refused_naming_spike_var():
+    from bayes_zoo.registry import get
+
+    with pytest.raises(ValueError, match="^spike_var:"):
+        get("spike-slab").resolve_options({"spike_var": 0.5, "slab_var": 0.1})
+    assert get("spike-slab").resolve_options({"spike_var": 2.0, "slab_var": 10.0})["spike_var"] == 2.0
+
+
+def test_the_discrete_side_runs_only_with_the_discrete_option():
+    from bayes_zoo.registry import get
+
+    pair = get("spike-slab")
+    assert list(pair.for_options(pair.resolve_options({})).sides) == ["gibbs", "nuts"]
+    assert list(pair.for_options(pair.resolve_options({"discrete": True})).sides) == ["gibbs", "nuts", "discrete"]

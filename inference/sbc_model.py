@@ -71,8 +71,6 @@ LOGLIK = "loglik"
 CACHE_SIZE = 16
 
 _CACHE: "OrderedDict[tuple[str, str], Any]" = OrderedDict()
-
-
 _CACHE_LOCK = threading.RLock()
 
 
@@ -766,10 +764,10 @@ class _SideSample:
         result = self.side(data, seed=seed, draws=self.draws, chains=self.chains, **extra)
         fwd = self.simulator._state
         arrays = _posterior_arrays(result, fwd.free, self.name)
-        bad = {v: a.shape[2:] for v, a in arrays.items() if a.shape[2:] != fwd.shapes[v]}
+        bad = [v for v, a in arrays.items() if a.shape[2:] != fwd.shapes[v]]
         if bad:
-            raise ValueError(f"{self.name}: draws of {sorted(bad)} have shapes {list(bad.values())} per draw, the "
-                             f"model's are {[fwd.shapes[v] for v in sorted(bad)]}")
+            raise ValueError(f"{self.name}: draws of {bad} have shapes {[arrays[v].shape[2:] for v in bad]} per "
+                             f"draw, the model's are {[fwd.shapes[v] for v in bad]}")
         out = free_variable_labels(fwd.dims, fwd.coords, arrays)
         out[LOGLIK] = self.simulator.loglik(arrays, data)
         return out

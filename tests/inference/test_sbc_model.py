@@ -343,3 +343,13 @@ def test_threads_sharing_one_compiled_loglik_each_get_their_own_datas_values():
             assert all(pool.map(check, datasets))
     finally:
         sys.setswitchinterval(interval)
+
+
+def flat_theta(data, *, seed, draws, chains):
+    return {"beta": np.ones((chains, draws)), "theta": np.ones((chains, draws, 5))}
+
+
+def test_a_side_whose_draws_have_the_wrong_shape_fails_naming_the_variable():
+    problem = model_sbc_problems("pumps", pumps, PUMPS, {"short": flat_theta}, nuts=False, draws=20, chains=2)["short"]
+    with pytest.raises(ValueError, match=r"pumps/short: draws of \['theta'\] have shapes \[\(5,\)\].*\[\(10,\)\]"):
+        problem.sample(PUMPS, 0)

@@ -1,4 +1,5 @@
-"""The SBC problems of spike-slab, gp, sparse-gp and active-learning (``Pair.sbc``): the simulate/sample contract
+"""The SBC problems of spike-slab, gp, sparse-gp and active-learning, as ``bayes-zoo sbc`` picks them
+(:func:`bayes_zoo.sbc.problems_for` over :func:`bayes_zoo.problem.sbc_problems`): the simulate/sample contract
 of :class:`bayes_zoo.inference.sbc.SBCProblem`, a quick calibration of each handwritten sampler, and the refusals."""
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import pytest
 import bayes_zoo.pairs  # noqa: F401  (registers every pair)
 from bayes_zoo.inference.sbc import SBCProblem, run_sbc, uniformity
 from bayes_zoo import registry
+from bayes_zoo.sbc import problems_for
 
 PAIRS = ("spike-slab", "gp", "sparse-gp", "active-learning")
 #: The quantities each pair's SBC problems calibrate.
 LABELS = {
-    "spike-slab": ["w[0]", "w[1]", "w[2]", "sigma2", "theta"],
+    "spike-slab": ["w[x0]", "w[x1]", "w[x2]", "sigma2", "theta"],  # features named as the PyMC builder names them
     "gp": [f"f[{i}]" for i in range(12)],
     "sparse-gp": [f"u[{m}]" for m in range(4)],
     "active-learning": ["w[0]", "w[1]", "w[2]", "sigma2"],
@@ -24,8 +26,14 @@ LABELS = {
 QUICK_SIMS, BINS = 100, 10
 
 
-def _problems(name, **kwargs):
-    return registry.get(name).sbc(quick=True, **kwargs)
+#: The sides each pair calibrates (``--sampler both``, or ``handwritten`` alone).
+SIDES = {"spike-slab": {"handwritten", "nuts"}, "gp": {"handwritten", "nuts"}, "sparse-gp": {"handwritten"},
+         "active-learning": {"handwritten", "nuts"}}
+
+
+def _problems(name, planted_bug=None):
+    sampler = "both" if "nuts" in SIDES[name] else "handwritten"
+    return problems_for(registry.get(name), sampler, quick=True, planted_bug=planted_bug)
 
 
 @pytest.fixture(scope="module", params=PAIRS)
@@ -67,15 +75,16 @@ def test_quick_sbc_of_the_handwritten_sampler_keeps_enough_effective_draws(quick
 @pytest.mark.parametrize("name", PAIRS)
 def test_planted_bug_is_refused_naming_it(name):
     with pytest.raises(ValueError, match="planted_bug"):
-        _problems(name, planted_bug=True)
+        problems_for(registry.get(name), "handwritten", quick=True, planted_bug="")
 
 
-@pytest.mark.parametrize("name, sides", [("spike-slab", {"handwritten", "nuts"}), ("gp", {"handwritten", "nuts"}),
-                                         ("sparse-gp", {"handwritten"}),
-                                         ("active-learning", {"handwritten", "nuts"})])
-def test_sbc_offers_the_sides_the_pair_can_calibrate_as_picklable_problems(name, sides):
+@pytest.mark.parametrize("name", PAIRS)
+def test_sbc_offers_the_sides_the_pair_can_calibrate_as_picklable_problems(name):
     problems = _problems(name)
-    assert set(problems) == sides
+    assert set(problems) == SIDES[name]
+    if "nuts" not in SIDES[name]:
+        with pytest.raises(ValueError, match="^sampler:"):
+            problems_for(registry.get(name), "nuts", quick=True, planted_bug=None)
     for problem in problems.values():
         assert isinstance(problem, SBCProblem)
         restored = pickle.loads(pickle.dumps(problem))  # joblib/loky and Dask ship problems to workers
@@ -83,4 +92,5 @@ def test_sbc_offers_the_sides_the_pair_can_calibrate_as_picklable_problems(name,
 
 
 def test_every_registered_pair_has_an_sbc():
-    assert all(callable(pair.sbc) for pair in registry.REGISTRY.values()), registry.names()
+    for pair in registry.REGISTRY.values():
+        assert problems_for(pair, "handwritten", quick=True, planted_bug=None), pair.name

@@ -1,7 +1,7 @@
 """Right marginals, wrong joint: a straight line through 62 summers at Kilpisjarvi (Finnish Lapland), 1952-2013.
 
 y_j = mean summer temperature (deg C) of year j, x_j = years since 1900 (an uncentred covariate: the intercept a
-is the line's value in 1900, far from the data, so a and b are strongly correlated a posteriori, about -0.98):
+is the line's value in 1900, far from the data, so a and b are strongly correlated a posteriori, about -0.97):
 
     y_j ~ Normal(a + b x_j, sigma2),  a ~ Normal(9, 3^2),  b ~ Normal(0, 0.1^2),  sigma2 ~ InverseGamma(3, 2).
 

@@ -1,15 +1,11 @@
 """ACS-FW active learning (Pinsler et al. 2019) on the yacht data, declared.
 
-1. **Projections**: ACS-FW estimates ``K[n, m] = E_theta[L_n(theta) L_m(theta)]``, in closed form for Bayesian
-   linear regression with known noise.  The products per draw for a few pool pairs, from NUTS (side ``nuts``) and
-   from independent conjugate draws (``exact-draws``), are compared with the closed form's means and each other.
-2. **Identities**: the weighted Fisher inner products as ACS-FW reads them (never N x N) against the Gram matrix of
-   their D^2 features; Frank–Wolfe's residual against its objective; its objective on the pool (b = 10) and on 12
-   pool points (b = 3) against Algorithm 1 written again densely (``frank_wolfe.dense_reference``), and on the 12
-   not below the best subset of <= 3 points (exhaustive, NNLS).  The textbook step ``2 / (t + 2)`` in place of the
-   line search (81.5 -> 242.2 on the 12 points, issue 13's "82 -> 242") is caught by these alone.
+1. **Projections**: ``K[n, m] = E_theta[L_n(theta) L_m(theta)]`` for a few pool pairs, per draw from NUTS (side
+   ``nuts``) and from independent conjugate draws (``exact-draws``), against the closed form's means.
+2. **Identities**: the weighted Fisher inner products as ACS-FW reads them (never N x N); Frank–Wolfe's objective
+   against Algorithm 1 written again densely and, on 12 pool points, against the exhaustive optimum.  The textbook
+   step ``2 / (t + 2)`` in place of the line search (81.5 -> 242.2 on the 12 points) is caught by these alone.
 3. **Learning curves**: the labelling loop with ACS-FW, random, MaxEnt and BALD, reported as they come out.
-
 SBC (:func:`bayes_zoo.models.linear.simulate`): both sides on a fixed design with unknown noise (``w``, ``sigma2``).
 """
 
@@ -28,8 +24,7 @@ N_POINTS = 4
 #: against dense products.  1e-9 leaves a margin of ~1e5 above that and ~2.5e8 below the planted step-rule
 #: bug (the textbook 2 / (t + 2) step: relative error 0.255 on the pool, 1.97 on the 12 points).
 FW_RTOL = 1e-9
-#: SBC data: features [1, x1, x2] of SBC_N standard-normal inputs drawn once from SBC_DESIGN_SEED; the
-#: Normal-InverseGamma prior of the pair's noise fit (tau = 3, sigma2 ~ InverseGamma(1, 1)).
+#: SBC data: features [1, x1, x2] of SBC_N standard-normal inputs drawn once from SBC_DESIGN_SEED.
 SBC_N, SBC_INPUTS, SBC_DESIGN_SEED = 15, 2, 2019
 
 
@@ -64,9 +59,8 @@ def _budget(value) -> int:
 
 
 def load(seed: int = 0):
-    """The yacht data's labelled points as the linear model sees them (``Phi``, ``y``, ``prior``: see the report's
-    facts), with the split from ``seed``, the conjugate posterior ``post`` and its predictive at the pool, the
-    ``N_POINTS`` pool points whose products are compared (``picked``) and the 12 of the exhaustive search."""
+    """The yacht data's labelled points as the linear model sees them (``Phi``, ``y``, ``prior``), with the split
+    from ``seed``, the posterior at the pool, the pool points compared (``picked``) and the exhaustive search's 12."""
     from dataclasses import replace
 
     import numpy as np
@@ -93,32 +87,24 @@ def load(seed: int = 0):
                                      picked=picked, twelve=twelve))
 
 
-def _products(data, w) -> tuple:
-    """Per draw of ``w`` [S, P], the products ``L_n L_m`` (``n <= m``) of the picked pool points: values [S, pairs]
-    and labels ``"n,m"``."""
+def _with_products(data, idata):
+    """``idata`` (a result of :func:`bayes_zoo.models.linear.build_linear_model`) with, where ``data`` picks pool
+    points, the products ``L_n L_m`` (``n <= m``, labels ``"n,m"``) of its own draws: ``K`` (chain, draw, pair)."""
     import numpy as np
 
     from bayes_zoo.active_learning.projections import gaussian_projections
 
-    p = data["picked"]
-    G = gaussian_projections(w @ data["Phi_pool"][p].T, np.full(w.shape[0], data["prior"].noise_sd),
-                             pred_mean=data["loc"][p], pred_var=data["var"][p], entropy=data["entropy"][p])
-    L = G.T * np.sqrt(w.shape[0])  # [S, N_POINTS]
-    i, j = np.triu_indices(L.shape[1])
-    return L[:, i] * L[:, j], [f"{a},{b}" for a, b in zip(i, j)]
-
-
-def _with_products(data, idata):
-    """``idata`` (a result of :func:`bayes_zoo.models.linear.build_linear_model`) with the products ``K`` of its own
-    draws (chain order) in its posterior, dims ``(chain, draw, pair)``, where ``data`` picks pool points."""
     if "picked" not in data:
         return idata
-    post = idata.posterior
+    post, p = idata.posterior, data["picked"]
     chains, draws = post.sizes["chain"], post.sizes["draw"]
-    values, labels = _products(data, post["w"].values.reshape(chains * draws, -1))
-    idata.posterior = post.assign(K=(("chain", "draw", "pair"), values.reshape(chains, draws, -1))).assign_coords(
-        pair=labels)
-    idata.posterior.attrs.update(post.attrs)
+    w = post["w"].values.reshape(chains * draws, -1)  # chains one after the other
+    G = gaussian_projections(w @ data["Phi_pool"][p].T, np.full(w.shape[0], data["prior"].noise_sd),
+                             pred_mean=data["loc"][p], pred_var=data["var"][p], entropy=data["entropy"][p])
+    L = G.T * np.sqrt(w.shape[0])  # [S, N_POINTS]: L_n at each draw
+    i, j = np.triu_indices(len(p))
+    K = (L[:, i] * L[:, j]).reshape(chains, draws, -1)
+    idata.posterior = post.assign(K=(("chain", "draw", "pair"), K)).assign_coords(pair=list(map("{},{}".format, i, j)))
     return idata
 
 
@@ -152,8 +138,8 @@ def _exact(data):
     i, j = np.triu_indices(len(p))
     summary = pd.DataFrame({"mean": K2[i, j], "sd": np.inf, "q05": np.inf, "q95": np.inf},
                            index=[f"K[{a},{b}]" for a, b in zip(i, j)])
-    return SimpleNamespace(summary=summary, method="the means of the products in closed form "
-                                                   "(`linear_euclidean_gram`; no sd or quantiles)")
+    return SimpleNamespace(summary=summary, method=f"the means of L_n(theta) L_m(theta) for pool points "
+                           f"{', '.join(map(str, p))} (pairs n <= m) in closed form (`linear_euclidean_gram`)")
 
 
 def _report(run) -> Addition:
@@ -170,7 +156,7 @@ def _report(run) -> Addition:
 
     d, s = run.data, run.settings
     post, Phi_pool, pool = d["post"], d["Phi_pool"], d["pool"]
-    run.settings.progress("identities and Frank–Wolfe vs exhaustive search")
+    s.progress("identities and Frank–Wolfe vs exhaustive search")
     fisher = LinearFisherGram(Phi_pool, post.cov, post.fisher_scale())
     C = np.linalg.cholesky(post.cov)
     kron = np.einsum("np,nq->npq", Phi_pool, Phi_pool @ C).reshape(len(pool), -1) * np.sqrt(post.fisher_scale())
@@ -198,9 +184,8 @@ def _report(run) -> Addition:
         ("Frank–Wolfe, 3 iterations", ", ".join(map(str, sorted(fw.indices))), frank_wolfe.objective(small, fw.weights)),
         ("exhaustive: best subset of <= 3 with non-negative weights", ", ".join(map(str, best[1])), best[0]),
         ("no points (w = 0)", "", float(target @ target))], columns=["method", "points", "objective (1-w)^T K (1-w)"])
-    repeats = run.options["repeats"]
-    s.progress(f"learning curves on yacht ({repeats} repeats)")
-    exp = active.run_experiment("yacht", repeats=repeats, budget=run.options["budget"], seed=s.seed)
+    s.progress(f"learning curves on yacht ({run.options['repeats']} repeats)")
+    exp = active.run_experiment("yacht", repeats=run.options["repeats"], budget=run.options["budget"], seed=s.seed)
     return Addition(
         checks=checks,
         facts=[f"Split (seed {s.seed}): {len(d['labelled'])} labelled, {len(pool)} pool points; inputs standardised "
@@ -208,8 +193,6 @@ def _report(run) -> Addition:
                f"Model for the projections: bias + the 6 inputs, w ~ N(0, 3^2 I), known noise sd "
                f"{d['prior'].noise_sd:.4g} (standardised units; the Normal-InverseGamma posterior's E[sigma^2] on "
                "the labelled points).",
-               f"Projections: L_n(theta) L_m(theta) for pool points {', '.join(map(str, d['picked']))} (pairs n <= m), "
-               "per draw, from NUTS on w and from as many independent conjugate draws.",
                f"Learning curves: {exp.settings}."],
         figures={"learning_curves": exp.figure},
         sections={

@@ -297,8 +297,8 @@ PAIR = register(Problem(
     data=load,
     sides={"latent": Side(latent, title="NUTS over f (`gp.Latent`, non-centred)"),
            "marginal": Side(marginal, title="NUTS over the hyperparameters (`gp.Marginal`)", compared=False,
-                            advisory="NUTS over the hyperparameters (eta, lengthscale, sigma) only places the type-II ML "
-                            "mode in their posterior (posterior CDF at the mode); no exact posterior of the "
+                            advisory="NUTS over the hyperparameters (eta, lengthscale, sigma) only places the type-II "
+                            "ML mode in their posterior (posterior CDF at the mode); no exact posterior of the "
                             "hyperparameters exists to compare it with"),
            # Only SBC runs these: the closed form's draws, and gp.Latent under SBC's name for NUTS.
            "closed-form": Side(closed_form, title="closed form (independent draws)", when=_sbc_only),

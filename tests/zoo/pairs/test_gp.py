@@ -128,7 +128,8 @@ def test_rerun_is_the_latent_sampling_of_the_first_runs_data_under_new_settings(
     again = outcome.rerun(RunSettings(draws=100, chains=2, warmup=100, seed=7))
     assert list(again) == ["latent"]
     sample, _ = pair.latent_comparison(15, seed=4)
-    np.testing.assert_array_equal(again["latent"].posterior["f"].values, sample(7, 100, 2)["latent"].posterior["f"].values)
+    np.testing.assert_array_equal(again["latent"].posterior["f"].values,
+                                  sample(7, 100, 2)["latent"].posterior["f"].values)
 
 
 def test_the_pair_compares_at_the_protocols_stage_level_and_shortens_the_hyperparameter_run(outcome):

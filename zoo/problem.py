@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # heavy imports stay out of `bayes-zoo --help`
     import arviz as az
     import pandas as pd
 
-__all__ = ["Option", "Side", "Problem", "Run", "Addition", "run_problem", "call_side", "as_inference_data",
+__all__ = ["Option", "Side", "Problem", "Run", "Addition", "run_problem", "call_side", "as_inference_data", "resolve",
+           "sbc_only",
            "check_result", "ResultMismatch", "QUICK"]
 
 #: The joint quantity's name (:data:`bayes_zoo.inference.sbc_model.LOGLIK`): the log-likelihood of the
@@ -141,8 +142,8 @@ class Side:
     when: Callable[[Mapping], bool] | None = None
 
     def __post_init__(self):
-        if not callable(self.sample):
-            raise ValueError(f"sample: expected a callable, got {type(self.sample).__name__}")
+        if not callable(self.sample) and not (isinstance(self.sample, str) and ":" in self.sample):
+            raise ValueError(f"sample: expected a callable (or 'module:function'), got {type(self.sample).__name__}")
         if not self.compared and not self.advisory:
             raise ValueError("advisory: a side that is not compared must say why (advisory=...)")
 
@@ -179,6 +180,10 @@ class Addition:
 @dataclass(frozen=True)
 class Problem:
     """A problem, declared: everything :func:`run_problem` needs, nothing it can work out itself.
+
+    Every callable field (``data``, ``model``, ``exact``, ``simulate``, ``sbc_data``, a side's ``sample``) may be
+    given as a ``"module:function"`` string, imported on first use (:func:`resolve`): registering the built-in
+    problems then imports nothing heavy.
 
     Attributes
     ----------
@@ -218,13 +223,14 @@ class Problem:
         The ``--quick`` settings.
     report : tuple of callables
         ``f(run: Run) -> Addition``: the problem's own facts, figures, notes, sections and identities, in order.
-    figures : bool, default True
-        Add a trace and a rank plot of every side (``trace_<side>``, ``rank_<side>``).
+    figures : bool or tuple of str, default True
+        Add a trace and a rank plot of every side (``trace_<side>``, ``rank_<side>``): of the compared variables
+        (the first 8), or of the variables the tuple names.
     simulate : callable, optional
         SBC's generative model, ``simulate(rng, data) -> (truth, data)`` (the model module's ``simulate``);
         by default PyMC's forward sampling of ``model`` (:mod:`bayes_zoo.inference.sbc_model`).
-    sbc_data : callable, optional
-        ``sbc_data(quick) -> data``: the data template SBC simulates on (sizes, covariates); default ``data``.
+    sbc_data : mapping or callable, optional
+        The data template SBC simulates on (sizes, covariates), or ``sbc_data(quick) -> data``; default ``data``.
     sbc_settings : mapping, optional
         ``{True: RunSettings, False: RunSettings}``: each side's settings in SBC (quick, full); by default
         2 chains x 500 (quick) or 1000 draws after as many warm-up.
@@ -253,7 +259,7 @@ class Problem:
     check_options: Callable[[dict], Any] | None = None
     quick: RunSettings = QUICK
     report: tuple = ()
-    figures: bool = True
+    figures: bool | tuple = True
     simulate: Callable | None = None
     sbc_data: Callable[[bool], Any] | None = None
     sbc_settings: Mapping | None = None
@@ -265,7 +271,7 @@ class Problem:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"name: expected a non-empty string, got {self.name!r}")
-        if self.model is not None and not callable(self.model):
+        if self.model is not None and not callable(self.model) and not isinstance(self.model, str):
             raise ValueError(f"model: expected a function data -> pymc.Model, got {type(self.model).__name__}")
         if not isinstance(self.sides, Mapping):
             raise ValueError(f"sides: expected a mapping of name to sampler, got {type(self.sides).__name__}")
@@ -309,17 +315,19 @@ class Problem:
     # ------------------------------------------------------------------ pieces the harness calls
     def load(self, options: Mapping | None = None, *, seed: int = 0) -> Any:
         """The data: ``data`` itself, or the loader called with the options (and ``seed``) it accepts."""
-        return _call(self.data, (), {**(options or {}), "seed": seed}) if callable(self.data) else self.data
+        data = resolve(self.data)
+        return _call(data, (), {**(options or {}), "seed": seed}) if callable(data) else data
 
     def build(self, data) -> Any:
         """``model(data)``; None without a model."""
-        return None if self.model is None else self.model(data)
+        return None if self.model is None else resolve(self.model)(data)
 
     def reference(self, data, options: Mapping | None = None):
         """The exact reference as ``(summary DataFrame, method sentence, object)``, or None."""
         if self.exact is None:
             return None
-        obj = _call(self.exact, (data,), options or {}) if callable(self.exact) else self.exact
+        exact = resolve(self.exact)
+        obj = _call(exact, (data,), options or {}) if callable(exact) else exact
         summary = getattr(obj, "summary", obj)
         return _as_summary(summary), getattr(obj, "method", "given by the problem"), obj
 
@@ -407,6 +415,22 @@ class Run:
         return None if self.reference is None else self.reference[2]
 
 
+def resolve(ref):
+    """A callable given as a ``"module:function"`` string (imported on first use, so that registering a problem
+    costs no import), or the object itself."""
+    if isinstance(ref, str) and ":" in ref:
+        import importlib
+
+        module, _, name = ref.partition(":")
+        return getattr(importlib.import_module(module), name)
+    return ref
+
+
+def sbc_only(options) -> bool:
+    """``Side.when`` of a side that only SBC runs (never part of a ``compare`` run)."""
+    return False
+
+
 def _call(function, args: tuple, kwargs: Mapping):
     """``function(*args, **kwargs)`` with only the keyword arguments its signature accepts."""
     params = inspect.signature(function).parameters
@@ -430,13 +454,14 @@ def call_side(side: Side, data, settings: RunSettings, options: Mapping | None =
     """
     kwargs = {"seed": settings.seed, "draws": settings.draws, "chains": settings.chains, "warmup": settings.warmup,
               "quick": settings.quick, **(options or {})}
-    params = inspect.signature(side.sample).parameters
+    sample = resolve(side.sample)
+    params = inspect.signature(sample).parameters
     missing = [k for k in ("seed", "draws", "chains") if k not in params
                and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())]
     if missing:
-        raise ValueError(f"sides: the sampler {getattr(side.sample, '__name__', side.sample)!r} must accept the "
+        raise ValueError(f"sides: the sampler {getattr(sample, '__name__', sample)!r} must accept the "
                          f"keyword arguments seed, draws and chains (it lacks {', '.join(missing)})")
-    return as_inference_data(_call(side.sample, (data,), kwargs), model)
+    return as_inference_data(_call(sample, (data,), kwargs), model)
 
 
 def _nuts_side(data, *, seed, draws, chains, warmup, _model=None):
@@ -661,8 +686,9 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
     figures = {}
     if problem.figures:
         settings.progress("figures")
+        plotted = problem.figures if isinstance(problem.figures, tuple) else variables
         for key in problem.sides:
-            shown = [v for v in variables if v in results[key].posterior][:8]
+            shown = [v for v in plotted if v in results[key].posterior][:8]
             if shown:
                 title = problem.sides[key].title or key
                 figures[f"trace_{key}"] = diagnostics.plot_trace(results[key], shown, title=f"{title}: trace")
@@ -813,10 +839,11 @@ def sbc_problems(problem: Problem, sides, *, quick: bool) -> dict:
     if unknown:
         raise ValueError(f"sampler: {problem.name!r} has no side(s) {unknown} (sides: {list(problem.sides)})")
     s = (problem.sbc_settings or SBC_SETTINGS)[bool(quick)]
-    template = (problem.sbc_data(bool(quick)) if problem.sbc_data is not None
+    template = (problem.sbc_data if isinstance(problem.sbc_data, Mapping)
+                else resolve(problem.sbc_data)(bool(quick)) if problem.sbc_data is not None
                 else problem.load(problem.resolve_options({}, quick=bool(quick))))
     if problem.simulate is not None:
-        simulate = _bound_simulate(problem.simulate, template)
+        simulate = _bound_simulate(resolve(problem.simulate), template)
         return {k: SBCProblem(f"{problem.name}/{k}", simulate, _CustomSBCSample(problem, k, s, template)) for k in sides}
     if problem.model is None:
         raise ValueError(f"problem: {problem.name!r} has neither a model nor a simulate function: no SBC")

@@ -11,10 +11,9 @@ from bayes_zoo import cli, registry
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
-    status = cli.main(["compare", "normal-gamma", "--quick", "--out", str(out), "--seed", "3"])
-    return status, out
+def quick_run(quick_compare):
+    status, folder = quick_compare("normal-gamma", 3)  # the run the registry-wide test reads too (one stage)
+    return status, folder.parent
 
 
 def test_list_names_every_registered_pair(capsys):

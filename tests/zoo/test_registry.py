@@ -16,13 +16,18 @@ def test_a_name_cannot_be_registered_twice():
         registry.register(registry.get("normal-gamma"))
 
 
+#: Root seeds of the quick runs the registry-wide test shares with other tests (test_cli reads normal-gamma's at a
+#: seed whose first stage agrees, so that its folder holds no confirmatory results).
+SEEDS = {"normal-gamma": 3}
+
+
 @pytest.mark.parametrize("name", registry.names())
 def test_every_registered_problem_runs_on_the_harness_at_quick_size_and_agrees(name, quick_compare):
     # One test over the registry (as NumPyro's examples): a declaration the harness cannot run, or a problem that
     # no longer agrees at its quick settings, fails here whichever it is.
     from bayes_zoo import cli
 
-    status, folder = quick_compare(name)
+    status, folder = quick_compare(name, SEEDS.get(name, 0))
     report = (folder / "report.md").read_text()
     assert status == cli.EXIT_OK, report[:2000]
     assert "**Verdict: agree**" in report and registry.get(name).title in report

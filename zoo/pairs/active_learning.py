@@ -212,12 +212,6 @@ def _report(run) -> Addition:
                "the implementation: `bayes-zoo active-learn --dataset NAME --repeats 10` runs the full protocol."])
 
 
-def _simulate(rng, data):
-    from bayes_zoo.models import linear
-
-    return linear.simulate(rng, data)
-
-
 def _sbc_data(quick: bool) -> dict:
     import numpy as np
 
@@ -241,7 +235,7 @@ PAIR = register(Problem(
                     quick=30)),
     quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
     report=(_report,),
-    simulate=_simulate,
+    simulate="bayes_zoo.models.linear:simulate",
     sbc_data=_sbc_data,
     sbc_settings={True: RunSettings(draws=500, chains=2, warmup=500, quick=True),
                   False: RunSettings(draws=1000, chains=2, warmup=1000)},

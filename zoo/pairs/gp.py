@@ -9,7 +9,7 @@ fixed hyperparameters: the closed form's draws (``handwritten``) and ``gp.Latent
 
 from __future__ import annotations
 
-from bayes_zoo.problem import Addition, Option, Problem, Side
+from bayes_zoo.problem import Addition, Option, Problem, Side, sbc_only
 from bayes_zoo.registry import RunSettings, register
 
 #: The lengthscales of the study (the issue's list).
@@ -99,10 +99,6 @@ def closed_form(data, *, seed, draws, chains):
     post = exact.posterior(data["X"], data["y"], data["hyper"], jitter=data["jitter"])
     f = exact.sample_at_training_inputs(post, np.random.default_rng(seed), chains * draws)
     return {"f": f.reshape(chains, draws, -1)}
-
-
-def _sbc_only(options) -> bool:
-    return False
 
 
 def _exact(data):
@@ -275,12 +271,6 @@ def _plot_f(latent, gp_post, X):
     return fig
 
 
-def _simulate(rng, data):
-    from bayes_zoo.models import gp as gpm
-
-    return gpm.simulate(rng, data)
-
-
 def _sbc_data(quick: bool) -> dict:
     import numpy as np
 
@@ -301,8 +291,8 @@ PAIR = register(Problem(
                             "ML mode in their posterior (posterior CDF at the mode); no exact posterior of the "
                             "hyperparameters exists to compare it with"),
            # Only SBC runs these: the closed form's draws, and gp.Latent under SBC's name for NUTS.
-           "closed-form": Side(closed_form, title="closed form (independent draws)", when=_sbc_only),
-           "nuts": Side(latent, title="NUTS over f (`gp.Latent`)", when=_sbc_only)},
+           "closed-form": Side(closed_form, title="closed form (independent draws)", when=sbc_only),
+           "nuts": Side(latent, title="NUTS over f (`gp.Latent`)", when=sbc_only)},
     variables=("f",),
     exact=_exact,
     options=(Option("lengthscales", ",".join(f"{v:g}" for v in LENGTHSCALES),
@@ -311,7 +301,7 @@ PAIR = register(Problem(
     quick=RunSettings(draws=500, chains=4, warmup=500, quick=True),  # 2 short chains flag R-hat too often
     report=(_report,),
     figures=False,  # f has 40 components; the report plots f against the closed form and the hyperparameter run
-    simulate=_simulate,
+    simulate="bayes_zoo.models.gp:simulate",
     sbc_data=_sbc_data,
     sbc_settings={True: RunSettings(draws=500, chains=2, warmup=500, quick=True),
                   False: RunSettings(draws=1000, chains=2, warmup=1000)},

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from bayes_zoo.problem import Addition, Option, Problem, Side
 from bayes_zoo.registry import RunSettings, register
-
-
-def _load(drop_outliers: bool = False):
-    from bayes_zoo.models.datasets import load_newcomb
-
-    return load_newcomb(drop_outliers=drop_outliers)
 
 
 def _model(data):
@@ -31,11 +27,6 @@ def gibbs(data, *, seed, draws, chains, warmup, planted_bug: bool = False):
     return sampler.sample(data["x"], draws=draws, chains=chains, warmup=warmup, seed=seed, planted_bug=planted_bug)
 
 
-def gibbs_rate_as_scale(data, *, seed, draws, chains, warmup):
-    """The planted bug: beta's Gamma drawn with its rate used as a scale."""
-    return gibbs(data, seed=seed, draws=draws, chains=chains, warmup=warmup, planted_bug=True)
-
-
 def _report(run) -> Addition:
     import numpy as np
 
@@ -45,29 +36,22 @@ def _report(run) -> Addition:
     exact = run.exact
     n, xbar, ss = exact.stats
     pdfs = {"mu": exact.pdf_mu, "beta": exact.pdf_beta, "sigma": exact.pdf_sigma}
-    compared = {k: run.results[k] for k in ("gibbs", "nuts")}
     return Addition(
         facts=[f"n = {n}, sample mean {xbar:.4f} ns, sample sd {np.sqrt(ss / (n - 1)):.4f} ns." if n > 1 else "",
                f"Prior: {prior.describe()}.  Prior mean of beta a/b = {prior.a / prior.b:g} ns^-2 (sigma near "
                f"{(prior.a / prior.b) ** -0.5:.1f} ns); mu's prior sd {np.sqrt(prior.s0_var):g} ns."],
         figures={"posterior_vs_exact": diagnostics.plot_marginals_vs_exact(
-            compared, pdfs, title="Marginal posteriors: Gibbs and NUTS against the exact density (quadrature)")},
+            run.results, pdfs, title="Marginal posteriors: Gibbs and NUTS against the exact density (quadrature)")},
         notes=["`sigma = beta^-1/2` is the measurement sd in ns; it is a deterministic function of `beta`, so its "
                "z-scores are not independent of `beta`'s (Bonferroni stays valid under dependence, only "
                "conservative)."])
-
-
-def _sbc_data(quick: bool) -> dict:
-    import numpy as np
-
-    return {"x": np.zeros(20)}
 
 
 PAIR = register(Problem(
     name="normal-gamma",
     title="Normal with unknown mean and precision (Newcomb's speed of light)",
     methods="handwritten Gibbs vs PyMC/NUTS vs exact quadrature",
-    data=_load,
+    data="bayes_zoo.models.datasets:load_newcomb",
     model=_model,
     sides={"gibbs": Side(gibbs, title="Gibbs")},
     variables=("mu", "beta", "sigma"),
@@ -75,7 +59,8 @@ PAIR = register(Problem(
     options=(Option("drop_outliers", False, "drop Newcomb's two well-known outliers (-44 and -2), leaving 64 values"),),
     quick=RunSettings(draws=1000, chains=2, warmup=500, quick=True),  # loglik's NUTS ESS ~0.4 per draw: 400+
     report=(_report,),
-    sbc_data=_sbc_data,  # SBC from the PyMC model itself (its forward sampling), 20 observations
-    bugs={"rate-as-scale": ("gibbs", Side(gibbs_rate_as_scale, title="Gibbs (planted bug: Gamma rate used as scale)"))},
+    sbc_data={"x": (0.0,) * 20},  # SBC from the PyMC model itself (its forward sampling), 20 observations
+    bugs={"rate-as-scale": ("gibbs", Side(partial(gibbs, planted_bug=True),  # beta's Gamma: its rate used as a scale
+                                          title="Gibbs (planted bug: Gamma rate used as scale)"))},
     stored_per_draw=290,  # gibbs 136 + nuts 153 numbers a chain-iteration, all groups (compare all --quick)
 ))

@@ -15,7 +15,7 @@ from functools import partial
 
 from bayes_zoo.models.checks import nonnegative_int, positive_int
 from bayes_zoo.models.datasets import load_snelson
-from bayes_zoo.problem import Addition, Option, Problem, Side
+from bayes_zoo.problem import Addition, Option, Problem, Side, sbc_only
 from bayes_zoo.registry import RunSettings, register
 
 #: The Z = X identities use every ZX_STEP-th training input (sorted): 25 of Snelson's 200.
@@ -42,10 +42,6 @@ def fitc_u(data, *, seed, draws, chains):
     L = np.linalg.cholesky(post.u_cov)  # [M, M]; well conditioned at SBC's settings
     u = post.u_mean + np.random.default_rng(seed).standard_normal((chains * draws, len(L))) @ L.T
     return {"u": u.reshape(chains, draws, len(L))}
-
-
-def _sbc_only(options) -> bool:
-    return False
 
 
 def _report(run) -> Addition:
@@ -185,25 +181,19 @@ def _sbc_data(quick: bool) -> dict:
             "lengthscale": 1.0, "sigma": 0.3}
 
 
-def _simulate(rng, data):
-    from bayes_zoo.models import sparse_gp
-
-    return sparse_gp.simulate(rng, data)
-
-
 PAIR = register(Problem(
     name="sparse-gp",
     title="Sparse GP with pseudo-inputs, FITC (Snelson's 1-D data)",
     methods="handwritten FITC (O(N M^2)) vs PyMC MarginalApprox and the exact GP (identities)",
     data=load_snelson,
-    sides={"fitc": Side(fitc_u, title="FITC posterior of u", when=_sbc_only)},
+    sides={"fitc": Side(fitc_u, title="FITC posterior of u", when=sbc_only)},
     variables=("u",),
     options=(Option("inducing", 10, "number of pseudo-inputs M (default 10)", check=_inducing),
              Option("restarts", 4, "random restarts of the pseudo-input optimisation (default 4)",
                     check=partial(nonnegative_int, name="restarts"))),
     quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
     report=(_report,),
-    simulate=_simulate,
+    simulate="bayes_zoo.models.sparse_gp:simulate",
     sbc_data=_sbc_data,
     sbc_settings={True: RunSettings(draws=500, chains=2, warmup=0, quick=True),
                   False: RunSettings(draws=1000, chains=2, warmup=0)},

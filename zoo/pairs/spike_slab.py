@@ -7,7 +7,7 @@ MAP-EM and EMVS placed in the exact posterior and the sensitivity to the spike v
 * EM enters the verdict through identities (:func:`em_checks`); the exact rank of each mode is advisory.
 * An inclusion probability can be 1.0 (or 1 - 1e-9) in whole chains (bmi, s5): its tests also pass within the
   rule-of-three tolerance ``3 / (chains x draws)`` (``saturation``).  The same chains break ArviZ 0.23's KDE in
-  ``az.plot_trace``: the trace and rank plots show sigma2 and theta (``figures=False``); plot a saved result
+  ``az.plot_trace``: the trace and rank plots show sigma2 and theta (``figures=``); plot a saved result
   with ``az.plot_trace(idata, var_names=["~inclusion_probability"])``.
 * v0 and v1 travel in the data (``spike_var``, ``slab_var``), as hyperparameters do in a Stan data block; SBC's
   data, without them, get the default prior.
@@ -271,12 +271,9 @@ def _sweep(run) -> Addition:
 
 
 def _nuts_geometry(run) -> Addition:
-    """NUTS's divergences on the spiky mixture, with a pair plot of where they happen; the trace and rank plots
-    of sigma2 and theta for every result (not of the inclusion probabilities: see the module docstring)."""
+    """NUTS's divergences on the spiky mixture, with a pair plot of where they happen."""
     import arviz as az
     import numpy as np
-
-    from bayes_zoo.inference import diagnostics
 
     total = run.settings.chains * run.settings.draws
     axes = az.plot_pair(run.results["nuts"], var_names=["w", "sigma2"], coords={"feature": ["s1", "s2", "s5"]},
@@ -284,9 +281,6 @@ def _nuts_geometry(run) -> Addition:
                         show=False)
     figures = {"pairs_nuts_divergences": np.asarray(axes).ravel()[0].figure}
     figures["pairs_nuts_divergences"].suptitle("NUTS: w[s1], w[s2], w[s5] and sigma2 (divergences marked)")
-    for key, idata in run.results.items():
-        figures[f"trace_{key}"] = diagnostics.plot_trace(idata, ["sigma2", "theta"], title=f"{key}: trace")
-        figures[f"rank_{key}"] = diagnostics.plot_rank(idata, ["sigma2", "theta"], title=f"{key}: rank plot")
     return Addition(figures=figures, sections={"NUTS on the spiky mixture": (
         f"NUTS had **{run.crossval.diagnostics['nuts'].divergences} divergent transitions** in {total} draws at "
         f"target_accept {run.options['target_accept']:g}, v0 = {_prior(run.data).spike_var:g}.  Divergences on "
@@ -304,12 +298,6 @@ def _sbc_data(quick: bool) -> dict:
     import numpy as np
 
     return {"X": np.random.default_rng(2018).standard_normal((30, 3))}
-
-
-def _simulate(rng, data):
-    from bayes_zoo.models import spike_slab
-
-    return spike_slab.simulate(rng, data)
 
 
 PAIR = register(Problem(
@@ -339,8 +327,8 @@ PAIR = register(Problem(
     compare_options=_saturation,
     quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
     report=(_setup, _inclusion, _em, _sweep, _nuts_geometry),
-    figures=False,  # sigma2 and theta only (_nuts_geometry): ArviZ's KDE fails on an inclusion probability at 1.0
-    simulate=_simulate,
+    figures=("sigma2", "theta"),  # ArviZ's KDE fails on an inclusion probability at 1.0
+    simulate="bayes_zoo.models.spike_slab:simulate",
     sbc_data=_sbc_data,
     # Gibbs keeps one sweep in gibbs_thin = 10 (spike-to-slab switches are rare); NUTS tunes for `warmup`
     sbc_settings={True: RunSettings(draws=500, chains=2, warmup=500, quick=True),

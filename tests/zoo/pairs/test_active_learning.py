@@ -8,10 +8,8 @@ from bayes_zoo import cli
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
-    status = cli.main(["compare", "active-learning", "--quick", "--out", str(out)])
-    return status, out / "active-learning"
+def quick_run(quick_compare):
+    return quick_compare("active-learning")  # the run the registry-wide test reads too
 
 
 def test_every_saved_result_works_with_arviz(quick_run, saved_results_check):
@@ -112,8 +110,9 @@ def test_the_sides_on_sbc_data_draw_w_and_sigma2_without_products():
     # points picked, so no K; sigma2 from both.
     import numpy as np
 
+    from bayes_zoo.models.linear import simulate
     from bayes_zoo.pairs import active_learning as pair
 
-    _, data = pair._simulate(np.random.default_rng(0), pair._sbc_data(True))
+    _, data = simulate(np.random.default_rng(0), pair._sbc_data(True))
     draws = pair.exact_draws(data, seed=1, draws=50, chains=2).posterior
     assert {"w", "sigma2"} <= set(draws.data_vars) and "K" not in draws and draws["w"].shape == (2, 50, 3)

@@ -8,10 +8,8 @@ from bayes_zoo import cli
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
-    status = cli.main(["compare", "spike-slab", "--quick", "--out", str(out)])
-    return status, out / "spike-slab"
+def quick_run(quick_compare):
+    return quick_compare("spike-slab")  # the run the registry-wide test reads too
 
 
 def test_every_saved_result_works_with_arviz(quick_run, saved_results_check):

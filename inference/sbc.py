@@ -39,7 +39,7 @@ from scipy import stats
 
 from bayes_zoo.models.checks import nonnegative_int, positive_int, probability
 
-__all__ = ["SBCProblem", "SBCResult", "DEFAULT_KEPT", "pair_problems", "simulation_seeds", "simulate_once", "run_sbc",
+__all__ = ["SBCProblem", "SBCResult", "DEFAULT_KEPT", "simulation_seeds", "simulate_once", "run_sbc",
            "uniformity", "plot_ecdf"]
 
 #: Draws kept per simulation after thinning: ranks take the values 0..99 (100 possible ranks, 20 bins of 5).
@@ -65,32 +65,6 @@ class SBCProblem:
     name: str
     simulate: Callable[[np.random.Generator], tuple[dict[str, float], Any]]
     sample: Callable[[Any, int], dict[str, np.ndarray]]
-
-
-def pair_problems(pair: str, simulate, *, handwritten: tuple[str, Callable], nuts: tuple[str, Callable] | None = None,
-                  planted_bug: bool = False) -> dict[str, SBCProblem]:
-    """A pair's SBC problems, ``{"handwritten": ..., "nuts": ...}``, named ``"PAIR/LABEL"``, sharing ``simulate``.
-
-    Parameters
-    ----------
-    pair : str
-        The pair's registry name.
-    simulate : callable
-        As :attr:`SBCProblem.simulate`.
-    handwritten, nuts : (label, sample) pairs
-        Each side's label and :attr:`SBCProblem.sample`; ``nuts`` None where the pair has no NUTS side.
-    planted_bug : bool
-        Only normal-gamma has a planted-bug sampler; any other pair asked for one raises.
-
-    Raises
-    ------
-    ValueError
-        Naming ``planted_bug`` when it is True.
-    """
-    if planted_bug:
-        raise ValueError(f"planted_bug: the {pair} pair has no planted-bug sampler (only normal-gamma has one)")
-    sides = {"handwritten": handwritten, **({"nuts": nuts} if nuts is not None else {})}
-    return {side: SBCProblem(f"{pair}/{label}", simulate, sample) for side, (label, sample) in sides.items()}
 
 
 def simulation_seeds(seed: int, sims: int) -> list[int]:

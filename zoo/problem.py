@@ -211,8 +211,11 @@ class Problem:
         The exact reference: ``exact(data[, option=...])`` returning an object with ``.summary`` (and
         ``.method``, a sentence), or a DataFrame directly (index = quantity label as ArviZ writes it,
         ``"theta[3]"``; columns ``mean``, ``sd``, ``q05``, ``q95``; see :func:`bayes_zoo.inference.crossval.compare`).
-    joint : bool, default True
-        Add the joint quantity ``loglik`` to every compared result (needs ``model``).
+    joint : bool or callable, default True
+        Add the joint quantity ``loglik`` (the observed data's log-likelihood, summed) to every compared result:
+        from ``model`` (True; nothing without a model), or ``joint(data, idata) -> array (chain, draw)`` for a
+        problem whose samplers' variables are not the model's free ones (the exact reference may then give its
+        ``loglik`` row).
     compare_options : callable, optional
         ``compare_options(run) -> dict`` of further keyword arguments of ``compare`` (``saturation`` ...).
     options : tuple of Option
@@ -253,7 +256,7 @@ class Problem:
     nuts: bool = True
     variables: tuple | None = None
     exact: Any = None
-    joint: bool = True
+    joint: Any = True
     compare_options: Callable[["Run"], dict] | None = None
     options: tuple = ()
     check_options: Callable[[dict], Any] | None = None
@@ -627,19 +630,25 @@ def _variables(problem: Problem, model) -> list[str]:
 
 
 def _add_joint(results: dict, compared, data, problem: Problem, model) -> list[str]:
-    """Add ``loglik`` to every compared result; returns the notes (why it could not be added)."""
-    if not problem.joint or model is None:
+    """Add ``loglik`` to every compared result: from the PyMC model (``joint=True``), or from the problem's own
+    ``joint(data, idata) -> array (chain, draw)``; returns the notes (why it could not be added)."""
+    import numpy as np
+    import xarray as xr
+
+    if problem.joint is False or (problem.joint is True and model is None):
         return []
     from bayes_zoo.inference import sbc_model
 
-    notes = []
     for key in compared:
         try:
-            results[key] = sbc_model.add_loglik(results[key], problem.model, data, name=key)
+            if problem.joint is True:
+                results[key] = sbc_model.add_loglik(results[key], problem.model, data, name=key)
+            else:
+                values = np.asarray(resolve(problem.joint)(data, results[key]), dtype=float)
+                results[key].posterior[LOGLIK] = xr.DataArray(values, dims=("chain", "draw"))
         except ValueError as err:
-            notes.append(f"The joint quantity `{sbc_model.LOGLIK}` is not compared: {err}")
-            return notes
-    return notes
+            return [f"The joint quantity `{LOGLIK}` is not compared: {err}"]
+    return []
 
 
 def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutcome:
@@ -651,8 +660,6 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
         For a bad option (naming it), before any work; :class:`ResultMismatch` when a side's result does not
         match the model (every mismatch named).
     """
-    import numpy as np
-
     from bayes_zoo.inference import crossval, diagnostics
     from bayes_zoo.report import sampling_times
 
@@ -669,7 +676,7 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
     variables = _variables(problem, model)
     results = _sample_all(problem, problem.sides, data, model, settings, options, variables)
     notes = _add_joint(results, compared, data, problem, model)
-    joint = [LOGLIK] if all(LOGLIK in results[k].posterior for k in compared) and model is not None and problem.joint else []
+    joint = [LOGLIK] if compared and all(LOGLIK in results[k].posterior for k in compared) else []
     run = Run(problem, settings, options, data, model, reference, results)
 
     cv = None
@@ -696,8 +703,8 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
     sections, checks, advisory_runs = {}, [], {k: s.advisory for k, s in problem.sides.items() if not s.compared}
     if joint:
         notes.append(f"`{LOGLIK}` is the log-likelihood of the observed data, summed over observations, at each "
-                     "draw (from the PyMC model): a joint quantity, so a sampler with right marginals and a wrong "
-                     "joint distribution is caught (Modrák et al. 2023).")
+                     "draw: a joint quantity, so a sampler with right marginals and a wrong joint distribution is "
+                     "caught (Modrák et al. 2023).")
     for part in problem.report:
         add = part(run)
         facts += add.facts
@@ -708,7 +715,6 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
         advisory_runs.update(add.advisory_runs)
         results.update(add.results)
     checks_frame = crossval.identities(checks) if checks else None
-    del np
 
     def rerun(again: RunSettings) -> dict:
         """The compared sides again under ``again`` (the confirmatory stage), with the joint quantity."""

@@ -77,6 +77,8 @@ from bayes_zoo.models.gp import GPHyperparameters, as_inputs, check_data, check_
 __all__ = [
     "NEGATIVE_VARIANCE_RTOL",
     "ExactGP",
+    "log_likelihood_of_f",
+    "log_likelihood_summary",
     "posterior",
     "predict",
     "posterior_at_training_inputs",
@@ -393,6 +395,56 @@ def exact_summary(gp: ExactGP, labels=None, *, var_name: str = "f") -> pd.DataFr
         {"mean": mean, "sd": sd, "q05": mean - _Z95 * sd, "q95": mean + _Z95 * sd},
         index=pd.Index([f"{var_name}[{label}]" for label in labels], name="quantity"),
     )
+
+
+def log_likelihood_of_f(gp: ExactGP, f) -> np.ndarray:
+    """The log-likelihood of the training outputs at draws of f: ``sum_i log N(y_i | f_i, sigma^2)``.
+
+    Parameters
+    ----------
+    gp : ExactGP
+    f : array_like, shape (..., N)
+        Draws of f at the training inputs.
+
+    Returns
+    -------
+    numpy.ndarray, shape (...)
+        Nats.
+
+    Raises
+    ------
+    ValueError
+        If ``f``'s last axis is not N long.
+    """
+    gp = instance(gp, ExactGP, "gp")
+    f = np.asarray(f, dtype=float)
+    if f.shape[-1:] != gp.y.shape:
+        raise ValueError(f"f: expected draws of shape (..., {gp.y.size}), got {f.shape}")
+    s2 = gp.hyper.sigma**2
+    return -0.5 * gp.y.size * np.log(2.0 * np.pi * s2) - 0.5 * np.sum((gp.y - f) ** 2, axis=-1) / s2
+
+
+def log_likelihood_summary(gp: ExactGP, *, name: str = "loglik") -> pd.DataFrame:
+    """The exact mean and sd of :func:`log_likelihood_of_f` under f's posterior: a joint quantity's reference.
+
+    With ``f | y ~ N(m, S)`` (:func:`posterior_at_training_inputs`), ``r = y - m`` and ``e = f - m``,
+    ``||y - f||^2 = ||r||^2 - 2 r'e + e'e``; Gaussian odd moments vanish, so its mean is ``||r||^2 + tr S`` and
+    its variance ``4 r'S r + 2 tr(S^2)``.  The log-likelihood is ``-N/2 log(2 pi sigma^2) - ||y - f||^2 /
+    (2 sigma^2)``.  Its quantiles (of a generalised chi-square) have no closed form: they are given as
+    ``inf``, which :func:`bayes_zoo.inference.crossval.compare` leaves out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, index ``name``; ``mean``, ``sd`` (nats), ``q05 = q95 = inf``.
+    """
+    mean, cov = posterior_at_training_inputs(gp)
+    s2 = gp.hyper.sigma**2
+    r = gp.y - mean  # [N]
+    expected = -0.5 * gp.y.size * np.log(2.0 * np.pi * s2) - (r @ r + np.trace(cov)) / (2.0 * s2)
+    sd = np.sqrt(4.0 * r @ cov @ r + 2.0 * np.sum(cov * cov)) / (2.0 * s2)
+    return pd.DataFrame({"mean": [expected], "sd": [sd], "q05": [np.inf], "q95": [np.inf]},
+                        index=pd.Index([name], name="quantity"))
 
 
 def _terms(gp: ExactGP) -> dict[str, float]:

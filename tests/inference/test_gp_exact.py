@@ -545,3 +545,29 @@ def test_a_term_dropped_from_the_analytic_gradient_fails_stationarity(plant_bug,
 def test_bad_stationarity_arguments_raise_naming_them(data, type2, kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         exact.stationarity(*data, **({"fit": type2} | kwargs))
+
+
+def test_the_log_likelihoods_exact_mean_and_sd_match_independent_posterior_draws_of_f():
+    # Caught: tr(S) left out of the mean (the posterior's spread ignored), the cross term 4 r'S r left out of the
+    # variance, or sigma in place of sigma^2.  The draws are independent: MCSEs of a mean and of an sd.
+    X, y = _data(n=15, seed=4)
+    hyper = GPHyperparameters(eta=1.2, lengthscale=0.7, sigma=0.4)
+    gp = exact.posterior(X, y, hyper, jitter=PYMC_JITTER)
+    row = exact.log_likelihood_summary(gp).loc["loglik"]
+    f = exact.sample_at_training_inputs(gp, np.random.default_rng(0), 100_000)
+    ll = exact.log_likelihood_of_f(gp, f)
+    mcse_mean = ll.std() / np.sqrt(ll.size)
+    mcse_sd = ll.std() * np.sqrt((stats.kurtosis(ll, fisher=False) - 1) / (4 * ll.size))
+    assert abs(ll.mean() - row["mean"]) < 4 * mcse_mean
+    assert abs(ll.std() - row["sd"]) < 4 * mcse_sd
+    assert np.isinf(row["q05"]) and np.isinf(row["q95"])  # no closed form: left out by compare
+
+
+def test_the_log_likelihood_of_f_is_the_sum_of_normal_log_densities():
+    X, y = _data(n=6, seed=2)
+    gp = exact.posterior(X, y, GPHyperparameters(eta=1.0, lengthscale=1.0, sigma=0.3))
+    f = np.random.default_rng(1).normal(size=(3, 6))
+    expected = stats.norm.logpdf(y, f, 0.3).sum(axis=-1)
+    np.testing.assert_allclose(exact.log_likelihood_of_f(gp, f), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"^f: expected draws of shape \(\.\.\., 6\)"):
+        exact.log_likelihood_of_f(gp, f[:, :5])

@@ -237,8 +237,6 @@ PAIR = register(Problem(
     report=(_report,),
     simulate="bayes_zoo.models.linear:simulate",
     sbc_data=_sbc_data,
-    sbc_settings={True: RunSettings(draws=500, chains=2, warmup=500, quick=True),
-                  False: RunSettings(draws=1000, chains=2, warmup=1000)},
     sbc_variables=("w", "sigma2"),
     stored_per_draw=140,  # exact-draws 59 + nuts 76 numbers a chain-iteration, all groups (compare all --quick)
 ))

@@ -104,18 +104,29 @@ def closed_form(data, *, seed, draws, chains):
 def _exact(data):
     from types import SimpleNamespace
 
+    import pandas as pd
+
     from bayes_zoo.inference.gp import exact
 
-    return SimpleNamespace(summary=exact.exact_summary(data["post"]), method=(
+    summary = pd.concat([exact.exact_summary(data["post"]), exact.log_likelihood_summary(data["post"])])
+    return SimpleNamespace(summary=summary, method=(
         "the Gaussian posterior of f at the training inputs in closed form (`bayes_zoo.inference.gp.exact`) at the "
-        "type-II ML hyperparameters"))
+        "type-II ML hyperparameters; the joint quantity `loglik`'s mean and sd in closed form"))
+
+
+def _loglik(data, idata):
+    """The joint quantity: the training outputs' log-likelihood at each draw of f."""
+    from bayes_zoo.inference.gp.exact import log_likelihood_of_f
+
+    return log_likelihood_of_f(data["post"], idata.posterior["f"].values)
 
 
 def latent_comparison(n_train: int = 40, *, seed: int = 0):
     """The pair's statistical comparison, set up once (:func:`load`, as ``bayes-zoo compare gp --seed SEED --n-train
     N_TRAIN``) for repeated runs (a false-alarm study): ``(sample, exact)``, ``sample(seed, draws, chains) ->
     {"latent": InferenceData}`` the pair's :func:`latent` with ``draws`` tuning steps (``ValueError`` naming a bad
-    argument before any work), ``exact`` the pair's reference (index ``f[0] ..``; ``mean``, ``sd``, ``q05``, ``q95``).
+    argument before any work; with the joint quantity ``loglik``), ``exact`` the pair's reference (index ``f[0] ..``,
+    ``loglik``; ``mean``, ``sd``, ``q05``, ``q95``).
     Raises ``ValueError`` naming ``n_train`` or ``seed``."""
     from bayes_zoo.models.checks import positive_int
     from bayes_zoo.models.checks import seed as check_seed
@@ -124,7 +135,9 @@ def latent_comparison(n_train: int = 40, *, seed: int = 0):
 
     def sample(seed: int, draws: int, chains: int) -> dict:
         seed, draws, chains = check_seed(seed, "seed"), positive_int(draws, "draws"), positive_int(chains, "chains")
-        return {"latent": latent(setup, seed=seed, draws=draws, chains=chains, warmup=draws)}
+        idata = latent(setup, seed=seed, draws=draws, chains=chains, warmup=draws)
+        idata.posterior["loglik"] = (("chain", "draw"), _loglik(setup, idata))  # the joint quantity, as the pair's
+        return {"latent": idata}
 
     return sample, _exact(setup).summary
 
@@ -290,11 +303,11 @@ PAIR = register(Problem(
                             advisory="NUTS over the hyperparameters (eta, lengthscale, sigma) only places the type-II "
                             "ML mode in their posterior (posterior CDF at the mode); no exact posterior of the "
                             "hyperparameters exists to compare it with"),
-           # Only SBC runs these: the closed form's draws, and gp.Latent under SBC's name for NUTS.
            "closed-form": Side(closed_form, title="closed form (independent draws)", when=sbc_only),
            "nuts": Side(latent, title="NUTS over f (`gp.Latent`)", when=sbc_only)},
     variables=("f",),
     exact=_exact,
+    joint=_loglik,
     options=(Option("lengthscales", ",".join(f"{v:g}" for v in LENGTHSCALES),
                     "comma-separated lengthscales of the study (default 0.2,0.5,1,2,5,10)", check=_lengthscales),
              Option("n_train", 40, "simulated training points (default 40)", check=_n_train)),
@@ -303,8 +316,6 @@ PAIR = register(Problem(
     figures=False,  # f has 40 components; the report plots f against the closed form and the hyperparameter run
     simulate="bayes_zoo.models.gp:simulate",
     sbc_data=_sbc_data,
-    sbc_settings={True: RunSettings(draws=500, chains=2, warmup=500, quick=True),
-                  False: RunSettings(draws=1000, chains=2, warmup=1000)},
     sbc_sides=("closed-form", "nuts"),
     stored_per_draw=240,  # latent 138 + marginal 101 numbers a chain-iteration, all groups (marginal's capped at 500)
 ))

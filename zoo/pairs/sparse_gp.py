@@ -195,7 +195,5 @@ PAIR = register(Problem(
     report=(_report,),
     simulate="bayes_zoo.models.sparse_gp:simulate",
     sbc_data=_sbc_data,
-    sbc_settings={True: RunSettings(draws=500, chains=2, warmup=0, quick=True),
-                  False: RunSettings(draws=1000, chains=2, warmup=0)},
     stored_per_draw=0,  # nothing sampled
 ))

@@ -331,8 +331,6 @@ PAIR = register(Problem(
     simulate="bayes_zoo.models.spike_slab:simulate",
     sbc_data=_sbc_data,
     # Gibbs keeps one sweep in gibbs_thin = 10 (spike-to-slab switches are rare); NUTS tunes for `warmup`
-    sbc_settings={True: RunSettings(draws=500, chains=2, warmup=500, quick=True),
-                  False: RunSettings(draws=1000, chains=2, warmup=1000)},
     sbc_sides=("gibbs", "nuts"),  # not the discrete form
     sbc_variables=("w", "sigma2", "theta"),  # gamma, discrete, is not ranked; nor the per-draw inclusion probability
     stored_per_draw=2800,  # gibbs 917 + nuts 924, + ~950 with --discrete, numbers a chain-iteration, all groups

@@ -10,13 +10,10 @@ Each buggy sampler is the correct one with one line changed, marked BUG:
 `bayes-zoo check examples/pumps_bugs.py:rate_as_scale` (and so on) says "disagree" for each.
 """
 import dataclasses
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))  # examples/ itself, for `import pumps`
-from pumps import ALPHA, problem  # noqa: E402
+from pumps import ALPHA, problem  # examples/pumps.py: `bayes-zoo check` puts this file's folder on sys.path
 
 
 def gibbs_rate_as_scale(data, *, seed, draws, chains, warmup=1000):

@@ -99,13 +99,20 @@ def _settings_text(problem, quick: bool) -> str:
     return f"{r.chains} chains x {r.draws:,} draws after {r.warmup:,} warm-up"
 
 
+def _template(problem, quick: bool):
+    """The data template SBC simulates on (``Problem.sbc_data``: a mapping or a function of ``quick``)."""
+    from collections.abc import Mapping
+
+    return problem.sbc_data if isinstance(problem.sbc_data, Mapping) else problem.sbc_data(quick)
+
+
 def problems(s: common.Settings) -> list[tuple[str, object, int, str]]:
     """``(label, SBCProblem, simulations per call, sampler settings)`` of each benchmarked sampler."""
     from bayes_zoo.problem import sbc_problems
 
     ng = REGISTRY["normal-gamma"]
     rows = [("normal-gamma Gibbs", sbc_problems(ng, ["gibbs"], quick=s.quick)["gibbs"], s.sims,
-             f"{np.size(ng.sbc_data(s.quick)['x'])} observations, {_settings_text(ng, s.quick)} "
+             f"{np.size(_template(ng, s.quick)['x'])} observations, {_settings_text(ng, s.quick)} "
              f"(`sbc_problems(quick={s.quick})`)")]
     spike = REGISTRY.get("spike-slab")
     if spike is not None and "gibbs" in spike.sides and (spike.simulate is not None or spike.model is not None):

@@ -97,13 +97,16 @@ def test_latent_comparison_samples_exactly_as_the_pair_does(quick_run):
 
     _, folder = quick_run
     sample, reference = pair.latent_comparison(15)
-    assert list(reference.index) == [f"f[{i}]" for i in range(15)] and list(reference.columns) == [
+    assert list(reference.index) == [f"f[{i}]" for i in range(15)] + ["loglik"] and list(reference.columns) == [
         "mean", "sd", "q05", "q95"]
     setup = pair.load(15, seed=0)
-    np.testing.assert_array_equal(reference.to_numpy(), exact.exact_summary(
-        exact.posterior(setup["X"], setup["y"], setup["hyper"], jitter=setup["jitter"])).to_numpy())
+    gp = exact.posterior(setup["X"], setup["y"], setup["hyper"], jitter=setup["jitter"])
+    np.testing.assert_array_equal(reference.iloc[:15].to_numpy(), exact.exact_summary(gp).to_numpy())
+    np.testing.assert_array_equal(reference.iloc[15:].to_numpy(), exact.log_likelihood_summary(gp).to_numpy())
     saved = az.from_netcdf(folder / "latent.nc")
-    np.testing.assert_array_equal(sample(0, 500, 4)["latent"].posterior["f"].values, saved.posterior["f"].values)
+    drawn = sample(0, 500, 4)["latent"].posterior
+    np.testing.assert_array_equal(drawn["f"].values, saved.posterior["f"].values)
+    np.testing.assert_array_equal(drawn["loglik"].values, saved.posterior["loglik"].values)  # the joint quantity
     with pytest.raises(ValueError, match="^draws:"):
         sample(0, 0, 2)
 

@@ -244,7 +244,8 @@ def check(problem, *, draws: int | None = None, chains: int | None = None, warmu
     sbc : bool
         Run SBC of the user's sides (needs ``model``).
     trace : arviz.InferenceData or path, optional
-        The user's own NUTS trace, used instead of running NUTS.
+        The user's own NUTS trace, used instead of running NUTS.  The confirmatory stage (after a first
+        "disagree") then reruns only the user's sides: NUTS's side is the same trace in both stages.
     jobs : int
         SBC's local worker processes (joblib).
     out : path, optional
@@ -297,7 +298,8 @@ def check(problem, *, draws: int | None = None, chains: int | None = None, warmu
 
             settings.progress("simulation-based calibration")
             sides = [k for k, s in problem.sides.items() if s.compared and k != "nuts"]
-            runs = zsbc.run(sbc_problems(problem, sides, quick=quick), sims=sims, seed=seed, jobs=jobs)
+            runs = zsbc.run(sbc_problems(problem, sides, quick=quick), sims=sims, seed=seed, jobs=jobs,
+                            figures=out is not None)  # ECDF plots only for a report
         result = CheckResult(problem, outcome, runs)
         if output is not None:
             result.folder = _write(result, output, settings, sims)

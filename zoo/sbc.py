@@ -140,8 +140,9 @@ def problems_for(pair, sampler: str, *, quick: bool, planted_bug: str | None) ->
     return {(k if k == "nuts" or len(handwritten) > 1 else "handwritten"): p for k, p in problems.items()}
 
 
-def run(problems: dict, *, sims: int, seed: int, jobs: int, scheduler=None, progress=None) -> list[SamplerSBC]:
-    """:func:`bayes_zoo.inference.sbc.run_sbc` for each side, its uniformity table and ECDF figure."""
+def run(problems: dict, *, sims: int, seed: int, jobs: int, scheduler=None, progress=None,
+        figures: bool = True) -> list[SamplerSBC]:
+    """:func:`bayes_zoo.inference.sbc.run_sbc` for each side, its uniformity table and (``figures``) ECDF figure."""
     from bayes_zoo.inference.sbc import plot_ecdf, run_sbc, uniformity
 
     out = []
@@ -149,7 +150,7 @@ def run(problems: dict, *, sims: int, seed: int, jobs: int, scheduler=None, prog
         result = run_sbc(problem, sims=sims, seed=seed, jobs=jobs, scheduler=scheduler,
                          progress=(lambda r, _s=side: progress(_s, r)) if progress else None)
         table = uniformity(result, bins=bins_for(max(1, sims - len(result.failures))))  # no rows when all failed
-        figure = plot_ecdf(result) if len(result.ranks) else None
+        figure = plot_ecdf(result) if figures and len(result.ranks) else None
         out.append(SamplerSBC(side, result, table, figure))
     return out
 

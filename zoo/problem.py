@@ -746,6 +746,11 @@ def _standard_facts(run: Run, sampling_times) -> list[str]:
         times = []
         for key, idata in run.results.items():
             title = run.problem.sides[key].title or key if key in run.problem.sides else key
+            if idata.posterior.attrs.get("step_methods"):  # PyMC's: which step method sampled which variable
+                title += f" ({idata.posterior.attrs['step_methods']})"
+            size = (idata.posterior.sizes.get("chain"), idata.posterior.sizes.get("draw"))
+            if size != (s.chains, s.draws):  # a side that runs its own size: said, from the result itself
+                title += f" ({size[0]} chains x {size[1]} draws)"
             try:
                 times.append(sampling_times(idata, title))
             except KeyError:

@@ -3,7 +3,7 @@
 ::
 
     bayes-zoo check PATH/TO/FILE.py[:NAME] [--draws N --chains N --warmup N --seed N --sims N --no-sbc
-                                            --trace FILE.nc --jobs N --out DIR --quick --force]
+                                            --trace FILE.nc --jobs N --scheduler ADDRESS --out DIR --quick --force]
 
 The file is an ordinary Python module that defines a :class:`~bayes_zoo.problem.Problem` (``NAME``, default
 ``problem``): a PyMC model builder ``model(data) -> pymc.Model``, the data (a dict of arrays), and the user's
@@ -226,7 +226,8 @@ def _with_trace(problem, trace):
 
 
 def check(problem, *, draws: int | None = None, chains: int | None = None, warmup: int | None = None, seed: int = 0,
-          sims: int | None = None, sbc: bool = True, quick: bool = False, trace=None, jobs: int = 1, out=None,
+          sims: int | None = None, sbc: bool = True, quick: bool = False, trace=None, jobs: int = 1, scheduler=None,
+          out=None,
           force: bool = False, progress: Callable[[str], None] | None = None, options: dict | None = None) -> CheckResult:
     """Cross-validate a user's samplers against NUTS (and an exact answer if given), then calibrate them.
 
@@ -248,6 +249,8 @@ def check(problem, *, draws: int | None = None, chains: int | None = None, warmu
         "disagree") then reruns only the user's sides: NUTS's side is the same trace in both stages.
     jobs : int
         SBC's local worker processes (joblib).
+    scheduler : str or distributed.Client, optional
+        Run SBC's simulations on a Dask cluster instead (as ``bayes-zoo sbc --scheduler``).
     out : path, optional
         Write ``OUT/check-NAME/`` (:func:`folder_name`): the report, CSVs, netCDF, figures and ``sbc/``.
     force : bool
@@ -299,7 +302,7 @@ def check(problem, *, draws: int | None = None, chains: int | None = None, warmu
             settings.progress("simulation-based calibration")
             sides = [k for k, s in problem.sides.items() if s.compared and k != "nuts"]
             runs = zsbc.run(sbc_problems(problem, sides, quick=quick), sims=sims, seed=seed, jobs=jobs,
-                            figures=out is not None)  # ECDF plots only for a report
+                            scheduler=scheduler, figures=out is not None)  # ECDF plots only for a report
         result = CheckResult(problem, outcome, runs)
         if output is not None:
             result.folder = _write(result, output, settings, sims)

@@ -142,6 +142,8 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sbc", dest="sbc", action="store_false", help="skip simulation-based calibration")
     parser.add_argument("--trace", type=Path, help="your own NUTS trace (.nc, InferenceData) instead of running NUTS")
     parser.add_argument("--jobs", type=int, default=1, help="SBC's local worker processes (joblib; default 1)")
+    parser.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): run SBC's simulations there "
+                                            "(needs pip install 'bayes-zoo[dask]')")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
     parser.add_argument("--quick", action="store_true", help="small settings (2 chains x 1000 draws after 500 warm-up)")
     parser.add_argument("--force", action="store_true", help="replace existing results (once the new ones are complete)")
@@ -483,6 +485,11 @@ def _check(console, args, run) -> int:
             raise ValueError(f"warmup: must be >= 0, got {args.warmup}")
         if args.trace is not None and not args.trace.is_file():
             raise ValueError(f"trace: {args.trace} does not exist")
+        if args.scheduler is not None:
+            import importlib.util
+
+            if importlib.util.find_spec("distributed") is None:
+                raise ValueError("scheduler: Dask's distributed package is not installed; pip install 'bayes-zoo[dask]'")
         run.output = report.Output(args.out, [checking.folder_name(problem)], force=args.force)
         run.output.open()
         run.output.close()  # checked and free; check() takes the lock again while it writes
@@ -498,8 +505,12 @@ def _check(console, args, run) -> int:
             task = progress.add_task(problem.name)
             result = checking.check(problem, draws=args.draws, chains=args.chains, warmup=args.warmup, seed=args.seed,
                                     sims=args.sims, sbc=args.sbc, quick=args.quick, trace=args.trace, jobs=args.jobs,
-                                    out=args.out, force=args.force,
+                                    scheduler=args.scheduler, out=args.out, force=args.force,
                                     progress=lambda text: progress.update(task, description=f"{problem.name}: {text}"))
+    except OSError as err:  # an unreachable Dask scheduler (distributed raises OSError on timeout)
+        if args.scheduler is None:
+            raise
+        return _usage_error(console, f"--scheduler: could not reach {args.scheduler} ({err})")
     except ResultMismatch as err:
         console.print("[bold red]error:[/] the results do not match the model:", highlight=False)
         for line in err.problems:

@@ -279,6 +279,8 @@ class Problem:
         if not isinstance(self.sides, Mapping):
             raise ValueError(f"sides: expected a mapping of name to sampler, got {type(self.sides).__name__}")
         sides = {str(k): v if isinstance(v, Side) else Side(v) for k, v in self.sides.items()}
+        if "exact" in sides:
+            raise ValueError("sides: the name 'exact' is reserved for the exact reference; call the sampler otherwise")
         if self.nuts and self.model is not None and "nuts" not in sides:
             sides["nuts"] = Side(_nuts_side, title="PyMC / NUTS")
         if not sides and not self.report:

@@ -159,3 +159,36 @@ def test_a_sampler_that_raises_exits_three_not_as_a_verdict(tmp_path):
     done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:crashing", "--quick", "--no-sbc")
     assert done.returncode == cli.EXIT_CRASH
     assert "ZeroDivisionError" in done.stdout and "not a verdict" in done.stdout
+
+
+def test_check_hands_its_sbc_to_the_dask_scheduler_it_is_given(monkeypatch, tmp_path):
+    # Caught: a --scheduler that check accepts and then ignores (SBC silently local).
+    import arviz as az
+    import numpy as np
+    import pymc as pm
+
+    from bayes_zoo import Problem
+    from bayes_zoo import sbc as zsbc
+
+    def model(data):
+        with pm.Model() as m:
+            mu = pm.Normal("mu", 0.0, 1.0)
+            pm.Normal("y", mu, 1.0, observed=data["y"])
+        return m
+
+    def conjugate(data, *, seed, draws, chains):  # the conjugate posterior's independent draws
+        n = len(data["y"])
+        return {"mu": np.random.default_rng(seed).normal(np.sum(data["y"]) / (n + 1), (n + 1) ** -0.5, (chains, draws))}
+
+    data = {"y": np.array([0.3, -0.2, 1.1])}
+    trace = az.from_dict(posterior=conjugate(data, seed=99, draws=1000, chains=4))
+    seen = {}
+
+    def run(problems, **kwargs):
+        seen.update(kwargs)
+        return []
+
+    monkeypatch.setattr(zsbc, "run", run)
+    checking.check(Problem("toy", data=data, model=model, sides={"conjugate": conjugate}), trace=trace, quick=True,
+                   scheduler="tcp://cluster:8786")
+    assert seen["scheduler"] == "tcp://cluster:8786"

@@ -48,6 +48,11 @@ def test_an_option_declared_twice_is_refused():
 
 # -- sides and planted bugs -------------------------------------------------------------------------------------
 
+def test_a_side_may_not_take_the_exact_references_name():
+    with pytest.raises(ValueError, match="^sides: the name 'exact' is reserved"):
+        Problem("p", data={}, sides={"exact": _sampler})
+
+
 def test_a_model_adds_a_nuts_side_unless_the_problem_declares_one():
     def model(data):
         return None

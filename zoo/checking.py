@@ -88,8 +88,11 @@ class CheckResult:
             if r.verdict != "calibrated":
                 bad = r.table.loc[r.table["verdict"] != "uniform", "quantity"].tolist() if len(r.table) else []
                 failed = len(r.sampler_failures)
+                first = (f": the first, seed {r.sampler_failures['seed'].iloc[0]}: "
+                         f"{str(r.sampler_failures['error'].iloc[0]).splitlines()[0]} (all in sbc/failures-{r.side}.csv)"
+                         if failed else "")
                 out.append(f"SBC of {r.side}: {r.verdict}" + (f" (ranks not uniform: {', '.join(bad)})" if bad else "")
-                           + (f"; {failed} simulation(s) failed" if failed else ""))
+                           + (f"; {failed} simulation(s) failed in the sampler{first}" if failed else ""))
         return tuple(out)
 
     @property
@@ -203,6 +206,22 @@ def _as_mapping(state) -> dict:
     raise ValueError(f"state: expected a mapping or a NamedTuple of variables, got {type(state).__name__}")
 
 
+def _check_observed_names(problem, options) -> None:
+    """Refuse, before any work, a model whose observed variables are not named after data keys (SBC and
+    ``loglik`` put data into the model by those names)."""
+    data = problem.load(options)
+    try:
+        model = problem.build(data)
+    except Exception as err:  # noqa: BLE001  (the user's builder: a usage error, quoted)
+        raise ValueError(f"model: building the model from the data raised {type(err).__name__}: {err}") from err
+    observed = [rv.name for rv in model.observed_RVs]
+    missing = [name for name in observed if name not in data]
+    if missing:
+        raise ValueError(f"model: the observed variable(s) {missing} are not keys of the data (keys: {list(data)}): "
+                         f"name each observed variable after the data key it observes, e.g. "
+                         f"pm.Poisson({missing[0]!r}, ..., observed=data[{missing[0]!r}])")
+
+
 def _with_trace(problem, trace):
     """``problem`` with its NUTS side replaced by the user's own trace (returned as is, every stage)."""
     import arviz as az
@@ -220,6 +239,7 @@ def _with_trace(problem, trace):
     def given_trace(data, *, seed, draws, chains):
         return trace
 
+    given_trace.own_size = True  # the user's trace has the size it has
     sides = dict(problem.sides)
     sides["nuts"] = Side(given_trace, title="the user's NUTS trace")
     return replace(problem, sides=sides)
@@ -265,9 +285,12 @@ def check(problem, *, draws: int | None = None, chains: int | None = None, warmu
     Raises
     ------
     ValueError
-        Naming the argument, before any work (``problem``, ``draws``, ``sims``, ``out``, ``trace``...);
-        :class:`bayes_zoo.problem.ResultMismatch` (a ValueError) when a side's names, dims or coordinate labels
-        do not match the model, every mismatch named.
+        Naming the argument, before any work (``problem``, ``draws``, ``sims``, ``out``, ``trace``, ``model``: an
+        observed variable not named after a data key, or a builder that raises...);
+        :class:`bayes_zoo.problem.ResultMismatch` (a ValueError) when a side's names, dims, coordinate labels or
+        (chains, draws) do not match the model and the settings, every mismatch named.
+    bayes_zoo.problem.SamplerError
+        When a side's sampler raises (naming the side and the line of its code; the exception as ``__cause__``).
     """
     from bayes_zoo.models.checks import positive_int
     from bayes_zoo.problem import Problem
@@ -284,6 +307,8 @@ def check(problem, *, draws: int | None = None, chains: int | None = None, warmu
     if sbc and problem.model is None and problem.simulate is None:
         raise ValueError("sbc: SBC needs the problem's model (or a simulate function); pass sbc=False")
     resolved = problem.resolve_options(options, quick=quick)
+    if problem.model is not None and problem.joint is True:
+        _check_observed_names(problem, resolved)
     if trace is not None:
         problem = _with_trace(problem, trace)
     output = None

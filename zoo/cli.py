@@ -473,7 +473,7 @@ def _check(console, args, run) -> int:
 
     from bayes_zoo import checking, report
     from bayes_zoo.models.checks import positive_int, seed as check_seed
-    from bayes_zoo.problem import ResultMismatch
+    from bayes_zoo.problem import ResultMismatch, SamplerError
 
     try:
         problem = checking.load_problem(args.problem)
@@ -511,7 +511,14 @@ def _check(console, args, run) -> int:
         if args.scheduler is None:
             raise
         return _usage_error(console, f"--scheduler: could not reach {args.scheduler} ({err})")
-    except ResultMismatch as err:
+    except SamplerError as err:  # the user's code raised: exit 3, said as theirs, the traceback logged
+        log = run.write_log(traceback.format_exc())
+        console.print(f"[bold red]your sampler failed:[/] {escape(str(err))}; not a verdict"
+                      + (f"; full traceback in {log}" if log else ""), highlight=False, soft_wrap=True)
+        return EXIT_CRASH
+    except ValueError as err:
+        if not isinstance(err, ResultMismatch):
+            return _usage_error(console, _as_option(str(err), None, {"file": "FILE.py", "name": "FILE.py:NAME"}))
         console.print("[bold red]error:[/] the results do not match the model:", highlight=False)
         for line in err.problems:
             console.print(f"  - {escape(line)}", highlight=False, soft_wrap=True)

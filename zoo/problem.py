@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # heavy imports stay out of `bayes-zoo --help`
     import pandas as pd
 
 __all__ = ["Option", "Side", "Problem", "Run", "Addition", "run_problem", "call_side", "as_inference_data", "resolve",
+           "SamplerError",
            "sbc_only",
            "check_result", "ResultMismatch", "QUICK"]
 
@@ -321,7 +322,13 @@ class Problem:
     def load(self, options: Mapping | None = None, *, seed: int = 0) -> Any:
         """The data: ``data`` itself, or the loader called with the options (and ``seed``) it accepts."""
         data = resolve(self.data)
-        return _call(data, (), {**(options or {}), "seed": seed}) if callable(data) else data
+        if callable(data):
+            return _call(data, (), {**(options or {}), "seed": seed})
+        if type(data) is dict:  # a user's dict: lists and tuples become arrays, as a sampler expects
+            import numpy as np
+
+            return {k: np.asarray(v) if isinstance(v, (list, tuple)) else v for k, v in data.items()}
+        return data
 
     def build(self, data) -> Any:
         """``model(data)``; None without a model."""
@@ -444,7 +451,8 @@ def _call(function, args: tuple, kwargs: Mapping):
     return function(*args, **{k: v for k, v in kwargs.items() if k in params})
 
 
-def call_side(side: Side, data, settings: RunSettings, options: Mapping | None = None, *, model=None):
+def call_side(side: Side, data, settings: RunSettings, options: Mapping | None = None, *, model=None,
+              name: str | None = None):
     """Run one side: ``side.sample(data, seed=, draws=, chains=[, warmup=][, options])`` as its signature allows.
 
     Returns
@@ -455,7 +463,10 @@ def call_side(side: Side, data, settings: RunSettings, options: Mapping | None =
     Raises
     ------
     ValueError
-        If the sampler returns neither InferenceData nor a dict of arrays.
+        If the sampler does not take ``seed``, ``draws`` and ``chains``, or returns neither InferenceData nor a
+        dict of arrays.
+    SamplerError
+        If the sampler raises (``name``, the side's name, in the message).
     """
     kwargs = {"seed": settings.seed, "draws": settings.draws, "chains": settings.chains, "warmup": settings.warmup,
               "quick": settings.quick, **(options or {})}
@@ -466,7 +477,11 @@ def call_side(side: Side, data, settings: RunSettings, options: Mapping | None =
     if missing:
         raise ValueError(f"sides: the sampler {getattr(sample, '__name__', sample)!r} must accept the "
                          f"keyword arguments seed, draws and chains (it lacks {', '.join(missing)})")
-    return as_inference_data(_call(sample, (data,), kwargs), model)
+    try:
+        result = _call(sample, (data,), kwargs)
+    except Exception as err:  # the sampler's own fault: say whose, and where in its code
+        raise SamplerError(name or getattr(sample, "__name__", "sampler"), err) from err
+    return as_inference_data(result, model)
 
 
 def _nuts_side(data, *, seed, draws, chains, warmup, _model=None):
@@ -504,6 +519,22 @@ def as_inference_data(result, model=None) -> "az.InferenceData":
                     if d in model.coords and model.coords[d] is not None:
                         coords[d] = list(model.coords[d])
     return az.from_dict(posterior=arrays, dims=dims, coords=coords)
+
+
+class SamplerError(RuntimeError):
+    """A side's sampler raised: not the harness's fault.  ``.side`` names it; ``.where`` is ``"file:line"`` of the
+    deepest frame of the sampler's own code (outside bayes_zoo), when there is one; the original exception is
+    ``__cause__``."""
+
+    def __init__(self, side: str, err: BaseException):
+        import traceback
+
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if "bayes_zoo" not in f.filename
+                  and "/zoo/" not in f.filename and "site-packages" not in f.filename]
+        self.side = side
+        self.where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+        at = f" at {self.where}" if self.where else ""
+        super().__init__(f"the sampler of side {side!r} raised {type(err).__name__}: {err}{at}")
 
 
 class ResultMismatch(ValueError):
@@ -610,7 +641,15 @@ def _sample_all(problem: Problem, sides: Mapping[str, Side], data, model, settin
             results[key] = sample_nuts(model if model is not None else problem.build(data), draws=settings.draws,
                                        tune=settings.warmup, chains=settings.chains, seed=settings.seed)
         else:
-            results[key] = call_side(side, data, settings, options, model=model)
+            results[key] = call_side(side, data, settings, options, model=model, name=key)
+        post = results[key].posterior
+        size = (post.sizes.get("chain"), post.sizes.get("draw"))
+        if side.compared and not getattr(resolve(side.sample), "own_size", False) and size != (settings.chains,
+                                                                                             settings.draws):
+            hint = ("; transposed? arrays are (chains, draws, ...)" if size == (settings.draws, settings.chains)
+                    else "")
+            raise ResultMismatch([f"{key}: its draws are {size[0]} chains x {size[1]} draws, "
+                                  f"{settings.chains} x {settings.draws} were asked for{hint}"])
         attrs = results[key].posterior.attrs
         if "sampling_time" not in attrs:  # a user's sampler that does not time itself: the call's wall time
             attrs["sampling_time"] = time.perf_counter() - start

@@ -129,6 +129,32 @@ def test_a_missing_variable_is_named_with_its_side_and_exits_two(tmp_path):
     assert "gibbs lacks variable(s) ['beta']" in done.stdout
 
 
+def test_draws_returned_as_draws_by_chains_are_refused_before_any_plot_with_a_hint(tmp_path):
+    # Caught: a transposed result read as 1000 chains of 2 draws, judged "inconclusive: too few draws".
+    extra = '''
+
+        def transposed(data, *, seed, draws, chains):
+            out = gibbs(data, seed=seed, draws=draws, chains=chains)
+            return {"beta": out["beta"].T, "theta": out["theta"].transpose(1, 0, 2)}
+
+
+        swapped = Problem(name="swapped", data=DATA, model=model, sides={"gibbs": transposed})
+        '''
+    done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:swapped", "--quick", "--no-sbc")
+    assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
+    assert "gibbs: its draws are 1000 chains x 2 draws, 2 x 1000 were asked for; transposed?" in done.stdout
+
+
+def test_an_observed_variable_not_named_after_its_data_key_is_refused_before_any_work(tmp_path):
+    text = USER_FILE.replace('pm.Poisson("y", mu=theta * data["t"], observed=data["y"]',
+                             'pm.Poisson("failures", mu=theta * data["t"], observed=data["y"]')
+    assert text != USER_FILE
+    done = _check(tmp_path, _write(tmp_path, text), "--quick")
+    assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
+    assert "the observed variable(s) ['failures'] are not keys of the data" in done.stdout
+    assert not (tmp_path / "out" / "check-pumps").exists()
+
+
 @pytest.mark.parametrize("spec, message", [
     ("nowhere.py", "FILE.py: nowhere.py does not exist"),
     ("my_pumps.py:nope", "FILE.py:NAME: my_pumps.py defines no Problem called 'nope' (Problems it defines: problem)"),
@@ -158,7 +184,8 @@ def test_a_sampler_that_raises_exits_three_not_as_a_verdict(tmp_path):
         '''
     done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:crashing", "--quick", "--no-sbc")
     assert done.returncode == cli.EXIT_CRASH
-    assert "ZeroDivisionError" in done.stdout and "not a verdict" in done.stdout
+    assert "your sampler failed: the sampler of side 'gibbs' raised ZeroDivisionError" in done.stdout
+    assert "my_pumps.py:" in done.stdout and "not a verdict" in done.stdout  # the line of the user's code
 
 
 def test_check_hands_its_sbc_to_the_dask_scheduler_it_is_given(monkeypatch, tmp_path):

@@ -48,6 +48,11 @@ def test_an_option_declared_twice_is_refused():
 
 # -- sides and planted bugs -------------------------------------------------------------------------------------
 
+def test_a_users_data_given_as_lists_reach_the_samplers_as_arrays():
+    data = Problem("p", data={"y": [1, 2, 3], "n": 3}, sides={"a": _sampler}, variables=("mu",)).load()
+    assert isinstance(data["y"], np.ndarray) and data["y"].tolist() == [1, 2, 3] and data["n"] == 3
+
+
 def test_a_side_may_not_take_the_exact_references_name():
     with pytest.raises(ValueError, match="^sides: the name 'exact' is reserved"):
         Problem("p", data={}, sides={"exact": _sampler})

@@ -95,7 +95,7 @@ def test_disagree_exits_non_zero_and_compare_all_writes_the_index(tmp_path, monk
     from bayes_zoo.problem import Problem
 
     def wrong(data, *, seed, draws, chains):
-        return az.from_dict(posterior={"mu": np.random.default_rng(0).normal(30.0, 1.3, (2, 1000))})
+        return az.from_dict(posterior={"mu": np.random.default_rng(0).normal(30.0, 1.3, (chains, draws))})
 
     wrong_pair = Problem("wrong", data={}, sides={"wrong": wrong}, exact=newcomb_exact.summary.loc[["mu"]],
                          variables=("mu",), title="A wrong sampler", figures=False, quick=registry.RunSettings(quick=True))

@@ -171,7 +171,8 @@ def from_kernel(init: Callable, step: Callable) -> Callable:
     Raises
     ------
     ValueError
-        If ``init`` or ``step`` is not callable (at once), or a state is neither a mapping nor a NamedTuple.
+        If ``init`` or ``step`` is not callable (at once); when sampling, naming ``seed``, ``draws``, ``chains``
+        or ``warmup`` out of range, or ``state`` when a state is neither a mapping nor a NamedTuple.
     """
     if not callable(init) or not callable(step):
         raise ValueError("init, step: expected two callables, init(data, rng) -> state and step(rng, state, data)")
@@ -179,7 +180,10 @@ def from_kernel(init: Callable, step: Callable) -> Callable:
     def sample(data, *, seed, draws, chains, warmup=None):
         import numpy as np
 
-        warmup = draws if warmup is None else warmup
+        from bayes_zoo.models.checks import nonnegative_int, positive_int, seed as check_seed
+
+        seed, draws, chains = check_seed(seed, "seed"), positive_int(draws, "draws"), positive_int(chains, "chains")
+        warmup = draws if warmup is None else nonnegative_int(warmup, "warmup")
         records = []
         for child in np.random.SeedSequence(seed).spawn(chains):
             rng = np.random.default_rng(child)

@@ -429,7 +429,13 @@ class Run:
 
 def resolve(ref):
     """A callable given as a ``"module:function"`` string (imported on first use, so that registering a problem
-    costs no import), or the object itself."""
+    costs no import), or the object itself.
+
+    Raises
+    ------
+    ImportError, AttributeError
+        If the module or the function named does not exist.
+    """
     if isinstance(ref, str) and ":" in ref:
         import importlib
 
@@ -484,8 +490,9 @@ def call_side(side: Side, data, settings: RunSettings, options: Mapping | None =
     return as_inference_data(result, model)
 
 
-def _nuts_side(data, *, seed, draws, chains, warmup, _model=None):
-    raise AssertionError("replaced by the harness")  # pragma: no cover  (see run_problem: needs the model)
+def _nuts_side(data, *, seed, draws, chains, warmup):
+    """Marks the side a model adds (``Problem.nuts``): the harness runs PyMC's NUTS on the model it built."""
+    raise AssertionError("run by the harness, never called")  # pragma: no cover
 
 
 def as_inference_data(result, model=None) -> "az.InferenceData":
@@ -555,8 +562,15 @@ def check_result(name: str, idata, model, variables) -> list[str]:
     name : str
         The result's name, used in the sentences.
     idata : arviz.InferenceData
+        Posterior draws of dims ``(chain, draw, *shape)``.
     model : pymc.Model
     variables : sequence of str
+        The compared variables.
+
+    Returns
+    -------
+    list of str
+        One sentence per mismatch (nothing raised: :func:`run_problem` raises :class:`ResultMismatch` with them).
     """
     import numpy as np
 
@@ -565,14 +579,13 @@ def check_result(name: str, idata, model, variables) -> list[str]:
     missing = [v for v in variables if v not in post.data_vars]
     if missing:
         problems.append(f"{name} lacks variable(s) {missing} (it has {sorted(map(str, post.data_vars))})")
-    initial = model.initial_point() if hasattr(model, "initial_point") else {}
     for var in variables:
         if var not in post.data_vars or var not in model.named_vars:
             continue
         got = post[var]
         shape = tuple(got.shape[2:])
         model_dims = tuple(model.named_vars_to_dims.get(var) or ())
-        expected = _model_shape(model, var, initial)
+        expected = _model_shape(model, var)
         if expected is not None and shape != expected:
             problems.append(f"{name}: {var} has shape {shape} per draw, the model's is {expected}")
             continue
@@ -596,7 +609,7 @@ def check_result(name: str, idata, model, variables) -> list[str]:
     return problems
 
 
-def _model_shape(model, var, initial) -> tuple | None:
+def _model_shape(model, var) -> tuple | None:
     """The shape of one draw of ``var`` in ``model``, or None if it cannot be told cheaply."""
     import numpy as np
 

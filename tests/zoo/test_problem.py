@@ -151,3 +151,5 @@ def test_an_init_step_pair_is_driven_into_chains_of_draws_after_warmup():
     assert abs(draws.mean()) < 5 * np.sqrt(3.0 / draws.size)  # AR(1), rho 0.5: variance inflation 3
     with pytest.raises(ValueError, match="init, step"):
         checking.from_kernel(_init, None)
+    with pytest.raises(ValueError, match="^draws:"):
+        sample({}, seed=3, draws=0, chains=2)

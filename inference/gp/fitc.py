@@ -80,8 +80,6 @@ N x M matrices and a few elementwise passes: no loop over N or M, one over the D
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -93,6 +91,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 from bayes_zoo.inference.gp.exact import LIMITS, stop_reason
+from bayes_zoo.inference.threads import blas_held
 from bayes_zoo.inference.gp.linalg import DSYRK, DTRSM, JitterWarning, add_gram_rows, cholesky, solve_lower_rows
 from bayes_zoo.models.checks import finite_scalar, instance, nonnegative_int, positive_int, positive_scalar
 from bayes_zoo.models.gp import (PYMC_JITTER, GPHyperparameters, as_inputs, check_data, check_jitter, exp_quad, exp_quad_diag,
@@ -146,53 +145,16 @@ def _check_problem(X, y, Z, hyper, jitter):
 BLOCK_ROWS = 2048
 
 
-class _BlasHold:
-    """Every BLAS library held to one thread (threadpoolctl) while any FITC call that asked is running.
-
-    The limits are process-wide, so calls from several threads at once share one hold: the first to enter sets
-    them, the last to leave restores what the first found (a ``threadpool_limits`` per call would restore them
-    out of order and could leave BLAS on one thread for good).  Other threads' BLAS calls run on one thread
-    while a hold is on."""
-
-    def __init__(self):
-        self._controller = None  # the libraries, found on first use
-        self._lock = threading.Lock()
-        self._holders = 0
-        self._limiter = None
-
-    @contextlib.contextmanager
-    def __call__(self):
-        with self._lock:
-            if self._holders == 0:
-                if self._controller is None:
-                    from threadpoolctl import ThreadpoolController  # imported on use: it sets OpenMP variables
-
-                    self._controller = ThreadpoolController()
-                self._limiter = self._controller.limit(limits=1, user_api="blas")
-            self._holders += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders -= 1
-                if self._holders == 0:
-                    self._limiter.restore_original_limits()
-                    self._limiter = None
-
-
-_BLAS_HOLD = _BlasHold()
-
-
 def _blas_held(n: int):
-    """A context holding every BLAS library to one thread while FITC works on ``n > BLOCK_ROWS`` training
-    inputs (:class:`_BlasHold`); nothing for fewer (where changing the limits would cost more than it saves).
+    """The zoo's BLAS thread policy (:func:`bayes_zoo.inference.threads.blas_held`) while FITC works on
+    ``n > BLOCK_ROWS`` training inputs; nothing for fewer (where changing the limits would cost more than it saves).
 
     The factorisation runs threads of its own (:func:`_fold_threads`), one BLAS call each, and threaded BLAS
     would not speed up the O(N) and O(M^3) rest either (nor, measured, the gradient's N x M products): OpenBLAS's
     idle workers spin for a while after each threaded call (by default about 2^28 cycles), taking a core from the
     factorisation's threads (a threaded dot product of ``y`` after one likelihood evaluation measurably slowed
     the next one), and BLAS threads beyond the CPUs the process may use (``taskset``) made it 15x slower."""
-    return _BLAS_HOLD() if n > BLOCK_ROWS else contextlib.nullcontext()
+    return blas_held(n > BLOCK_ROWS)
 
 
 class _Factors(NamedTuple):
@@ -834,7 +796,7 @@ def optimise(
     rng = np.random.default_rng(seed)
     scale = z_jitter * X.std(axis=0)  # [D]
     starts = [Z0] + [Z0 + scale * rng.standard_normal(Z0.shape) for _ in range(restarts)]
-    with _BLAS_HOLD():  # one thread: a fixed reduction order, so the path does not depend on the thread count
+    with blas_held():  # one thread (the policy): a fixed reduction order, so the path does not depend on the thread count
         runs = tuple(_run(X, y, Z_start, packing, jitter, maxiter) for Z_start in starts)
     n_warn = sum(r.jitter_warnings for r in runs)
     if n_warn:
@@ -940,7 +902,7 @@ def polish(X, y, fit: FITCFit, *, maxiter: int = POLISH_MAXITER, tolerance: floa
         Z_t, hyper_t = packing.unpack(theta)
         return -log_marginal_likelihood(X, y, Z_t, hyper_t, jitter=jitter)
 
-    with warnings.catch_warnings(), _BLAS_HOLD():
+    with warnings.catch_warnings(), blas_held():
         warnings.simplefilter("ignore", JitterWarning)  # counted by optimise; the objective is the same
         start = -objective(theta0)
         res = optimize.minimize(objective, theta0, jac="3-point", method="L-BFGS-B", bounds=packing.bounds(),

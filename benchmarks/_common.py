@@ -21,6 +21,7 @@ bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import statistics
@@ -55,6 +56,10 @@ __all__ = [
     "settings_facts",
     "write_results",
     "finish",
+    "Claim",
+    "paired_ratios",
+    "interleaved",
+    "write_claims",
 ]
 
 
@@ -284,3 +289,81 @@ def finish(s: Settings, process_start: float, title: str, script: str, body: lis
                   machine_facts())
     print(f"total {total:.1f} s; results written to {s.out}")
     return 0
+
+
+# ------------------------------------------------------------------------------------- claims for the README
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One performance figure the README states, as measured in one run (``benchmarks/readme.py`` prints it).
+
+    Attributes
+    ----------
+    key : str
+        Stable identifier, ``"<script>.<what>"`` (e.g. ``"gp_exact.grad_vs_sklearn"``); the README rows are
+        ordered by script, then in the order the script wrote them.
+    text : str
+        What the ratio compares, which side is divided by which, sizes included, e.g. ``"exact GP value +
+        gradient, 8-D, N = 2,000: scikit-learn seconds / ours"``.
+    ratios : tuple of float
+        The paired ratios, one per interleaved repeat (the README prints min / median / max).
+    target : str
+        The acceptance bound in words, e.g. ``">= 10x"``; ``""`` for a figure with none.
+    met : bool or None
+        Whether the median meets ``target`` (None when there is none).
+    unit : str
+        ``"x"`` for a ratio (default), or a unit such as ``"s"`` or ``"MiB"`` for a measured quantity.
+    """
+
+    key: str
+    text: str
+    ratios: tuple[float, ...]
+    target: str = ""
+    met: bool | None = None
+    unit: str = "x"
+
+    def as_dict(self) -> dict:
+        values = [float(r) for r in self.ratios]
+        if not values:
+            raise ValueError(f"claim {self.key!r}: no ratios measured")
+        return {"key": self.key, "text": self.text, "ratios": values, "min": min(values),
+                "median": statistics.median(values), "max": max(values), "target": self.target,
+                "met": self.met, "unit": self.unit}
+
+
+def paired_ratios(numerator: tuple[float, ...], denominator: tuple[float, ...]) -> tuple[float, ...]:
+    """Ratios of the i-th timings of two interleaved calls (``numerator[i] / denominator[i]``)."""
+    if len(numerator) != len(denominator):
+        raise ValueError(f"paired_ratios: {len(numerator)} vs {len(denominator)} timings")
+    return tuple(a / b for a, b in zip(numerator, denominator))
+
+
+def interleaved(calls: dict[str, object], repeats: int) -> dict[str, tuple[float, ...]]:
+    """Time each of ``calls`` once per round, ``repeats`` rounds, in turn (A B C A B C ...): the i-th timings of
+    two calls were taken moments apart, so their ratio sees the same machine load (:func:`paired_ratios`)."""
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: tuple(v) for name, v in seconds.items()}
+
+
+def write_claims(script: str, claims, results_md: Path, facts: dict[str, str] | None = None) -> Path:
+    """Write ``claims`` (a sequence of :class:`Claim`) as JSON beside ``results_md`` (same stem, ``.json``).
+
+    The file holds the script's name, the claims with min/median/max, and the machine facts (date, load
+    average ...) of :func:`machine_facts`; ``benchmarks/readme.py`` regenerates the README's performance
+    section from every such file in ``benchmarks/results/``.  Written to a temporary file and renamed, so an
+    interrupted run leaves the previous file whole.
+    """
+    path = Path(results_md).with_suffix(".json")
+    payload = {"script": script, "claims": [c.as_dict() for c in claims],
+               "machine": facts if facts is not None else machine_facts()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -84,6 +84,13 @@ A *pattern* start puts every parameter at its conditional optimum given ``gamma0
 M-step with ``p* = gamma0``.  So with the default Beta(1, 1) the all-spike and all-slab starts are the fixed
 corners described above, for both algorithms (for EMVS ``theta = 0`` gives ``p* = 0`` and ``theta = 1``
 gives ``p* = 1``).
+
+**BLAS threads.**  Every fitter (:func:`fit_map_em`, :func:`fit_emvs`, :func:`fit`, :func:`multistart`,
+:func:`map_em_enumerate`, :func:`objective_gradient`, :func:`place_in_exact`) holds BLAS to the project's one
+policy, :func:`bayes_zoo.inference.threads.blas_held` (one thread): their matrices are D x D and N x D, and on
+two cores MAP-EM on diabetes ran about 10x slower with OpenBLAS's default threads than with one (issue 15;
+``benchmarks/bench_spike_slab.py``).  The single steps (:func:`map_em_step`, :func:`emvs_step` ...) hold
+nothing: a loop over them should run inside ``with blas_held():``.
 """
 
 from __future__ import annotations
@@ -96,6 +103,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
+from bayes_zoo.inference.threads import holds_blas
 from bayes_zoo.models.checks import instance, nonnegative_int, positive_int, positive_scalar
 from bayes_zoo.models.spike_slab import (
     MAX_ENUMERATION_DIM,
@@ -635,6 +643,7 @@ def _run(algorithm, X, y, prior, start, max_iter, tol, seed, feature_names) -> E
                     float(state.theta), selected, inclusion, np.array(values), n_iter, converged, elapsed, names)
 
 
+@holds_blas
 def fit_map_em(X, y, prior: SpikeSlabPrior, *, start="ridge", max_iter: int = 1000, tol: float = 1e-10,
                seed: int = 0, feature_names=None) -> EMResult:
     """MAP-EM (w latent) from ``start`` until the largest parameter change is <= ``tol``.
@@ -666,6 +675,7 @@ def fit_map_em(X, y, prior: SpikeSlabPrior, *, start="ridge", max_iter: int = 10
     return _run("map-em", X, y, prior, start, max_iter, tol, seed, feature_names)
 
 
+@holds_blas
 def fit_emvs(X, y, prior: SpikeSlabPrior, *, start="ridge", max_iter: int = 1000, tol: float = 1e-10,
              seed: int = 0, feature_names=None) -> EMResult:
     """EMVS (gamma latent) from ``start`` until the largest parameter change is <= ``tol``.
@@ -676,6 +686,7 @@ def fit_emvs(X, y, prior: SpikeSlabPrior, *, start="ridge", max_iter: int = 1000
     return _run("emvs", X, y, prior, start, max_iter, tol, seed, feature_names)
 
 
+@holds_blas
 def fit(X, y, prior: SpikeSlabPrior, *, algorithm: str = "emvs", start="ridge", max_iter: int = 1000,
         tol: float = 1e-10, seed: int = 0, feature_names=None) -> EMResult:
     """:func:`fit_map_em` (``algorithm="map-em"``) or :func:`fit_emvs` (``"emvs"``)."""
@@ -722,6 +733,7 @@ def _polish_map_em(result: EMResult, data: RegressionData, prior: SpikeSlabPrior
                     result.elapsed + time.perf_counter() - t0, result.feature_names, moves)
 
 
+@holds_blas
 def multistart(X, y, prior: SpikeSlabPrior, *, starts=MULTISTART_STARTS, random_starts: int = RANDOM_STARTS,
                algorithms=ALGORITHMS, seed: int = 0, polish: bool = True, max_iter: int = 1000, tol: float = 1e-10,
                feature_names=None) -> pd.DataFrame:
@@ -829,6 +841,7 @@ def multistart(X, y, prior: SpikeSlabPrior, *, starts=MULTISTART_STARTS, random_
     return table
 
 
+@holds_blas
 def map_em_enumerate(X, y, prior: SpikeSlabPrior, feature_names=None) -> pd.DataFrame:
     """MAP-EM's objective profiled over ``(sigma2, theta)`` (:func:`map_em_profile`) for every one of the 2^D
     patterns gamma: the global maximum of MAP-EM's objective, found without MAP-EM.
@@ -877,6 +890,7 @@ def map_em_enumerate(X, y, prior: SpikeSlabPrior, feature_names=None) -> pd.Data
 GRADIENT_STEP = 1e-5
 
 
+@holds_blas
 def objective_gradient(result: EMResult, X, y, prior: SpikeSlabPrior, *, step: float = GRADIENT_STEP) -> pd.Series:
     """The gradient of ``result``'s own objective at its end point, by central finite differences.
 
@@ -988,6 +1002,7 @@ class ExactPlacement:
     sigma2_cdf: float
 
 
+@holds_blas
 def place_in_exact(result: EMResult, exact: SpikeSlabExact, X, y, prior: SpikeSlabPrior) -> ExactPlacement:
     """Locate ``result``'s selected model and sigma2 in the exact posterior ``exact``.
 

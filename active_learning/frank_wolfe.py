@@ -30,6 +30,10 @@ Choices (documented here, tested in ``tests/active_learning/test_frank_wolfe.py`
   fewer points then); with ``top_up=True`` it fills the batch to exactly b with the unchosen points of highest
   final score ``<L - L(w), L_n / sigma_n>`` (points with ``sigma_n = 0`` last, in index order), which
   :attr:`Selection.topped_up` reports.
+
+:func:`select` and :func:`dense_reference` hold BLAS to the project's one thread policy
+(:func:`bayes_zoo.inference.threads.blas_held`); :func:`init` and :func:`step` hold nothing (a loop over them
+should run inside ``with blas_held():``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bayes_zoo.active_learning.gram import Gram
+from bayes_zoo.inference.threads import holds_blas
 from bayes_zoo.models.checks import positive_int
 
 __all__ = ["FWProblem", "FWState", "RESIDUAL_RTOL", "init", "step", "scores", "Selection", "select",
@@ -181,6 +186,7 @@ class Selection:
     topped_up: int
 
 
+@holds_blas
 def select(gram: Gram, batch_size: int, *, top_up: bool = False) -> Selection:
     """Choose a batch of at most ``batch_size`` pool points by ACS-FW (Pinsler et al. 2019, Algorithm 1).
 
@@ -232,6 +238,7 @@ def select(gram: Gram, batch_size: int, *, top_up: bool = False) -> Selection:
                      np.array(vertices, dtype=np.int64), topped)
 
 
+@holds_blas
 def dense_reference(K, iterations: int) -> tuple[np.ndarray, float]:
     """Algorithm 1 of Pinsler et al. (2019) written a second time, for checks: dense ``K``, no running sums.
 

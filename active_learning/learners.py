@@ -13,6 +13,10 @@ Two posteriors are offered throughout:
 
 :class:`LinearRegressionLearner` is here; :class:`bayes_zoo.active_learning.probit.ProbitLearner` follows the same
 :class:`Learner` protocol.
+
+Their public methods (``fit``, ``metrics``, ``predictive_entropy``, ``bald``, ``gram`` ...) hold BLAS to the
+project's one thread policy (:func:`bayes_zoo.inference.threads.holds_blas`): N x P and P x P products, for
+which OpenBLAS's threads only cost time on two cores.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from scipy import special, stats
 
 from bayes_zoo.active_learning.gram import Gram, LinearFisherGram
 from bayes_zoo.active_learning.projections import gaussian_projections
+from bayes_zoo.inference.threads import holds_blas
 from bayes_zoo.models.checks import finite_vector, generator, nonnegative_int, positive_int
 from bayes_zoo.models.linear import (LinearFeatures, LinearPosterior, LinearPrior, RandomFourierFeatures, Standardisation,
                            build_linear_model, check_inputs, conjugate_posterior,
@@ -205,6 +210,7 @@ class LinearRegressionLearner:
 
     # ----------------------------------------------------------------------------------------------- fit
 
+    @holds_blas
     def fit(self, X_labelled, y_labelled, X_pool, rng: np.random.Generator) -> LinearFit:
         X_labelled = check_inputs(X_labelled, "X_labelled")
         X_pool = check_inputs(X_pool, "X_pool", dims=X_labelled.shape[1])
@@ -236,6 +242,7 @@ class LinearRegressionLearner:
         """``phi_n^T w_j`` for the NUTS draws, shape (S, N), standardised units."""
         return fit.w @ self._phi(fit, X).T
 
+    @holds_blas
     def predict(self, fit: LinearFit, X) -> tuple[np.ndarray, np.ndarray]:
         """Predictive mean and variance of y in original units, shapes (N,) and (N,)."""
         s = fit.scaling.y_scale
@@ -247,6 +254,7 @@ class LinearRegressionLearner:
         var = np.mean(fit.sigma**2) + mu.var(axis=0)
         return fit.scaling.original_mean(mu.mean(axis=0)), var * s**2
 
+    @holds_blas
     def log_predictive_density(self, fit: LinearFit, X, y) -> np.ndarray:
         """``log p(y_n | D)`` in original units, shape (N,): exact (closed form) or the mixture over draws."""
         y = finite_vector(y, "y")
@@ -258,12 +266,14 @@ class LinearRegressionLearner:
         log_dens = stats.norm.logpdf(ys, mu, fit.sigma[:, None])  # [S, N]
         return special.logsumexp(log_dens, axis=0) - np.log(mu.shape[0]) - np.log(s)
 
+    @holds_blas
     def metrics(self, fit: LinearFit, X_test, y_test) -> dict[str, float]:
         y_test = finite_vector(y_test, "y_test")
         mean, _ = self.predict(fit, X_test)
         return {"rmse": float(np.sqrt(np.mean((mean - y_test) ** 2))),
                 "test_loglik": float(np.mean(self.log_predictive_density(fit, X_test, y_test)))}
 
+    @holds_blas
     def predictive_entropy(self, fit: LinearFit, X_pool) -> np.ndarray:
         """Exact (Gaussian or Student-t) with the closed form; a Gaussian of the mixture's variance with NUTS
         (standardised units: a constant shift from original units, which no ranking notices)."""
@@ -272,6 +282,7 @@ class LinearRegressionLearner:
         mu = self._draw_means(fit, X_pool)
         return 0.5 * np.log(2.0 * np.pi * np.e * (np.mean(fit.sigma**2) + mu.var(axis=0)))
 
+    @holds_blas
     def bald(self, fit: LinearFit, X_pool) -> np.ndarray:
         """``H[y_n | D] - E[H[y_n | w, sigma]]``; the second term is ``E[log(2 pi e sigma^2)] / 2``, exact under
         the conjugate posterior, the mean over the draws with NUTS."""
@@ -279,6 +290,7 @@ class LinearRegressionLearner:
             return self.predictive_entropy(fit, X_pool) - fit.posterior.expected_noise_entropy()
         return self.predictive_entropy(fit, X_pool) - np.mean(0.5 * np.log(2.0 * np.pi * np.e * fit.sigma**2))
 
+    @holds_blas
     def gram(self, fit: LinearFit, X_pool, *, projections: int, rng: np.random.Generator) -> Gram:
         """Closed form (``projections = 0``): :class:`LinearFisherGram` with the conjugate posterior's ``Sigma``
         (or ``V``) and scale, or, with NUTS, ``V`` estimated as the covariance of ``(w_j - mean w) / sigma_j``

@@ -12,8 +12,11 @@ alone), so differences between strategies within a repeat are paired.  Repeat r 
 The time a strategy spends choosing each batch (scores, inner products, Frank–Wolfe) is recorded; fitting is
 timed separately.
 
-BLAS runs on one thread inside the loop (``threadpoolctl``): its matrices are small (P ~ 100), and OpenBLAS's
-worker threads made each fit about 7x slower on a loaded two-core machine.
+BLAS runs under the project's one thread policy inside the loop (:func:`bayes_zoo.inference.threads.blas_held`,
+one thread): its matrices are small (P ~ 100) or N x P, and OpenBLAS's worker threads made each fit about 7x
+slower on a loaded two-core machine.  The strategies and learners hold the same policy on their own
+(:func:`~bayes_zoo.active_learning.strategies.select_batch`, each learner's ``fit``, ``gram`` ...), so calls
+outside the loop run as fast.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_zoo.active_learning.strategies import check_strategies, select_batch
+from bayes_zoo.inference.threads import blas_held
 from bayes_zoo.models.checks import finite_vector, nonnegative_int, positive_int
 from bayes_zoo.models.linear import check_inputs
 
@@ -102,9 +106,7 @@ def run_repeat(learner, X, y, strategies, settings: LoopSettings, seed: int, *,
         raise ValueError(f"y: length {y.size} does not match X's {X.shape[0]} rows")
     strategies = check_strategies(strategies)
     labelled0, pool0, test = split(X.shape[0], settings, np.random.default_rng([seed, 0]))
-    from threadpoolctl import threadpool_limits  # imported on use: it sets OpenMP variables on import
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_held():
         return _run_strategies(learner, X, y, strategies, settings, seed, labelled0, pool0, test, on_round)
 
 

@@ -74,6 +74,7 @@ from bayes_zoo.active_learning.gram import Gram, ProjectionGram, finite_matrix
 from bayes_zoo.active_learning.learners import POSTERIORS, NutsSettings, sample_posterior
 from bayes_zoo.active_learning.projections import bernoulli_projections
 from bayes_zoo.inference.laplace import GaussianApproximation, probit_laplace
+from bayes_zoo.inference.threads import holds_blas
 from bayes_zoo.models.checks import finite_vector, generator, nonnegative_int, positive_int
 from bayes_zoo.models.linear import LinearFeatures, Standardisation, check_inputs
 from bayes_zoo.models.probit import ProbitPrior, build_probit_model, check_labels
@@ -404,6 +405,7 @@ class ProbitLearner:
 
     # ----------------------------------------------------------------------------------------------- fit
 
+    @holds_blas
     def fit(self, X_labelled, y_labelled, X_pool, rng: np.random.Generator) -> ProbitFit:
         """The posterior given the labelled data (``X_pool`` enters only the input standardisation).
 
@@ -436,6 +438,7 @@ class ProbitLearner:
             return latent_moments(Phi, fit.approximation.mean, fit.approximation.cov)
         return fit.w @ Phi.T, None
 
+    @holds_blas
     def predictive_probability(self, fit: ProbitFit, X) -> np.ndarray:
         """``p(y_n = 1 | D)``, shape (N,): ``Phi(m_n / sqrt(1 + s_nn))`` (Laplace), ``mean_j Phi(z_nj)`` (NUTS)."""
         return self._class_probabilities(fit, X)[0]
@@ -448,6 +451,7 @@ class ProbitLearner:
             return special.ndtr(a), special.ndtr(-a)
         return special.ndtr(m).mean(axis=0), special.ndtr(-m).mean(axis=0)
 
+    @holds_blas
     def log_predictive_probability(self, fit: ProbitFit, X, y) -> np.ndarray:
         """``log p(y_n | D)`` for labels ``y`` (0/1), shape (N,)."""
         y = check_labels(y, "y")
@@ -459,6 +463,7 @@ class ProbitLearner:
             return special.log_ndtr(sign * m / np.sqrt(1.0 + s))
         return special.logsumexp(special.log_ndtr(sign * m), axis=0) - np.log(m.shape[0])
 
+    @holds_blas
     def metrics(self, fit: ProbitFit, X_test, y_test) -> dict[str, float]:
         """``accuracy`` (predict 1 where ``p(y = 1 | D) > 1/2``) and ``test_loglik`` (mean ``log p(y_n | D)``).
 
@@ -474,11 +479,13 @@ class ProbitLearner:
         return {"accuracy": float(np.mean((p1 > p0) == (y == 1.0))),
                 "test_loglik": float(np.mean(self.log_predictive_probability(fit, X_test, y)))}
 
+    @holds_blas
     def predictive_entropy(self, fit: ProbitFit, X_pool) -> np.ndarray:
         """``H[y_n | D] = H(p_n)`` in nats, shape (N,) (computed from ``p`` and ``1 - p`` separately)."""
         p1, p0 = self._class_probabilities(fit, X_pool)
         return -(special.xlogy(p1, p1) + special.xlogy(p0, p0))
 
+    @holds_blas
     def bald(self, fit: ProbitFit, X_pool) -> np.ndarray:
         """``H(p_n) - E_theta[H(Phi(z_n))]`` in nats, shape (N,).
 
@@ -491,6 +498,7 @@ class ProbitLearner:
         expected = expected_probit_entropy(m, s) if s is not None else probit_entropy(m).mean(axis=0)
         return np.maximum(self.predictive_entropy(fit, X_pool) - expected, 0.0)
 
+    @holds_blas
     def gram(self, fit: ProbitFit, X_pool, *, projections: int, rng: np.random.Generator) -> Gram:
         """ACS-FW's inner products for the pool.
 

@@ -35,6 +35,7 @@ import numpy as np
 from scipy import special
 
 from bayes_zoo.active_learning.gram import DenseGram, finite_matrix
+from bayes_zoo.inference.threads import holds_blas
 from bayes_zoo.models.checks import finite_vector, generator, positive_int
 
 __all__ = ["gaussian_projections", "bernoulli_projections", "monte_carlo_projections", "linear_euclidean_gram",
@@ -49,6 +50,7 @@ def _as_projection(L: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(L.T) / np.sqrt(L.shape[0])
 
 
+@holds_blas
 def gaussian_projections(mu, sigma, *, pred_mean=None, pred_var=None, entropy=None) -> np.ndarray:
     """Projections for a Gaussian likelihood (module docstring).
 
@@ -96,6 +98,7 @@ def bernoulli_entropy(p) -> np.ndarray:
     return -(special.xlogy(p, p) + special.xlogy(1.0 - p, 1.0 - p))
 
 
+@holds_blas
 def bernoulli_projections(log_p1, log_p0, *, pred_prob=None) -> np.ndarray:
     """Projections for a Bernoulli likelihood: ``L_n(theta) = p_n log q_n + (1 - p_n) log(1 - q_n) + H(p_n)``.
 
@@ -120,6 +123,7 @@ def bernoulli_projections(log_p1, log_p0, *, pred_prob=None) -> np.ndarray:
     return _as_projection(L)
 
 
+@holds_blas
 def monte_carlo_projections(model, idata, pool_data: dict, *, n_projections: int, n_outcomes: int,
                             rng: np.random.Generator, observed: str = "y", observed_data: str = "y_obs",
                             obs_dim: str = "obs") -> np.ndarray:
@@ -209,6 +213,7 @@ def monte_carlo_projections(model, idata, pool_data: dict, *, n_projections: int
     return _as_projection(L)
 
 
+@holds_blas
 def linear_euclidean_gram(X, cov, noise_var: float) -> DenseGram:
     """The closed-form ``K_2`` of Bayesian linear regression with known noise (module docstring).
 

@@ -39,6 +39,7 @@ Usage::
 
 from __future__ import annotations
 
+import statistics
 import time
 
 _PROCESS_START = time.perf_counter()  # the reported total includes importing PyMC
@@ -51,6 +52,7 @@ import sys
 from pathlib import Path
 
 import arviz as az
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when a test loads this file by path
 import _common as common  # noqa: E402
@@ -77,40 +79,105 @@ def min_bulk_ess(idata: az.InferenceData) -> dict[str, float]:
     return {v: float(ess[v]) for v in VARIABLES}
 
 
-def run_benchmark(s: common.Settings) -> tuple[common.SamplerTiming, common.SamplerTiming]:
+SAMPLERS = ("Gibbs", "NUTS (nutpie)", "NUTS (PyMC)")
+
+
+def run_benchmark(s: common.Settings):
+    """Gibbs, nutpie and PyMC's NUTS, interleaved (one call of each per round, ``s.repeats`` rounds, round ``r``
+    seeded ``s.seed + r`` on all three): their timings with the ESS of each call, and nutpie's compile seconds."""
+    from bayes_zoo.inference.nuts import compile_nutpie
+
     x = load_newcomb().arrays["x"]
     model = build_pymc_model(x, DEFAULT_PRIOR)
 
-    def gibbs(draws=s.gibbs_draws, warmup=s.tune):
-        return gibbs_sample(x, DEFAULT_PRIOR, draws=draws, chains=s.chains, warmup=warmup, seed=s.seed,
+    def gibbs(seed, draws=s.gibbs_draws, warmup=s.tune):
+        return gibbs_sample(x, DEFAULT_PRIOR, draws=draws, chains=s.chains, warmup=warmup, seed=seed,
                             **common.SAMPLING_ONLY)
 
-    def nuts(draws=s.nuts_draws, tune=s.tune):
-        return sample_nuts(model, draws=draws, tune=tune, chains=s.chains, seed=s.seed, **common.SAMPLING_ONLY)
+    def nuts(sampler):
+        def call(seed, draws=s.nuts_draws, tune=s.tune):
+            return sample_nuts(model, draws=draws, tune=tune, chains=s.chains, seed=seed, sampler=sampler,
+                               **common.SAMPLING_ONLY)
+        return call
 
-    gibbs(draws=10, warmup=10)  # numba JIT (or its on-disk cache) loaded outside the timing
-    nuts(draws=10, tune=10)  # PyTensor C compilation outside the timing
-    return (common.time_sampler("Gibbs", gibbs, s.chains * s.gibbs_draws, s.repeats, min_bulk_ess)[0],
-            common.time_sampler("NUTS (PyMC)", nuts, s.chains * s.nuts_draws, s.repeats, min_bulk_ess)[0])
+    calls = {"Gibbs": gibbs, "NUTS (nutpie)": nuts("nutpie"), "NUTS (PyMC)": nuts("pymc")}
+    kept = {"Gibbs": s.chains * s.gibbs_draws, "NUTS (nutpie)": s.chains * s.nuts_draws,
+            "NUTS (PyMC)": s.chains * s.nuts_draws}
+    gibbs(s.seed, draws=10, warmup=10)  # numba JIT (or its on-disk cache) loaded outside the timing
+    _, compile_s = compile_nutpie(model)  # nutpie's numba compilation, timed apart (0 if already compiled)
+    for name in SAMPLERS[1:]:
+        calls[name](s.seed, draws=10, tune=10)  # PyTensor's C compilation outside the timing
+    seconds = {name: [] for name in SAMPLERS}
+    ess = {name: [] for name in SAMPLERS}
+    own = {}
+    for r in range(s.repeats):
+        for name in SAMPLERS:
+            start = time.perf_counter()
+            idata = calls[name](s.seed + r)
+            seconds[name].append(time.perf_counter() - start)
+            ess[name].append(min_bulk_ess(idata))
+            own[name] = float(idata.posterior.attrs["sampling_time"])
+    timings = {name: common.SamplerTiming(name, kept[name], tuple(seconds[name]), own[name],
+                                          {v: statistics.median(e[v] for e in ess[name]) for v in VARIABLES})
+               for name in SAMPLERS}
+    ess_per_s = {name: tuple(min(e.values()) / t for e, t in zip(ess[name], seconds[name])) for name in SAMPLERS}
+    return timings, ess_per_s, compile_s
 
 
-def results_frame(g: common.SamplerTiming, n: common.SamplerTiming):
-    """Metrics as rows, Gibbs | NUTS | Gibbs/NUTS as columns, formatted for display."""
-    ess_rows = [(f"bulk ESS {v}", f"{g.ess[v]:,.0f}", f"{n.ess[v]:,.0f}", "") for v in VARIABLES]
-    return common.sampler_frame(g, n, ess_rows)
+def results_frame(t: dict, ess_per_s: dict, compile_s: float) -> pd.DataFrame:
+    """Metrics as rows, one column per sampler, then nutpie / PyMC and Gibbs / nutpie, formatted for display."""
+    g, n, p = (t[name] for name in SAMPLERS)
+
+    def ratio_range(a, b):
+        r = common.paired_ratios(ess_per_s[a], ess_per_s[b])
+        return f"{statistics.median(r):,.1f}x [{min(r):,.1f}-{max(r):,.1f}]"
+
+    rows = [
+        ("kept draws (all chains)", *[f"{x.kept_draws:,}" for x in (g, n, p)], "", ""),
+        ("wall-clock s, median of calls", *[f"{x.median_s:.3f}" for x in (g, n, p)], "", ""),
+        ("wall-clock s, min of calls", *[f"{x.min_s:.3f}" for x in (g, n, p)], "", ""),
+        ('own attrs["sampling_time"] s (last call)', *[f"{x.own_sampling_time_s:.3f}" for x in (g, n, p)], "", ""),
+        ("one-off compilation s (not in the calls)", "", f"{compile_s:.2f}", "", "", ""),
+        *[(f"bulk ESS {v} (median of calls)", *[f"{x.ess[v]:,.0f}" for x in (g, n, p)], "", "") for v in VARIABLES],
+        ("draws/s", *[common.rate(x.draws_per_s) for x in (g, n, p)],
+         common.ratio(n.draws_per_s, p.draws_per_s), common.ratio(g.draws_per_s, n.draws_per_s)),
+        ("ESS/s per call, median [min-max of paired ratios]",
+         *[common.rate(statistics.median(ess_per_s[name])) for name in SAMPLERS],
+         ratio_range("NUTS (nutpie)", "NUTS (PyMC)"), ratio_range("Gibbs", "NUTS (nutpie)")),
+    ]
+    columns = ["metric", *SAMPLERS, "nutpie / PyMC", "Gibbs / nutpie"]
+    return pd.DataFrame(rows, columns=columns).set_index("metric")
+
+
+def claims(ess_per_s: dict, compile_s: float) -> list:
+    """The README's figures from this run."""
+    nutpie_vs_pymc = common.paired_ratios(ess_per_s["NUTS (nutpie)"], ess_per_s["NUTS (PyMC)"])
+    return [
+        common.Claim("normal_gamma.nutpie_vs_pymc", "NUTS side on Newcomb (normal-gamma): ESS/s of nutpie / ESS/s of "
+                     "PyMC's default NUTS, whole calls, compilation apart", nutpie_vs_pymc, ">= 10x",
+                     statistics.median(nutpie_vs_pymc) >= 10),
+        common.Claim("normal_gamma.nutpie_compile", "nutpie's one-off compilation of the Newcomb model (numba)",
+                     (compile_s,), unit="s"),
+        common.Claim("normal_gamma.gibbs_vs_nutpie", "Gibbs ESS/s / nutpie ESS/s on Newcomb",
+                     common.paired_ratios(ess_per_s["Gibbs"], ess_per_s["NUTS (nutpie)"])),
+        common.Claim("normal_gamma.gibbs_vs_pymc", "Gibbs ESS/s / PyMC NUTS ESS/s on Newcomb",
+                     common.paired_ratios(ess_per_s["Gibbs"], ess_per_s["NUTS (PyMC)"])),
+    ]
 
 
 def main(argv=None) -> int:
     settings = parse_args(argv)
-    timings = run_benchmark(settings)
-    frame = results_frame(*timings)
+    timings, ess_per_s, compile_s = run_benchmark(settings)
+    frame = results_frame(timings, ess_per_s, compile_s)
     quick = " (--quick)" if settings.quick else ""
-    common.print_tables((f"Gibbs vs NUTS, Newcomb, {settings.chains} chains{quick}", frame))
-    timing = f"median of {settings.repeats} call(s) after one untimed small warm-up call per sampler"
+    common.print_tables((f"Gibbs vs nutpie vs PyMC's NUTS, Newcomb, {settings.chains} chains{quick}", frame))
+    common.write_claims(Path(__file__).stem, claims(ess_per_s, compile_s), settings.out)
+    timing = (f"{settings.repeats} round(s), each one call of every sampler in turn (Gibbs, nutpie, PyMC), round r "
+              f"seeded {settings.seed} + r; after one untimed small call per sampler and nutpie's compilation")
     return common.finish(settings, _PROCESS_START,
-                         "Gibbs vs NUTS on Newcomb's data (normal-gamma model, default prior)",
+                         "Gibbs vs NUTS (nutpie and PyMC's) on Newcomb's data (normal-gamma model, default prior)",
                          Path(__file__).name, [common.markdown_table(frame)], timing,
-                         {t.name: t.seconds for t in timings})
+                         {name: t.seconds for name, t in timings.items()})
 
 
 if __name__ == "__main__":

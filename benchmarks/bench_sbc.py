@@ -190,7 +190,9 @@ def _ng_build(data):
 
 
 def nuts_sides(s: common.Settings):
-    """Per simulation, today's recompiling NUTS side then the compiled-once one: seconds and draws-equal flags."""
+    """Per simulation, interleaved: PyMC's NUTS rebuilt and recompiled, PyMC's NUTS compiled once (``NutsSide``) and
+    nutpie compiled once (``NutsSide``, the default); seconds per side and whether each compiled-once side drew
+    what a fresh ``sample_nuts`` with the same NUTS draws."""
     from bayes_zoo.inference.nuts import sample_nuts
     from bayes_zoo.inference.sbc_model import NutsSide
     from bayes_zoo.models import normal_gamma as ng
@@ -198,37 +200,62 @@ def nuts_sides(s: common.Settings):
     seeds = simulation_seeds(s.seed, s.nuts_sims)
     template = {"x": np.zeros(NG_N)}
     datasets = [ng.simulate(np.random.default_rng(seed), template)[1]["x"] for seed in seeds]
-    side = NutsSide(_ng_build, {"x": datasets[0]})
-    today, once, same = [], [], []
-    for seed, x in zip(seeds, datasets):
-        took, idata = common.time_calls(
-            lambda: sample_nuts(ng.build_pymc_model(x, ng.DEFAULT_PRIOR), draws=s.nuts_draws, tune=s.nuts_draws,
-                                chains=2, seed=seed, log_likelihood=False, posterior_predictive=False), 1)
-        today.append(took[0])
-        took, draws = common.time_calls(
-            lambda: side({"x": x}, seed=seed, draws=s.nuts_draws, chains=2, warmup=s.nuts_draws), 1)
-        once.append(took[0])
-        same.append(all(np.array_equal(idata.posterior[k].values, draws[k]) for k in ("mu", "beta")))
-    return tuple(today), tuple(once), same
+    sides = {name: NutsSide(_ng_build, {"x": datasets[0]}, sampler=name) for name in ("pymc", "nutpie")}
+    seconds = {"pymc, recompile": [], "pymc": [], "nutpie": []}
+    same = {"pymc": [], "nutpie": []}
+    for i, (seed, x) in enumerate(zip(seeds, datasets)):
+        fresh = {}
+        for name in ("pymc", "nutpie")[: 2 if i == 0 else 1]:  # nutpie's fresh run compiles: first data set only
+            took, idata = common.time_calls(
+                lambda: sample_nuts(ng.build_pymc_model(x, ng.DEFAULT_PRIOR), draws=s.nuts_draws, tune=s.nuts_draws,
+                                    chains=2, seed=seed, log_likelihood=False, posterior_predictive=False,
+                                    sampler=name), 1)
+            fresh[name] = idata
+            if name == "pymc":
+                seconds["pymc, recompile"].append(took[0])
+        for name, side in sides.items():
+            took, draws = common.time_calls(
+                lambda: side({"x": x}, seed=seed, draws=s.nuts_draws, chains=2, warmup=s.nuts_draws), 1)
+            seconds[name].append(took[0])
+            if name in fresh:
+                same[name].append(all(np.array_equal(fresh[name].posterior[k].values, draws[k])
+                                      for k in ("mu", "beta")))
+    return {k: tuple(v) for k, v in seconds.items()}, {k: all(v) for k, v in same.items()}
 
 
-def nuts_frame(today, once, same) -> pd.DataFrame:
-    """Metrics as rows, recompile per simulation | compiled once | ratio as columns, formatted for display."""
-    later_today, later_once = today[1:] or today, once[1:] or once
-    med_today, med_once = common.median_s(later_today), common.median_s(later_once)
+NUTS_COLUMNS = {"pymc, recompile": "PyMC NUTS, recompiled per simulation", "pymc": "PyMC NUTS, compiled once",
+                "nutpie": "nutpie, compiled once (default)"}
+
+
+def nuts_frame(seconds, same) -> pd.DataFrame:
+    """Metrics as rows, one column per NUTS side (:data:`NUTS_COLUMNS`), formatted for display."""
+    def later(v):
+        return v[1:] or v
+
     rows = [
-        ("simulations timed", f"{len(today)}", f"{len(once)}", ""),
-        ("first simulation s (compilation included)", f"{today[0]:.3f}", f"{once[0]:.3f}",
-         common.ratio(today[0], once[0])),
-        ("later simulations s, median", f"{med_today:.3f}", f"{med_once:.3f}", common.ratio(med_today, med_once)),
-        ("later simulations s, min", f"{min(later_today):.3f}", f"{min(later_once):.3f}",
-         common.ratio(min(later_today), min(later_once))),
-        ("same draws as today's for the same data and seed", "", "yes" if all(same) else "NO", ""),
-        ("later simulations/s (1 / median s)", common.rate(1 / med_today), common.rate(1 / med_once),
-         common.ratio(med_today, med_once)),
+        ("simulations timed", *[f"{len(seconds[k])}" for k in NUTS_COLUMNS]),
+        ("first simulation s (compilation included)", *[f"{seconds[k][0]:.3f}" for k in NUTS_COLUMNS]),
+        ("later simulations s, min", *[f"{min(later(seconds[k])):.3f}" for k in NUTS_COLUMNS]),
+        ("later simulations s, median", *[f"{common.median_s(later(seconds[k])):.3f}" for k in NUTS_COLUMNS]),
+        ("later simulations s, max", *[f"{max(later(seconds[k])):.3f}" for k in NUTS_COLUMNS]),
+        ("same draws as a fresh sample_nuts with that NUTS", "",
+         *["yes" if same[k] else "NO" for k in ("pymc", "nutpie")]),
     ]
-    columns = ["metric", "recompile per simulation", "compiled once", "recompile / compiled once"]
-    return pd.DataFrame(rows, columns=columns).set_index("metric")
+    return pd.DataFrame(rows, columns=["metric", *NUTS_COLUMNS.values()]).set_index("metric")
+
+
+def nuts_claims(seconds) -> list:
+    """The README's figures: nutpie's seconds per later simulation (target <= 1 s) and its speed-up over PyMC
+    compiled once, paired per simulation."""
+    later = seconds["nutpie"][1:] or seconds["nutpie"]
+    per_sim = common.median_s(later)
+    ratios = common.paired_ratios(seconds["pymc"][1:] or seconds["pymc"], later)
+    return [
+        common.Claim("sbc.nuts_side_seconds", f"NUTS-side SBC of normal-gamma (nutpie, compiled once): seconds per "
+                     f"simulation after the first", later, "<= 1 s", per_sim <= 1.0, unit="s"),
+        common.Claim("sbc.nutpie_vs_pymc", "NUTS-side SBC of normal-gamma, per simulation after the first: PyMC's "
+                     "NUTS compiled once / nutpie compiled once", ratios),
+    ]
 
 
 def main(argv=None) -> int:
@@ -247,10 +274,10 @@ def main(argv=None) -> int:
         body += [f"## {label}", "", common.markdown_table(frame), "",
                  f"Problem `{problem.name}`: {settings}; root seed {s.seed}, L = {DEFAULT_KEPT} kept draws per "
                  "simulation.", ""]
-    today, once, same = nuts_sides(s)
-    nuts = nuts_frame(today, once, same)
+    nuts_seconds, same = nuts_sides(s)
+    nuts = nuts_frame(nuts_seconds, same)
     frames.append((f"NUTS-side SBC throughput, normal-gamma{quick}", nuts))
-    timed_s.update({"NUTS side, recompile per simulation": today, "NUTS side, compiled once": once})
+    timed_s.update({f"NUTS side, {NUTS_COLUMNS[k]}": v for k, v in nuts_seconds.items()})
     start_frame = startup_frame(s, cold, warm)
     common.print_tables(*frames, (f"worker start-up{quick}", start_frame))
     if len(benched) == 1:
@@ -261,16 +288,18 @@ def main(argv=None) -> int:
         common.markdown_table(nuts),
         "",
         f"One simulation of normal-gamma SBC's NUTS side: {NG_N} observations from the default prior, 2 chains x "
-        f"{s.nuts_draws:,} draws after {s.nuts_draws:,} tuning steps, in this process (1 worker).  **Recompile per "
-        "simulation** is today's side: `sample_nuts(build_pymc_model(x, DEFAULT_PRIOR), ...)` per simulation, "
+        f"{s.nuts_draws:,} draws after {s.nuts_draws:,} tuning steps, in this process (1 worker).  **Recompiled per "
+        "simulation**: `sample_nuts(build_pymc_model(x, DEFAULT_PRIOR), sampler=\"pymc\", ...)` per simulation, "
         "which builds the model and compiles its log density and gradient each time.  **Compiled once** is "
-        "`bayes_zoo.inference.sbc_model.NutsSide`: the model built with its data as shared variables and NUTS "
-        "compiled at the first simulation; later ones set the data, jitter the starting points, reset the step "
-        "size and mass-matrix adaptation and sample.  The same "
-        f"{s.nuts_sims} data sets and seeds on both sides, interleaved (today's first in each pair), each call "
-        "timed once; the first simulation (compilation included) apart from the later ones.  What is left "
-        "per simulation on the compiled-once side is PyMC's NUTS loop itself (Python, one log-density-and-gradient "
-        "call per leapfrog step).",
+        "`bayes_zoo.inference.sbc_model.NutsSide`: the model built with its data as shared variables and compiled "
+        "at the first simulation; later ones only hand over the data and sample (PyMC: jitter the starting points, "
+        "reset the step size and mass-matrix adaptation; nutpie: `with_data`, then `nutpie.sample`).  The same "
+        f"{s.nuts_sims} data sets and seeds on every side, interleaved per simulation, each call timed once; the "
+        "first simulation (compilation included) apart from the later ones.  \"Same draws\" compares each "
+        "compiled-once side with a fresh `sample_nuts` of the same NUTS on the same data and seed (nutpie: the "
+        "first data set only, since a fresh nutpie run compiles).  What is left "
+        "per simulation of PyMC's NUTS is its Python loop (one log-density-and-gradient call per leapfrog step); "
+        "nutpie's loop is compiled (Rust, with the numba-compiled log density).",
         "",
         "## Worker start-up (one-off, left out of the throughput)",
         "",
@@ -289,6 +318,7 @@ def main(argv=None) -> int:
     timing = (f"median of {s.repeats} call(s) per worker count, after one untimed call of each, the 1- and "
               f"{s.workers}-worker calls interleaved; load average 1/5/15 min at the start: {load_start}")
     timed_s["start-up cold, warm"] = (cold, warm)
+    common.write_claims(Path(__file__).stem, nuts_claims(nuts_seconds), s.out)
     return common.finish(s, _PROCESS_START, f"Simulation-based calibration throughput: 1 vs {s.workers} local workers",
                          Path(__file__).name, body, timing, timed_s)
 

@@ -1,25 +1,46 @@
-"""The one place that calls ``pymc.sample``, with the zoo's defaults.
+"""The one place that runs NUTS on a PyMC model, with the zoo's defaults: nutpie, or PyMC's own sampler.
 
-Defaults: 4 chains of 1000 draws after 1000 tuning steps, ``target_accept=0.9``, chains run in one process
-(``cores=1``: on the small models of the zoo, starting worker processes costs more than it saves), the
-integer ``seed`` handed to PyMC, which spawns an independent stream per chain from it, PyMC's own convergence
-warnings off (the zoo's diagnostics in :mod:`bayes_zoo.inference.diagnostics` judge convergence) and PyMC's
-progress bar shown only when asked.
+**Which NUTS.**  The default is **nutpie** (Seyboldt et al., ``pymc-devs/nutpie``): PyMC's model compiled by
+PyTensor's numba backend and sampled by nutpie's Rust NUTS.  On Newcomb's data it gives about 20x PyMC's ESS per
+second once compiled (``make bench``, ``benchmarks/results/normal_gamma.md``); compiling costs a few seconds the
+first time a model is seen in a process (reported as ``setup_time``), and a model object is compiled once per
+process however often it is sampled.  PyMC's own NUTS (``pymc.sample``) stays one argument away:
+``sampler="pymc"``, the process default :func:`set_nuts_sampler`, or ``BAYES_ZOO_NUTS_SAMPLER=pymc``.  nutpie
+applies when every free variable is continuous and no ``step=`` is given; otherwise PyMC samples and the result
+says so (``posterior.attrs["nuts_sampler"]`` and ``["step_methods"]``).
+
+Both give the same result layout, PyMC's: ``posterior`` (dims ``chain``, ``draw``, the model's coords),
+``sample_stats`` under PyMC's names (nutpie's ``logp``, ``depth``, ``maxdepth_reached`` and
+``mean_tree_accept`` become ``lp``, ``tree_depth``, ``reached_max_treedepth`` and ``acceptance_rate``),
+``log_likelihood``, ``posterior_predictive``, ``observed_data`` and ``constant_data``.  The two samplers adapt
+differently (nutpie's mass matrix uses the gradients' variance as well as the draws'), so their draws differ;
+both target the same posterior, and the zoo's verdicts hold for either (``tests/validation``).
+
+Defaults: 4 chains of 1000 draws after 1000 tuning steps, ``target_accept=0.9``, chains run one after the
+other in one process (``cores=1``; nutpie's draws do not depend on ``cores``), the integer ``seed`` handed to
+the sampler, which derives an independent stream per chain from it, PyMC's own convergence warnings off (the
+zoo's diagnostics in :mod:`bayes_zoo.inference.diagnostics` judge convergence) and progress bars shown only
+when asked.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import warnings
+import weakref
 from contextlib import contextmanager
 
 import arviz as az
+import numpy as np
 
 from bayes_zoo.inference.seeding import predictive_generator
 from bayes_zoo.models.checks import nonnegative_int, positive_int, probability
 
-__all__ = ["NUTS_DEFAULTS", "sample_nuts", "step_methods", "quiet_pymc", "internal_variables"]
+__all__ = ["NUTS_DEFAULTS", "NUTS_SAMPLERS", "sample_nuts", "step_methods", "quiet_pymc", "internal_variables",
+           "nuts_sampler", "set_nuts_sampler", "nutpie_applies", "compile_nutpie", "nutpie_to_pymc"]
 
 #: Suffixes of PyMC's internal variables, never part of a result's posterior: the free variable of a
 #: non-centred parametrisation (``gp.Latent``'s ``f_rotated_``) and transformed values (``beta_log__``,
@@ -27,6 +48,107 @@ __all__ = ["NUTS_DEFAULTS", "sample_nuts", "step_methods", "quiet_pymc", "intern
 INTERNAL_SUFFIXES = ("_rotated_", "__")
 
 NUTS_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.9, "cores": 1}
+
+#: The NUTS implementations :func:`sample_nuts` can run, the default first.
+NUTS_SAMPLERS = ("nutpie", "pymc")
+
+#: nutpie's sample statistics renamed to PyMC's (the rest keep nutpie's names; ``tuning`` is dropped).
+NUTPIE_STATS = {"logp": "lp", "depth": "tree_depth", "maxdepth_reached": "reached_max_treedepth",
+                "mean_tree_accept": "acceptance_rate"}
+
+
+def _checked_sampler(name, what: str) -> str:
+    if name not in NUTS_SAMPLERS:
+        raise ValueError(f"{what}: expected one of {', '.join(map(repr, NUTS_SAMPLERS))}, got {name!r}")
+    return name
+
+
+_default_sampler: list[str] = []  # set by set_nuts_sampler; else the environment; else NUTS_SAMPLERS[0]
+
+
+def nuts_sampler() -> str:
+    """The process default NUTS: :func:`set_nuts_sampler`'s, else ``BAYES_ZOO_NUTS_SAMPLER``, else ``"nutpie"``.
+
+    Raises
+    ------
+    ValueError
+        If ``BAYES_ZOO_NUTS_SAMPLER`` names neither ``"nutpie"`` nor ``"pymc"``.
+    """
+    if _default_sampler:
+        return _default_sampler[-1]
+    return _checked_sampler(os.environ.get("BAYES_ZOO_NUTS_SAMPLER", NUTS_SAMPLERS[0]), "BAYES_ZOO_NUTS_SAMPLER")
+
+
+def set_nuts_sampler(name: str | None) -> str | None:
+    """Make ``name`` (``"nutpie"`` or ``"pymc"``) the process default of :func:`sample_nuts`, or with None go
+    back to ``BAYES_ZOO_NUTS_SAMPLER`` / ``"nutpie"``; returns what was set before (None if nothing was), so
+    ``set_nuts_sampler(previous)`` restores it.  The CLI's ``--nuts-sampler`` calls it.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is neither None nor one of :data:`NUTS_SAMPLERS`.
+    """
+    previous = _default_sampler[-1] if _default_sampler else None
+    _default_sampler[:] = [] if name is None else [_checked_sampler(name, "nuts_sampler")]
+    return previous
+
+
+def nutpie_applies(model, step=None) -> str | None:
+    """Why nutpie cannot sample ``model`` (a sentence), or None when it can: every free variable continuous
+    and no ``step=`` given."""
+    if step is not None:
+        return "a step method was given"
+    discrete = [model.values_to_rvs[v].name for v in model.value_vars if v not in model.continuous_value_vars]
+    if discrete:
+        return f"discrete free variables {discrete}"
+    return None
+
+
+#: Compiled nutpie models by model object (a model is compiled once per process; dropped with the model).
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_COMPILE_LOCK = threading.Lock()
+
+
+def compile_nutpie(model):
+    """nutpie's compiled form of ``model`` (``nutpie.compile_pymc_model``, numba backend), made once per model
+    object and process, then reused; returns ``(compiled, seconds)`` with the seconds this call spent compiling
+    (0.0 when it was cached)."""
+    with _COMPILE_LOCK:
+        hit = _COMPILED.get(model)
+        if hit is not None:
+            return hit, 0.0
+        import nutpie
+
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="nutpie")
+            compiled = nutpie.compile_pymc_model(model, backend="numba")
+        _COMPILED[model] = compiled
+        return compiled, time.perf_counter() - start
+
+
+def nutpie_to_pymc(idata, model, *, seed: int, sampling_time: float, tune: int) -> az.InferenceData:
+    """nutpie's ``InferenceData`` in PyMC's layout: stats renamed (:data:`NUTPIE_STATS`), ``tuning`` dropped,
+    ``observed_data`` and ``constant_data`` added as ``pymc.sample`` adds them, PyMC's attributes."""
+    import pymc as pm
+    from pymc.backends.arviz import coords_and_dims_for_inferencedata, find_constants, find_observations
+    from arviz.data.base import dict_to_dataset, make_attrs
+
+    stats = idata.sample_stats.drop_vars([v for v in ("tuning",) if v in idata.sample_stats])
+    stats = stats.rename({k: v for k, v in NUTPIE_STATS.items() if k in stats})
+    stats["reached_max_treedepth"] = stats["reached_max_treedepth"].astype(bool)
+    stats["tree_depth"] = stats["tree_depth"].astype(np.int64)
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    groups = {"posterior": idata.posterior, "sample_stats": stats}
+    for name, values in (("observed_data", find_observations(model)), ("constant_data", find_constants(model))):
+        if values:
+            groups[name] = dict_to_dataset(values, library=pm, coords=coords, dims=dims, default_dims=[])
+    out = az.InferenceData(**groups)
+    attrs = make_attrs({"sampling_time": sampling_time, "tuning_steps": tune}, library=pm)
+    out.posterior.attrs.update(attrs)
+    out.sample_stats.attrs.update(attrs)
+    return out
 
 
 @contextmanager
@@ -55,9 +177,10 @@ def sample_nuts(
     quiet: bool = True,
     log_likelihood: bool = True,
     posterior_predictive: bool = True,
+    sampler: str | None = None,
     **kwargs,
 ) -> az.InferenceData:
-    """Sample ``model`` with ``pymc.sample`` (NUTS for continuous variables, PyMC's choice otherwise).
+    """Sample ``model`` with NUTS: nutpie where it applies, else ``pymc.sample`` (module docstring).
 
     Parameters
     ----------
@@ -72,8 +195,9 @@ def sample_nuts(
     target_accept : float in (0, 1)
         NUTS's target acceptance rate (used when PyMC assigns NUTS; a ``nuts={...}`` dict wins).
     cores : int, >= 1
+        Chains run at once (nutpie: threads; PyMC: processes).  nutpie's draws are the same for any ``cores``.
     progressbar : bool
-        Show PyMC's progress bar.
+        Show the sampler's progress bar.
     quiet : bool
         Hide PyMC's informational log lines ("Initializing NUTS ...").
     log_likelihood : bool, default True
@@ -85,8 +209,11 @@ def sample_nuts(
         variable per posterior draw, from :func:`bayes_zoo.inference.seeding.predictive_generator` ``(seed)``)
         when the model has observed variables.  Measured as above: 0.11 s (~4%).  Both together 0.23–0.27 s,
         8–9%; with PyTensor's compilation cache cold, the first call adds up to ~1 s of compilation.
+    sampler : {"nutpie", "pymc"}, optional
+        Which NUTS; default :func:`nuts_sampler` (``"nutpie"`` unless set otherwise).  ``"nutpie"`` falls back
+        to PyMC where it does not apply (:func:`nutpie_applies`: discrete free variables, a ``step=``).
     **kwargs
-        Passed to ``pymc.sample`` (``step=``, ``idata_kwargs=`` ...).
+        Passed to ``pymc.sample`` (``step=``, ``idata_kwargs=`` ...); any of them makes PyMC sample.
 
     Returns
     -------
@@ -95,11 +222,13 @@ def sample_nuts(
 
         * ``posterior``: free and deterministic variables, dims ``(chain, draw, ...)`` ``(C, T, ...)``, without
           PyMC's internal variables (names ending in ``_rotated_`` or ``__``: :data:`INTERNAL_SUFFIXES`);
-          ``attrs``: ``sampling_time`` (PyMC's: seconds of the sampling loops, tuning included, compilation
-          not), ``setup_time`` (the rest of the ``pymc.sample`` call: compiling the model's log-density and
-          gradient, initialising, converting the trace), ``step_methods`` (the step method of each free
-          variable), ``algorithm = "nuts"``, ``seed``.
-        * ``sample_stats``: PyMC's, among them ``lp`` (the log density on NUTS's **unconstrained** scale: it
+          ``attrs``: ``sampling_time`` (seconds of the sampling loops, tuning included, compilation not),
+          ``setup_time`` (the rest: compiling the model's log-density and gradient — nutpie: 0 when this model
+          object was compiled before in the process — initialising, converting the trace), ``step_methods``
+          (the step method of each free variable), ``nuts_sampler`` (``"nutpie"`` or ``"pymc"``, the one that
+          ran), ``nuts_sampler_note`` (why PyMC ran when nutpie was asked; absent otherwise),
+          ``algorithm = "nuts"``, ``seed``.
+        * ``sample_stats``: PyMC's names, among them ``lp`` (the log density on NUTS's **unconstrained** scale: it
           includes the log-Jacobians of the transforms, so it differs from a handwritten sampler's ``lp``,
           which is ``model.compile_logp(jacobian=False)``, by those Jacobians), ``diverging``, ``step_size``,
           ``tree_depth``, ``acceptance_rate``, ``energy``.
@@ -114,7 +243,7 @@ def sample_nuts(
     ------
     ValueError
         If ``model`` is not a ``pymc.Model``, or ``draws``, ``tune``, ``chains``, ``seed``, ``cores`` or
-        ``target_accept`` is out of range.
+        ``target_accept`` is out of range, or ``sampler`` is not one of :data:`NUTS_SAMPLERS`.
     KeyboardInterrupt
         If sampling was interrupted (PyMC then returns fewer chains or draws than asked; they are not
         returned as if complete).
@@ -129,21 +258,32 @@ def sample_nuts(
     cores = positive_int(cores, "cores")
     target_accept = probability(target_accept, "target_accept")
     seed = nonnegative_int(seed, "seed")
-    with quiet_pymc(quiet), model:
-        if "step" not in kwargs and model.continuous_value_vars:
-            kwargs["nuts"] = {"target_accept": target_accept, **kwargs.get("nuts", {})}
-        start = time.perf_counter()
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            random_seed=seed,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-            **kwargs,
-        )
-        pymc_seconds = time.perf_counter() - start
+    asked = nuts_sampler() if sampler is None else _checked_sampler(sampler, "sampler")
+    note = None
+    if asked == "nutpie":
+        note = nutpie_applies(model, kwargs.get("step"))
+        if note is None and kwargs:
+            note = f"pymc.sample arguments were given ({', '.join(sorted(kwargs))})"
+    used = "nutpie" if asked == "nutpie" and note is None else "pymc"
+    if used == "nutpie":
+        idata, setup_seconds = _sample_nutpie(model, draws=draws, tune=tune, chains=chains, seed=seed,
+                                              target_accept=target_accept, cores=cores, progressbar=progressbar)
+    else:
+        with quiet_pymc(quiet), model:
+            if "step" not in kwargs and model.continuous_value_vars:
+                kwargs["nuts"] = {"target_accept": target_accept, **kwargs.get("nuts", {})}
+            start = time.perf_counter()
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=cores,
+                random_seed=seed,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+                **kwargs,
+            )
+            setup_seconds = time.perf_counter() - start - float(idata.posterior.attrs["sampling_time"])
     got = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
     if got != (chains, draws):
         # PyMC catches Ctrl-C and returns the draws made so far; a partial run must not pass as a full one.
@@ -167,13 +307,34 @@ def sample_nuts(
     internal = internal_variables(idata.posterior)  # after the groups above: PyMC evaluates them from these
     if internal:
         idata.posterior = idata.posterior.drop_vars(internal)
-    # pm.sample's time outside its own sampling_time: compiling the model's functions, initialising, packing
-    idata.posterior.attrs["setup_time"] = max(pymc_seconds - float(idata.posterior.attrs["sampling_time"]), 0.0)
-    idata.posterior.attrs["algorithm"] = "nuts"
-    idata.posterior.attrs["seed"] = seed
-    with model:
-        idata.posterior.attrs["step_methods"] = step_methods(model, kwargs.get("step"))
+    # the time outside the sampler's own sampling_time: compiling the model's functions, initialising, packing
+    attrs = idata.posterior.attrs
+    attrs["setup_time"] = max(setup_seconds, 0.0)
+    attrs["algorithm"] = "nuts"
+    attrs["nuts_sampler"] = used
+    if asked == "nutpie" and used == "pymc":
+        attrs["nuts_sampler_note"] = f"PyMC's NUTS sampled: nutpie does not apply ({note})"
+    attrs["seed"] = seed
+    if used == "nutpie":
+        attrs["step_methods"] = f"nutpie NUTS: [{', '.join(rv.name for rv in model.free_RVs)}]"
+    else:
+        with model:
+            attrs["step_methods"] = step_methods(model, kwargs.get("step"))
     return idata
+
+
+def _sample_nutpie(model, *, draws, tune, chains, seed, target_accept, cores, progressbar):
+    """nutpie on ``model`` (compiled once per model object); the result in PyMC's layout and its setup seconds."""
+    import nutpie
+
+    start = time.perf_counter()
+    compiled, _ = compile_nutpie(model)
+    begin = time.perf_counter()
+    raw = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+                        target_accept=target_accept, save_warmup=False, progress_bar=progressbar)
+    sampling = time.perf_counter() - begin
+    idata = nutpie_to_pymc(raw, model, seed=seed, sampling_time=sampling, tune=tune)
+    return idata, time.perf_counter() - start - sampling
 
 
 def internal_variables(posterior) -> list[str]:

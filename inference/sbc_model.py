@@ -53,6 +53,7 @@ from __future__ import annotations
 import inspect
 import threading
 import uuid
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -590,8 +591,26 @@ class _NutsState:
     lock: Any = None
 
 
+@dataclass
+class _NutpieState:
+    shared: _SharedModel
+    compiled: Any
+    free: list
+    keys: list
+    lock: Any = None
+
+
 class NutsSide(_Lazy):
-    """PyMC's NUTS for SBC: the model built and compiled once, each simulation only sets the data.
+    """NUTS for SBC: the model built and compiled once, each simulation only sets the data.
+
+    **nutpie** (the zoo's default NUTS, :func:`bayes_zoo.inference.nuts.nuts_sampler`): the model with its data as
+    shared variables is compiled once per process by ``nutpie.compile_pymc_model`` (numba backend), and each
+    simulation hands nutpie the simulated data (``CompiledPyMCModel.with_data``) and samples with ``seed``: the
+    draws equal those of ``bayes_zoo.inference.nuts.sample_nuts(build(data), sampler="nutpie", ...)`` for the
+    same seed (tested).  Where nutpie does not apply (a discrete free variable, or a data key held by two shared
+    variables), or with ``sampler="pymc"``, PyMC's NUTS runs as below.
+
+    **PyMC's NUTS:**
 
     ``side(data, *, seed, draws, chains, warmup=1000) -> dict[var -> array (chains, draws, *shape)]`` (the
     side contract of :func:`model_sbc_problems`).  Per call: the data go into the shared variables; ``chains``
@@ -608,24 +627,60 @@ class NutsSide(_Lazy):
     build, data
         The model builder and a data mapping of the shapes to be sampled (the values are replaced per call).
     target_accept : float in (0, 1), default 0.9 (the zoo's)
-    jitter_max_retries : int >= 0, default 10 (PyMC's)
+    jitter_max_retries : int >= 0, default 10 (PyMC's; PyMC's NUTS only)
+    sampler : {"nutpie", "pymc"}, optional
+        Default: the process default when the side is made (so that worker processes run the same NUTS).
+
+    Raises
+    ------
+    ValueError
+        If ``build`` is not callable, ``data`` not a mapping, ``target_accept``, ``jitter_max_retries`` or
+        ``sampler`` out of range.
     """
 
     _kind = "nuts"
 
     def __init__(self, build: Callable, data: Mapping[str, Any], *, target_accept: float = 0.9,
-                 jitter_max_retries: int = 10):
+                 jitter_max_retries: int = 10, sampler: str | None = None):
+        from bayes_zoo.inference.nuts import NUTS_SAMPLERS, nuts_sampler
+
         super().__init__(build, data)
         self.target_accept = probability(target_accept, "target_accept")
         self.jitter_max_retries = nonnegative_int(jitter_max_retries, "jitter_max_retries")
+        self.sampler = nuts_sampler() if sampler is None else sampler
+        if self.sampler not in NUTS_SAMPLERS:
+            raise ValueError(f"sampler: expected one of {NUTS_SAMPLERS}, got {sampler!r}")
+        self._kind = f"nuts-{self.sampler}"
 
-    def _compile(self) -> _NutsState:
+    def _compile(self):
+        state = _shared_model(self.build, self.data)
+        if self.sampler == "nutpie":
+            compiled = self._compile_nutpie(state)
+            if compiled is not None:
+                return compiled
+        return self._compile_pymc(state)
+
+    def _compile_nutpie(self, state: _SharedModel) -> _NutpieState | None:
+        """nutpie's compiled model with the data keys as its shared data; None where nutpie does not apply."""
+        import nutpie
+
+        from bayes_zoo.inference.nuts import nutpie_applies
+
+        model = state.shared_model
+        if nutpie_applies(model) is not None or any(len(v) > 1 for v in state.shared.values()):
+            return None
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="nutpie")
+            compiled = nutpie.compile_pymc_model(model, backend="numba")
+        keys = [k for k in state.shared if k in compiled.shared_data]
+        return _NutpieState(state, compiled, [rv.name for rv in model.free_RVs], keys, threading.RLock())
+
+    def _compile_pymc(self, state: _SharedModel) -> _NutsState:
         import pymc as pm
         from pymc.initial_point import make_initial_point_fn
 
         from bayes_zoo.inference.nuts import quiet_pymc
 
-        state = _shared_model(self.build, self.data)
         model = state.shared_model
         discrete = [model.values_to_rvs[v].name for v in model.value_vars if v not in model.continuous_value_vars]
         if discrete:
@@ -680,7 +735,21 @@ class NutsSide(_Lazy):
         warmup = nonnegative_int(warmup, "warmup")
         s = self._state
         with s.lock:  # one compiled step per process: threads take turns
+            if isinstance(s, _NutpieState):
+                return self._sample_nutpie(s, data, seed, draws, chains, warmup)
             return self._sample(s, data, seed, draws, chains, warmup)
+
+    def _sample_nutpie(self, s: _NutpieState, data, seed: int, draws: int, chains: int,
+                       warmup: int) -> dict[str, np.ndarray]:
+        import nutpie
+
+        _set_data(s.shared, self.data, data, s.shared.shared)  # checks shapes, dtypes and constants
+        values = {key: s.shared.shared[key][0].get_value(borrow=True) for key in s.keys}
+        compiled = s.compiled.with_data(**values)
+        raw = nutpie.sample(compiled, draws=draws, tune=warmup, chains=chains, cores=1, seed=seed,
+                            target_accept=self.target_accept, save_warmup=False, progress_bar=False)
+        post = raw.posterior
+        return {name: post[name].transpose("chain", "draw", ...).values for name in s.free}
 
     def _sample(self, s: _NutsState, data, seed: int, draws: int, chains: int, warmup: int) -> dict[str, np.ndarray]:
         from pymc.blocking import DictToArrayBijection

@@ -1,4 +1,5 @@
-"""bayes_zoo.inference.nuts: the zoo's one call to pymc.sample, checked against the exact posterior."""
+"""bayes_zoo.inference.nuts: the zoo's one NUTS call site (nutpie by default, PyMC's on request), checked against the
+exact posterior and PyMC's result layout."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from bayes_zoo.inference import crossval
-from bayes_zoo.inference.nuts import sample_nuts, step_methods
+from bayes_zoo.inference.nuts import compile_nutpie, nuts_sampler, sample_nuts, set_nuts_sampler, step_methods
 from bayes_zoo.models import normal_gamma as ng
 
 
@@ -19,7 +20,8 @@ def test_nuts_matches_the_exact_posterior_within_mcse(newcomb_nuts, newcomb_exac
 
 def test_nuts_result_has_no_divergences_and_records_its_step_method(newcomb_nuts):
     assert int(newcomb_nuts.sample_stats["diverging"].sum()) == 0
-    assert newcomb_nuts.posterior.attrs["step_methods"] == "NUTS: [mu, beta]"
+    assert newcomb_nuts.posterior.attrs["nuts_sampler"] == "nutpie"
+    assert newcomb_nuts.posterior.attrs["step_methods"] == "nutpie NUTS: [mu, beta]"
     assert newcomb_nuts.posterior.sizes["chain"] == 4 and newcomb_nuts.posterior.sizes["draw"] == 1000
 
 
@@ -99,3 +101,80 @@ def test_an_interrupted_run_is_not_returned_as_complete(newcomb_x):
 
     with pytest.raises(KeyboardInterrupt, match="interrupted"):
         sample_nuts(ng.build_pymc_model(newcomb_x), draws=20, tune=20, chains=2, seed=0, callback=interrupt)
+
+
+# ---------------------------------------------------------------------------------------------------- nutpie
+
+
+def test_nutpie_result_has_pymcs_groups_and_sample_stats_names(newcomb_nuts):
+    assert {"posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data"} <= set(
+        newcomb_nuts.groups())
+    assert not [g for g in newcomb_nuts.groups() if g.startswith("warmup")]
+    stats = newcomb_nuts.sample_stats
+    assert {"lp", "tree_depth", "acceptance_rate", "diverging", "energy", "step_size", "reached_max_treedepth"} <= set(
+        stats.data_vars)
+    assert "tuning" not in stats and "logp" not in stats
+    assert stats["diverging"].dtype == bool and stats["lp"].dims == ("chain", "draw")
+    attrs = newcomb_nuts.posterior.attrs
+    assert attrs["sampling_time"] > 0 and attrs["setup_time"] >= 0 and attrs["seed"] == 11
+
+
+def test_nutpie_lp_is_the_models_log_density_on_the_unconstrained_scale(newcomb_x, newcomb_nuts):
+    """As PyMC's ``lp``: the joint log density with the transforms' log-Jacobians, at each draw."""
+    model = ng.build_pymc_model(newcomb_x)
+    logp = model.compile_logp(jacobian=True)
+    post = newcomb_nuts.posterior
+    for chain, draw in [(0, 0), (1, 500), (3, 999)]:
+        mu, beta = float(post["mu"][chain, draw]), float(post["beta"][chain, draw])
+        point = {"mu": mu, "beta_log__": np.log(beta)}
+        assert float(newcomb_nuts.sample_stats["lp"][chain, draw]) == pytest.approx(float(logp(point)), rel=1e-10)
+
+
+def test_nutpie_compiles_a_model_once_and_its_draws_do_not_depend_on_cores(newcomb_x):
+    model = ng.build_pymc_model(newcomb_x)
+    a = sample_nuts(model, draws=30, tune=30, chains=2, seed=4, cores=1)
+    assert compile_nutpie(model)[1] == 0.0  # cached: no second compilation
+    b = sample_nuts(model, draws=30, tune=30, chains=2, seed=4, cores=2)
+    np.testing.assert_array_equal(a.posterior["mu"].values, b.posterior["mu"].values)
+    assert b.posterior.attrs["setup_time"] < a.posterior.attrs["setup_time"]
+
+
+def test_pymc_sampler_is_one_argument_away_and_says_so(newcomb_x):
+    idata = sample_nuts(ng.build_pymc_model(newcomb_x), draws=20, tune=20, chains=1, seed=0, sampler="pymc",
+                        log_likelihood=False, posterior_predictive=False)
+    assert idata.posterior.attrs["nuts_sampler"] == "pymc"
+    assert idata.posterior.attrs["step_methods"] == "NUTS: [mu, beta]"
+    assert "nuts_sampler_note" not in idata.posterior.attrs
+
+
+def test_a_discrete_model_falls_back_to_pymc_with_the_reason_stated():
+    import pymc as pm
+
+    with pm.Model() as model:
+        k = pm.Bernoulli("k", 0.3)
+        pm.Normal("y", mu=k, sigma=1.0, observed=np.array([0.2, 1.1]))
+        pm.Normal("m", 0.0, 1.0)
+    idata = sample_nuts(model, draws=20, tune=20, chains=1, seed=0, log_likelihood=False, posterior_predictive=False)
+    assert idata.posterior.attrs["nuts_sampler"] == "pymc"
+    assert "discrete free variables ['k']" in idata.posterior.attrs["nuts_sampler_note"]
+
+
+def test_the_process_default_sampler_can_be_set_and_is_checked(newcomb_x, monkeypatch):
+    assert nuts_sampler() == "nutpie"
+    previous = set_nuts_sampler("pymc")
+    try:
+        idata = sample_nuts(ng.build_pymc_model(newcomb_x), draws=10, tune=10, chains=1, seed=0,
+                            log_likelihood=False, posterior_predictive=False)
+        assert idata.posterior.attrs["nuts_sampler"] == "pymc"
+    finally:
+        set_nuts_sampler(previous)
+    with pytest.raises(ValueError, match="^nuts_sampler:"):
+        set_nuts_sampler("stan")
+    monkeypatch.setenv("BAYES_ZOO_NUTS_SAMPLER", "numpyro")
+    with pytest.raises(ValueError, match="^BAYES_ZOO_NUTS_SAMPLER:"):
+        nuts_sampler()
+
+
+def test_an_unknown_sampler_is_refused_before_any_work(newcomb_x):
+    with pytest.raises(ValueError, match="^sampler:"):
+        sample_nuts(ng.build_pymc_model(newcomb_x), sampler="stan")

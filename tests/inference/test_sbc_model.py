@@ -232,10 +232,12 @@ def test_a_side_without_a_free_variable_fails_each_simulation_naming_it():
 # NUTS compiled once
 
 
-def test_compiled_once_nuts_reused_gives_a_fresh_pymc_runs_draws():
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_compiled_once_nuts_reused_gives_a_fresh_runs_draws(sampler):
+    """Both NUTS: the side compiled for other data, then given new data, draws what a fresh sample_nuts draws."""
     from bayes_zoo.inference.nuts import sample_nuts
 
-    side = NutsSide(regression, REGRESSION)
+    side = NutsSide(regression, REGRESSION, sampler=sampler)
     rng = np.random.default_rng(8)
     first = {"x": REGRESSION["x"], "y": rng.normal(3.0, 1.0, 10)}
     second = {"x": REGRESSION["x"], "y": rng.normal(-2.0, 1.0, 10) + REGRESSION["x"]}
@@ -243,7 +245,8 @@ def test_compiled_once_nuts_reused_gives_a_fresh_pymc_runs_draws():
     side(first, seed=1, draws=60, chains=2, warmup=200)  # adapts a step size and mass matrix to other data
     reused = side(second, seed=2, draws=60, chains=2, warmup=200)
     fresh = sample_nuts(regression(second), draws=60, tune=200, chains=2, seed=2, log_likelihood=False,
-                        posterior_predictive=False)
+                        posterior_predictive=False, sampler=sampler)
+    assert fresh.posterior.attrs["nuts_sampler"] == sampler
     for name in ("a", "b"):
         assert reused[name].shape == (2, 60)
         np.testing.assert_array_equal(reused[name], fresh.posterior[name].values)

@@ -6,6 +6,8 @@ Speed itself is measured by `make bench`, never asserted here.
 from __future__ import annotations
 
 import importlib.util
+import json
+import math
 import sys
 from pathlib import Path
 
@@ -20,10 +22,16 @@ def _load():
     return module
 
 
-def test_quick_benchmark_writes_the_ess_per_second_ratio(tmp_path):
+def test_quick_benchmark_writes_ess_per_second_ratios_and_the_readme_claims(tmp_path):
     out = tmp_path / "bench.md"
     assert _load().main(["--quick", "--out", str(out)]) == 0
     table = out.read_text()
     ratio_line = next(line for line in table.splitlines() if line.startswith("| ESS/s"))
-    ratio = float(ratio_line.rstrip(" |").split("|")[-1].strip().rstrip("x").replace(",", ""))
-    assert ratio > 0
+    cells = [c.strip() for c in ratio_line.strip(" |").split("|")]
+    assert len(cells) == 6  # metric, Gibbs, nutpie, PyMC, nutpie / PyMC, Gibbs / nutpie
+    for cell in cells[4:]:
+        assert float(cell.split("x")[0].replace(",", "")) > 0
+    claims = {c["key"]: c for c in json.loads(out.with_suffix(".json").read_text())["claims"]}
+    assert set(claims) == {"normal_gamma.nutpie_vs_pymc", "normal_gamma.nutpie_compile", "normal_gamma.gibbs_vs_nutpie",
+                           "normal_gamma.gibbs_vs_pymc"}
+    assert all(math.isfinite(c["median"]) and c["median"] >= 0 for c in claims.values())

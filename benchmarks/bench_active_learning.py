@@ -25,7 +25,29 @@ bias (P = 101), and on power-plant also ``features="linear"`` (the bias and the 
 * **simulated pools** of ``--sim-small``, ``--sim-mid`` and ``--sim-large`` (10,000, 50,000, 200,000)
   points: ``X ~ N(0, I)`` with D = 4 columns, ``y = sin(x_1) + cos(2 x_2) / 2 + x_3 / 3 - x_4^2 / 5 +
   0.1 e``; the learner is fitted on ``--init`` further labelled points from the same distribution.  Seconds
-  per 1,000 pool points and the log-log slope of seconds against N show how the cost grows.
+  per 1,000 pool points and the log-log slope of seconds against N show how the cost grows; the two halves
+  (``learner.gram`` alone, ``frank_wolfe.select`` on a Gram built beforehand) are timed too, since they grow
+  differently (below).  All calls of all three pools are interleaved (one of each in turn), so the growth
+  from the smallest to the largest pool is a paired ratio per round.
+* **the reference implementation's closed form** at N = ``--ref-pool`` (2,000) power-plant pool points, the
+  learner with its default features: Pinsler et al.'s code (``acs/coresets.py``, ``FrankWolfe`` with
+  ``linear_acs_cross``) builds the N x N matrix of weighted Fisher inner products one row at a time (row n:
+  the products of ``x_n`` with ``x_1 .. x_n``, each computing ``X[:n+1] Sigma``), then each iteration forms the
+  scores ``(1 - w)^T K / sigma`` and the line search's ``(1 - w)^T K w`` and ``w^T K w`` (three N x N
+  products).  :func:`reference_closed_form` does exactly these operations on our posterior's ``Sigma`` and
+  scale (written here; the reference code itself needs PyTorch); it is timed against our whole closed-form
+  call on the same pool, interleaved, and its batch is compared with ours.
+
+What grows with N
+-----------------
+Memory per pool point is constant and no step is super-linear, but seconds per point are not: Frank–Wolfe
+reads all of the Gram's storage once per iteration (one column ``G G[f]``, or ``X X[f]`` and ``(X Sigma)
+X[f]`` for the closed form), b times, and at N = 10,000 that storage (``G``: N x J x 8 bytes = 7.6 MiB; the
+closed form's two N x P arrays, 15.4 MiB) fits this machine's 32 MiB L3 cache, from N = 50,000 on it does not:
+the iterations then run at main-memory bandwidth, about 2.5-3x slower per point, and stay there (N = 50,000 to
+200,000: about 1x).  How much of the L3 this process gets depends on what else runs, so the step is larger
+under load.  (The Gram's construction grew as well, 3-4.6x under load, until it formed the projections 2,048
+points at a time: whole-pool N x J temporaries were fresh, page-faulted arrays on every call.)
 
 Each configuration is first run once untimed under ``tracemalloc`` (NumPy reports its allocations to it):
 its **peak** is the memory the selection allocates, set beside the ``8 N^2`` bytes an N x N float64 matrix
@@ -37,9 +59,11 @@ many distinct points the ``b`` Frank–Wolfe iterations chose — FW may pick a 
 
 BLAS threads
 ------------
-Every timed call runs inside ``threadpoolctl.threadpool_limits(--blas-threads)`` (default 1; 0 leaves each
-library's default), as in ``bench_gp.py`` and the labelling loop (:mod:`bayes_zoo.active_learning.loop`), whose
-matrices are as small.  The results file lists the libraries and their thread counts.
+The selection holds BLAS to the project's one thread policy itself (:mod:`bayes_zoo.inference.threads`:
+``select_batch``, ``frank_wolfe.select`` and the learner's ``gram`` run inside ``blas_held()``, one thread
+unless ``BAYES_ZOO_BLAS_THREADS`` says otherwise); the benchmark runs everything, the reference's dense
+products included, inside the same hold, so both sides of every ratio have the same threads.  The results
+file lists the libraries and their thread counts during the timed calls.
 """
 
 from __future__ import annotations
@@ -53,6 +77,7 @@ import bayes_zoo
 bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
 import os
+import statistics
 import sys
 import tracemalloc
 from dataclasses import dataclass
@@ -60,7 +85,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when a test loads this file by path
 import _common as common  # noqa: E402
@@ -68,13 +93,14 @@ import _common as common  # noqa: E402
 from bayes_zoo.active_learning import frank_wolfe  # noqa: E402
 from bayes_zoo.active_learning.learners import LinearRegressionLearner  # noqa: E402
 from bayes_zoo.active_learning.loop import LoopSettings, split  # noqa: E402
+from bayes_zoo.inference.threads import BLAS_THREADS, blas_held  # noqa: E402
 from bayes_zoo.models.datasets import load_uci  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "active_learning.md"
 FULL = {"batch_size": 100, "projections": 100, "init": 20, "sim_small": 10_000, "sim_mid": 50_000,
-        "sim_large": 200_000, "repeats": 7, "sim_repeats": 3, "blas_threads": 1}
+        "sim_large": 200_000, "repeats": 7, "sim_repeats": 3, "ref_pool": 2000, "ref_repeats": 3}
 QUICK = {"batch_size": 20, "projections": 20, "init": 20, "sim_small": 500, "sim_mid": 1000, "sim_large": 2000,
-         "repeats": 2, "sim_repeats": 2, "blas_threads": 1}
+         "repeats": 2, "sim_repeats": 2, "ref_pool": 200, "ref_repeats": 2}
 HELP = {
     "batch_size": "b: Frank-Wolfe iterations, at most b distinct points per batch",
     "projections": "J: random projections (posterior draws) of the projected rows",
@@ -84,12 +110,15 @@ HELP = {
     "sim_large": "largest simulated pool",
     "repeats": "timed calls of each power-plant row; the median is reported",
     "sim_repeats": "timed calls of each simulated row; the median is reported",
-    "blas_threads": "BLAS threads of every library during the timed calls (threadpoolctl); 0: the libraries' default",
+    "ref_pool": "power-plant pool points for the reference implementation's dense closed form",
+    "ref_repeats": "timed calls of the reference and of ours at --ref-pool, interleaved",
 }
 #: Issue targets, seconds for one batch from the power-plant pool.
 TARGETS = {"projected": 0.2, "closed form": 0.5}
 #: Our reading of "cost linear in N": seconds per pool point at the largest N within this factor of the smallest.
 LINEAR_FACTOR = 2.0
+#: Issue target: the reference implementation's closed form at N = 2,000, seconds / ours.
+REFERENCE_TARGET = 100.0
 DIMS = 4
 NOISE_SD = 0.1
 FEATURES = {"rff": "100 random Fourier features + bias, P = 101 (default)", "linear": "bias + 4 inputs, P = 5"}
@@ -133,15 +162,6 @@ def probe(call, pool_size: int) -> tuple[Probe, object]:
     inside = bool(idx.size > 0 and np.all((idx >= 0) & (idx < pool_size)) and np.unique(idx).size == idx.size)
     residual = float(sel.residual_norms[-1] / sel.residual_norms[0])
     return Probe(int(peak), int(idx.size), int(sel.vertices.size), residual, inside), sel
-
-
-def timed(calls: dict[str, object], repeats: int) -> dict[str, tuple[float, ...]]:
-    """``repeats`` rounds timing each call once, in turn (the untimed first call was the probe): name -> seconds."""
-    seconds = {name: () for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            seconds[name] += common.time_calls(call, 1)[0]
-    return seconds
 
 
 def sec(x: float) -> str:
@@ -188,7 +208,7 @@ def run_power_plant(s: common.Settings):
             calls[label, "whole"] = whole
             calls[label, "gram"] = lambda J=J: learner.gram(fit, X_pool, projections=J, rng=rng)
             calls[label, "fw"] = lambda gram=gram: frank_wolfe.select(gram, s.batch_size)
-        for (label, part), t in timed(calls, s.repeats).items():
+        for (label, part), t in common.interleaved(calls, s.repeats).items():
             seconds[features, label, part] = t
     return probes, seconds, X_pool.shape[0]
 
@@ -212,8 +232,8 @@ def power_plant_table(s, probes, seconds) -> pd.DataFrame:
 
 
 def run_simulated(s: common.Settings):
-    """Per pool size: the probes and the timed whole calls of both kinds."""
-    probes, seconds = {}, {}
+    """Per pool size: the probes, and the timed whole calls and halves of both kinds, all pools interleaved."""
+    probes, calls = {}, {}
     learner = LinearRegressionLearner()
     for i, n in enumerate((s.sim_small, s.sim_mid, s.sim_large)):
         data_rng = np.random.default_rng([s.seed, 2, i])
@@ -221,13 +241,14 @@ def run_simulated(s: common.Settings):
         X_pool, _ = simulated(n, data_rng)
         fit = learner.fit(X_lab, y_lab, X_pool, np.random.default_rng([s.seed, 0]))
         rng = np.random.default_rng([s.seed, 3, i])
-        calls = {}
         for label, J in kinds(s).items():
-            calls[label] = selection_call(learner, fit, X_pool, J, s.batch_size, rng)
-            probes[n, label], _ = probe(calls[label], n)
-        for label, t in timed(calls, s.sim_repeats).items():
-            seconds[n, label] = t
-    return probes, seconds
+            calls[n, label, "whole"] = selection_call(learner, fit, X_pool, J, s.batch_size, rng)
+            probes[n, label], _ = probe(calls[n, label, "whole"], n)
+            gram = learner.gram(fit, X_pool, projections=J, rng=rng)  # built once for the FW-alone row
+            calls[n, label, "gram"] = lambda fit=fit, X_pool=X_pool, J=J, rng=rng: learner.gram(
+                fit, X_pool, projections=J, rng=rng)
+            calls[n, label, "fw"] = lambda gram=gram: frank_wolfe.select(gram, s.batch_size)
+    return probes, common.interleaved(calls, s.sim_repeats)
 
 
 def slope(sizes, medians) -> float:
@@ -235,40 +256,107 @@ def slope(sizes, medians) -> float:
     return float(np.polyfit(np.log(sizes), np.log(medians), 1)[0])
 
 
+def per_point_growth(seconds, label: str, part: str, small: int, large: int) -> tuple[float, ...]:
+    """Per interleaved round: seconds per pool point at ``large`` / at ``small``."""
+    return tuple((a / large) / (b / small) for a, b in zip(seconds[large, label, part], seconds[small, label, part]))
+
+
 def simulated_table(s, probes, seconds) -> pd.DataFrame:
     rows = []
     for label in kinds(s):
         for n in (s.sim_small, s.sim_mid, s.sim_large):
-            t, p = seconds[n, label], probes[n, label]
+            t, p = seconds[n, label, "whole"], probes[n, label]
             dense = 8.0 * n * n / 2**20
             rows.append((f"N = {n:,}, {label}", sec(common.median_s(t)), sec(min(t)),
-                         f"{1000.0 * common.median_s(t) / n:.4f}", mib(p.peak_mib), f"{p.peak_bytes / n:,.0f}",
+                         f"{1000.0 * common.median_s(t) / n:.4f}",
+                         f"{1000.0 * common.median_s(seconds[n, label, 'gram']) / n:.4f}",
+                         f"{1000.0 * common.median_s(seconds[n, label, 'fw']) / n:.4f}",
+                         mib(p.peak_mib), f"{p.peak_bytes / n:,.0f}",
                          mib(dense), common.ratio(dense, p.peak_mib), f"{p.distinct} / {p.iterations}"))
-    columns = ["pool, inner products", "median s", "min s", "s per 1,000 points", "peak MiB", "peak B / point",
-               "N x N MiB", "N x N / peak", "distinct / iters"]
+    columns = ["pool, inner products", "median s", "min s", "s per 1,000 points", "gram alone, s per 1,000",
+               "FW alone, s per 1,000", "peak MiB", "peak B / point", "N x N MiB", "N x N / peak", "distinct / iters"]
     return pd.DataFrame(rows, columns=columns).set_index(columns[0])
+
+
+# ------------------------------------------------------------------------------- the reference's closed form
+
+
+def reference_closed_form(Phi: np.ndarray, cov: np.ndarray, scale: float, b: int) -> np.ndarray:
+    """The reference implementation's closed-form ACS-FW (module docstring): the dense N x N matrix of
+    ``scale (x_n^T x_m)(x_n^T Sigma x_m)`` built one row at a time, then ``b`` Frank–Wolfe iterations with three
+    N x N products each.  Returns the batch (the support of ``w``), ascending."""
+    n = Phi.shape[0]
+    K = np.zeros((n, n))
+    for i in range(n):
+        rows = Phi[: i + 1]
+        K[i, : i + 1] = scale * np.sum(rows * Phi[i], axis=-1) * np.sum(rows @ cov * Phi[i], axis=-1)
+    K = K + K.T - np.diag(np.diag(K))
+    sigmas = np.sqrt(np.diag(K))
+    sigma = sigmas.sum()
+    w = np.zeros(n)
+    for _ in range(b):
+        scores = (1.0 - w) @ K / sigmas
+        f = int(np.argmax(scores))
+        numerator = sigma / sigmas[f] * (1.0 - w) @ K[f] - (1.0 - w) @ K @ w
+        denominator = sigma**2 - 2.0 * sigma / sigmas[f] * w @ K[f] + w @ K @ w
+        gamma = numerator / denominator
+        vertex = np.zeros(n)
+        vertex[f] = sigma / sigmas[f]
+        w = (1.0 - gamma) * w + gamma * vertex
+    return np.flatnonzero(w)
+
+
+def run_reference(s: common.Settings):
+    """The reference's closed form and ours on the first ``--ref-pool`` power-plant pool points, interleaved:
+    their seconds, and whether the two batches are the same points."""
+    data = load_uci("power-plant")
+    X, y = data.arrays["X"], data.arrays["y"]
+    labelled, pool, _ = split(X.shape[0], LoopSettings(init=s.init), np.random.default_rng(s.seed))
+    X_pool = X[pool[: s.ref_pool]]
+    learner = LinearRegressionLearner()
+    fit = learner.fit(X[labelled], y[labelled], X_pool, np.random.default_rng([s.seed, 0]))
+    Phi = learner._phi(fit, X_pool)
+    cov, scale = fit.posterior.cov, fit.posterior.fisher_scale()
+    ours = selection_call(learner, fit, X_pool, 0, s.batch_size, np.random.default_rng([s.seed, 4]))
+    reference = lambda: reference_closed_form(Phi, cov, scale, s.batch_size)  # noqa: E731
+    same = bool(np.array_equal(np.sort(ours().indices), reference()))
+    return common.interleaved({"reference": reference, "ours": ours}, s.ref_repeats), same, X_pool.shape[0]
 
 
 # ------------------------------------------------------------------------------------------------ main
 
 
-def thread_facts(limit: int) -> str:
+def l3_cache() -> str:
+    """The L3 cache size as the kernel reports it (``"32768K"``), or ``"unknown"``."""
+    try:
+        return Path("/sys/devices/system/cpu/cpu0/cache/index3/size").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def thread_facts() -> str:
     libraries = "; ".join(f"{lib['internal_api']} {lib['version']} {Path(lib['filepath']).name}: "
                           f"{lib['num_threads']} thread(s)" for lib in threadpool_info())
-    asked = "the libraries' defaults (--blas-threads 0)" if limit == 0 else f"threadpool_limits({limit})"
-    return f"{asked}; during the timed calls: {libraries}"
+    return (f"the project's policy, blas_held() (inference/threads.py: BLAS_THREADS = {BLAS_THREADS}); during the "
+            f"timed calls: {libraries}")
+
+
+def summary(values) -> str:
+    """``"1.23x (1.10-1.40)"``: median (min-max)."""
+    return f"{statistics.median(values):,.2f}x ({min(values):,.2f}-{max(values):,.2f})"
 
 
 def main(argv=None) -> int:
     s = common.parse_settings(__doc__.split("\n\n")[0], argv, helps=HELP, full=FULL, quick=QUICK,
-                              default_out=DEFAULT_OUT, zero_ok=("blas_threads",))
-    if s.batch_size > min(s.sim_small, s.sim_mid, s.sim_large):
-        raise SystemExit(f"--batch-size {s.batch_size} is larger than the smallest simulated pool")
+                              default_out=DEFAULT_OUT)
+    if s.batch_size > min(s.sim_small, s.sim_mid, s.sim_large, s.ref_pool):
+        raise SystemExit(f"--batch-size {s.batch_size} is larger than the smallest simulated or reference pool")
     load_start = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    with threadpool_limits(limits=s.blas_threads or None):
-        threads = thread_facts(s.blas_threads)
+    with blas_held():
+        threads = thread_facts()
         pp_probes, pp_seconds, n_pool = run_power_plant(s)
         sim_probes, sim_seconds = run_simulated(s)
+        ref_seconds, ref_same, n_ref = run_reference(s)
     pp_rows = power_plant_table(s, pp_probes, pp_seconds)
     sim_rows = simulated_table(s, sim_probes, sim_seconds)
     quick = " (--quick)" if s.quick else ""
@@ -276,6 +364,8 @@ def main(argv=None) -> int:
                         (f"ACS-FW, b = {s.batch_size}, simulated pools, D = {DIMS}, default learner{quick}", sim_rows))
 
     projected, closed = kinds(s)
+    tags = {projected: "projections", closed: "closed_form"}
+    claims = []
     med = {k: common.median_s(v) for k, v in pp_seconds.items()}
     target_lines = []
     for features in FEATURES:
@@ -284,21 +374,51 @@ def main(argv=None) -> int:
             m = med[features, label, "whole"]
             parts.append(f"{label} {m:.3f} s (target under {TARGETS[key]} s: "
                          f"{verdict(m < TARGETS[key], s.quick)})")
+            claims.append(common.Claim(
+                f"active_learning.power_plant_{features}_{tags[label]}",
+                f"ACS-FW, one batch of b = {s.batch_size} from the power-plant pool (N = {n_pool:,}), "
+                f"{FEATURES[features]}, {label}: seconds of the whole selection (inner products + Frank–Wolfe)",
+                pp_seconds[features, label, "whole"], f"< {TARGETS[key]} s", None if s.quick else m < TARGETS[key],
+                unit="s"))
         target_lines.append(f"- {FEATURES[features]}: " + "; ".join(parts) + ".")
+
+    ref_ratio = common.paired_ratios(ref_seconds["reference"], ref_seconds["ours"])
+    ref_met = statistics.median(ref_ratio) >= REFERENCE_TARGET
+    claims.append(common.Claim(
+        "active_learning.reference_closed_form_vs_ours",
+        f"ACS-FW closed form, b = {s.batch_size}, {n_ref:,} power-plant pool points, default features (P = 101): "
+        "the reference implementation's dense closed form (N x N built row by row, three N x N products per "
+        "iteration; its operations, re-run here) seconds / ours, both one BLAS thread",
+        ref_ratio, f">= {REFERENCE_TARGET:g}x", None if s.quick else ref_met))
+
     sizes = (s.sim_small, s.sim_mid, s.sim_large)
     growth_lines = []
     for label in (projected, closed):
-        medians = [common.median_s(sim_seconds[n, label]) for n in sizes]
-        per_point = [m / n for m, n in zip(medians, sizes)]
-        factor = per_point[-1] / per_point[0]
+        medians = [common.median_s(sim_seconds[n, label, "whole"]) for n in sizes]
+        growth = per_point_growth(sim_seconds, label, "whole", sizes[0], sizes[-1])
+        beyond = per_point_growth(sim_seconds, label, "whole", sizes[1], sizes[-1])
+        halves = {part: per_point_growth(sim_seconds, label, part, sizes[0], sizes[-1]) for part in ("gram", "fw")}
+        factor = statistics.median(growth)
         mem_factor = (sim_probes[sizes[-1], label].peak_bytes / sizes[-1]) / (sim_probes[sizes[0], label].peak_bytes
                                                                                / sizes[0])
+        claims += [
+            common.Claim(f"active_learning.linear_growth_{tags[label]}",
+                         f"ACS-FW, b = {s.batch_size}, {label}, simulated pools: seconds per pool point at "
+                         f"N = {sizes[-1]:,} / at N = {sizes[0]:,} (1: linear; the smaller pool's Gram fits the "
+                         "L3 cache)", growth, f"<= {LINEAR_FACTOR:g}x",
+                         None if s.quick else factor <= LINEAR_FACTOR),
+            common.Claim(f"active_learning.linear_growth_beyond_cache_{tags[label]}",
+                         f"ACS-FW, b = {s.batch_size}, {label}, simulated pools: seconds per pool point at "
+                         f"N = {sizes[-1]:,} / at N = {sizes[1]:,} (both Grams beyond the L3 cache)", beyond),
+        ]
         growth_lines.append(
-            f"- {label}: seconds per pool point at N = {sizes[-1]:,} are {factor:.2f}x those at N = {sizes[0]:,} "
-            f"(log-log slope of seconds on N {slope(sizes, medians):.2f}; a quadratic cost would give "
-            f"{sizes[-1] / sizes[0]:,.0f}x and slope 2): linear within {LINEAR_FACTOR:g}x, "
-            f"{verdict(factor <= LINEAR_FACTOR, s.quick)}.  Peak memory per pool point at the largest N is "
-            f"{mem_factor:.2f}x that at the smallest.")
+            f"- {label}: seconds per pool point at N = {sizes[-1]:,} are {summary(growth)} those at "
+            f"N = {sizes[0]:,} (median (min-max) of {len(growth)} interleaved rounds; log-log slope of seconds on N "
+            f"{slope(sizes, medians):.2f}; a quadratic cost would give {sizes[-1] / sizes[0]:,.0f}x and slope 2): "
+            f"linear within {LINEAR_FACTOR:g}x, {verdict(factor <= LINEAR_FACTOR, s.quick)}.  The gram alone: "
+            f"{summary(halves['gram'])}; Frank–Wolfe alone: {summary(halves['fw'])}; from N = {sizes[1]:,} to "
+            f"{sizes[-1]:,}, both beyond the cache: {summary(beyond)}.  Peak memory per pool point at the largest N "
+            f"is {mem_factor:.2f}x that at the smallest.")
     every = (*pp_probes.values(), *sim_probes.values())
     repeated = sum(p.distinct < p.iterations for p in every)
     all_inside = all(p.inside for p in every)
@@ -325,6 +445,15 @@ def main(argv=None) -> int:
         "",
         *target_lines,
         "",
+        f"## The reference implementation's closed form: N = {n_ref:,}, b = {s.batch_size}",
+        "",
+        f"The reference's operations (module docstring: the N x N matrix built row by row, three N x N products "
+        f"per iteration) on the first {n_ref:,} points of the power-plant pool, default learner: "
+        f"{common.median_s(ref_seconds['reference']):.3f} s median, ours (the whole closed-form call) "
+        f"{common.median_s(ref_seconds['ours']):.4f} s; reference / ours {summary(ref_ratio)} over "
+        f"{len(ref_ratio)} interleaved pairs (target at least {REFERENCE_TARGET:g}x: "
+        f"{verdict(ref_met, s.quick)}).  The same batch: {'yes' if ref_same else 'NO'}.",
+        "",
         f"## Simulated pools: N = {', '.join(f'{n:,}' for n in sizes)}, D = {DIMS}, b = {s.batch_size}, "
         "default learner",
         "",
@@ -332,12 +461,17 @@ def main(argv=None) -> int:
         "",
         f"`X ~ N(0, I)` with {DIMS} columns, `y = sin(x_1) + cos(2 x_2) / 2 + x_3 / 3 - x_4^2 / 5 + "
         f"{NOISE_SD:g} e`; the default learner (P = 101) fitted on {s.init} labelled points from the same "
-        "distribution, then the same whole call as above.  **N x N / peak**: how many times more memory a dense "
-        "N x N float64 matrix (**N x N MiB**) would take than the selection's measured peak; **peak B / point**: "
-        "that peak in bytes per pool point (constant when memory is linear in N).",
+        "distribution, then the same whole call as above, and its halves (**gram alone**, **FW alone**, per 1,000 "
+        "pool points).  **N x N / peak**: how many times more memory a dense N x N float64 matrix (**N x N MiB**) "
+        "would take than the selection's measured peak; **peak B / point**: that peak in bytes per pool point "
+        "(constant when memory is linear in N).",
         "",
         f"Cost linear in N (target; \"linear\" read as: seconds per pool point at the largest N within "
-        f"{LINEAR_FACTOR:g}x of those at the smallest):",
+        f"{LINEAR_FACTOR:g}x of those at the smallest).  Frank–Wolfe reads the Gram's whole storage once per "
+        f"iteration (module docstring, \"What grows with N\"); against this machine's L3 cache ({l3_cache()}) "
+        "that storage is: " + "; ".join(
+            f"N = {n:,}: {mib(8.0 * n * s.projections / 2**20)} MiB (J = {s.projections}), "
+            f"{mib(16.0 * n * 101 / 2**20)} MiB (closed form)" for n in sizes) + ".",
         "",
         *growth_lines,
         "",
@@ -346,11 +480,14 @@ def main(argv=None) -> int:
         f"iters** columns; `top_up=True` would fill the batch) in {repeated} of the {len(every)} probed "
         "selections.",
     ]
-    timing = (f"median of {s.repeats} (power-plant) or {s.sim_repeats} (simulated) call(s) of each, interleaved, "
-              f"after one untimed call under tracemalloc; BLAS threads: {threads}; load average 1/5/15 min at the "
-              f"start: {load_start}")
+    timing = (f"median of {s.repeats} (power-plant), {s.sim_repeats} (simulated) or {s.ref_repeats} (reference) "
+              f"call(s) of each, interleaved, after one untimed call (under tracemalloc); BLAS threads: {threads}; "
+              f"load average 1/5/15 min at the start: {load_start}")
     timed_s = {f"power-plant {features} {label} {part}": v for (features, label, part), v in pp_seconds.items()}
-    timed_s |= {f"simulated N = {n:,} {label}": v for (n, label), v in sim_seconds.items()}
+    timed_s |= {f"simulated N = {n:,} {label} {part}": v for (n, label, part), v in sim_seconds.items()}
+    timed_s |= {f"N = {n_ref:,} closed form, {name}": v for name, v in ref_seconds.items()}
+    facts = common.machine_facts()
+    common.write_claims(Path(__file__).name, claims, s.out, facts)
     return common.finish(s, _PROCESS_START, "ACS-FW batch selection: seconds and memory against pool size",
                          Path(__file__).name, body, timing, timed_s, seconds_format=".4g")
 

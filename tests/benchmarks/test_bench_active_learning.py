@@ -62,14 +62,41 @@ def test_simulated_rows_have_times_per_point_and_memory_against_n_by_n(results):
     for n in QUICK_SIZES:
         for kind in (f"J = {J} projections", "closed form"):
             cells = _row(results, f"N = {n:,}, {kind}")
-            for cell in cells[1:8]:  # median, min, per 1,000 points, peak MiB, bytes/point, N x N MiB, ratio
+            # median, min, per 1,000 points (whole, gram alone, FW alone), peak MiB, bytes/point, N x N MiB, ratio
+            for cell in cells[1:10]:
                 _positive(cell)
-            assert _positive(cells[6]) == pytest.approx(8 * n * n / 2**20, rel=0.01)  # shown to one decimal
-            _distinct(cells[8])
+            assert _positive(cells[8]) == pytest.approx(8 * n * n / 2**20, rel=0.01)  # shown to one decimal
+            _distinct(cells[10])
 
 
 def test_targets_growth_and_checks_are_stated(results):
-    assert results.count("--quick sizes: not a measurement") == 6  # 4 power-plant targets, 2 growth verdicts
+    # 4 power-plant targets, the reference's, 2 growth verdicts
+    assert results.count("--quick sizes: not a measurement") == 7
     assert len(re.findall(r"log-log slope of seconds on N -?\d+\.\d+", results)) == 2
+    assert len(re.findall(r"Frank–Wolfe alone: \d+\.\d+x \(", results)) == 2
     assert "indices are distinct and inside its pool: yes" in results
-    assert "threadpool_limits(1)" in results and "load average" in results
+    assert "blas_held()" in results and "BLAS_THREADS = 1" in results and "load average" in results
+
+
+def test_the_reference_closed_form_is_timed_against_ours_and_chooses_the_same_batch(results):
+    assert "## The reference implementation's closed form: N = 200, b = 20" in results
+    assert "The same batch: yes" in results
+    ratio = re.search(r"reference / ours (\d[\d,.]*)x \(", results)
+    assert ratio and _positive(ratio.group(1))
+
+
+def test_claims_are_written_beside_the_results(results, tmp_path_factory):
+    import json
+
+    out = next(tmp_path_factory.getbasetemp().glob("bench_active_learning*/active_learning.json"))
+    claims = {c["key"]: c for c in json.loads(out.read_text())["claims"]}
+    expected = {f"active_learning.power_plant_{f}_{k}" for f in ("rff", "linear") for k in ("projections", "closed_form")}
+    expected |= {f"active_learning.{g}_{k}" for g in ("linear_growth", "linear_growth_beyond_cache")
+                 for k in ("projections", "closed_form")}
+    expected.add("active_learning.reference_closed_form_vs_ours")
+    assert set(claims) == expected
+    for claim in claims.values():
+        assert claim["ratios"] and all(math.isfinite(r) and r > 0 for r in claim["ratios"])
+        assert claim["met"] is None  # --quick sizes: no verdict
+    assert claims["active_learning.power_plant_rff_projections"]["unit"] == "s"
+    assert len(claims["active_learning.reference_closed_form_vs_ours"]["ratios"]) == 2  # --quick ref_repeats

@@ -64,3 +64,16 @@ def test_one_block_and_many_blocks_agree(monkeypatch, fitted):
     monkeypatch.setattr(learners, "GRAM_BLOCK_ROWS", 1)
     np.testing.assert_allclose(learner.gram(fit, X_pool, projections=J, rng=np.random.default_rng(9)).G, whole,
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("block", [1, 7, 50, 4096])
+def test_linear_fisher_columns_in_blocks_equal_the_dense_matrix(monkeypatch, block):
+    from bayes_zoo.active_learning import gram as gram_module
+
+    rng = np.random.default_rng(11)
+    X, C = rng.standard_normal((POOL, 4)), rng.standard_normal((4, 4))
+    monkeypatch.setattr(gram_module, "COLUMN_BLOCK_ROWS", block)
+    gram = gram_module.LinearFisherGram(X, C @ C.T + np.eye(4), 0.3)
+    K = gram.dense()
+    columns = np.column_stack([gram.column(f) for f in range(POOL)])
+    np.testing.assert_allclose(columns, K, rtol=1e-12, atol=1e-14 * np.abs(K).max())

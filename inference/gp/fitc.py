@@ -20,7 +20,8 @@ Never forming an N x N matrix.  With ``L L^T = K_uu + jitter I``, ``A = L^-1 K_u
 
 in O(N M^2) time.  The N x M matrices are never held whole: ``BLOCK_ROWS`` rows of ``K_fu`` at a time are formed,
 turned into rows of ``A^T`` by a triangular solve, scaled by ``Lambda^-1/2`` and folded into ``B`` and ``A Lambda^-1 y``
-(O(P M^2 + T BLOCK_ROWS M + N) memory for P parts on T threads; only the gradient keeps all of ``A``, O(N M)).
+(O(P M^2 + T BLOCK_ROWS M + N) memory for P parts on T threads; the gradient's second pass, below, in the same
+blocks and parts: O(P D M^2 + T BLOCK_ROWS M + N D), no N x M array either).
 The fold is one compiled function that runs without the GIL (the kernel, BLAS ``dtrsm`` and ``dsyrk`` through
 SciPy's ``cython_blas``), so the N inputs are cut into P contiguous parts (one per ``BLOCK_ROWS`` inputs, at most
 ``FOLD_PARTS`` = 16: fixed by N alone) folded on T threads, whose sums are added in part order: T is the number
@@ -54,9 +55,23 @@ using ``A Sigma^-1 = B^-1 A Lambda^-1``, ``alpha = Lambda^-1 (y - A^T B^-1 A Lam
 ``H = G_uf * K_uf`` and ``H_u = G_uu * K_uu`` (elementwise): ``dk/dz_d = -k (z_d - x_d) / ell_d^2``,
 ``dk/dlog ell_d = k (z_d - x_d)^2 / ell_d^2``, ``dk/dlog eta = 2 k``.  Only the row sums, column sums and
 ``H X`` of ``H`` enter, and with ``K_uf = L A`` they need no further N x M solve: ``colsum(H) = colsum(R * A)``,
-``rowsum(H) = diag(L^-T (R A^T) L^T)``, ``(H X)_:d = diag(L^-T (R diag(x_d) A^T) L^T)``.  So the gradient costs
-the likelihood's BLAS-3 work (one triangular solve, one rank-N update) plus ``2 + D`` general products of
-N x M matrices and a few elementwise passes: no loop over N or M, one over the D input dimensions.
+``rowsum(H) = diag(L^-T (R A^T) L^T)``, ``(H X)_:d = diag(L^-T (R diag(x_d) A^T) L^T)``.
+
+**Gradient, in blocks.**  ``R`` has a column per input, but only M x M sums of it enter: ``R A^T``,
+``R diag(x_d) A^T`` and the scalars ``sum_n colsum(H)_n x_nd^2``, ``sum_n m_n w_n``, ``sum_n w_n``.  Column n of
+``R`` needs only ``a_n`` and the factorisation's M x M results: ``A alpha = B^-1 A Lambda^-1 y = v`` (so
+``alpha_n = (y_n - a_n . v) / Lambda_n``), ``(Sigma^-1)_nn`` from ``a_n^T B^-1 a_n``, and ``R_n = v alpha_n -
+B^-1 a_n / Lambda_n - a_n m_n w_n``.  So after the factorisation a second pass over the same contiguous parts
+(on the same threads, compiled, without the GIL) forms ``BLOCK_ROWS`` rows of ``K_fu`` at a time again, turns them
+into rows of ``A^T`` (BLAS ``dtrsm``; ``Lambda`` kept from the first pass), the rows of ``R^T`` by one BLAS
+``dgemm`` with ``-B^-1`` and an elementwise pass, and folds ``R A^T`` and each ``R diag(x_d) A^T`` by ``dgemm``
+into the part's M x M sums, added in part order afterwards (results do not depend on the thread count).  The
+gradient thus costs the likelihood's pass plus one more kernel evaluation, triangular solve and ``2 + D``
+block products of N x M by M x M work, and holds no N x M array: O(P D M^2 + T BLOCK_ROWS M + N D) memory.
+(Folding weighted Gram matrices of ``(L L_B)^-1 k_n`` instead would save two of those products, but was measured
+to move ``d/dZ`` by 3% of its largest entry from the gradient that held ``A`` whole, with 20,000 inputs and 100
+random pseudo-inputs on [0, 4] at ``ell = 0.5`` (``K_uu`` ill-conditioned), where the products above move it by
+2e-8, no more than that gradient itself moved with another block size, 1.5e-8.)
 
 **Numerics and choices.**
 
@@ -80,6 +95,7 @@ N x M matrices and a few elementwise passes: no loop over N or M, one over the D
 
 from __future__ import annotations
 
+import ctypes
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +104,7 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
+from numba.extending import get_cython_function_address
 from scipy import linalg, optimize
 
 from bayes_zoo.inference.gp.exact import LIMITS, stop_reason
@@ -163,12 +180,14 @@ class _Factors(NamedTuple):
     Kuu: np.ndarray  # [M, M] kernel only (no jitter)
     L: np.ndarray  # [M, M] chol(K_uu + jitter I)
     jitter: float  # jitter actually added to K_uu
-    At: np.ndarray | None  # [N, M] (A Lambda^-1/2)^T, A = L^-1 K_uf; kept only when asked (the gradient)
     Lam: np.ndarray  # [N] diag(K_ff - Q_ff) clipped at 0, + noise variance
     unclipped: np.ndarray  # [N] bool, K_nn - Q_nn > 0
     L_B: np.ndarray  # [M, M] chol(B), B = I + A Lambda^-1 A^T
     y_t: np.ndarray  # [N] Lambda^-1/2 y
     c: np.ndarray  # [M] L_B^-1 A Lambda^-1 y
+    X_s: np.ndarray  # [N, D] inputs divided by the lengthscales (the gradient forms K_fu's rows again from them)
+    Zt_s: np.ndarray  # [D, M] pseudo-inputs divided by the lengthscales, transposed
+    eta2: float  # eta^2
 
 
 # error_model: Lambda_n = 0 gives inf (caught after the fold); reassoc: the sums vectorise
@@ -193,21 +212,20 @@ def _lambda_and_scale(At, y, k_nn, noise_var, Lam, unclipped, y_t, Ay):
 
 
 @numba.njit(cache=True, nogil=True)
-def _fold_rows(X_s, Zt_s, eta2, L, y, k_nn, noise_var, rows, keep, block_rows, Lam, unclipped, y_t, AAt, Ay, dtrsm,
-               dsyrk):
+def _fold_rows(X_s, Zt_s, eta2, L, y, k_nn, noise_var, rows, block_rows, Lam, unclipped, y_t, AAt, Ay, dtrsm, dsyrk):
     """Fold training inputs ``X_s`` [n, D] (divided by the lengthscales) into ``AAt`` [M, M] (lower triangle of
     ``A Lambda^-1 A^T``) and ``Ay`` [M] (``A Lambda^-1 y``), ``block_rows`` at a time, without the GIL.
 
     Per block: its rows of ``K_fu`` (``Zt_s`` [D, M] the scaled pseudo-inputs transposed), turned into rows of
-    ``A^T = K_fu L^-T`` by ``dtrsm`` in place, ``_lambda_and_scale``, then the rank-n update of ``AAt`` by
-    ``dsyrk``.  ``rows`` is [n, M] receiving every row of ``(A Lambda^-1/2)^T`` when ``keep``, else a
-    buffer of at least ``min(n, block_rows)`` rows, reused; ``Lam``, ``unclipped``, ``y_t`` [n] are written."""
+    ``A^T = K_fu L^-T`` by ``dtrsm`` in place, ``_lambda_and_scale``, then the rank-b update of ``AAt`` by
+    ``dsyrk``.  ``rows`` is a buffer of at least ``min(n, block_rows)`` rows [., M], reused for every block;
+    ``Lam``, ``unclipped``, ``y_t`` [n] are written.  A buffer too small raises ``ValueError``."""
     n = X_s.shape[0]
-    if rows.shape[0] < (n if keep else min(n, block_rows)) or rows.shape[1] != Zt_s.shape[1]:
+    if rows.shape[0] < min(n, block_rows) or rows.shape[1] != Zt_s.shape[1]:
         raise ValueError("rows: too small for the blocks")  # never silently write past its end
     for start in range(0, n, block_rows):
         stop = min(n, start + block_rows)
-        Ab = rows[start:stop] if keep else rows[: stop - start]  # [b, M]
+        Ab = rows[: stop - start]  # [b, M]
         exp_quad_rows(X_s[start:stop], Zt_s, eta2, Ab)  # rows of K_fu
         solve_lower_rows(dtrsm, L, Ab)  # rows of A^T = K_fu L^-T
         _lambda_and_scale(Ab, y[start:stop], k_nn, noise_var, Lam[start:stop], unclipped[start:stop],
@@ -237,14 +255,36 @@ def _fold_threads(n: int) -> int:
     return max(1, min(joblib.cpu_count(), parts))
 
 
-def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factors:
-    """The FITC factorisation, ``BLOCK_ROWS`` training inputs at a time: O(N M^2) time and, unless
-    ``keep_At`` (the gradient needs all of ``A``), O(P M^2 + T BLOCK_ROWS M + N) memory for P parts on T threads.
+def _parts(n: int) -> list[slice]:
+    """The :func:`_fold_parts` contiguous parts of ``n`` training inputs, in order."""
+    P = _fold_parts(n)
+    return [slice(n * p // P, n * (p + 1) // P) for p in range(P)]
+
+
+def _over_parts(work, n: int) -> None:
+    """``work(p)`` for every part ``p`` of ``n`` inputs (:func:`_parts`), on :func:`_fold_threads` threads; each
+    writes only its own part's sums, which the caller then adds in part order."""
+    P = _fold_parts(n)
+    T = min(P, _fold_threads(n))
+    if T == 1:
+        for p in range(P):
+            work(p)
+    else:
+        with ThreadPoolExecutor(max_workers=T, thread_name_prefix="fitc-fold") as pool:
+            list(pool.map(work, range(P)))
+
+
+def _factorise(X, y, Z, hyper, ell, jitter) -> _Factors:
+    """The FITC factorisation, ``BLOCK_ROWS`` training inputs at a time: O(N M^2) time and
+    O(P M^2 + T BLOCK_ROWS M + N D) memory for P parts on T threads (no N x M array).
 
     The N inputs are cut into :func:`_fold_parts` contiguous parts (a number fixed by N), each folded by
     :func:`_fold_rows` into its own ``A Lambda^-1 A^T`` and ``A Lambda^-1 y`` on one of :func:`_fold_threads`
     threads; the parts' sums are then added in part order.  So results do not depend on the thread count (the
-    same bits with 1 or 16 threads).  Callers hold BLAS to one thread meanwhile (:func:`_blas_held`)."""
+    same bits with 1 or 16 threads).  Callers hold BLAS to one thread meanwhile (:func:`_blas_held`).
+
+    Raises ``ValueError`` (naming ``jitter``) when ``Lambda_n = 0`` somewhere (sigma = 0 and jitter = 0), and as
+    :func:`cholesky` if ``K_uu`` or ``B`` cannot be factorised."""
     N, M = X.shape[0], Z.shape[0]
     X_s, Z_s, eta2 = np.ascontiguousarray(X / ell), np.ascontiguousarray(Z / ell), hyper.eta**2  # [N, D], [M, D]
     Zt_s = np.ascontiguousarray(Z_s.T)  # [D, M]
@@ -254,27 +294,19 @@ def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factor
     L = np.ascontiguousarray(L)
     noise_var = max(hyper.sigma**2, jitter)
     k_nn = eta2  # K_nn, the same at every input (a stationary kernel)
-    At = np.empty((N, M)) if keep_At else None  # [N, M]
     Lam, unclipped, y_t = np.empty(N), np.empty(N, dtype=bool), np.empty(N)  # [N] each
     y = np.ascontiguousarray(y, dtype=np.float64)
-    P = _fold_parts(N)
-    T = min(P, _fold_threads(N))
-    parts = [slice(N * p // P, N * (p + 1) // P) for p in range(P)]
+    parts = _parts(N)
     AAts = [np.zeros((M, M), order="F") for _ in parts]  # [M, M] each, lower triangles
     Ays = [np.zeros(M) for _ in parts]  # [M] each
 
     def fold(p: int) -> None:
         r = parts[p]
-        rows = At[r] if keep_At else np.empty((min(r.stop - r.start, BLOCK_ROWS), M))
-        _fold_rows(X_s[r], Zt_s, eta2, L, y[r], k_nn, noise_var, rows, keep_At, BLOCK_ROWS, Lam[r], unclipped[r],
+        rows = np.empty((min(r.stop - r.start, BLOCK_ROWS), M))  # [BLOCK_ROWS, M] at most, this thread's buffer
+        _fold_rows(X_s[r], Zt_s, eta2, L, y[r], k_nn, noise_var, rows, BLOCK_ROWS, Lam[r], unclipped[r],
                    y_t[r], AAts[p], Ays[p], DTRSM, DSYRK)
 
-    if T == 1:
-        for p in range(P):
-            fold(p)
-    else:
-        with ThreadPoolExecutor(max_workers=T, thread_name_prefix="fitc-fold") as pool:
-            list(pool.map(fold, range(P)))
+    _over_parts(fold, N)
     if noise_var == 0.0 and not np.all(Lam > 0.0):
         raise ValueError(f"jitter: with sigma = 0 and jitter = 0, Lambda_n = K_nn - Q_nn is 0 at {np.sum(Lam <= 0)} "
                          "input(s) (on or next to a pseudo-input) and the FITC covariance is singular: the model "
@@ -287,7 +319,7 @@ def _factorise(X, y, Z, hyper, ell, jitter, *, keep_At: bool = False) -> _Factor
     AAt.flat[:: M + 1] += 1.0  # B = I + A Lambda^-1 A^T (lower triangle, all that is read)
     L_B, _ = cholesky(AAt, what="B = I + A Lambda^-1 A^T")
     c = _tri_solve(L_B, Ay)  # [M]
-    return _Factors(Kuu, L, used, At, Lam, unclipped, L_B, y_t, c)
+    return _Factors(Kuu, L, used, Lam, unclipped, L_B, y_t, c, X_s, Zt_s, eta2)
 
 
 class _Terms(NamedTuple):
@@ -312,6 +344,144 @@ def _tri_solve(L, B, *, trans: bool = False, overwrite: bool = False) -> np.ndar
     vec = np.ndim(B) == 1
     X = linalg.blas.dtrsm(1.0, L, B[:, None] if vec else B, lower=1, trans_a=int(trans), overwrite_b=int(overwrite))
     return X[:, 0] if vec else X
+
+
+# ------------------------------------------------------------------------------- gradient, in blocks
+#
+# The gradient's N x M work, BLOCK_ROWS rows at a time (module docstring, "Gradient"): after the factorisation,
+# a second pass over the same parts forms each block's rows of K_fu and A^T again, and folds them into M x M and
+# M x D sums; no N x M array is held.  Its BLAS calls (dgemm, dtrsm) go through SciPy's cython_blas, as the
+# factorisation's do, so that the pass runs without the GIL on the factorisation's threads.
+
+#: BLAS ``dgemm`` of ``scipy.linalg.cython_blas`` (Fortran calling convention: 13 pointers), for :func:`_rows_times`
+#: and :func:`_add_cross_rows`.
+DGEMM = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 13)(
+    get_cython_function_address("scipy.linalg.cython_blas", "dgemm"))
+
+_CH_N, _CH_T, _CH_L, _CH_U = (ord(ch) for ch in "NTLU")
+
+
+@numba.njit(cache=True, nogil=True)
+def _rows_times(dgemm, R, S, out):
+    """``out = R S`` for ``R`` [n, M], ``S`` [M, M], ``out`` [n, M] (C-contiguous float64), by BLAS ``dgemm``.
+
+    Column-major, ``R`` is ``R^T`` and ``S`` is ``S^T``: ``out^T = S^T R^T``.  Raises ``ValueError`` on shapes
+    that do not match (BLAS would read or write past an array)."""
+    n, m = R.shape
+    if S.shape[0] != m or S.shape[1] != m or out.shape[0] != n or out.shape[1] != m:
+        raise ValueError("R, S, out: _rows_times needs R (n, M), S (M, M), out (n, M)")
+    if not (R.flags.c_contiguous and S.flags.c_contiguous and out.flags.c_contiguous):
+        raise ValueError("R, S, out: _rows_times needs C-contiguous arrays")
+    if n == 0 or m == 0:
+        return
+    chars = np.array([_CH_N, _CH_N], dtype=np.uint8)
+    ints = np.array([m, n, m, m, m, m], dtype=np.int32)  # M, N, K, LDA, LDB, LDC
+    scalars = np.array([1.0, 0.0])  # alpha, beta
+    dgemm(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes, ints[2:].ctypes,
+          scalars[0:].ctypes, S.ctypes, ints[3:].ctypes, R.ctypes, ints[4:].ctypes, scalars[1:].ctypes,
+          out.ctypes, ints[5:].ctypes)
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_cross_rows(dgemm, R, A, C):
+    """``C += R^T A`` for ``R``, ``A`` [n, M] (C-contiguous) and ``C`` [M, M] (Fortran-contiguous), by ``dgemm``.
+
+    Column-major, ``R`` and ``A`` are ``R^T`` and ``A^T`` [M, n]: ``C += (R^T)(A^T)^T``.  Raises ``ValueError``
+    on shapes or layouts that do not match."""
+    n, m = R.shape
+    if A.shape[0] != n or A.shape[1] != m or C.shape[0] != m or C.shape[1] != m:
+        raise ValueError("R, A, C: _add_cross_rows needs R (n, M), A (n, M), C (M, M)")
+    if not (R.flags.c_contiguous and A.flags.c_contiguous and C.flags.f_contiguous):
+        raise ValueError("R, A, C: _add_cross_rows needs C-contiguous R and A, a Fortran-contiguous C")
+    if n == 0 or m == 0:
+        return
+    chars = np.array([_CH_N, _CH_T], dtype=np.uint8)
+    ints = np.array([m, m, n, m, m, m], dtype=np.int32)  # M, N, K, LDA, LDB, LDC
+    one = np.ones(1)
+    dgemm(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes, ints[2:].ctypes, one.ctypes,
+          R.ctypes, ints[3:].ctypes, A.ctypes, ints[4:].ctypes, one.ctypes, C.ctypes, ints[5:].ctypes)
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _scale_rows(Ab, Lam):
+    """``Ab`` [b, M] rows of ``A^T`` to rows of ``(A Lambda^-1/2)^T``, in place (as :func:`_lambda_and_scale`)."""
+    for i in range(Ab.shape[0]):
+        scale = 1.0 / np.sqrt(Lam[i])
+        for j in range(Ab.shape[1]):
+            Ab[i, j] *= scale
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _residual_rows(Ab, Rb, X, y_t, Lam, unclipped, v, hx2, sums):
+    """One block's rows of ``R`` from ``Rb = -(B^-1 A Lambda^-1/2)^T`` [b, M], in place, and its O(b) sums.
+
+    Per row n (``a_n`` the row of ``Ab`` [b, M], ``(A Lambda^-1/2)^T``; ``v`` [M] ``= B^-1 A Lambda^-1 y = A alpha``):
+    ``alpha_t = y_t - a_n . v`` (``Lambda^1/2 alpha``), ``(Sigma^-1)_nn = (1 + a_n . Rb_n) / Lambda_n``,
+    ``w_n = alpha_n^2 - (Sigma^-1)_nn``, ``wm_n = m_n w_n``, then ``Rb_n += alpha_t v - wm_n Lambda_n a_n``
+    (row n of ``(R Lambda^1/2)^T``).  Adds ``h_n x_n^2`` (``h_n = Rb_n . a_n``, the column sum of ``H``) to
+    ``hx2`` [D] (``X`` [b, D], unscaled inputs), and ``wm_n`` and ``w_n`` to ``sums`` [2]."""
+    b, m = Ab.shape
+    d = X.shape[1]
+    for i in range(b):
+        av = 0.0
+        ar = 0.0
+        for j in range(m):
+            av += Ab[i, j] * v[j]
+            ar += Ab[i, j] * Rb[i, j]
+        lam = Lam[i]
+        alpha_t = y_t[i] - av
+        w = alpha_t * alpha_t / lam - (1.0 + ar) / lam
+        wm = w if unclipped[i] else 0.0
+        sums[0] += wm
+        sums[1] += w
+        c = wm * lam
+        h = 0.0
+        for j in range(m):
+            Rb[i, j] += alpha_t * v[j] - c * Ab[i, j]
+            h += Rb[i, j] * Ab[i, j]
+        for k in range(d):
+            hx2[k] += h * X[i, k] * X[i, k]
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _scaled_rows(Rb, x, out):
+    """``out`` [b, M] = ``diag(x) Rb``: the rows of ``Rb`` [b, M] times ``x`` [b] (one input dimension)."""
+    for i in range(Rb.shape[0]):
+        for j in range(Rb.shape[1]):
+            out[i, j] = Rb[i, j] * x[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _grad_rows(X_s, X, Zt_s, eta2, L, B_neg, v, y_t, Lam, unclipped, block_rows, buffers, RA, S, hx2, sums, dtrsm,
+               dgemm):
+    """The gradient's pass over training inputs ``X_s`` [n, D] (``X`` [n, D] unscaled), ``block_rows`` at a time,
+    without the GIL: into ``RA`` [M, M] (Fortran; ``+= R A^T``), ``S`` [M, M, D] (Fortran; ``S[:, :, d] +=
+    R diag(x_d) A^T``), ``hx2`` [D] (``+= sum_n colsum(H)_n x_n^2``) and ``sums`` [2] (``+= (sum m w, sum w)``).
+
+    Per block: rows of ``K_fu`` turned into rows of ``(A Lambda^-1/2)^T`` (``buffers[0]``: the kernel, ``dtrsm``,
+    the factorisation's own ``Lam`` [n]), rows of ``(R Lambda^1/2)^T = -(A Lambda^-1/2)^T B^-1 + ...``
+    (``buffers[1]``: ``dgemm`` with ``B_neg = -B^-1`` [M, M], then :func:`_residual_rows`), then ``R A^T`` and
+    each ``R diag(x_d) A^T`` by ``dgemm`` (``buffers[2]`` holds ``diag(x_d) (R Lambda^1/2)^T``).  ``buffers``
+    [3, >= min(n, block_rows), M]; too small raises ``ValueError``."""
+    n, d = X.shape
+    m = Zt_s.shape[1]
+    if buffers.shape[0] != 3 or buffers.shape[1] < min(n, block_rows) or buffers.shape[2] != m:
+        raise ValueError("buffers: too small for the blocks")  # never silently write past their end
+    for start in range(0, n, block_rows):
+        stop = min(n, start + block_rows)
+        Ab = buffers[0, : stop - start]  # [b, M] rows of K_fu, then of (A Lambda^-1/2)^T
+        Rb = buffers[1, : stop - start]  # [b, M] rows of (R Lambda^1/2)^T
+        Tb = buffers[2, : stop - start]  # [b, M] rows of diag(x_d) (R Lambda^1/2)^T
+        exp_quad_rows(X_s[start:stop], Zt_s, eta2, Ab)  # rows of K_fu
+        solve_lower_rows(dtrsm, L, Ab)  # rows of A^T = K_fu L^-T
+        _scale_rows(Ab, Lam[start:stop])
+        _rows_times(dgemm, Ab, B_neg, Rb)  # -(B^-1 A Lambda^-1/2)^T
+        _residual_rows(Ab, Rb, X[start:stop], y_t[start:stop], Lam[start:stop], unclipped[start:stop], v, hx2,
+                       sums)
+        _add_cross_rows(dgemm, Rb, Ab, RA)  # R A^T += the block's
+        for k in range(d):
+            _scaled_rows(Rb, X[start:stop, k], Tb)
+            _add_cross_rows(dgemm, Tb, Ab, S[:, :, k])  # R diag(x_d) A^T += the block's
 
 
 # ---------------------------------------------------------------------------------- log ML and grad
@@ -380,7 +550,8 @@ def log_marginal_likelihood_and_grad(
 
     With respect to ``Z`` (all M x D entries) and the log-hyperparameters ``log eta``, ``log ell`` (per ARD
     dimension, or the shared one) and ``log sigma``.  Same arguments and errors as
-    :func:`log_marginal_likelihood`; O(D N M^2) time, O(N M) memory.
+    :func:`log_marginal_likelihood`; O(D N M^2) time, O(P D M^2 + T BLOCK_ROWS M + N D) memory for P parts on T
+    threads (no N x M array: a second pass in the factorisation's blocks, module docstring).
 
     ``H = G_uf * K_uf`` itself is never formed: only its row sums, column sums and ``H X`` enter the kernel
     derivatives, and with ``G_uf = L^-T R`` and ``K_uf = L A`` they are ``colsum(R * A)``,
@@ -397,34 +568,52 @@ def log_marginal_likelihood_and_grad(
 
 
 def _log_ml_and_grad(X, y, Z, hyper, ell, jitter) -> tuple[float, FITCGradient]:
-    """:func:`log_marginal_likelihood_and_grad` on checked arguments (the algebra: the module docstring)."""
-    f = _factorise(X, y, Z, hyper, ell, jitter, keep_At=True)
+    """:func:`log_marginal_likelihood_and_grad` on checked arguments (the algebra: the module docstring).
+
+    The factorisation (:func:`_factorise`, the likelihood's own pass), then a second pass over the same parts
+    (:func:`_grad_rows`, on the same threads) that forms each block's rows of ``K_fu`` and ``A^T`` again and
+    folds them into ``R A^T`` [M, M], ``H X`` [M, D], ``sum_n colsum(H)_n x_n^2`` [D], ``sum m w`` and ``sum w``;
+    the parts' sums are added in part order, so the result does not depend on the thread count."""
+    f = _factorise(X, y, Z, hyper, ell, jitter)
     log_ml = float(sum(_terms(f)))
-    At, Lam, L = f.At, f.Lam, f.L  # At: [N, M] (A Lambda^-1/2)^T
+    N, M, D = X.shape[0], Z.shape[0], X.shape[1]
+    Lam, L = f.Lam, f.L
 
-    # alpha = Sigma^-1 y (as alpha_t = Lambda^1/2 alpha) and w = diag(W) = alpha^2 - diag(Sigma^-1)
-    v = _tri_solve(f.L_B, f.c, trans=True)  # [M] B^-1 A Lambda^-1 y
-    alpha_t = f.y_t - At @ v  # [N]
-    L_B_inv = _tri_solve(f.L_B, np.eye(Z.shape[0]))  # [M, M]
+    # v = B^-1 A Lambda^-1 y = A alpha (A Sigma^-1 = B^-1 A Lambda^-1), and -B^-1
+    v = _tri_solve(f.L_B, f.c, trans=True)  # [M]
+    L_B_inv = _tri_solve(f.L_B, np.eye(M))  # [M, M]
     B_inv = L_B_inv.T @ L_B_inv  # [M, M]
-    Rt = At @ -B_inv  # [N, M] -(B^-1 A Lambda^-1/2)^T
-    Sigma_inv_diag = (1.0 + np.einsum("nm,nm->n", At, Rt)) / Lam  # [N] (1 - a_n^T B^-1 a_n / Lambda_n) / Lambda_n
-    w = alpha_t**2 / Lam - Sigma_inv_diag  # [N]
-    wm = np.where(f.unclipped, w, 0.0)  # [N]
+    B_neg = np.ascontiguousarray(-B_inv)  # [M, M]
 
-    # Rt <- (R Lambda^1/2)^T = ((A alpha) alpha^T Lambda^1/2 - B^-1 A Lambda^-1/2 - A diag(m w) Lambda^1/2)^T
-    Rt -= At * (wm * Lam)[:, None]
-    Rt = linalg.blas.dger(1.0, At.T @ alpha_t, alpha_t, a=Rt.T, overwrite_a=1).T  # += alpha (A alpha)^T in place
+    X = np.ascontiguousarray(X, dtype=np.float64)  # [N, D]
+    parts = _parts(N)
+    RAs = [np.zeros((M, M), order="F") for _ in parts]  # [M, M] each: R A^T
+    Ss = [np.zeros((M, M, D), order="F") for _ in parts]  # [M, M, D] each: R diag(x_d) A^T
+    hx2s = [np.zeros(D) for _ in parts]  # [D] each: sum_n colsum(H)_n x_n^2
+    sumss = [np.zeros(2) for _ in parts]  # [2] each: sum m w, sum w
+
+    def fold(p: int) -> None:
+        r = parts[p]
+        buffers = np.empty((3, min(r.stop - r.start, BLOCK_ROWS), M))  # [3, BLOCK_ROWS, M] at most, this thread's
+        _grad_rows(f.X_s[r], X[r], f.Zt_s, f.eta2, L, B_neg, v, f.y_t[r], Lam[r], f.unclipped[r], BLOCK_ROWS,
+                   buffers, RAs[p], Ss[p], hx2s[p], sumss[p], DTRSM, DGEMM)
+
+    _over_parts(fold, N)
+    RA, S, hx2, sums = RAs[0], Ss[0], hx2s[0], sumss[0]
+    for p in range(1, len(parts)):
+        RA += RAs[p]
+        S += Ss[p]
+        hx2 += hx2s[p]
+        sums += sumss[p]
+    wm_sum, w_sum = sums  # sum_n m_n w_n, sum_n w_n
 
     # G_uu = -1/2 L^-T (R A^T) L^-1; the row sums and H X of H = G_uf * K_uf through M x M products
-    RA = Rt.T @ At  # [M, M] R A^T
     LtRA = _tri_solve(L, RA, trans=True)  # [M, M]
     G_uu = -0.5 * _tri_solve(L, LtRA.T, trans=True)  # [M, M]
     G_uu = 0.5 * (G_uu + G_uu.T)
     h_row = np.einsum("mk,mk->m", LtRA, L)  # [M] diag(L^-T R A^T L^T)
-    h_col = np.einsum("nm,nm->n", Rt, At)  # [N]
-    HX = np.column_stack([np.einsum("mk,mk->m", _tri_solve(L, (Rt * x[:, None]).T @ At, trans=True), L)
-                          for x in X.T])  # [M, D]
+    HX = np.column_stack([np.einsum("mk,mk->m", _tri_solve(L, S[:, :, k], trans=True), L)
+                          for k in range(D)])  # [M, D] diag(L^-T R diag(x_d) A^T L^T)
     H_u = 2.0 * G_uu * f.Kuu  # [M, M] (G_uu * K_uu) + its transpose: K_uu depends on Z through both arguments
     hu_row = H_u.sum(axis=1)  # [M]
     HuZ = H_u @ Z  # [M, D]
@@ -432,13 +621,13 @@ def _log_ml_and_grad(X, y, Z, hyper, ell, jitter) -> tuple[float, FITCGradient]:
     # contract with the kernel derivatives
     inv_ell2 = 1.0 / ell**2  # [D]
     grad_Z = -(Z * (h_row + hu_row)[:, None] - HX - HuZ) * inv_ell2  # [M, D]
-    sq_dist_uf = (Z**2 * h_row[:, None]).sum(axis=0) + h_col @ X**2 - 2.0 * (Z * HX).sum(axis=0)  # [D]
+    sq_dist_uf = (Z**2 * h_row[:, None]).sum(axis=0) + hx2 - 2.0 * (Z * HX).sum(axis=0)  # [D]
     sq_dist_uu = (Z**2 * hu_row[:, None]).sum(axis=0) - (Z * HuZ).sum(axis=0)  # [D]
     grad_log_ell = (sq_dist_uf + sq_dist_uu) * inv_ell2  # [D]
     if np.ndim(hyper.lengthscale) == 0:
         grad_log_ell = np.array([grad_log_ell.sum()])
-    grad_log_eta = 2.0 * h_row.sum() + H_u.sum() + hyper.eta**2 * wm.sum()
-    grad_log_sigma = hyper.sigma**2 * w.sum() if hyper.sigma**2 >= jitter else 0.0
+    grad_log_eta = 2.0 * h_row.sum() + H_u.sum() + hyper.eta**2 * wm_sum
+    grad_log_sigma = hyper.sigma**2 * w_sum if hyper.sigma**2 >= jitter else 0.0
     return log_ml, FITCGradient(grad_Z, float(grad_log_eta), grad_log_ell, float(grad_log_sigma))
 
 
@@ -739,9 +928,12 @@ def optimise(
     - Each run records why it stopped (``FITCRun.stopped``: converged, iteration limit, line-search failure);
       ``fit.at_limit`` lists the runs cut short by a limit.  The default :data:`MAXITER` (10,000) is set so
       that they converge: on Snelson's data with M = 15 (hyperparameters from the exact GP's type-II ML, Z
-      evenly spaced, seed 0) the five runs needed 1,144 to 2,750 iterations and reached -49.680 (the old
+      evenly spaced, seed 0) the five runs needed 676 to 2,674 iterations and the best reached -50.41 (the old
       default, 500, stopped every run at the limit: -51.57 here, -51.90 or -51.43 by thread count in the
-      issue); a rescaled Z (by the inputs' sd, by ell) was measured too and converged no faster.
+      issue); a rescaled Z (by the inputs' sd, by ell) was measured too and converged no faster.  Where the
+      best run ends is chaotic in the rounding (the optimum has nearly merged pseudo-inputs): y scaled by
+      1 + 1e-15, 1 + 1e-13 or 1 - 1e-14 gave -49.68, -50.36, -50.41 (the gradient held whole before issue 15,
+      with its own rounding: -50.43, -49.68, -50.32, and -49.68 on y itself).
     - Every BLAS library is held to one thread for the whole call (as above ``BLOCK_ROWS`` inputs; a
       process-wide hold, shared with concurrent FITC calls).  The path of L-BFGS-B on this objective is
       sensitive to rounding (the optimum has nearly merged pseudo-inputs, the objective is ill-conditioned),

@@ -141,7 +141,7 @@ def test_the_compiled_fold_refuses_a_buffer_too_small_for_its_blocks():
     X, y = _data(n=10, dims=1)
     m = 3
     with pytest.raises(ValueError, match="rows: too small"):
-        fitc._fold_rows(X, np.zeros((1, m)), 1.0, np.eye(m), y, 1.0, 0.1, np.empty((4, m)), False, 5, np.empty(10),
+        fitc._fold_rows(X, np.zeros((1, m)), 1.0, np.eye(m), y, 1.0, 0.1, np.empty((4, m)), 5, np.empty(10),
                         np.empty(10, dtype=bool), np.empty(10), np.zeros((m, m), order="F"), np.zeros(m), DTRSM, DSYRK)
 
 
@@ -441,7 +441,10 @@ def test_optimise_at_defaults_converges_on_snelson_with_15_pseudo_inputs_whateve
     for fit in fits:
         assert fit.at_limit == () and all(r.stopped == "converged" for r in fit.runs)
     assert abs(fits[0].log_ml - fits[1].log_ml) <= 1e-6
-    assert fits[0].log_ml > -49.7  # converged: -49.680 (the old default stopped at -51.57 on this start)
+    # converged; where the best run ends is chaotic in the rounding: with y times 1 + 1e-15, 1 + 1e-13, 1 - 1e-14
+    # the gradient held in full (before issue 15) reached -50.43, -49.68, -50.32 and the blocked one -49.68,
+    # -50.36, -50.41 (-50.41 on y itself); always above the old default's limit-stopped -51.57
+    assert fits[0].log_ml > -51.0
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,14 @@ diabetes patients with their 10 features and the response standardised by
   selected; the exact posterior by enumeration of all 2^10 models
   (:func:`bayes_zoo.models.spike_slab.exact_posterior`) is timed as a reference.
 
+**BLAS threads (issue 15).**  The engines hold BLAS to the project's one thread policy themselves
+(:mod:`bayes_zoo.inference.threads`: every EM fitter and :func:`~bayes_zoo.inference.gibbs.spike_slab.sample`
+run inside ``blas_held()``, one thread).  Each EM algorithm is therefore also timed three ways, interleaved
+(one call of each in turn, ``--thread-repeats`` rounds, paired ratios): **as called** (default process
+threads outside, the engine's own hold inside), **pinned** (the same call inside
+``threadpoolctl.threadpool_limits(1)``) and **unheld** (the function without its hold, ``fit.__wrapped__``,
+at OpenBLAS's default threads: what the policy removes).  The target is as called / pinned <= 1.2x.
+
 Each method is first run once, untimed (the samplers at a small size), so that numba's JIT (Gibbs),
 PyTensor's C compilation (PyMC, cached on disk afterwards) and first-call imports are not timed.  Then each
 *whole call* is timed with ``time.perf_counter`` and the **median** is reported (the minimum is shown as
@@ -59,7 +67,7 @@ import bayes_zoo
 
 bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
-import os
+import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +75,7 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when a test loads this file by path
 import _common as common  # noqa: E402
@@ -79,15 +88,22 @@ from bayes_zoo.models.datasets import DIABETES_FEATURES, load_diabetes  # noqa: 
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "spike_slab.md"
 VARIABLE = "inclusion_probability"
-FULL = {"gibbs_draws": 50_000, "nuts_draws": 1000, "tune": 1000, "chains": 4, "repeats": 3, "nuts_repeats": 1}
-QUICK = {"gibbs_draws": 2000, "nuts_draws": 100, "tune": 100, "chains": 2, "repeats": 1, "nuts_repeats": 1}
+FULL = {"gibbs_draws": 50_000, "nuts_draws": 1000, "tune": 1000, "chains": 4, "repeats": 3, "nuts_repeats": 1,
+        "thread_repeats": 15}
+QUICK = {"gibbs_draws": 2000, "nuts_draws": 100, "tune": 100, "chains": 2, "repeats": 1, "nuts_repeats": 1,
+         "thread_repeats": 3}
 HELP = {
     **common.SAMPLER_SIZE_HELP,
     "repeats": "timed calls of Gibbs, of each EM algorithm and of the enumeration; the median is reported",
     "nuts_repeats": "timed NUTS calls; the median is reported",
+    "thread_repeats": "interleaved rounds of each EM algorithm as called, pinned to one BLAS thread and unheld",
 }
 EM_FITS = (("MAP-EM", em.fit_map_em), ("EMVS", em.fit_emvs))
 EM_START = "ridge"
+#: Issue targets: Gibbs ESS/s of the inclusion probabilities at least this times NUTS's (issue 3); EM as called
+#: at most this times its time pinned to one BLAS thread (issue 15).
+GIBBS_OVER_NUTS = 20.0
+THREADS_TARGET = 1.2
 
 
 @dataclass(frozen=True)
@@ -153,6 +169,15 @@ def bulk_ess(idata: az.InferenceData) -> dict[str, float]:
     return InclusionDiagnostics.of(idata).bulk
 
 
+def verdict(met: bool, quick: bool) -> str:
+    return ("met" if met else "NOT met") + (" (--quick sizes: not a measurement)" if quick else "")
+
+
+def thread_facts() -> str:
+    return "; ".join(f"{lib['internal_api']} {lib['version']} {Path(lib['filepath']).name}: "
+                     f"{lib['num_threads']} thread(s)" for lib in threadpool_info())
+
+
 def load_data():
     d = load_diabetes()
     X, y, _ = ss.standardise(d.arrays["X"], d.arrays["y"])
@@ -203,6 +228,71 @@ def run_em(s: common.Settings, X, y) -> tuple[list[EMTiming], ss.SpikeSlabExact]
     return rows, exact
 
 
+def run_em_threads(s: common.Settings, X, y) -> dict[str, dict[str, tuple[float, ...]]]:
+    """Per EM algorithm: seconds as called, pinned (``threadpool_limits(1)`` around the call) and unheld
+    (``fit.__wrapped__``: no hold, the libraries' default threads), interleaved over ``--thread-repeats`` rounds."""
+    prior = ss.DEFAULT_PRIOR
+    out = {}
+    for name, fit in EM_FITS:
+        def as_called(fit=fit):
+            return fit(X, y, prior, start=EM_START)
+
+        def pinned(fit=fit):
+            with threadpool_limits(limits=1, user_api="blas"):
+                return fit(X, y, prior, start=EM_START)
+
+        def unheld(fit=fit):
+            return fit.__wrapped__(X, y, prior, start=EM_START)
+
+        calls = {"as called": as_called, "pinned": pinned, "unheld": unheld}
+        for call in calls.values():
+            call()  # first-call costs outside the timing
+        out[name] = common.interleaved(calls, s.thread_repeats)
+    return out
+
+
+def summary(values) -> str:
+    """``"1.02x (0.95-1.10)"``: median (min-max) of paired ratios."""
+    return f"{statistics.median(values):,.2f}x ({min(values):,.2f}-{max(values):,.2f})"
+
+
+def threads_table(timings: dict) -> pd.DataFrame:
+    """Per EM algorithm: median ms of each way of calling it and the paired ratios to pinned."""
+    rows = []
+    for name, t in timings.items():
+        rows.append((name, f"{1e3 * common.median_s(t['as called']):.2f}", f"{1e3 * common.median_s(t['pinned']):.2f}",
+                     f"{1e3 * common.median_s(t['unheld']):.2f}",
+                     summary(common.paired_ratios(t["as called"], t["pinned"])),
+                     summary(common.paired_ratios(t["unheld"], t["pinned"]))))
+    return pd.DataFrame(rows, columns=["method", "as called, median ms", "pinned, median ms", "unheld, median ms",
+                                       "as called / pinned", "unheld / pinned"]).set_index("method")
+
+
+def claims(s: common.Settings, g, n, threads: dict) -> list:
+    """The README's figures from this run (``benchmarks/results/spike_slab.json``)."""
+    ratios = tuple(g.min_ess / t / n.ess_per_s for t in g.seconds)
+    out = [common.Claim(
+        "spike_slab.gibbs_vs_nuts_ess_per_s",
+        f"spike-and-slab on diabetes (10 features), {s.chains} chains: ESS/s of the Rao–Blackwellised inclusion "
+        f"probabilities (minimum bulk ESS over the unsaturated features / wall-clock seconds of the whole call), "
+        f"SSVS Gibbs ({s.gibbs_draws:,} draws a chain) / NUTS ({s.nuts_draws:,} draws a chain); one ratio per timed "
+        f"Gibbs call, against NUTS's median", ratios, f">= {GIBBS_OVER_NUTS:g}x",
+        None if s.quick else g.ess_per_s >= GIBBS_OVER_NUTS * n.ess_per_s)]
+    for name, t in threads.items():
+        tag = name.lower().replace("-", "_")
+        called = common.paired_ratios(t["as called"], t["pinned"])
+        out += [
+            common.Claim(f"spike_slab.{tag}_threads", f"{name} on diabetes from the ridge start to convergence: "
+                         "seconds as called (default threads, the engine's own BLAS hold) / pinned to one BLAS "
+                         "thread (threadpool_limits(1) around the call), interleaved pairs", called,
+                         f"<= {THREADS_TARGET:g}x", None if s.quick else statistics.median(called) <= THREADS_TARGET),
+            common.Claim(f"spike_slab.{tag}_unheld", f"{name} on diabetes: seconds without the engine's BLAS hold "
+                         "(OpenBLAS's default threads) / pinned to one thread, interleaved pairs: what the policy "
+                         "removes", common.paired_ratios(t["unheld"], t["pinned"])),
+        ]
+    return out
+
+
 def sampler_table(g, n, gd: InclusionDiagnostics, nd: InclusionDiagnostics, divergences: int) -> pd.DataFrame:
     """The Gibbs | NUTS | ratio table; the ESS rows are over the inclusion probabilities of unsaturated features."""
     def saturated(d):
@@ -245,11 +335,15 @@ def main(argv=None) -> int:
     X, y = load_data()
     g, n, gd, nd, divergences = run_samplers(s, X, y)
     em_rows, exact = run_em(s, X, y)
+    em_threads = run_em_threads(s, X, y)
+    threads = threads_table(em_threads)
     samplers, features, ems = sampler_table(g, n, gd, nd, divergences), feature_table(gd, nd, exact), em_table(em_rows)
     quick = " (--quick)" if s.quick else ""
     common.print_tables((f"SSVS Gibbs vs NUTS, diabetes, {s.chains} chains{quick}", samplers),
-                        ("inclusion probabilities per feature", features), ("EM wall time to convergence", ems))
-    target = (f"{common.ratio(g.ess_per_s, n.ess_per_s)}, " + ("met" if g.ess_per_s >= 20 * n.ess_per_s else "NOT met")
+                        ("inclusion probabilities per feature", features), ("EM wall time to convergence", ems),
+                        ("EM and BLAS threads: as called, pinned to one thread, unheld", threads))
+    target = (f"{common.ratio(g.ess_per_s, n.ess_per_s)}, "
+              + ("met" if g.ess_per_s >= GIBBS_OVER_NUTS * n.ess_per_s else "NOT met")
               + (" (--quick sizes: not a measurement)" if s.quick else ""))
     median_probability = ", ".join(f for f, p in zip(exact.feature_names, exact.inclusion_probability) if p > 0.5)
     body = [
@@ -269,14 +363,27 @@ def main(argv=None) -> int:
         "",
         common.markdown_table(ems, left=("selected model",)),
         "",
-        f"Exact median-probability model (P(incl) > 0.5): {median_probability or '(none)'}.  EM's calls are "
-        "small BLAS operations: when other work keeps the cores busy, OpenBLAS's worker threads make them several "
-        "times slower and noisy (OPENBLAS_NUM_THREADS here: "
-        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset, one thread per core')}).",
+        f"Exact median-probability model (P(incl) > 0.5): {median_probability or '(none)'}.",
+        "",
+        "## EM and BLAS threads",
+        "",
+        common.markdown_table(threads),
+        "",
+        f"Each algorithm from the ridge start to convergence, {s.thread_repeats} interleaved rounds of three calls: "
+        "**as called** (the process's default BLAS threads outside; the fitters hold BLAS to the project's policy, "
+        "`bayes_zoo.inference.threads.blas_held`, one thread), **pinned** (the same call inside "
+        "`threadpool_limits(1)`) and **unheld** (`fit.__wrapped__`, the fitter without its hold, at OpenBLAS's "
+        "default threads: what it cost before the policy).  Ratios are paired (the i-th calls of a round), median "
+        f"(min-max).  Target (issue 15): as called / pinned <= {THREADS_TARGET:g}x: " + "; ".join(
+            f"{name} {statistics.median(common.paired_ratios(t['as called'], t['pinned'])):.2f}x, "
+            + verdict(statistics.median(common.paired_ratios(t["as called"], t["pinned"])) <= THREADS_TARGET, s.quick)
+            for name, t in em_threads.items()) + f".  BLAS libraries outside the calls: {thread_facts()}.",
     ]
     timing = (f"median of {s.repeats} call(s) (Gibbs, EM, enumeration) and of {s.nuts_repeats} call(s) (NUTS), "
               "after one untimed warm-up call of each (samplers at a small size)")
     timed = {t.name: t.seconds for t in (g, n)} | {r.name: r.seconds for r in em_rows}
+    timed |= {f"{name} {way}": v for name, t in em_threads.items() for way, v in t.items()}
+    common.write_claims(Path(__file__).name, claims(s, g, n, em_threads), s.out)
     return common.finish(s, _PROCESS_START, "SSVS Gibbs vs NUTS and EM on the diabetes data (spike-and-slab "
                          "regression, default prior)", Path(__file__).name, body, timing, timed)
 

@@ -34,3 +34,25 @@ def test_quick_benchmark_writes_the_ess_per_second_ratio_and_the_em_rows(tmp_pat
         assert cells[5] == "yes"  # converged
         assert "bmi" in cells[6]  # the selected model names its features
     assert _cells(table, "exact enumeration (reference)")[4] == "1,024 models"
+
+
+def test_quick_benchmark_writes_the_em_thread_rows_and_the_claims(tmp_path):
+    import json
+
+    out = tmp_path / "bench.md"
+    main = runpy.run_path(str(SCRIPT), run_name="bench_spike_slab")["main"]
+    assert main(["--quick", "--out", str(out), "--gibbs-draws", "200", "--nuts-draws", "20", "--tune", "20"]) == 0
+    table = out.read_text()
+    assert "## EM and BLAS threads" in table
+    for method in ("MAP-EM", "EMVS"):
+        cells = [line for line in table.split("## EM and BLAS threads")[1].splitlines()
+                 if line.startswith(f"| {method} ")][0].strip(" |").split("|")
+        assert all(float(c) > 0 for c in cells[1:4])  # median ms as called, pinned, unheld
+        assert re.fullmatch(r"\s*\d[\d,.]*x \(\d[\d,.]*-\d[\d,.]*\)\s*", cells[4])  # paired ratios
+    claims = {c["key"]: c for c in json.loads(out.with_suffix(".json").read_text())["claims"]}
+    assert set(claims) == {"spike_slab.gibbs_vs_nuts_ess_per_s", "spike_slab.map_em_threads",
+                           "spike_slab.map_em_unheld", "spike_slab.emvs_threads", "spike_slab.emvs_unheld"}
+    assert len(claims["spike_slab.map_em_threads"]["ratios"]) == 3  # --quick thread_repeats
+    assert claims["spike_slab.map_em_threads"]["target"] == "<= 1.2x"
+    assert all(c["met"] is None for c in claims.values())  # --quick sizes: no verdict
+    assert all(math.isfinite(r) and r > 0 for c in claims.values() for r in c["ratios"])

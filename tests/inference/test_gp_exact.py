@@ -532,9 +532,9 @@ def test_stationarity_projects_out_a_gradient_that_pushes_against_a_bound(data):
 
 
 def test_a_term_dropped_from_the_analytic_gradient_fails_stationarity(plant_bug, data):
-    # The lengthscale's derivative without its -C^-1 term: L-BFGS-B follows it to where it, not the log ML, is flat.
-    plant_bug(exact, "_value_and_grad", 'np.einsum("ij,ijd->d", WK, sq)',
-          'np.einsum("ij,ijd->d", np.outer(gp.alpha, gp.alpha) * K, sq)')
+    # log sigma's derivative with alpha^T alpha for tr(W) (its -C^-1 term dropped): L-BFGS-B follows it to where
+    # it, not the log ML, is flat.
+    plant_bug(exact, "_value_and_grad", "hyper.sigma**2 * trace]", "hyper.sigma**2 * float(alpha @ alpha)]")
     fit = exact.fit_type2_ml(*data, HYPER, restarts=4, seed=3)
     st = exact.stationarity(*data, fit)
     assert not st.ok and st.norm > 100 * st.tolerance
@@ -571,3 +571,168 @@ def test_the_log_likelihood_of_f_is_the_sum_of_normal_log_densities():
     np.testing.assert_allclose(exact.log_likelihood_of_f(gp, f), expected, rtol=1e-12)
     with pytest.raises(ValueError, match=r"^f: expected draws of shape \(\.\.\., 6\)"):
         exact.log_likelihood_of_f(gp, f[:, :5])
+
+
+# --------------------------------------------------------------------------------------------------------
+# One factorisation; the gradient without an N x N x D tensor; LAPACK's inverse; scikit-learn as a peer
+# --------------------------------------------------------------------------------------------------------
+
+
+def _dense_value_and_grad(X, y, hyper, jitter=0.0):
+    """GPML eqs. 2.30 and 5.9 written densely, independently of the module: C^-1 by numpy.linalg.inv, the
+    N x N x D tensor of squared differences, every derivative matrix formed."""
+    X = np.asarray(X, dtype=float).reshape(len(y), -1)
+    ell = hyper.lengthscales(X.shape[1])
+    K = exp_quad(X, X, hyper.eta, ell)
+    C = K + (hyper.sigma**2 + jitter) * np.eye(len(y))
+    Ci = np.linalg.inv(C)
+    a = Ci @ y
+    value = -0.5 * y @ a - 0.5 * np.linalg.slogdet(C)[1] - 0.5 * len(y) * np.log(2 * np.pi)
+    W = np.outer(a, a) - Ci
+    sq = (X[:, None, :] - X[None, :, :]) ** 2 / ell**2  # [N, N, D]
+    grads = [0.5 * np.sum(W * 2 * K)]
+    per_dim = [0.5 * np.sum(W * K * sq[:, :, d]) for d in range(X.shape[1])]
+    grads += per_dim if np.ndim(hyper.lengthscale) else [sum(per_dim)]
+    if hyper.sigma > 0:
+        grads.append(0.5 * np.trace(W) * 2 * hyper.sigma**2)
+    return value, np.array(grads)
+
+
+@pytest.mark.parametrize(
+    "hyper, n, dims",
+    [(HYPER, 30, 1), (GPHyperparameters(0.9, (0.7, 2.5, 1.1), 0.3), 40, 3), (GPHyperparameters(1.2, 0.6, 0.4), 35, 4),
+     (GPHyperparameters(1.1, 0.3, 0.0), 12, 1)],
+    ids=["shared-1d", "ard-3d", "shared-4d", "noiseless"],
+)
+def test_gradient_without_the_tensor_equals_the_dense_formula_and_finite_differences(hyper, n, dims):
+    X, y = _data(n=n, dims=dims, seed=5)
+    jitter = 1e-6 if hyper.sigma == 0 else 0.0
+    value, grad = exact.log_marginal_likelihood_and_grad(X, y, hyper, jitter=jitter)
+    dense_value, dense_grad = _dense_value_and_grad(X, y, hyper, jitter)
+    assert value == pytest.approx(dense_value, rel=1e-10)
+    np.testing.assert_allclose(grad, dense_grad, rtol=1e-8, atol=1e-8)
+    theta, h = exact.log_parameters(hyper), 1e-4
+
+    def lml(t):
+        return exact.log_marginal_likelihood(X, y, exact.from_log_parameters(t, hyper), jitter=jitter)
+
+    numeric = [(lml(theta + h * e) - lml(theta - h * e)) / (2 * h) for e in np.eye(theta.size)]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("hyper, which", [(HYPER, "data"), (ARD, "ard_data")])
+def test_one_factorisation_gives_the_log_marginal_likelihood_and_its_gradient(hyper, which, request):
+    X, y = request.getfixturevalue(which)
+    gp = exact.posterior(X, y, hyper, jitter=1e-8)
+    assert gp.log_marginal_likelihood == pytest.approx(exact.log_marginal_likelihood(X, y, hyper, jitter=1e-8),
+                                                       rel=1e-13)
+    assert gp.log_marginal_likelihood_terms() == pytest.approx(
+        exact.log_marginal_likelihood_terms(X, y, hyper, jitter=1e-8), rel=1e-13)
+    value, grad = gp.log_marginal_likelihood_and_grad()
+    value2, grad2 = exact.log_marginal_likelihood_and_grad(X, y, hyper, jitter=1e-8)
+    assert value == pytest.approx(value2, rel=1e-13)
+    np.testing.assert_allclose(grad, grad2, rtol=1e-12, atol=1e-12)
+    # the posterior is still whole: its factor reproduces C, and it predicts as a fresh one does
+    np.testing.assert_allclose(gp.L @ gp.L.T, _dense_cov_y(X, hyper, 1e-8), rtol=1e-12, atol=1e-12)
+    assert np.all(np.triu(gp.L, 1) == 0.0)
+
+
+def test_covariance_inverse_by_lapack_is_the_symmetric_inverse(ard_data):
+    X, y = ard_data
+    gp = exact.posterior(X, y, ARD)
+    P = gp.covariance_inverse()
+    np.testing.assert_allclose(P, np.linalg.inv(_dense_cov_y(X, ARD)), rtol=1e-10, atol=1e-12)
+    assert np.array_equal(P, P.T)
+
+
+def test_in_place_cholesky_escalates_jitter_by_forming_the_matrix_again():
+    from bayes_zoo.inference.gp.linalg import cholesky, cholesky_in_place
+
+    A = np.ones((6, 6))  # rank one: needs jitter
+    formed = []
+
+    def make():
+        formed.append(1)
+        return A.copy()
+
+    with pytest.warns(JitterWarning):
+        L, used = cholesky_in_place(make, what="A test matrix")
+    with pytest.warns(JitterWarning):
+        L_ref, used_ref = cholesky(A)
+    assert used == used_ref > 0 and len(formed) > 1
+    np.testing.assert_allclose(L, L_ref, rtol=1e-12)
+    with pytest.raises(ValueError, match="^A:"):
+        cholesky_in_place(lambda: np.ones((3, 2)))
+    with pytest.raises(ValueError, match="^jitter:"):
+        cholesky_in_place(make, jitter=-1.0)
+
+
+def _sklearn_gpr(X, y, hyper):
+    pytest.importorskip("sklearn")
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    kernel = ConstantKernel(hyper.eta**2) * RBF(np.asarray(hyper.lengthscale, dtype=float)) + WhiteKernel(
+        hyper.sigma**2)
+    return GaussianProcessRegressor(kernel, alpha=1e-10, optimizer=None).fit(X, y)
+
+
+def test_ard_value_and_gradient_match_scikit_learn():
+    X, y = _data(n=80, dims=4, seed=7)
+    hyper = GPHyperparameters(1.4, (0.8, 1.5, 2.2, 3.0), 0.35)
+    gpr = _sklearn_gpr(X, y, hyper)
+    theirs, their_grad = gpr.log_marginal_likelihood(gpr.kernel_.theta, eval_gradient=True)
+    value, grad = exact.log_marginal_likelihood_and_grad(X, y, hyper, jitter=1e-10)
+    # scikit-learn's theta: log eta^2, log ell_d, log sigma^2: d/d log eta = 2 d/d log eta^2
+    their_grad = np.r_[2 * their_grad[0], their_grad[1:-1], 2 * their_grad[-1]]
+    assert value == pytest.approx(theirs, rel=1e-12)
+    np.testing.assert_allclose(grad, their_grad, rtol=1e-8)
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+def test_type2_ml_reaches_scikit_learns_optimum_in_no_more_evaluations(dims):
+    pytest.importorskip("sklearn")
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    class Counted(GaussianProcessRegressor):
+        def log_marginal_likelihood(self, *args, **kwargs):
+            self.evaluations = getattr(self, "evaluations", 0) + 1
+            return super().log_marginal_likelihood(*args, **kwargs)
+
+    X, y = _data(n=60, dims=dims, seed=11)
+    bounds = exact.Type2MLBounds(eta=(1e-2, 1e2), lengthscale=(1e-2, 1e2), sigma=(1e-3, 1e1))
+    init = GPHyperparameters(1.0, 1.0 if dims == 1 else (1.0,) * dims, 0.5)
+    lo, hi = np.array(bounds.log_bounds(init)).T
+    rng = np.random.default_rng(0)
+    starts = [init] + [exact.from_log_parameters(rng.uniform(lo, hi), init) for _ in range(2)]
+    ours, theirs = [], []
+    for h in starts:
+        ours.append(exact.fit_type2_ml(X, y, h, restarts=0, bounds=bounds, jitter=1e-10))
+        kernel = (ConstantKernel(h.eta**2, (1e-4, 1e4)) * RBF(np.asarray(h.lengthscale, dtype=float), (1e-2, 1e2))
+                  + WhiteKernel(h.sigma**2, (1e-6, 1e2)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs.append(Counted(kernel, alpha=1e-10, n_restarts_optimizer=0).fit(X, y))
+    best = max(r.log_marginal_likelihood for r in ours)
+    assert best == pytest.approx(max(g.log_marginal_likelihood_value_ for g in theirs), abs=1e-6)
+    assert sum(r.restarts[0].evaluations for r in ours) <= sum(g.evaluations for g in theirs)
+    assert all(r.restarts[0].evaluations > 0 for r in ours)
+
+
+def test_exact_gp_calls_hold_blas_to_the_one_thread_policy(data, monkeypatch):
+    from bayes_zoo.inference import threads
+
+    entered = []
+    real = threads._HOLD
+
+    def spy(threads_asked):
+        entered.append(threads_asked)
+        return real(threads_asked)
+
+    monkeypatch.setattr(threads, "BLAS_THREADS", 1)
+    monkeypatch.setattr(threads, "_HOLD", spy)  # blas_held enters _HOLD(BLAS_THREADS)
+    X, y = data
+    exact.predict(exact.posterior(X, y, HYPER), X_NEW)
+    exact.log_marginal_likelihood_and_grad(X, y, HYPER)
+    assert len(entered) >= 3

@@ -18,11 +18,13 @@ default threads on two cores (issue 16).
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from bayes_zoo.active_learning import frank_wolfe
 from bayes_zoo.inference.threads import holds_blas
 from bayes_zoo.models.checks import generator, nonnegative_int, positive_int
+
+if TYPE_CHECKING:  # NumPy and Frank-Wolfe are imported on use: the CLI reads STRATEGIES for its --help
+    import numpy as np
 
 __all__ = ["STRATEGIES", "top_b", "select_batch", "check_strategies"]
 
@@ -51,6 +53,8 @@ def top_b(scores, batch_size: int) -> np.ndarray:
     ValueError
         Naming ``scores`` (NaN) or ``batch_size`` (below 1 or above the number of scores).
     """
+    import numpy as np
+
     scores = np.asarray(scores, dtype=np.float64)
     batch_size = positive_int(batch_size, "batch_size")
     if np.any(np.isnan(scores)):
@@ -92,6 +96,10 @@ def select_batch(strategy: str, learner, fit, X_pool, batch_size: int, *, rng: n
     ValueError
         Naming the argument.
     """
+    import numpy as np
+
+    from bayes_zoo.active_learning import frank_wolfe
+
     check_strategies([strategy])
     rng = generator(rng)
     projections = nonnegative_int(projections, "projections")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the CLI's option checks must not import it
+    import numpy as np
 
 __all__ = [
     "finite_vector", "finite_scalar", "positive_scalar", "positive_int", "nonnegative_int", "probability",
@@ -30,6 +32,8 @@ def finite_vector(value, name: str) -> np.ndarray:
     ValueError
         If ``value`` is not 1-D (a 2-D array where 1-D belongs included), is empty, or holds NaN or inf.
     """
+    import numpy as np
+
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -47,6 +51,8 @@ def finite_vector(value, name: str) -> np.ndarray:
 
 def finite_scalar(value, name: str) -> float:
     """A finite real number, as float."""
+    import numpy as np
+
     if isinstance(value, bool) or not isinstance(value, numbers.Real | np.ndarray) or np.ndim(value) != 0:
         raise ValueError(f"{name}: expected a real number, got {value!r}")
     out = float(value)
@@ -98,6 +104,8 @@ def instance(value, cls: type, name: str):
 
 def generator(rng, name: str = "rng") -> np.random.Generator:
     """``rng`` itself, if it is a ``numpy.random.Generator`` (randomness is always an argument)."""
+    import numpy as np
+
     return instance(rng, np.random.Generator, name)
 
 
@@ -122,6 +130,8 @@ def input_matrix(X, name: str = "X", *, dims: int | None = None) -> np.ndarray:
     ValueError
         Naming ``name``: not numeric, more than 2-D, empty, non-finite values, or not ``dims`` columns.
     """
+    import numpy as np
+
     try:
         arr = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as err:

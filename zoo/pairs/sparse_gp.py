@@ -14,7 +14,6 @@ from __future__ import annotations
 from functools import partial
 
 from bayes_zoo.models.checks import nonnegative_int, positive_int
-from bayes_zoo.models.datasets import load_snelson
 from bayes_zoo.problem import Addition, Option, Problem, Side, sbc_only
 from bayes_zoo.registry import RunSettings, register
 
@@ -186,7 +185,7 @@ PAIR = register(Problem(
     name="sparse-gp",
     title="Sparse GP with pseudo-inputs, FITC (Snelson's 1-D data)",
     methods="handwritten FITC (O(N M^2)) vs PyMC MarginalApprox and the exact GP (identities)",
-    data=load_snelson,
+    data="bayes_zoo.models.datasets:load_snelson",
     sides={"fitc": Side(fitc_u, title="FITC posterior of u", when=sbc_only)},
     variables=("u",),
     options=(Option("inducing", 10, "number of pseudo-inputs M (default 10)", check=_inducing),

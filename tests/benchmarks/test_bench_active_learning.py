@@ -90,7 +90,8 @@ def test_claims_are_written_beside_the_results(results, tmp_path_factory):
 
     out = next(tmp_path_factory.getbasetemp().glob("bench_active_learning*/active_learning.json"))
     claims = {c["key"]: c for c in json.loads(out.read_text())["claims"]}
-    expected = {f"active_learning.power_plant_{f}_{k}" for f in ("rff", "linear") for k in ("projections", "closed_form")}
+    expected = {f"active_learning.power_plant_{f}_{k}" for f in ("rff", "linear")
+                for k in ("projections", "closed_form")}
     expected |= {f"active_learning.{g}_{k}" for g in ("linear_growth", "linear_growth_beyond_cache")
                  for k in ("projections", "closed_form")}
     expected.add("active_learning.reference_closed_form_vs_ours")

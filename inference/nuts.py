@@ -3,8 +3,8 @@
 **Which NUTS.**  The default is **nutpie** (Seyboldt et al., ``pymc-devs/nutpie``): PyMC's model compiled by
 PyTensor's numba backend and sampled by nutpie's Rust NUTS.  On Newcomb's data it gives about 20x PyMC's ESS per
 second once compiled (``make bench``, ``benchmarks/results/normal_gamma.md``); compiling costs a few seconds the
-first time a model is seen in a process (reported as ``setup_time``), and a model object is compiled once per
-process however often it is sampled.  PyMC's own NUTS (``pymc.sample``) stays one argument away:
+first time a model is seen in a process (reported as ``setup_time``), and a model is compiled once per process
+however often it is sampled or rebuilt (:func:`compile_nutpie`).  PyMC's own NUTS (``pymc.sample``) stays one argument away:
 ``sampler="pymc"``, the process default :func:`set_nuts_sampler`, or ``BAYES_ZOO_NUTS_SAMPLER=pymc``.  nutpie
 applies when every free variable is continuous and no ``step=`` is given; otherwise PyMC samples and the result
 says so (``posterior.attrs["nuts_sampler"]`` and ``["step_methods"]``).
@@ -30,7 +30,7 @@ import os
 import threading
 import time
 import warnings
-import weakref
+from collections import OrderedDict
 from contextlib import contextmanager
 
 import arviz as az
@@ -105,26 +105,78 @@ def nutpie_applies(model, step=None) -> str | None:
     return None
 
 
-#: Compiled nutpie models by model object (a model is compiled once per process; dropped with the model).
-_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: Compiled nutpie models kept per process (least recently used dropped first).
+COMPILED_CACHE_SIZE = 16
+_COMPILED: "OrderedDict" = OrderedDict()  # id(model) -> (signature, model, compiled)
 _COMPILE_LOCK = threading.Lock()
 
 
+def _signature(model) -> tuple:
+    """What :func:`_same_model`'s graph comparison does not see: names, dims, coords, initial values."""
+    def names(vs):
+        return tuple(v.name for v in vs)
+
+    coords = tuple((k, tuple(map(str, v)) if v is not None else None) for k, v in model.coords.items())
+    dims = tuple(sorted((k, tuple(v)) for k, v in model.named_vars_to_dims.items()))
+    initial = tuple((rv.name, repr(v)) for rv, v in model.rvs_to_initial_values.items())
+    return (names(model.free_RVs), names(model.value_vars), names(model.deterministics), names(model.observed_RVs),
+            coords, dims, initial)
+
+
+def _graph(model):
+    """The outputs nutpie compiles from (log density, free and deterministic variables) and their non-constant
+    leaves (value variables, then shared variables in traversal order)."""
+    from pytensor.compile import SharedVariable
+    from pytensor.graph.traversal import ancestors
+
+    outputs = [model.logp(), *model.free_RVs, *model.deterministics]
+    shared = [v for v in ancestors(outputs) if isinstance(v, SharedVariable)]
+    return outputs, list(model.value_vars) + shared, shared
+
+
+def _same_model(a, b) -> bool:
+    """Whether two models compile to the same nutpie model up to their shared variables' values: the same
+    names, dims, coords and initial values, and graphs equal node for node with equal constants
+    (``pytensor.graph.basic.equal_computations``; the data are constants unless in ``pm.Data``)."""
+    from pytensor.graph.basic import equal_computations
+
+    out_a, in_a, _ = _graph(a)
+    out_b, in_b, _ = _graph(b)
+    return len(in_a) == len(in_b) and equal_computations(out_a, out_b, in_xs=in_a, in_ys=in_b)
+
+
 def compile_nutpie(model):
-    """nutpie's compiled form of ``model`` (``nutpie.compile_pymc_model``, numba backend), made once per model
-    object and process, then reused; returns ``(compiled, seconds)`` with the seconds this call spent compiling
-    (0.0 when it was cached)."""
+    """nutpie's compiled form of ``model`` (``nutpie.compile_pymc_model``, numba backend); returns
+    ``(compiled, seconds)``, the seconds this call spent compiling.
+
+    Compiling costs seconds (numba); it is done once per model *structure* and process: a model object seen
+    before, or a rebuild of one (the same graph, names, coords and constants: :func:`_same_model`), reuses the
+    compiled form, its shared data (``pm.Data``) set from the new model (0.0 seconds returned).  The last
+    :data:`COMPILED_CACHE_SIZE` are kept.
+    """
     with _COMPILE_LOCK:
-        hit = _COMPILED.get(model)
-        if hit is not None:
-            return hit, 0.0
+        hit = _COMPILED.get(id(model))
+        if hit is not None and hit[1] is model:
+            _COMPILED.move_to_end(id(model))
+            return hit[2], 0.0
+        signature = _signature(model)
+        for key, (sig, other, compiled) in list(_COMPILED.items()):
+            if sig == signature and _same_model(model, other):
+                from pytensor.tensor.sharedvar import TensorSharedVariable
+
+                _, _, shared = _graph(model)
+                values = {v.name: v.get_value() for v in shared
+                          if isinstance(v, TensorSharedVariable) and v.name in compiled.shared_data}
+                return (compiled.with_data(**values) if values else compiled), 0.0
         import nutpie
 
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="nutpie")
             compiled = nutpie.compile_pymc_model(model, backend="numba")
-        _COMPILED[model] = compiled
+        _COMPILED[id(model)] = (signature, model, compiled)
+        while len(_COMPILED) > COMPILED_CACHE_SIZE:
+            _COMPILED.popitem(last=False)
         return compiled, time.perf_counter() - start
 
 
@@ -324,7 +376,7 @@ def sample_nuts(
 
 
 def _sample_nutpie(model, *, draws, tune, chains, seed, target_accept, cores, progressbar):
-    """nutpie on ``model`` (compiled once per model object); the result in PyMC's layout and its setup seconds."""
+    """nutpie on ``model`` (compiled once per model structure); the result in PyMC's layout and its setup seconds."""
     import nutpie
 
     start = time.perf_counter()

@@ -178,3 +178,31 @@ def test_the_process_default_sampler_can_be_set_and_is_checked(newcomb_x, monkey
 def test_an_unknown_sampler_is_refused_before_any_work(newcomb_x):
     with pytest.raises(ValueError, match="^sampler:"):
         sample_nuts(ng.build_pymc_model(newcomb_x), sampler="stan")
+
+
+def test_a_rebuilt_model_reuses_the_compiled_one_and_other_data_do_not(newcomb_x):
+    first = ng.build_pymc_model(newcomb_x)
+    compiled, _ = compile_nutpie(first)
+    again, seconds = compile_nutpie(ng.build_pymc_model(newcomb_x.copy()))
+    assert seconds == 0.0 and again is compiled
+    a = sample_nuts(first, draws=50, tune=300, chains=1, seed=3, log_likelihood=False, posterior_predictive=False)
+    moved = ng.build_pymc_model(newcomb_x + 100.0)
+    b = sample_nuts(moved, draws=50, tune=300, chains=1, seed=3, log_likelihood=False, posterior_predictive=False)
+    assert float(b.posterior["mu"].mean()) > float(a.posterior["mu"].mean()) + 90  # its own data, not the cached
+
+
+def test_a_rebuilt_model_with_pm_data_samples_its_own_data():
+    import pymc as pm
+
+    def build(y):
+        with pm.Model() as model:
+            data = pm.Data("y_data", y)
+            m = pm.Normal("m", 0.0, 100.0)
+            pm.Normal("y", mu=m, sigma=1.0, observed=data)
+        return model
+
+    low = sample_nuts(build(np.zeros(5)), draws=50, tune=50, chains=1, seed=0, log_likelihood=False,
+                      posterior_predictive=False)
+    high = sample_nuts(build(np.full(5, 50.0)), draws=50, tune=50, chains=1, seed=0, log_likelihood=False,
+                       posterior_predictive=False)
+    assert abs(float(low.posterior["m"].mean())) < 2 and abs(float(high.posterior["m"].mean()) - 50) < 2

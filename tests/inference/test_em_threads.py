@@ -8,6 +8,7 @@ engine's hold (:func:`bayes_zoo.inference.threads.blas_held`) must have lowered 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -73,3 +74,16 @@ def test_the_gibbs_sampler_runs_its_sweeps_on_one_blas_thread(monkeypatch, diabe
     seen = _recording(monkeypatch, gibbs, "_run_block")
     _under_two_threads(lambda: gibbs.sample(*diabetes, draws=20, chains=2, warmup=5, seed=1))
     assert seen and all(s == {threads.BLAS_THREADS} for s in seen), seen
+
+
+@pytest.mark.parametrize("block", [7, 1024])
+def test_the_gibbs_lp_summed_in_blocks_is_the_marginalised_log_joint(monkeypatch, diabetes, block):
+    """lp's likelihood is summed LL_BLOCK draws at a time (no (chains, draws, N) array): it must equal
+    log_joint_marginalised at every draw, blocks cut short included."""
+    monkeypatch.setattr(gibbs, "LL_BLOCK", block)
+    idata = gibbs.sample(*diabetes, draws=60, chains=3, warmup=5, seed=4, log_likelihood=False,
+                         posterior_predictive=False)
+    post = idata.posterior
+    expected = ss.log_joint_marginalised(post["w"].values, post["theta"].values, post["sigma2"].values, *diabetes)
+    assert idata.sample_stats["lp"].shape == (3, 60)
+    np.testing.assert_allclose(idata.sample_stats["lp"].values, expected, rtol=1e-12)

@@ -304,7 +304,7 @@ def _factorise(X: np.ndarray, y: np.ndarray, hyper: GPHyperparameters, jitter: f
                 f"({used:.3g}) would account for {share:.3g} of the data fit y^T C^-1 y, whose expectation under "
                 f"the model is N = {y.size}: the answer would be the jitter's, not the model's (a posterior sure "
                 "of what the model forbids).  Use sigma > 0 or a jitter > 0, or a shorter lengthscale")
-        warn_jitter(what, used, jitter, stacklevel=3)
+        warn_jitter(what, used, jitter, stacklevel=4)  # the caller of posterior (through holds_blas)
     return L, alpha, used
 
 

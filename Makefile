@@ -31,13 +31,15 @@ test: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow --run-slow
 
-## bench: side-by-side timings (normal-gamma, then spike-and-slab with EM, then GP, then ACS-FW selection, then SBC throughput with 1 vs 2 workers), written to benchmarks/results/
+## bench: side-by-side timings (normal-gamma: Gibbs vs nutpie vs PyMC; spike-and-slab with EM; the exact GP vs scikit-learn; FITC vs PyMC; ACS-FW selection; SBC throughput), written to benchmarks/results/, then the README's performance section regenerated from them
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_normal_gamma.py
 	$(BIN)/python benchmarks/bench_spike_slab.py
-	$(BIN)/python benchmarks/bench_gp.py
+	$(BIN)/python benchmarks/bench_gp_exact.py
+	$(BIN)/python benchmarks/bench_fitc.py
 	$(BIN)/python benchmarks/bench_active_learning.py
 	$(BIN)/python benchmarks/bench_sbc.py
+	$(BIN)/python benchmarks/readme.py
 
 ## notebooks: execute every notebook in place at full size (the committed outputs come from here)
 notebooks: $(STAMP)

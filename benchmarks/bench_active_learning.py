@@ -41,13 +41,14 @@ bias (P = 101), and on power-plant also ``features="linear"`` (the bias and the 
 What grows with N
 -----------------
 Memory per pool point is constant and no step is super-linear, but seconds per point are not: Frank–Wolfe
-reads all of the Gram's storage once per iteration (one column ``G G[f]``, or ``X X[f]`` and ``(X Sigma)
-X[f]`` for the closed form), b times, and at N = 10,000 that storage (``G``: N x J x 8 bytes = 7.6 MiB; the
-closed form's two N x P arrays, 15.4 MiB) fits this machine's 32 MiB L3 cache, from N = 50,000 on it does not:
-the iterations then run at main-memory bandwidth, about 2.5-3x slower per point, and stay there (N = 50,000 to
-200,000: about 1x).  How much of the L3 this process gets depends on what else runs, so the step is larger
-under load.  (The Gram's construction grew as well, 3-4.6x under load, until it formed the projections 2,048
-points at a time: whole-pool N x J temporaries were fresh, page-faulted arrays on every call.)
+reads all of the Gram's storage once per iteration (one column: ``G G[f]``, or for the closed form ``X x_f``
+and ``X (Sigma x_f)``, both from one pass over ``X`` in 2,048-row blocks), b times, and at N = 10,000 that
+storage (``G``: N x J x 8 bytes = 7.6 MiB; the closed form's ``X``, N x P, 7.7 MiB) fits this machine's 32 MiB
+L3 cache, from N = 50,000 on it does not: the iterations then run at main-memory bandwidth, 2-4x slower per
+point in our runs, and stay there (N = 50,000 to 200,000: about 1x).  How much of the L3 this process gets
+depends on what else runs, so the step is larger under load.  (The Gram's construction grew as well, 3-4.6x
+under load, until it formed the projections 2,048 points at a time: whole-pool N x J temporaries were fresh,
+page-faulted arrays on every call.)
 
 Each configuration is first run once untimed under ``tracemalloc`` (NumPy reports its allocations to it):
 its **peak** is the memory the selection allocates, set beside the ``8 N^2`` bytes an N x N float64 matrix
@@ -471,7 +472,7 @@ def main(argv=None) -> int:
         f"iteration (module docstring, \"What grows with N\"); against this machine's L3 cache ({l3_cache()}) "
         "that storage is: " + "; ".join(
             f"N = {n:,}: {mib(8.0 * n * s.projections / 2**20)} MiB (J = {s.projections}), "
-            f"{mib(16.0 * n * 101 / 2**20)} MiB (closed form)" for n in sizes) + ".",
+            f"{mib(8.0 * n * 101 / 2**20)} MiB (closed form's X)" for n in sizes) + ".",
         "",
         *growth_lines,
         "",

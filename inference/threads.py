@@ -2,12 +2,13 @@
 
 Why one policy
 --------------
-The handwritten engines (MAP-EM and EMVS, the exact GP at small N, FITC, ACS-FW's Gram products and
+The handwritten engines (MAP-EM and EMVS, the SSVS Gibbs sampler, the exact GP, FITC, ACS-FW's Gram products and
 Frank–Wolfe) make many BLAS calls on small or N x M matrices.  Threaded BLAS does not speed those up on a
 2-core machine; it slows them: OpenBLAS's idle workers spin for a while after every threaded call (by
 default about 2^28 cycles), taking a core from whatever runs next, and threads beyond the CPUs the process
-may use (``taskset``) made FITC 15x slower.  MAP-EM on diabetes was measured 6x slower with default threads
-than with one.  Every engine therefore holds BLAS to :data:`BLAS_THREADS` threads through :func:`blas_held`,
+may use (``taskset``) made FITC 15x slower.  MAP-EM on diabetes was measured 11-25x slower with default
+threads than with one (the SSVS Gibbs sampler 1.5x, one ACS-FW batch from 45,710 points 1.6-2.5x; EMVS the same
+either way).  Every engine therefore holds BLAS to :data:`BLAS_THREADS` threads through :func:`blas_held`,
 which is the only place that sets the limit.
 
 The limit is process-wide (threadpoolctl changes the BLAS library's own setting), so calls from several

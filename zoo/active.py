@@ -27,7 +27,6 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from bayes_zoo.active_learning.strategies import STRATEGIES
 
@@ -182,7 +181,7 @@ def paired_verdicts(exp: Experiment) -> list[tuple[str, str, float, float]]:
     for base in [s for s in exp.final["strategy"] if s != "acs-fw"]:
         diff = (table["acs-fw"] - table[base]).dropna()
         mean = float(diff.mean())
-        two_se = float(2.0 * diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("inf")
+        two_se = float(2.0 * diff.std(ddof=1) / diff.size**0.5) if diff.size > 1 else float("inf")
         if two_se < 1e-12:  # the same difference in every repeat: rounding, not spread
             two_se = 0.0
         if diff.size < MIN_REPEATS:

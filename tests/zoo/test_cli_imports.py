@@ -46,8 +46,6 @@ def test_help_and_list_import_no_heavy_library(args):
     assert found["heavy"] == [], f"bayes-zoo {' '.join(args)} imported {found['heavy']}"
 
 
-@pytest.mark.xfail(strict=True, reason="zoo/active.py imports NumPy at module level (issue 15 item 5: 'numpy if "
-                                       "feasible'); remove this mark when it imports NumPy on use")
 @pytest.mark.parametrize("args", [["--help"], ["list"]], ids=" ".join)
 def test_help_and_list_import_no_numpy(args):
     found = _probe(args, ("numpy",))

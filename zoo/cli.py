@@ -10,6 +10,9 @@
     bayes-zoo active-learn --dataset NAME [--strategies ... --batch-size --budget --init --repeats
                            --posterior {closed-form,nuts,advi} --projections J --seed --out DIR --quick --force]
 
+Every sub-command that runs NUTS takes ``--nuts-sampler {nutpie,pymc}`` (default nutpie, or
+``BAYES_ZOO_NUTS_SAMPLER``): :func:`bayes_zoo.inference.nuts.set_nuts_sampler` sets it for the process.
+
 ``compare`` runs each pair, prints its comparison as a Rich table as it finishes (a progress bar runs
 meanwhile), and writes ``OUT/<problem>/`` (see :mod:`bayes_zoo.report`); ``compare all`` also writes
 ``OUT/report.md``.  ``active-learn`` runs the labelling loop with ACS-FW and its baselines on one data set
@@ -83,7 +86,20 @@ _PEAK_OVER_STORED = 2.0
 _SBC_BYTES_PER_SIMULATION = 1_100
 
 
+#: ``--nuts-sampler``'s choices: :data:`bayes_zoo.inference.nuts.NUTS_SAMPLERS`, spelt out so that building the
+#: parser imports no PyMC (a test keeps the two equal).
+NUTS_SAMPLER_CHOICES = ("nutpie", "pymc")
+
+
+def _nuts_sampler_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--nuts-sampler", choices=NUTS_SAMPLER_CHOICES,
+                        help="the automatic side's NUTS: nutpie (default; compiled once per model, then ~20x PyMC's "
+                             "ESS/s) or PyMC's own; also BAYES_ZOO_NUTS_SAMPLER")
+    return parser
+
+
 def _common_options(parser: argparse.ArgumentParser) -> None:
+    _nuts_sampler_option(parser)
     parser.add_argument("--draws", type=int, help="kept draws per chain (default 1000; --quick: the pair's small setting)")
     parser.add_argument("--chains", type=int, help="chains per sampler (default 4)")
     parser.add_argument("--warmup", type=int, help="warm-up / tuning iterations per chain, discarded (default 1000)")
@@ -119,12 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(problems.add_parser("all", help="every registered pair, plus OUT/report.md", allow_abbrev=False))
     from bayes_zoo.active import add_arguments as active_arguments
 
-    active_arguments(sub.add_parser("active-learn", help="batch active learning by ACS-FW and baselines on a data set",
-                                    allow_abbrev=False))
+    active_arguments(_nuts_sampler_option(sub.add_parser(
+        "active-learn", help="batch active learning by ACS-FW and baselines on a data set", allow_abbrev=False)))
     from bayes_zoo.sbc import add_arguments as sbc_arguments
 
-    sbc_arguments(sub.add_parser("sbc", help="simulation-based calibration of a pair's samplers", allow_abbrev=False),
-                  list(REGISTRY))
+    sbc_arguments(_nuts_sampler_option(sub.add_parser("sbc", help="simulation-based calibration of a pair's samplers",
+                                                      allow_abbrev=False)), list(REGISTRY))
     _check_arguments(sub.add_parser("check", help="check your own sampler: a Problem in a Python file, "
                                                   "cross-validated against NUTS and calibrated by SBC",
                                     allow_abbrev=False))
@@ -132,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    _nuts_sampler_option(parser)
     parser.add_argument("problem", metavar="FILE.py[:NAME]",
                         help="a Python file defining a bayes_zoo.Problem called NAME (default: problem)")
     parser.add_argument("--draws", type=int, help="kept draws per chain, every side (default 1000)")
@@ -592,6 +609,10 @@ def _main(argv, run: _Run) -> int:
     console = run.console = Console() if sys.stdout.isatty() else Console(width=140)
     args = build_parser().parse_args(argv)
     run.out = getattr(args, "out", None)
+    if getattr(args, "nuts_sampler", None) is not None:
+        from bayes_zoo.inference.nuts import set_nuts_sampler
+
+        set_nuts_sampler(args.nuts_sampler)  # the process default every NUTS call site reads
     if args.command == "list":
         return _list(console)
     if args.command == "active-learn":

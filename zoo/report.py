@@ -365,7 +365,8 @@ def sampling_times(idata, label: str) -> str:
 
     ``sampling_time`` is the sampling loop (warm-up or tuning included); a handwritten Gibbs sampler's
     ``compile_time`` (numba compiling its loop, or loading it from its disk cache, before that) and NUTS's
-    ``setup_time`` (the rest of the ``pymc.sample`` call: compiling, initialising, converting the trace) are
+    ``setup_time`` (the rest of the call: compiling, initialising, converting the trace; in nutpie or
+    ``pymc.sample`` as ``nuts_sampler`` says, with ``nuts_sampler_note`` when PyMC stood in for nutpie) are
     named apart when present.  E.g. ``"Gibbs: 0.0016 s sampling (warm-up included) after 0.47 s compiling
     (numba, or its disk cache)"``.
 
@@ -391,7 +392,11 @@ def sampling_times(idata, label: str) -> str:
     if "compile_time" in attrs:
         text += f" after {attrs['compile_time']:.2g} s compiling (numba, or its disk cache)"
     if "setup_time" in attrs:
-        text += f" after {attrs['setup_time']:.2g} s compiling and initialising in pymc.sample"
+        where = {"nutpie": "nutpie (numba; 0 when the model was compiled before in the process)",
+                 "pymc": "pymc.sample"}.get(attrs.get("nuts_sampler", "pymc"), "pymc.sample")
+        text += f" after {attrs['setup_time']:.2g} s compiling and initialising in {where}"
+    if "nuts_sampler_note" in attrs:
+        text += f" ({attrs['nuts_sampler_note']})"
     return text
 
 

@@ -55,7 +55,24 @@ def test_report_states_the_exact_method_from_the_object_and_times_compilation_ap
     exact = exact_posterior(load_newcomb().arrays["x"])
     assert f"Exact reference: {exact.method}." in report and "Gauss–Legendre" in exact.method
     assert "Kronrod" not in report
-    assert "Gibbs: " in report and "s compiling (numba" in report and "s compiling and initialising in pymc.sample" in report
+    assert "Gibbs: " in report and "s compiling (numba" in report and "s compiling and initialising in nutpie" in report
+
+
+def test_nuts_sampler_pymc_runs_pymcs_nuts_and_the_report_says_so(tmp_path, monkeypatch):
+    from bayes_zoo.inference import nuts
+
+    monkeypatch.setattr(nuts, "_default_sampler", [])  # the option sets the process default: undone afterwards
+    status = cli.main(["compare", "normal-gamma", "--quick", "--draws", "100", "--warmup", "100",
+                       "--nuts-sampler", "pymc", "--out", str(tmp_path)])
+    assert status == cli.EXIT_OK
+    report = (tmp_path / "normal-gamma" / "report.md").read_text()
+    assert "(NUTS: [mu, beta])" in report and "in pymc.sample" in report and "nutpie" not in report
+
+
+def test_the_nuts_sampler_choices_are_the_ones_sample_nuts_knows():
+    from bayes_zoo.inference.nuts import NUTS_SAMPLERS
+
+    assert cli.NUTS_SAMPLER_CHOICES == NUTS_SAMPLERS
 
 
 def test_the_placeholder_check_finds_an_f_string_that_lost_its_f_outside_code(tmp_path, report_formatted_check):

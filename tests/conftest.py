@@ -66,3 +66,23 @@ def plant_bug(monkeypatch):
         monkeypatch.setattr(module, name, namespace[name])
 
     return plant
+
+
+@pytest.fixture
+def record_blas_threads(monkeypatch):
+    """``record(module, name) -> list``: ``module.name`` replaced (for the test) by a wrapper that appends the
+    thread counts of every BLAS library, as a set, at each call; the list fills as the code runs."""
+    from threadpoolctl import threadpool_info
+
+    def record(module, name: str) -> list[set[int]]:
+        seen: list[set[int]] = []
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+        return seen
+
+    return record

@@ -25,20 +25,6 @@ HELD = {threads.BLAS_THREADS}
 def _blas_threads() -> set[int]:
     return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
-
-def _recording(monkeypatch, module, name: str) -> list[set[int]]:
-    """Replace ``module.name`` by a wrapper that records the BLAS thread counts at each call."""
-    seen: list[set[int]] = []
-    original = getattr(module, name)
-
-    def wrapper(*args, **kwargs):
-        seen.append(_blas_threads())
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapper)
-    return seen
-
-
 def _under_two_threads(call):
     with threadpool_limits(limits=2, user_api="blas"):
         before = _blas_threads()
@@ -57,36 +43,37 @@ def regression():
 
 
 @pytest.mark.parametrize("projections", [0, 10])
-def test_an_acs_fw_selection_runs_its_frank_wolfe_steps_on_one_blas_thread(monkeypatch, regression, projections):
+def test_an_acs_fw_selection_runs_its_frank_wolfe_steps_on_one_blas_thread(record_blas_threads, regression,
+                                                                          projections):
     learner, fit, X_pool = regression
-    seen = _recording(monkeypatch, frank_wolfe, "step")
+    seen = record_blas_threads(frank_wolfe, "step")
     chosen = _under_two_threads(lambda: select_batch("acs-fw", learner, fit, X_pool, 5, rng=np.random.default_rng(1),
                                                      projections=projections))
     assert chosen.size == 5 and seen and all(s == HELD for s in seen), seen
 
 
-def test_frank_wolfe_select_called_alone_holds_blas(monkeypatch):
+def test_frank_wolfe_select_called_alone_holds_blas(record_blas_threads):
     G = np.random.default_rng(2).standard_normal((200, 8))
-    seen = _recording(monkeypatch, frank_wolfe, "step")
+    seen = record_blas_threads(frank_wolfe, "step")
     _under_two_threads(lambda: frank_wolfe.select(ProjectionGram(G), 5))
     assert seen and all(s == HELD for s in seen), seen
 
 
 @pytest.mark.parametrize("projections, inside", [(0, "LinearFisherGram"), (10, "gaussian_projections")])
-def test_the_linear_learners_gram_holds_blas(monkeypatch, regression, projections, inside):
+def test_the_linear_learners_gram_holds_blas(record_blas_threads, regression, projections, inside):
     learner, fit, X_pool = regression
-    seen = _recording(monkeypatch, learners, inside)
+    seen = record_blas_threads(learners, inside)
     _under_two_threads(lambda: learner.gram(fit, X_pool, projections=projections, rng=np.random.default_rng(1)))
     assert seen == [HELD]
 
 
-def test_the_probit_learners_gram_holds_blas(monkeypatch):
+def test_the_probit_learners_gram_holds_blas(record_blas_threads):
     rng = np.random.default_rng(4)
     X_lab, X_pool = rng.standard_normal((30, 2)), rng.standard_normal((100, 2))
     y_lab = (X_lab[:, 0] + 0.3 * rng.standard_normal(30) > 0).astype(int)
     learner = probit.ProbitLearner()
     fit = learner.fit(X_lab, y_lab, X_pool, np.random.default_rng(0))
-    seen = _recording(monkeypatch, probit, "bernoulli_projections")
+    seen = record_blas_threads(probit, "bernoulli_projections")
     _under_two_threads(lambda: learner.gram(fit, X_pool, projections=10, rng=np.random.default_rng(1)))
     assert seen == [HELD]
 

@@ -24,20 +24,6 @@ pytestmark = pytest.mark.skipif(threads.BLAS_THREADS != 1, reason="BAYES_ZOO_BLA
 def _blas_threads() -> set[int]:
     return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
-
-def _recording(monkeypatch, module, name: str) -> list[set[int]]:
-    """Replace ``module.name`` by a wrapper that records the BLAS thread counts at each call."""
-    seen: list[set[int]] = []
-    original = getattr(module, name)
-
-    def wrapper(*args, **kwargs):
-        seen.append(_blas_threads())
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapper)
-    return seen
-
-
 @pytest.fixture(scope="module")
 def diabetes():
     d = load_diabetes()
@@ -56,22 +42,22 @@ def _under_two_threads(call):
 @pytest.mark.parametrize("fit, step", [(em.fit_map_em, "map_em_step"), (em.fit_emvs, "emvs_step"),
                                        (lambda *a, **k: em.fit(*a, algorithm="map-em", **k), "map_em_step")],
                          ids=["fit_map_em", "fit_emvs", "fit"])
-def test_the_em_fitters_run_their_steps_on_one_blas_thread(monkeypatch, diabetes, fit, step):
-    seen = _recording(monkeypatch, em, step)
+def test_the_em_fitters_run_their_steps_on_one_blas_thread(record_blas_threads, diabetes, fit, step):
+    seen = record_blas_threads(em, step)
     result = _under_two_threads(lambda: fit(*diabetes, ss.DEFAULT_PRIOR))
     assert result.converged and seen
     assert all(s == {threads.BLAS_THREADS} for s in seen), seen
 
 
-def test_multistart_and_the_enumeration_hold_blas(monkeypatch, diabetes):
-    seen = _recording(monkeypatch, em, "map_em_posterior")
+def test_multistart_and_the_enumeration_hold_blas(record_blas_threads, diabetes):
+    seen = record_blas_threads(em, "map_em_posterior")
     _under_two_threads(lambda: em.multistart(*diabetes, ss.DEFAULT_PRIOR, random_starts=1, algorithms=("map-em",)))
     _under_two_threads(lambda: em.map_em_enumerate(diabetes[0][:, :4], diabetes[1], ss.DEFAULT_PRIOR))
     assert seen and all(s == {threads.BLAS_THREADS} for s in seen), seen
 
 
-def test_the_gibbs_sampler_runs_its_sweeps_on_one_blas_thread(monkeypatch, diabetes):
-    seen = _recording(monkeypatch, gibbs, "_run_block")
+def test_the_gibbs_sampler_runs_its_sweeps_on_one_blas_thread(record_blas_threads, diabetes):
+    seen = record_blas_threads(gibbs, "_run_block")
     _under_two_threads(lambda: gibbs.sample(*diabetes, draws=20, chains=2, warmup=5, seed=1))
     assert seen and all(s == {threads.BLAS_THREADS} for s in seen), seen
 

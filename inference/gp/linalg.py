@@ -146,7 +146,8 @@ def cholesky_in_place(make, *, jitter: float = 0.0, what: str = "the Gram matrix
     ----------
     make : callable
         ``make()`` returns ``A``: numpy.ndarray, shape (N, N), float64, C- or Fortran-contiguous, symmetric
-        (only one triangle is read), finite; it is overwritten.
+        (only one triangle is read: a Fortran-ordered ``A`` needs only its lower triangle and diagonal formed, a
+        C-ordered one its upper), finite; it is overwritten.
     jitter : float >= 0
         Added to the diagonal before the first attempt.
     what : str

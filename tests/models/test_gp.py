@@ -53,6 +53,45 @@ def test_the_compiled_kernel_refuses_an_output_of_the_wrong_shape():
         gp.exp_quad_rows(A, Bt, 1.0, np.empty((2, 2)))
 
 
+@pytest.mark.parametrize("dims", [1, 3, gp.DIRECT_MAX_DIMS])
+def test_the_gram_matrix_formed_by_columns_is_the_kernel_on_and_below_the_diagonal_and_leaves_the_rest(dims):
+    # N = 300: three column blocks, the last one short; the strict upper triangle away from the diagonal
+    # blocks is left as it was (NaN here): only what dpotrf (lower) reads is formed
+    rng = np.random.default_rng(dims)
+    X = rng.normal(size=(300, dims))
+    ell = np.linspace(0.6, 1.4, dims)
+    At = np.ascontiguousarray((X / ell).T)
+    out = np.full((300, 300), np.nan, order="F")
+    C = gp.exp_quad_columns(At, At, 1.3**2, out, lower=True, add_diagonal=0.25)
+    assert C is out and C.flags.f_contiguous
+    expected = gp.exp_quad(X, X, 1.3, ell) + 0.25 * np.eye(300)
+    rows, cols = np.tril_indices(300)
+    np.testing.assert_allclose(C[rows, cols], expected[rows, cols], rtol=4e-16, atol=0)
+    block = gp.COLUMN_BLOCK
+    far = np.triu(np.ones((300, 300), dtype=bool), 1) & (np.arange(300)[:, None] // block
+                                                          < np.arange(300)[None, :] // block)
+    assert np.isnan(C[far]).all() and far.sum() > 300 * 299 // 4
+    np.testing.assert_allclose(gp.exp_quad_gram_lower(X, 1.3, ell, 0.25)[rows, cols], expected[rows, cols],
+                               rtol=4e-16, atol=0)
+
+
+@pytest.mark.parametrize("dims", [1, 3, gp.DIRECT_MAX_DIMS + 1])
+def test_the_cross_covariance_formed_by_columns_is_the_kernel_fortran_ordered(dims):
+    rng = np.random.default_rng(10 + dims)
+    X1, X2 = rng.normal(size=(257, dims)), rng.normal(size=(130, dims))
+    ell = np.linspace(0.6, 1.4, dims)
+    K = gp.exp_quad_cross(X1, X2, 0.7, ell)
+    assert K.shape == (257, 130) and K.flags.f_contiguous
+    np.testing.assert_allclose(K, gp.exp_quad(X1, X2, 0.7, ell), rtol=4e-16, atol=0)
+
+
+def test_the_gram_matrix_above_the_direct_dimensions_is_the_whole_symmetric_kernel():
+    X = np.random.default_rng(3).normal(size=(40, gp.DIRECT_MAX_DIMS + 2))
+    C = gp.exp_quad_gram_lower(X, 1.1, np.full(X.shape[1], 2.0), 0.5)
+    assert C.flags.f_contiguous
+    np.testing.assert_array_equal(C, gp.exp_quad(X, X, 1.1, 2.0) + 0.5 * np.eye(40))
+
+
 def test_one_dimensional_inputs_become_a_column():
     assert gp.as_inputs([1.0, 2.0, 3.0]).shape == (3, 1)
 

@@ -327,7 +327,7 @@ def _setup(problem: str, data_seed: int | None = None) -> _Setup:
         def sample(module, seed, draws, chains, warmup):  # module None; warmup None: tunes for `draws` steps
             return latent(seed, draws, chains)
 
-        return _Setup(reference, ("f",), sample, False)
+        return _Setup(reference, ("f", "loglik"), sample, False)  # loglik: the pair's joint quantity
     raise ValueError(f"problem: unknown {problem!r} (known: {sorted(PROBLEMS)})")
 
 

@@ -134,7 +134,7 @@ def test_newcomb_is_the_normal_gamma_pairs_gibbs_vs_exact_comparison(newcomb_x):
 
 def test_gp_latent_draws_its_data_and_its_first_stage_from_the_same_seed(monkeypatch):
     """As ``compare gp --seed s``: data and type-II ML from s (built once per seed), first-stage NUTS seeded by s with
-    tuning = draws, compared on f."""
+    tuning = draws, compared on f and loglik."""
     from bayes_zoo.pairs import gp
 
     calls = []
@@ -156,9 +156,21 @@ def test_gp_latent_draws_its_data_and_its_first_stage_from_the_same_seed(monkeyp
     finally:
         studies._setup.cache_clear()
     assert calls == [("data", studies.GP_N_TRAIN, 7), ("sample", 7, 300, 3), ("sample", 7, 300, 3)]
-    assert setup.exact == "reference" and setup.var_names == ("f",)
+    assert setup.exact == "reference" and setup.var_names == ("f", "loglik")
     assert rows[0]["verdict"] == studies.ERROR and rows[0]["reasons"] == "RuntimeError: stop here"
     assert studies.GP_N_TRAIN == 40 and PROBLEMS["gp-latent"].warmup is None and PROBLEMS["gp-latent"].seeded_data
+
+
+def test_gp_latent_compares_every_quantity_of_its_reference():
+    """The reference holds f and the joint quantity loglik; a variable left out of var_names makes every run an
+    error (compare refuses a reference quantity no result has), as it did after loglik was added."""
+    studies._setup.cache_clear()
+    try:
+        setup = studies._setup("gp-latent", 0)
+    finally:
+        studies._setup.cache_clear()
+    names = {str(label).split("[")[0] for label in setup.exact.index}
+    assert names == set(setup.var_names) == {"f", "loglik"}
 
 
 def test_gp_latent_takes_no_warmup():

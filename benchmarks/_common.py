@@ -351,16 +351,18 @@ def interleaved(calls: dict[str, object], repeats: int) -> dict[str, tuple[float
     return {name: tuple(v) for name, v in seconds.items()}
 
 
-def write_claims(script: str, claims, results_md: Path, facts: dict[str, str] | None = None) -> Path:
-    """Write ``claims`` (a sequence of :class:`Claim`) as JSON beside ``results_md`` (same stem, ``.json``).
+def write_claims(script: str, claims, settings: Settings, facts: dict[str, str] | None = None) -> Path:
+    """Write ``claims`` (a sequence of :class:`Claim`) as JSON beside the run's results file ``settings.out``
+    (same stem, ``.json``).
 
-    The file holds the script's name, the claims with min/median/max, and the machine facts (date, load
+    The file holds the script's name, whether the run was ``--quick`` (``benchmarks/readme.py`` refuses such a
+    file: quick sizes are not measurements), the claims with min/median/max, and the machine facts (date, load
     average ...) of :func:`machine_facts`; ``benchmarks/readme.py`` regenerates the README's performance
     section from every such file in ``benchmarks/results/``.  Written to a temporary file and renamed, so an
     interrupted run leaves the previous file whole.
     """
-    path = Path(results_md).with_suffix(".json")
-    payload = {"script": script, "claims": [c.as_dict() for c in claims],
+    path = Path(settings.out).with_suffix(".json")
+    payload = {"script": script, "quick": bool(settings.quick), "claims": [c.as_dict() for c in claims],
                "machine": facts if facts is not None else machine_facts()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")

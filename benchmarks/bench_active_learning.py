@@ -488,7 +488,7 @@ def main(argv=None) -> int:
     timed_s |= {f"simulated N = {n:,} {label} {part}": v for (n, label, part), v in sim_seconds.items()}
     timed_s |= {f"N = {n_ref:,} closed form, {name}": v for name, v in ref_seconds.items()}
     facts = common.machine_facts()
-    common.write_claims(Path(__file__).name, claims, s.out, facts)
+    common.write_claims(Path(__file__).name, claims, s, facts)
     return common.finish(s, _PROCESS_START, "ACS-FW batch selection: seconds and memory against pool size",
                          Path(__file__).name, body, timing, timed_s, seconds_format=".4g")
 

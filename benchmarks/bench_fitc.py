@@ -520,7 +520,7 @@ def main(argv=None) -> int:
     status = common.finish(s, _PROCESS_START, "FITC sparse GP: vs PyMC's MarginalApprox (and GPflow), memory and "
                            "gradient cost at a million inputs", Path(__file__).name, body, timing, timed_s,
                            seconds_format=".4g")
-    path = common.write_claims(Path(__file__).name, claims, s.out)
+    path = common.write_claims(Path(__file__).name, claims, s)
     print(f"claims written to {path}")
     return status
 

@@ -403,7 +403,7 @@ def main(argv=None) -> int:
                | {f"(c) {d}-D {mode} {k}": v for d, m in ml.items() for mode in ("pinned", "as_called")
                   for k, v in m[mode].items()})
     facts = common.machine_facts()
-    common.write_claims(Path(__file__).name, claims, s.out, facts)
+    common.write_claims(Path(__file__).name, claims, s, facts)
     return common.finish(s, _PROCESS_START, "The exact GP at its floor: one factorisation, gradient vs "
                          "scikit-learn and LAPACK, type-II ML", Path(__file__).name, body, timing, timed_s,
                          seconds_format=".4g")

@@ -171,7 +171,7 @@ def main(argv=None) -> int:
     frame = results_frame(timings, ess_per_s, compile_s)
     quick = " (--quick)" if settings.quick else ""
     common.print_tables((f"Gibbs vs nutpie vs PyMC's NUTS, Newcomb, {settings.chains} chains{quick}", frame))
-    common.write_claims(Path(__file__).stem, claims(ess_per_s, compile_s), settings.out)
+    common.write_claims(Path(__file__).name, claims(ess_per_s, compile_s), settings)
     timing = (f"{settings.repeats} round(s), each one call of every sampler in turn (Gibbs, nutpie, PyMC), round r "
               f"seeded {settings.seed} + r; after one untimed small call per sampler and nutpie's compilation")
     return common.finish(settings, _PROCESS_START,

@@ -318,7 +318,7 @@ def main(argv=None) -> int:
     timing = (f"median of {s.repeats} call(s) per worker count, after one untimed call of each, the 1- and "
               f"{s.workers}-worker calls interleaved; load average 1/5/15 min at the start: {load_start}")
     timed_s["start-up cold, warm"] = (cold, warm)
-    common.write_claims(Path(__file__).stem, nuts_claims(nuts_seconds), s.out)
+    common.write_claims(Path(__file__).name, nuts_claims(nuts_seconds), s)
     return common.finish(s, _PROCESS_START, f"Simulation-based calibration throughput: 1 vs {s.workers} local workers",
                          Path(__file__).name, body, timing, timed_s)
 

@@ -410,7 +410,7 @@ def main(argv=None) -> int:
               "after one untimed warm-up call of each (samplers at a small size)")
     timed = {t.name: t.seconds for t in (g, n)} | {r.name: r.seconds for r in em_rows}
     timed |= {f"{name} {way}": v for name, t in em_threads.items() for way, v in t.items()}
-    common.write_claims(Path(__file__).name, claims(s, g, n, em_threads), s.out)
+    common.write_claims(Path(__file__).name, claims(s, g, n, em_threads), s)
     return common.finish(s, _PROCESS_START, "SSVS Gibbs vs NUTS and EM on the diabetes data (spike-and-slab "
                          "regression, default prior)", Path(__file__).name, body, timing, timed)
 

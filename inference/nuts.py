@@ -94,14 +94,18 @@ def set_nuts_sampler(name: str | None) -> str | None:
     return previous
 
 
-def nutpie_applies(model, step=None) -> str | None:
-    """Why nutpie cannot sample ``model`` (a sentence), or None when it can: every free variable continuous
-    and no ``step=`` given."""
+def nutpie_applies(model, step=None, tune: int = 1) -> str | None:
+    """Why nutpie cannot sample ``model`` (a sentence), or None when it can: every free variable continuous,
+    no ``step=`` given, at least one tuning step (nutpie's adaptation panics with ``tune=0``)."""
     if step is not None:
         return "a step method was given"
+    if tune == 0:
+        return "no tuning steps (tune=0; nutpie needs at least one)"
     discrete = [model.values_to_rvs[v].name for v in model.value_vars if v not in model.continuous_value_vars]
     if discrete:
         return f"discrete free variables {discrete}"
+    if _shared_data(_graph(model)[2]) is None:
+        return "a shared variable without a name, or two with one name (nutpie keys its data by name)"
     return None
 
 
@@ -124,8 +128,8 @@ def _signature(model) -> tuple:
 
 
 def _graph(model):
-    """The outputs nutpie compiles from (log density, free and deterministic variables) and their non-constant
-    leaves (value variables, then shared variables in traversal order)."""
+    """The outputs nutpie compiles from (log density, free and deterministic variables), their non-constant
+    leaves (value variables, then shared variables in traversal order) and those shared variables."""
     from pytensor.compile import SharedVariable
     from pytensor.graph.traversal import ancestors
 
@@ -134,49 +138,63 @@ def _graph(model):
     return outputs, list(model.value_vars) + shared, shared
 
 
+def _shared_data(shared) -> dict | None:
+    """The tensor shared variables among ``shared`` (``pm.Data`` and the like), name -> current value; None when
+    one is unnamed or two share a name (nutpie keys its shared data by name: such a model is never reused)."""
+    from pytensor.tensor.sharedvar import TensorSharedVariable
+
+    tensors = [v for v in shared if isinstance(v, TensorSharedVariable)]
+    names = [v.name for v in tensors]
+    if any(n is None for n in names) or len(set(names)) != len(names):
+        return None
+    return {v.name: v.get_value() for v in tensors}
+
+
 def _same_model(a, b) -> bool:
-    """Whether two models compile to the same nutpie model up to their shared variables' values: the same
-    names, dims, coords and initial values, and graphs equal node for node with equal constants
-    (``pytensor.graph.basic.equal_computations``; the data are constants unless in ``pm.Data``)."""
+    """Whether two models compile to the same nutpie model up to their shared variables' values: graphs equal node
+    for node with equal constants (``pytensor.graph.basic.equal_computations``; the data are constants unless in
+    ``pm.Data``), their shared variables named alike in the same places.  Names, dims, coords and initial values
+    are :func:`_signature`'s.  Models with symbolic random variables (``HalfCauchy``, mixtures: PyTensor
+    compares their ops by identity) are never equal to a rebuild, so those are compiled again: slower, never
+    wrong."""
     from pytensor.graph.basic import equal_computations
 
-    out_a, in_a, _ = _graph(a)
-    out_b, in_b, _ = _graph(b)
-    return len(in_a) == len(in_b) and equal_computations(out_a, out_b, in_xs=in_a, in_ys=in_b)
+    out_a, in_a, shared_a = _graph(a)
+    out_b, in_b, shared_b = _graph(b)
+    return (len(in_a) == len(in_b) and [v.name for v in shared_a] == [v.name for v in shared_b]
+            and equal_computations(out_a, out_b, in_xs=in_a, in_ys=in_b))
 
 
 def compile_nutpie(model):
-    """nutpie's compiled form of ``model`` (``nutpie.compile_pymc_model``, numba backend); returns
-    ``(compiled, seconds)``, the seconds this call spent compiling.
+    """nutpie's compiled form of ``model`` (``nutpie.compile_pymc_model``, numba backend), holding the model's
+    current shared data; returns ``(compiled, seconds)``, the seconds this call spent compiling.
 
     Compiling costs seconds (numba); it is done once per model *structure* and process: a model object seen
-    before, or a rebuild of one (the same graph, names, coords and constants: :func:`_same_model`), reuses the
-    compiled form, its shared data (``pm.Data``) set from the new model (0.0 seconds returned).  The last
-    :data:`COMPILED_CACHE_SIZE` are kept.
+    before, or a rebuild of one (the same graph, names, coords, initial values and constants:
+    :func:`_same_model`), reuses the compiled form (0.0 seconds returned), with the values its shared variables
+    hold *now* (``pm.set_data``, or a rebuild's new ``pm.Data``) handed over by ``with_data``.  A model with an
+    unnamed or twice-named shared tensor is not cached (nutpie cannot sample it: :func:`nutpie_applies`).  The last :data:`COMPILED_CACHE_SIZE` are kept.
     """
+    _, _, shared = _graph(model)
+    data = _shared_data(shared)
     with _COMPILE_LOCK:
-        hit = _COMPILED.get(id(model))
-        if hit is not None and hit[1] is model:
-            _COMPILED.move_to_end(id(model))
-            return hit[2], 0.0
-        signature = _signature(model)
-        for key, (sig, other, compiled) in list(_COMPILED.items()):
-            if sig == signature and _same_model(model, other):
-                from pytensor.tensor.sharedvar import TensorSharedVariable
-
-                _, _, shared = _graph(model)
-                values = {v.name: v.get_value() for v in shared
-                          if isinstance(v, TensorSharedVariable) and v.name in compiled.shared_data}
-                return (compiled.with_data(**values) if values else compiled), 0.0
+        if data is not None:
+            signature = _signature(model)
+            for key, (sig, other, compiled) in list(_COMPILED.items()):
+                if other is model or (sig == signature and _same_model(model, other)):
+                    _COMPILED.move_to_end(key)
+                    values = {k: v for k, v in data.items() if k in compiled.shared_data}
+                    return (compiled.with_data(**values) if values else compiled), 0.0
         import nutpie
 
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="nutpie")
             compiled = nutpie.compile_pymc_model(model, backend="numba")
-        _COMPILED[id(model)] = (signature, model, compiled)
-        while len(_COMPILED) > COMPILED_CACHE_SIZE:
-            _COMPILED.popitem(last=False)
+        if data is not None:
+            _COMPILED[id(model)] = (_signature(model), model, compiled)
+            while len(_COMPILED) > COMPILED_CACHE_SIZE:
+                _COMPILED.popitem(last=False)
         return compiled, time.perf_counter() - start
 
 
@@ -313,7 +331,7 @@ def sample_nuts(
     asked = nuts_sampler() if sampler is None else _checked_sampler(sampler, "sampler")
     note = None
     if asked == "nutpie":
-        note = nutpie_applies(model, kwargs.get("step"))
+        note = nutpie_applies(model, kwargs.get("step"), tune)
         if note is None and kwargs:
             note = f"pymc.sample arguments were given ({', '.join(sorted(kwargs))})"
     used = "nutpie" if asked == "nutpie" and note is None else "pymc"
@@ -382,8 +400,14 @@ def _sample_nutpie(model, *, draws, tune, chains, seed, target_accept, cores, pr
     start = time.perf_counter()
     compiled, _ = compile_nutpie(model)
     begin = time.perf_counter()
-    raw = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                        target_accept=target_accept, save_warmup=False, progress_bar=progressbar)
+    try:
+        raw = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+                            target_accept=target_accept, save_warmup=False, progress_bar=progressbar)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as err:  # a panic in nutpie's Rust core is a BaseException (pyo3's PanicException)
+        raise RuntimeError(f"nutpie failed ({type(err).__name__}: {err}); sampler='pymc' runs PyMC's NUTS "
+                           "instead") from err
     sampling = time.perf_counter() - begin
     idata = nutpie_to_pymc(raw, model, seed=seed, sampling_time=sampling, tune=tune)
     return idata, time.perf_counter() - start - sampling

@@ -649,7 +649,7 @@ class NutsSide(_Lazy):
         self.jitter_max_retries = nonnegative_int(jitter_max_retries, "jitter_max_retries")
         self.sampler = nuts_sampler() if sampler is None else sampler
         if self.sampler not in NUTS_SAMPLERS:
-            raise ValueError(f"sampler: expected one of {NUTS_SAMPLERS}, got {sampler!r}")
+            raise ValueError(f"sampler: expected one of {', '.join(map(repr, NUTS_SAMPLERS))}, got {sampler!r}")
         self._kind = f"nuts-{self.sampler}"
 
     def _compile(self):
@@ -743,6 +743,8 @@ class NutsSide(_Lazy):
                        warmup: int) -> dict[str, np.ndarray]:
         import nutpie
 
+        if warmup == 0:
+            raise ValueError("warmup: nutpie needs at least one tuning step; NutsSide(..., sampler='pymc') takes 0")
         _set_data(s.shared, self.data, data, s.shared.shared)  # checks shapes, dtypes and constants
         values = {key: s.shared.shared[key][0].get_value(borrow=True) for key in s.keys}
         compiled = s.compiled.with_data(**values)

@@ -27,7 +27,7 @@ import functools
 import os
 import threading
 
-__all__ = ["BLAS_THREADS", "blas_held", "holds_blas"]
+__all__ = ["BLAS_THREADS", "blas_held", "holds_blas", "check_policy"]
 
 
 def _policy() -> int:
@@ -41,9 +41,22 @@ def _policy() -> int:
     return value
 
 
-#: Threads BLAS may use inside the zoo's engines: 1, measured fastest on 2 cores for every engine
-#: (``benchmarks/``); 0 means no limit is set.
-BLAS_THREADS = _policy()
+try:
+    #: Threads BLAS may use inside the zoo's engines: 1, measured fastest on 2 cores for every engine
+    #: (``benchmarks/``); 0 means no limit is set; None when ``BAYES_ZOO_BLAS_THREADS`` is not a count (then
+    #: :func:`check_policy` and every hold raise, naming it: importing never does).
+    BLAS_THREADS: int | None = _policy()
+    _POLICY_ERROR: str | None = None
+except ValueError as _error:
+    BLAS_THREADS, _POLICY_ERROR = None, str(_error)
+
+
+def check_policy() -> int:
+    """:data:`BLAS_THREADS`, or ``ValueError`` naming ``BAYES_ZOO_BLAS_THREADS`` when it is not an integer >= 0
+    (the CLI calls it before any work: a usage error)."""
+    if _POLICY_ERROR is not None:
+        raise ValueError(_POLICY_ERROR)
+    return BLAS_THREADS
 
 
 class _Hold:
@@ -91,7 +104,13 @@ def blas_held(active: bool = True):
     -------
     contextlib.AbstractContextManager
         Enter it around the engine's work; on leaving, the last holder restores the limits the first found.
+
+    Raises
+    ------
+    ValueError
+        If ``BAYES_ZOO_BLAS_THREADS`` is not an integer >= 0 (:func:`check_policy`).
     """
+    check_policy()
     if not active or BLAS_THREADS == 0:
         return contextlib.nullcontext()
     return _HOLD(BLAS_THREADS)

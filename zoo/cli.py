@@ -197,6 +197,21 @@ def _as_option(message: str, options=(), aliases=None) -> str:
     return message
 
 
+def _environment_error() -> str | None:
+    """What is wrong with the environment variables bayes-zoo reads (``BAYES_ZOO_BLAS_THREADS``,
+    ``BAYES_ZOO_NUTS_SAMPLER``), checked before any work; None when nothing is."""
+    from bayes_zoo.inference import threads
+
+    try:
+        threads.check_policy()
+    except ValueError as err:
+        return str(err)
+    sampler = os.environ.get("BAYES_ZOO_NUTS_SAMPLER")
+    if sampler is not None and sampler not in NUTS_SAMPLER_CHOICES:
+        return f"BAYES_ZOO_NUTS_SAMPLER: expected one of {', '.join(map(repr, NUTS_SAMPLER_CHOICES))}, got {sampler!r}"
+    return None
+
+
 def _usage_error(console, message: str) -> int:
     from rich.markup import escape
 
@@ -467,6 +482,9 @@ def _sbc(console, args, run) -> int:
         return _usage_error(console, f"--scheduler: could not reach {args.scheduler} ({err}); {run.output.state()}")
     settings = {"sims": sims, "sampler": args.sampler, "jobs": args.jobs, "scheduler": args.scheduler or "none",
                 "seed": args.seed, "quick": args.quick, "planted_bug": args.planted_bug}
+    nuts = getattr(getattr(problems.get("nuts"), "sample", None), "side", None)  # the NutsSide that sampled
+    if getattr(nuts, "sampler", None) is not None:
+        settings["NUTS"] = f"{nuts.sampler} (compiled once per worker process)"
     zsbc.write(runs, run.output.staging(folder_name), problem=args.problem, settings=settings)
     folder = run.output.commit(folder_name)
     console.print(zsbc.rich_table(runs))
@@ -609,6 +627,9 @@ def _main(argv, run: _Run) -> int:
     console = run.console = Console() if sys.stdout.isatty() else Console(width=140)
     args = build_parser().parse_args(argv)
     run.out = getattr(args, "out", None)
+    bad = _environment_error()
+    if bad is not None:
+        return _usage_error(console, bad)
     if getattr(args, "nuts_sampler", None) is not None:
         from bayes_zoo.inference.nuts import set_nuts_sampler
 

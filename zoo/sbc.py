@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser, pair_names) -> None:
                         help=f"a registered pair: {', '.join(pair_names)}")
     parser.add_argument("--sims", type=int, help=f"simulations per sampler (default 500; --quick {QUICK_SIMS})")
     parser.add_argument("--sampler", choices=SAMPLERS, default="handwritten",
-                        help="which side to calibrate (default handwritten; nuts is slow: one PyMC fit a simulation)")
+                        help="which side to calibrate (default handwritten; nuts: NUTS compiled once, one fit a simulation)")
     parser.add_argument("--jobs", type=int, default=1, help="local worker processes (joblib; default 1)")
     parser.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): run the simulations there "
                                             "(needs pip install 'bayes-zoo[dask]')")

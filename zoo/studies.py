@@ -166,7 +166,7 @@ PROBLEMS = {
         "1000 warm-up sweeps; exact by quadrature (bayes-zoo compare normal-gamma's Gibbs-vs-exact comparison)"),
     "gp-latent": Problem(
         "gp-latent", None,
-        f"GP regression on {GP_N_TRAIN} points simulated from the seed, type-II ML hyperparameters; PyMC NUTS over f "
+        f"GP regression on {GP_N_TRAIN} points simulated from the seed, type-II ML hyperparameters; NUTS over f "
         "(gp.Latent), tuning steps = draws; exact Gaussian posterior of f (bayes-zoo compare gp --seed s)",
         warmup=None, seeded_data=True, lengths=(1000,), seeds=50),
 }
@@ -740,7 +740,12 @@ def false_alarm_study(problem: str = "newcomb", lengths=None, seeds=None, *, cha
 
     frame = pd.DataFrame([{**row, "draws": kwargs["draws"]} for row, (_, kwargs) in zip(rows, tasks)],
                          columns=list(FALSE_ALARM_COLUMNS))
-    frame.attrs.update(problem=problem, description=spec.description, chains=chains, warmup=spec.warmup,
+    description = spec.description
+    if spec.module is None:  # the sampler is sample_nuts: say which NUTS the process ran
+        from bayes_zoo.inference.nuts import nuts_sampler
+
+        description += f"; NUTS by {nuts_sampler()} (bayes_zoo.inference.nuts.nuts_sampler())"
+    frame.attrs.update(problem=problem, description=description, chains=chains, warmup=spec.warmup,
                        stage_alpha=crossval.STAGE_ALPHA, level=crossval.PROTOCOL_ALPHA, protocol="run_protocol",
                        wall_seconds=wall, n_jobs=n_jobs)
     return frame

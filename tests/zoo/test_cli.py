@@ -137,3 +137,23 @@ def test_a_pair_checked_by_identities_only_reports_them_and_fails_on_a_broken_on
     report = (tmp_path / "ids" / "report.md").read_text()
     assert "## Deterministic identities" in report and "**Verdict: disagree**" in report
     assert (tmp_path / "ids" / "checks.csv").exists() and not (tmp_path / "ids" / "summary.csv").exists()
+
+
+@pytest.mark.parametrize("variable, value", [("BAYES_ZOO_BLAS_THREADS", "abc"), ("BAYES_ZOO_BLAS_THREADS", "-1"),
+                                             ("BAYES_ZOO_NUTS_SAMPLER", "stan")])
+def test_a_bad_environment_variable_is_a_usage_error_naming_it_before_any_work(tmp_path, monkeypatch, capsys,
+                                                                                variable, value):
+    import importlib
+
+    from bayes_zoo.inference import threads
+
+    monkeypatch.setenv(variable, value)
+    try:
+        importlib.reload(threads)
+        status = cli.main(["compare", "normal-gamma", "--quick", "--out", str(tmp_path / "out")])
+    finally:
+        monkeypatch.delenv(variable)
+        importlib.reload(threads)
+    assert status == cli.EXIT_USAGE
+    assert f"{variable}: expected" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()

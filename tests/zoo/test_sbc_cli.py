@@ -89,3 +89,10 @@ def test_a_dask_scheduler_gives_the_same_ranks_as_local_processes(tmp_path):
     dask = pd.read_csv(tmp_path / "dask" / "sbc-normal-gamma" / "ranks-handwritten.csv")
     local = pd.read_csv(tmp_path / "local" / "sbc-normal-gamma" / "ranks-handwritten.csv")
     pd.testing.assert_frame_equal(dask, local)
+
+
+def test_the_nuts_side_report_says_which_nuts_sampled(tmp_path):
+    status = cli.main(["sbc", "normal-gamma", "--quick", "--sampler", "nuts", "--sims", "10", "--out", str(tmp_path)])
+    assert status == cli.EXIT_OK
+    report = (tmp_path / "sbc-normal-gamma" / "report.md").read_text()
+    assert "NUTS = nutpie (compiled once per worker process)" in report

@@ -146,7 +146,8 @@ _INTERRUPT_AT_IMPORT = textwrap.dedent("""
 
 @pytest.mark.parametrize("module, command", [
     ("bayes_zoo.cli", ["list"]), ("argparse", ["list"]),  # the CLI module itself and its standard library
-    ("rich", ["list"]), ("numpy", ["list"]),  # the CLI's first imports
+    ("rich", ["list"]),  # the CLI's first import beyond the standard library
+    ("numpy", ["compare", "normal-gamma", "--quick"]),  # a run's first heavy import (list and --help import none)
     ("arviz", ["compare", "normal-gamma", "--quick"]),  # before the checks
     ("pymc", ["compare", "normal-gamma", "--quick"]),  # inside the pair's run: OUT and its temporary folder exist
 ])

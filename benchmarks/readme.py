@@ -28,7 +28,7 @@ LOAD_KEY = "load average 1/5/15 min at the end (other work on the machine skews 
 
 def _number(x: float, unit: str) -> str:
     if unit == "x":
-        return f"{x:,.1f}x" if x < 100 else f"{x:,.0f}x"
+        return f"{x:.2f}x" if x < 10 else f"{x:,.1f}x" if x < 100 else f"{x:,.0f}x"
     if unit == "s":
         return f"{x:.3g} s"
     return f"{x:,.0f} {unit}" if x >= 100 else f"{x:.3g} {unit}"

@@ -39,8 +39,9 @@ def test_each_claim_becomes_a_row_with_min_median_max_target_and_whether_it_is_m
 
 def test_other_results_give_another_section(readme, tmp_path):
     first = readme["section"](_results(tmp_path, [12.0, 19.5, 25.25]))
-    second = readme["section"](_results(tmp_path, [3.0, 4.0, 5.0], met=False))
+    second = readme["section"](_results(tmp_path, [1.262, 1.3, 1.31], met=False))
     assert first != second and "**no**" in second
+    assert "| 1.26x | 1.30x | 1.31x |" in second  # below 10x two decimals: 1.26 is not shown as 1.3
 
 
 def test_a_readme_without_its_markers_is_refused(readme):

@@ -335,11 +335,12 @@ def child(what: str, s: common.Settings) -> dict:
 
 def run_big(s: common.Settings) -> dict:
     """The million-input section: extra peak MiB and seconds of each call, ``--repeats`` fresh children each
-    (alternating), the interleaved seconds of one more, and the log ML this process computes on the same data."""
+    (alternating; one each with ``--quick``, whose figures are not measurements: a child costs seconds of
+    imports), the interleaved seconds of one more, and the log ML this process computes on the same data."""
     mib = {"ml": [], "grad": []}
     single_s = {"ml": [], "grad": []}
     values, methods = set(), set()
-    for _ in range(s.repeats):
+    for _ in range(1 if s.quick else s.repeats):
         for what in ("ml", "grad"):
             answer = child(what, s)
             mib[what].append(answer["extra_peak_mib"])
@@ -490,7 +491,7 @@ def main(argv=None) -> int:
         f"{min(WARM_N, s.big_n):,} inputs, then the peak resident set size reset to the current one, and the peak "
         "during the call less the resident set size before it: everything the call held at its high point beyond "
         f"the inputs, {input_mib:,.1f} MiB of X and y; an N x M array alone would be "
-        f"{s.big_n * s.fitc_m * 8 / 2**20:,.0f} MiB; read as {' and '.join(big['methods'])}); {s.repeats} children "
+        f"{s.big_n * s.fitc_m * 8 / 2**20:,.0f} MiB; read as {' and '.join(big['methods'])}); {len(big['mib']['ml'])} children "
         "each, alternating:",
         "",
         common.markdown_table(pd.DataFrame([

@@ -77,7 +77,7 @@ from bayes_zoo.registry import REGISTRY  # noqa: E402
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sbc.md"
 FULL = {"sims": 500, "spike_sims": 200, "workers": 2, "startup_sims": 4, "repeats": 3, "nuts_sims": 6,
         "nuts_draws": 1000}
-QUICK = {"sims": 20, "spike_sims": 10, "workers": 2, "startup_sims": 4, "repeats": 1, "nuts_sims": 3,
+QUICK = {"sims": 20, "spike_sims": 10, "workers": 2, "startup_sims": 4, "repeats": 1, "nuts_sims": 2,
          "nuts_draws": 100}
 HELP = {
     "sims": "simulations per timed call, normal-gamma Gibbs",

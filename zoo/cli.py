@@ -212,6 +212,14 @@ def _environment_error() -> str | None:
     return None
 
 
+def _nuts_facts(problems) -> dict:
+    """``{"NUTS": "<sampler> (...)"}`` when SBC's ``nuts`` problem samples with a ``NutsSide`` (its ``sample`` wraps
+    the side: :class:`bayes_zoo.inference.sbc_model._SideSample`), read from that side; else empty."""
+    side = getattr(getattr(problems.get("nuts"), "sample", None), "side", None)
+    sampler = getattr(side, "sampler", None)
+    return {} if sampler is None else {"NUTS": f"{sampler} (compiled once per worker process)"}
+
+
 def _usage_error(console, message: str) -> int:
     from rich.markup import escape
 
@@ -482,9 +490,7 @@ def _sbc(console, args, run) -> int:
         return _usage_error(console, f"--scheduler: could not reach {args.scheduler} ({err}); {run.output.state()}")
     settings = {"sims": sims, "sampler": args.sampler, "jobs": args.jobs, "scheduler": args.scheduler or "none",
                 "seed": args.seed, "quick": args.quick, "planted_bug": args.planted_bug}
-    nuts = getattr(getattr(problems.get("nuts"), "sample", None), "side", None)  # the NutsSide that sampled
-    if getattr(nuts, "sampler", None) is not None:
-        settings["NUTS"] = f"{nuts.sampler} (compiled once per worker process)"
+    settings.update(_nuts_facts(problems))
     zsbc.write(runs, run.output.staging(folder_name), problem=args.problem, settings=settings)
     folder = run.output.commit(folder_name)
     console.print(zsbc.rich_table(runs))

@@ -94,7 +94,9 @@ def test_claims_file_has_every_figure_with_its_target_and_unit(run):
     for key, (target, unit) in expected.items():
         claim = by_key[key]
         assert (claim["target"], claim["unit"]) == (target, unit)
-        assert len(claim["ratios"]) == 3 and claim["min"] <= claim["median"] <= claim["max"]
+        # three interleaved rounds; the memory figures one child each at --quick (full runs: --repeats children)
+        assert len(claim["ratios"]) == (1 if claim["unit"] == "MiB" else 3)
+        assert claim["min"] <= claim["median"] <= claim["max"]
         assert (claim["met"] is None) == (target == "")
     assert claims["script"] == "bench_fitc.py" and "load average" in " ".join(claims["machine"])
 

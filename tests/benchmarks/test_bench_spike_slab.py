@@ -5,10 +5,13 @@ Speed itself is measured by `make bench`, never asserted here.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import runpy
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_spike_slab.py"
 
@@ -19,12 +22,18 @@ def _cells(table: str, first: str) -> list[str]:
     return [cell.strip() for cell in row.strip(" |").split("|")]
 
 
-def test_quick_benchmark_writes_the_ess_per_second_ratio_and_the_em_rows(tmp_path):
-    out = tmp_path / "bench.md"
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """The results file of one ``--quick`` run, shared by the tests below."""
+    out = tmp_path_factory.mktemp("bench_spike_slab") / "bench.md"
     # runpy registers the module while it runs, as dataclasses need; the __main__ guard is not entered.
     main = runpy.run_path(str(SCRIPT), run_name="bench_spike_slab")["main"]
-    assert main(["--quick", "--out", str(out)]) == 0
-    table = out.read_text()
+    assert main(["--quick", "--out", str(out), "--gibbs-draws", "200", "--nuts-draws", "20", "--tune", "20"]) == 0
+    return out
+
+
+def test_quick_benchmark_writes_the_ess_per_second_ratio_and_the_em_rows(run):
+    table = run.read_text()
     assert not re.search(r"\b(nan|inf)\b", table, re.IGNORECASE)  # never a silent NaN
     ratio = float(_cells(table, "ESS/s (min bulk ESS / median s)")[-1].rstrip("x").replace(",", ""))
     assert math.isfinite(ratio) and ratio > 0
@@ -36,12 +45,8 @@ def test_quick_benchmark_writes_the_ess_per_second_ratio_and_the_em_rows(tmp_pat
     assert _cells(table, "exact enumeration (reference)")[4] == "1,024 models"
 
 
-def test_quick_benchmark_writes_the_em_thread_rows_and_the_claims(tmp_path):
-    import json
-
-    out = tmp_path / "bench.md"
-    main = runpy.run_path(str(SCRIPT), run_name="bench_spike_slab")["main"]
-    assert main(["--quick", "--out", str(out), "--gibbs-draws", "200", "--nuts-draws", "20", "--tune", "20"]) == 0
+def test_quick_benchmark_writes_the_em_thread_rows_and_the_claims(run):
+    out = run
     table = out.read_text()
     assert "## EM and BLAS threads" in table
     for method in ("MAP-EM", "EMVS"):

@@ -58,15 +58,30 @@ def test_report_states_the_exact_method_from_the_object_and_times_compilation_ap
     assert "Gibbs: " in report and "s compiling (numba" in report and "s compiling and initialising in nutpie" in report
 
 
-def test_nuts_sampler_pymc_runs_pymcs_nuts_and_the_report_says_so(tmp_path, monkeypatch):
+def test_nuts_sampler_option_sets_the_process_default_before_the_run(tmp_path, monkeypatch):
     from bayes_zoo.inference import nuts
 
     monkeypatch.setattr(nuts, "_default_sampler", [])  # the option sets the process default: undone afterwards
-    status = cli.main(["compare", "normal-gamma", "--quick", "--draws", "100", "--warmup", "100",
-                       "--nuts-sampler", "pymc", "--out", str(tmp_path)])
-    assert status == cli.EXIT_OK
-    report = (tmp_path / "normal-gamma" / "report.md").read_text()
-    assert "(NUTS: [mu, beta])" in report and "in pymc.sample" in report and "nutpie" not in report
+    # --draws 0 is refused after the option took effect and before any sampling: a cheap run through _main
+    status = cli.main(["compare", "normal-gamma", "--nuts-sampler", "pymc", "--draws", "0", "--out", str(tmp_path)])
+    assert status == cli.EXIT_USAGE and nuts.nuts_sampler() == "pymc"
+
+
+@pytest.mark.parametrize("attrs, says", [
+    ({"nuts_sampler": "pymc"}, "s compiling and initialising in pymc.sample"),
+    ({"nuts_sampler": "nutpie"}, "s compiling and initialising in nutpie (numba"),
+    ({"nuts_sampler": "pymc", "nuts_sampler_note": "PyMC's NUTS sampled: nutpie does not apply (tune=0)"},
+     "pymc.sample (PyMC's NUTS sampled: nutpie does not apply (tune=0))"),
+])
+def test_the_report_says_where_nuts_compiled_and_why_pymc_stood_in(attrs, says):
+    import arviz as az
+    import numpy as np
+
+    from bayes_zoo.report import sampling_times
+
+    idata = az.from_dict(posterior={"mu": np.zeros((1, 3))})
+    idata.posterior.attrs.update(sampling_time=0.5, setup_time=1.5, **attrs)
+    assert says in sampling_times(idata, "NUTS")
 
 
 def test_the_nuts_sampler_choices_are_the_ones_sample_nuts_knows():

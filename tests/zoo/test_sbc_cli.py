@@ -91,8 +91,14 @@ def test_a_dask_scheduler_gives_the_same_ranks_as_local_processes(tmp_path):
     pd.testing.assert_frame_equal(dask, local)
 
 
-def test_the_nuts_side_report_says_which_nuts_sampled(tmp_path):
-    status = cli.main(["sbc", "normal-gamma", "--quick", "--sampler", "nuts", "--sims", "10", "--out", str(tmp_path)])
-    assert status == cli.EXIT_OK
-    report = (tmp_path / "sbc-normal-gamma" / "report.md").read_text()
-    assert "NUTS = nutpie (compiled once per worker process)" in report
+def test_the_nuts_side_report_says_which_nuts_sampled():
+    """Read from the NutsSide that SBC's nuts problem wraps (the sampler fixed when the side was made)."""
+    from types import SimpleNamespace
+
+    from bayes_zoo.inference.sbc_model import NutsSide
+    from bayes_zoo.models.normal_gamma import build_pymc_model
+
+    side = NutsSide(lambda data: build_pymc_model(data["x"]), {"x": [1.0, 2.0]}, sampler="pymc")  # compiles nothing
+    problems = {"gibbs": SimpleNamespace(sample=print), "nuts": SimpleNamespace(sample=SimpleNamespace(side=side))}
+    assert cli._nuts_facts(problems) == {"NUTS": "pymc (compiled once per worker process)"}
+    assert cli._nuts_facts({"gibbs": problems["gibbs"]}) == {}

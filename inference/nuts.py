@@ -200,7 +200,29 @@ def compile_nutpie(model):
 
 def nutpie_to_pymc(idata, model, *, seed: int, sampling_time: float, tune: int) -> az.InferenceData:
     """nutpie's ``InferenceData`` in PyMC's layout: stats renamed (:data:`NUTPIE_STATS`), ``tuning`` dropped,
-    ``observed_data`` and ``constant_data`` added as ``pymc.sample`` adds them, PyMC's attributes."""
+    ``observed_data`` and ``constant_data`` added as ``pymc.sample`` adds them, PyMC's attributes.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        ``nutpie.sample``'s result, ``save_warmup=False``: ``posterior`` and ``sample_stats``, dims
+        ``(chain, draw, ...)``.
+    model : pymc.Model
+        The model sampled (its observed data, constants, coords and dims).
+    seed : int
+        Unused here beyond the record kept by :func:`sample_nuts`.
+    sampling_time : float
+        Seconds of ``nutpie.sample``, tuning included (``posterior.attrs["sampling_time"]``).
+    tune : int
+        Tuning steps per chain (``attrs["tuning_steps"]``).
+
+    Returns
+    -------
+    arviz.InferenceData
+        ``posterior`` (as nutpie's), ``sample_stats`` (PyMC's names: ``lp``, ``tree_depth``,
+        ``reached_max_treedepth`` bool, ``acceptance_rate``, ``diverging``, ...), ``observed_data`` and
+        ``constant_data`` where the model has them.
+    """
     import pymc as pm
     from pymc.backends.arviz import coords_and_dims_for_inferencedata, find_constants, find_observations
     from arviz.data.base import dict_to_dataset, make_attrs

@@ -1,4 +1,5 @@
-"""Loaders for the data bundled in ``models/data/``.
+"""Loaders for the data bundled in ``models/data/``, and for a user's regression data in the same UCI layout
+(:func:`load_uci_folder`) or as a CSV file (:func:`load_csv`).
 
 Each loader returns a :class:`Dataset`: the arrays, a one-paragraph description, and the provenance lines
 copied from the file's header (or from ``models/data/README.md``).  Nothing is downloaded.
@@ -14,7 +15,7 @@ from io import StringIO
 import numpy as np
 
 __all__ = ["Dataset", "load_newcomb", "NEWCOMB_OUTLIERS", "load_diabetes", "DIABETES_FEATURES", "load_snelson",
-           "UCI_DATASETS", "load_uci", "load_breast_cancer"]
+           "UCI_DATASETS", "UCI_FILES", "MIN_ROWS", "load_uci", "load_uci_folder", "load_csv", "load_breast_cancer"]
 
 #: The two values of Newcomb's series that are well-known outliers (Gelman et al., BDA3, sec. 3.2).
 NEWCOMB_OUTLIERS = (-44.0, -2.0)
@@ -166,8 +167,91 @@ def _readme_source(filename: str) -> tuple[str, ...]:
     raise ValueError(f"README.md: no provenance row for {filename}")
 
 
-def _load_matrix(filename: str) -> np.ndarray:
-    return np.loadtxt(StringIO(_read_text(filename)), dtype=np.float64, ndmin=2)
+#: Fewest rows :func:`load_uci_folder` and :func:`load_csv` accept (one row has no spread to learn from).
+MIN_ROWS = 2
+
+#: The files of a folder in the UCI layout, as :func:`load_uci_folder` reads them.
+UCI_FILES = ("data.txt", "index_features.txt", "index_target.txt")
+
+
+def _parse_table(text: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Whitespace-separated numbers (``#`` starts a comment line, blank lines skipped) as a float64 ``(rows,
+    columns)`` array, and the 1-based line number of each row.  ``label`` names the file in the errors.
+
+    Raises
+    ------
+    ValueError
+        Naming ``label``: no numbers, a line with another number of values than the first, a non-numeric value
+        (its line and 0-based column).  NaN and inf parse (see :func:`_check_finite`).
+    """
+    rows = [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")]
+    if not rows:
+        raise ValueError(f"{label}: empty file (no numbers)")
+    width = len(rows[0][1])
+    for number, tokens in rows:
+        if len(tokens) != width:
+            raise ValueError(f"{label}: line {number} has {len(tokens)} values, but line {rows[0][0]} has {width}")
+    lines = np.array([number for number, _ in rows], dtype=np.int64)
+    try:
+        return np.array([tokens for _, tokens in rows], dtype=np.float64), lines
+    except ValueError:
+        pass
+    for number, tokens in rows:
+        for column, token in enumerate(tokens):
+            try:
+                float(token)
+            except ValueError:
+                raise ValueError(f"{label}: non-numeric value {token!r} at line {number}, column {column} "
+                                 f"(0-based)") from None
+    raise AssertionError("unreachable: numpy refused a table every token of which parses")
+
+
+def _check_finite(values: np.ndarray, label: str, lines: np.ndarray, names) -> None:
+    """Refuse missing (NaN) and infinite values of the 2-D ``values``, whose row ``i`` is line ``lines[i]`` of
+    the file ``label`` and whose column ``j`` is called ``names[j]``."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise ValueError(f"{label}: {int(bad.sum())} missing or non-finite value(s) (NaN, inf or empty); the first "
+                         f"at line {lines[row]}, column {names[column]} ({float(values[row, column])})")
+
+
+def _check_rows(rows: int, label: str) -> None:
+    if rows < MIN_ROWS:
+        raise ValueError(f"{label}: {rows} data row(s); at least {MIN_ROWS} are needed")
+
+
+def _column_indices(text: str, label: str) -> np.ndarray:
+    values, _ = _parse_table(text, label)
+    values = values.ravel()
+    if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+        raise ValueError(f"{label}: column indices must be whole numbers, got {values.tolist()}")
+    return values.astype(np.int64)
+
+
+def _parse_uci(texts: Mapping[str, str], labels: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``(X, y, feature_columns, target_column)`` from the texts of a UCI folder's :data:`UCI_FILES`; ``labels`` names each file
+    in the errors.  The one parsing and validation path of :func:`load_uci` and :func:`load_uci_folder`."""
+    data, lines = _parse_table(texts["data.txt"], labels["data.txt"])
+    features = _column_indices(texts["index_features.txt"], labels["index_features.txt"])
+    target = _column_indices(texts["index_target.txt"], labels["index_target.txt"])
+    if target.size != 1:
+        raise ValueError(f"{labels['index_target.txt']}: gives {target.size} target columns {target.tolist()}, "
+                         f"expected 1")
+    width = data.shape[1]
+    outside = [int(c) for c in np.append(features, target) if not 0 <= c < width]
+    if outside:
+        raise ValueError(f"{labels['index_features.txt']} and {labels['index_target.txt']}: columns {outside} do not "
+                         f"exist; {labels['data.txt']} has {width} columns (0 to {width - 1})")
+    repeated = sorted({int(c) for c in features if c in target or np.count_nonzero(features == c) > 1})
+    if repeated:
+        raise ValueError(f"{labels['index_features.txt']} and {labels['index_target.txt']}: column(s) {repeated} "
+                         f"named more than once (as a feature twice, or as a feature and the target)")
+    _check_rows(data.shape[0], labels["data.txt"])
+    used = np.append(features, target)
+    _check_finite(data[:, used], labels["data.txt"], lines, [f"{c} (0-based)" for c in used])
+    return np.ascontiguousarray(data[:, features]), data[:, target[0]].copy(), features, int(target[0])
 
 
 def load_uci(name: str) -> Dataset:
@@ -199,29 +283,131 @@ def load_uci(name: str) -> Dataset:
     Raises
     ------
     ValueError
-        If ``name`` is not one of :data:`UCI_DATASETS`, or the bundled file does not have the documented
-        shape or holds a non-finite value.
+        If ``name`` is not one of :data:`UCI_DATASETS`, or the bundled files fail the checks of
+        :func:`load_uci_folder` or do not have the documented shape.
     """
     if name not in _UCI:
         raise ValueError(f"name: unknown UCI data set {name!r}; expected one of {', '.join(UCI_DATASETS)}")
     folder, title, (n, d), target = _UCI[name]
-    data = _load_matrix(f"uci/{folder}/data.txt")
-    features = _load_matrix(f"uci/{folder}/index_features.txt").ravel().astype(np.int64)
-    target_column = _load_matrix(f"uci/{folder}/index_target.txt").ravel().astype(np.int64)
-    if target_column.size != 1:
-        raise ValueError(f"{name}: index_target.txt gives {target_column.size} columns, expected 1")
-    used = np.append(features, target_column)
-    if np.any(used < 0) or np.any(used >= data.shape[1]) or np.unique(used).size != used.size:
-        raise ValueError(f"{name}: index files name columns {used.tolist()} but data.txt has {data.shape[1]} columns")
-    if (data.shape[0], features.size) != (n, d):
-        raise ValueError(f"{name}: data.txt gives {data.shape[0]} x {features.size} features, expected {n} x {d}")
-    if not np.all(np.isfinite(data[:, used])):
-        raise ValueError(f"{name}: data.txt holds non-finite values")
-    X = np.ascontiguousarray(data[:, features])
-    y = data[:, target_column[0]].copy()
+    files = {f: f"uci/{folder}/{f}" for f in UCI_FILES}
+    X, y, features, _ = _parse_uci({f: _read_text(path) for f, path in files.items()}, files)
+    if X.shape != (n, d):
+        raise ValueError(f"{name}: data.txt gives {X.shape[0]} x {X.shape[1]} features, expected {n} x {d}")
     description = f"UCI {title} ({name!r}): {n} rows, {d} features; y is the {target}."
     return Dataset(name, {"X": X, "y": y, "feature_columns": features}, description,
                    _readme_source(f"uci/{folder}/data.txt"))
+
+
+def load_uci_folder(path) -> Dataset:
+    """A user's regression data in the UCI layout of the bundled sets (``models/data/uci/yacht/``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A folder holding ``data.txt`` (whitespace-separated numbers, one row per line; ``#`` lines are
+        comments), ``index_features.txt`` (the 0-based columns of ``data.txt`` that are features, one per
+        line) and ``index_target.txt`` (the one 0-based target column).
+
+    Returns
+    -------
+    Dataset
+        Named after the folder.  ``arrays["X"]`` float64 of shape ``(N, D)``, the features as given (units
+        are the user's); ``arrays["y"]`` float64 of shape ``(N,)``, the target; ``arrays["feature_columns"]``
+        int64 of shape ``(D,)``, the columns of ``data.txt`` in ``X``.  ``description`` names the path, N and D;
+        ``provenance`` is the path.  Constant feature columns are kept (the learners' standardisation gives
+        them scale 1), as in the bundled sets.  Columns of ``data.txt`` the index files do not name must be
+        numbers but may be missing or non-finite.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, before anything is returned: ``path`` is not a folder or lacks a file; a file has
+        no numbers; a line of ``data.txt`` has another number of values than the first; a value is not a
+        number (its line and column); a used column holds missing (NaN), infinite or empty values (how many,
+        the first line and column); the index files name columns ``data.txt`` lacks, name one twice or name the
+        target as a feature; ``index_target.txt`` gives more than one column; fewer than :data:`MIN_ROWS` rows.
+    """
+    from pathlib import Path
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder (expected one holding {', '.join(UCI_FILES)})")
+    missing = [f for f in UCI_FILES if not (folder / f).is_file()]
+    if missing:
+        raise ValueError(f"{folder}: missing {', '.join(missing)} (a UCI folder holds {', '.join(UCI_FILES)})")
+    labels = {f: str(folder / f) for f in UCI_FILES}
+    X, y, features, target = _parse_uci({f: (folder / f).read_text(encoding="utf-8") for f in UCI_FILES}, labels)
+    description = (f"User data from {folder}: {X.shape[0]} rows, {X.shape[1]} features (data.txt columns "
+                   f"{features.tolist()}); y is data.txt column {target}.")
+    return Dataset(folder.name, {"X": X, "y": y, "feature_columns": features}, description, (str(folder),))
+
+
+def load_csv(path, target: str) -> Dataset:
+    """A user's regression data from a CSV file with a header row.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The CSV file (comma-separated, first line the column names), read with :func:`pandas.read_csv`.
+    target : str
+        The name of the target column; every other column is a feature.
+
+    Returns
+    -------
+    Dataset
+        Named after the file's stem.  ``arrays["X"]`` float64 of shape ``(N, D)``, the feature columns in file
+        order (units are the user's); ``arrays["y"]`` float64 of shape ``(N,)``, the target;
+        ``arrays["feature_columns"]`` int64 of shape ``(D,)``, their 0-based positions in the file;
+        ``arrays["feature_names"]`` their names.  ``description`` names the path, N, D and the target;
+        ``provenance`` is the path.  Constant feature columns are kept (the learners' standardisation gives
+        them scale 1).
+
+    Raises
+    ------
+    ValueError
+        Naming the file, before anything is returned: it does not exist or is empty; ``target`` is not a
+        column (the columns are listed); no column besides the target; fewer than :data:`MIN_ROWS` data
+        rows; a line with more values than the header (a short line leaves missing values); a non-numeric
+        value (its column and first line); missing (empty, NA, NaN) or infinite values (how many, the first
+        line and column).  Lines are numbered in the file, the header being line 1.
+    """
+    from pathlib import Path
+
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"{file}: no such file")
+    try:
+        table = pd.read_csv(file, dtype=str, skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{file}: empty file (no header row)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file}: {' '.join(str(err).split())}") from None
+    columns = [str(c) for c in table.columns]
+    if target not in columns:
+        raise ValueError(f"{file}: no column {target!r} for the target; the columns are {', '.join(columns)}")
+    if len(columns) < 2:
+        raise ValueError(f"{file}: only the target column {target!r}; no feature columns")
+    _check_rows(len(table), str(file))
+    lines = np.arange(len(table), dtype=np.int64) + 2
+    numbers = table.apply(pd.to_numeric, errors="coerce")
+    for j, name in enumerate(columns):
+        text = table.iloc[:, j]
+        bad = numbers.iloc[:, j].isna() & text.notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{file}: non-numeric value {text.iloc[i]!r} in column {name!r}, first at line "
+                             f"{lines[i]} ({int(bad.sum())} in that column)")
+    values = numbers.to_numpy(dtype=np.float64)
+    _check_finite(values, str(file), lines, [repr(c) for c in columns])
+    t = columns.index(target)
+    features = np.array([j for j in range(len(columns)) if j != t], dtype=np.int64)
+    X = np.ascontiguousarray(values[:, features])
+    description = (f"User data from {file}: {X.shape[0]} rows, {X.shape[1]} features; y is column {target!r}.")
+    return Dataset(file.stem, {"X": X, "y": values[:, t].copy(), "feature_columns": features,
+                               "feature_names": np.array([columns[j] for j in features])},
+                   description, (str(file),))
 
 
 def load_breast_cancer() -> Dataset:

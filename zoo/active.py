@@ -2,15 +2,18 @@
 
 ::
 
-    bayes-zoo active-learn --dataset NAME [--strategies acs-fw,random,maxent,bald] [--batch-size 10]
+    bayes-zoo active-learn {--dataset NAME | --data PATH [--target COLUMN]} [--strategies acs-fw,random,maxent,bald] [--batch-size 10]
                            [--budget 100] [--init 20] [--repeats 10] [--posterior {closed-form,nuts,advi}]
                            [--projections J] [--features {rff,linear}] [--no-top-up] [--seed 0]
                            [--out DIR] [--quick] [--force]
 
 Regression sets (``yacht``, ``boston``, ``energy``, ``concrete``, ``power-plant``) use Bayesian linear
 regression on random Fourier features (:class:`bayes_zoo.active_learning.learners.LinearRegressionLearner`);
-``breast-cancer`` uses probit regression (:class:`bayes_zoo.active_learning.probit.ProbitLearner`).  Writes
-``OUT/active-learning-NAME/``: ``rounds.csv`` (every round of every strategy and repeat),
+``breast-cancer`` uses probit regression (:class:`bayes_zoo.active_learning.probit.ProbitLearner`).  ``--data PATH``
+runs on a user's regression data instead, as the regression sets: a folder in the bundled UCI layout
+(:func:`bayes_zoo.models.datasets.load_uci_folder`) or a ``.csv`` file with a header row and ``--target COLUMN``
+(:func:`bayes_zoo.models.datasets.load_csv`); NAME is then the folder's name or the file's stem
+(:func:`data_name`).  Writes ``OUT/active-learning-NAME/``: ``rounds.csv`` (every round of every strategy and repeat),
 ``final.csv`` (final metrics, mean and 2 SE, selection time), ``learning_curves.png`` and ``report.md``,
 written into a temporary folder beside it and moved into place when complete (see
 :class:`bayes_zoo.report.Output`); an existing folder is replaced only with ``--force``, and only then.
@@ -30,7 +33,8 @@ from pathlib import Path
 
 from bayes_zoo.active_learning.strategies import STRATEGIES
 
-__all__ = ["DATASETS", "QUICK", "MIN_REPEATS", "add_arguments", "Experiment", "run_experiment", "paired_verdicts",
+__all__ = ["DATASETS", "QUICK", "MIN_REPEATS", "add_arguments", "data_name", "load_data", "check_budget",
+           "Experiment", "run_experiment", "paired_verdicts",
            "final_markdown", "write_experiment", "rich_final"]
 
 #: Data sets ``--dataset`` accepts: the five UCI regression sets, then the classification set.
@@ -45,7 +49,13 @@ QUICK = {"repeats": 3, "budget": 30, "nuts_draws": 200, "nuts_tune": 200, "advi_
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``active-learn``."""
-    parser.add_argument("--dataset", required=True, choices=DATASETS, help="bundled data set")
+    # Where the data come from: exactly one of the group (a later --protocol joins it here).
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", choices=DATASETS, help="bundled data set")
+    source.add_argument("--data", type=Path, metavar="PATH",
+                        help="your regression data: a folder in the UCI layout (data.txt, index_features.txt, "
+                             "index_target.txt) or a .csv file with a header row (then --target)")
+    parser.add_argument("--target", metavar="COLUMN", help="with --data FILE.csv: the target column's name")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help=f"comma-separated, from {', '.join(STRATEGIES)} (default: all)")
     parser.add_argument("--batch-size", type=int, default=10, help="points labelled per round (default 10)")
@@ -84,63 +94,108 @@ class Experiment:
     figure: "object"  # matplotlib Figure
 
 
-def _data(dataset: str):
-    from bayes_zoo.models.datasets import load_breast_cancer, load_uci
+def data_name(dataset) -> str:
+    """The name results go under (``active-learning-NAME``): a bundled name as it is; for a path, the folder's name
+    or the file's stem, every run of characters other than letters, digits, ``.``, ``_`` and ``-`` made one ``-``."""
+    import re
 
-    data = load_breast_cancer() if dataset == "breast-cancer" else load_uci(dataset)
-    task = "classification" if dataset == "breast-cancer" else "regression"
-    return data, task
+    if isinstance(dataset, str):
+        return dataset
+    path = Path(dataset).resolve()
+    raw = path.stem if path.suffix.lower() == ".csv" else path.name
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-.") or "data"
 
 
-def check_budget(dataset: str, budget: int, *, init: int = 20, test_fraction: float = 0.2) -> None:
+def load_data(dataset, *, target: str | None = None):
+    """``(data, task)`` for a bundled name (``str``, one of :data:`DATASETS`) or a user's path (``os.PathLike``):
+    a folder in the UCI layout, or a ``.csv`` file with the ``target`` column.  ``task`` is ``"classification"``
+    for ``breast-cancer``, else ``"regression"``.
+
+    Raises
+    ------
+    ValueError
+        An unknown name (``"dataset: "``); ``target`` given for a bundled set or a folder, or missing for a CSV
+        (``"target: "``); a path that is neither a folder nor a ``.csv`` file, and the loaders' errors (each
+        naming the file), starting ``"data: "``.
+    """
+    from bayes_zoo.models import datasets
+
+    if isinstance(dataset, str):
+        if dataset not in DATASETS:
+            raise ValueError(f"dataset: unknown {dataset!r}; choose from {', '.join(DATASETS)}")
+        if target is not None:
+            raise ValueError(f"target: applies to --data with a CSV file, not to the bundled {dataset}")
+        if dataset == "breast-cancer":
+            return datasets.load_breast_cancer(), "classification"
+        return datasets.load_uci(dataset), "regression"
+    path = Path(dataset)
+    if path.is_dir() and target is not None:
+        raise ValueError(f"target: {path} is a UCI folder, whose index_target.txt names the target; --target "
+                         "applies to a CSV file")
+    if not path.is_dir() and path.suffix.lower() != ".csv":
+        raise ValueError(f"data: {path} is neither a folder (UCI layout) nor a .csv file"
+                         + ("" if path.exists() else " (it does not exist)"))
+    if not path.is_dir() and target is None:
+        raise ValueError(f"target: required with a CSV file ({path}): the name of its target column")
+    try:
+        return (datasets.load_uci_folder(path) if path.is_dir() else datasets.load_csv(path, target)), "regression"
+    except ValueError as err:  # the loader names the file; "data: " names the option
+        raise ValueError(f"data: {err}") from None
+
+
+def check_budget(dataset, budget: int, *, init: int = 20, test_fraction: float = 0.2,
+                 target: str | None = None) -> None:
     """Refuse, before any work, a ``budget`` the pool of ``dataset`` cannot supply.
 
     The labelling loop fits every round on the points still unlabelled, so at least one must remain after
     ``budget`` labels beyond the ``init`` initial ones, in the training part of the split
     (:func:`bayes_zoo.active_learning.loop.split`: ``test_fraction`` of the rows, at least one, held out).
 
+    ``dataset`` and ``target`` as :func:`load_data` takes them.
+
     Raises
     ------
     ValueError
-        Starting ``"budget: "``, with the pool's size.
+        Starting ``"budget: "``, with the pool's size; :func:`load_data`'s errors.
     """
-    data, _ = _data(dataset)
+    data, _ = load_data(dataset, target=target)
     rows = data.arrays["X"].shape[0]
     pool = rows - max(1, int(round(test_fraction * rows))) - init
     if budget >= pool:
-        raise ValueError(f"budget: {budget} labels beyond the {init} initial ones would empty the pool of {dataset} "
+        raise ValueError(f"budget: {budget} labels beyond the {init} initial ones would empty the pool of "
+                         f"{data_name(dataset)} "
                          f"({pool} points after the {test_fraction:.0%} test split); at most {max(pool - 1, 0)}")
 
 
-def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10, budget: int = 100, init: int = 20,
+def run_experiment(dataset, *, target: str | None = None, strategies=STRATEGIES, batch_size: int = 10, budget: int = 100, init: int = 20,
                    repeats: int = 10, posterior: str = "closed-form", projections: int = 0, features: str = "rff",
                    top_up: bool = True, seed: int = 0, nuts_draws: int = 500, nuts_tune: int = 500,
                    advi_iterations: int = 20_000,
                    on_round=None) -> Experiment:
-    """Run the labelling loop (:func:`bayes_zoo.active_learning.loop.run`) on a bundled data set.
+    """Run the labelling loop (:func:`bayes_zoo.active_learning.loop.run`) on a bundled data set or a user's
+    (``dataset`` and ``target`` as :func:`load_data` takes them).
 
     Raises
     ------
     ValueError
-        Naming the argument, before any work.
+        Naming the argument (or, for a user's data, the file), before any work.
     """
     from bayes_zoo.active_learning import loop
     from bayes_zoo.active_learning.learners import LinearRegressionLearner, NutsSettings
     from bayes_zoo.active_learning.strategies import check_strategies
     from bayes_zoo.models.checks import positive_int
 
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset: unknown {dataset!r}; choose from {', '.join(DATASETS)}")
     strategies = check_strategies(strategies)
     settings = loop.LoopSettings(batch_size=batch_size, budget=budget, init=init, projections=projections,
                                  top_up=top_up)
     positive_int(repeats, "repeats")
     nuts = NutsSettings(draws=nuts_draws, tune=nuts_tune, advi_iterations=advi_iterations)
-    data, task = _data(dataset)
+    data, task = load_data(dataset, target=target)
+    name = data_name(dataset)
     X, y = data.arrays["X"], data.arrays["y"]
     n_train = X.shape[0] - max(1, int(round(settings.test_fraction * X.shape[0])))
     if init + 1 > n_train:
-        raise ValueError(f"init: {init} leaves no pool in the {n_train} training points of {dataset}")
+        raise ValueError(f"init: {init} leaves no pool in the {n_train} training points of {name}")
     if task == "regression":
         def factory(s):
             return LinearRegressionLearner(features=features, feature_seed=s, posterior=posterior, nuts=nuts)
@@ -150,12 +205,13 @@ def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10,
         def factory(s):
             return ProbitLearner(posterior=posterior, nuts=nuts)
     rounds = loop.run(factory, X, y.astype(float), strategies, settings, repeats=repeats, seed=seed, on_round=on_round)
-    rounds.insert(0, "dataset", dataset)
+    rounds.insert(0, "dataset", name)
     final = loop.final_table(rounds, task)
-    title = f"{dataset}: batches of {batch_size}, {posterior} posterior" + (
+    title = f"{name}: batches of {batch_size}, {posterior} posterior" + (
         f", {projections} projections" if projections else "")
     figure = loop.plot_learning_curves(rounds, task, title=title)
-    record = {"dataset": dataset, "strategies": ",".join(strategies), "batch_size": batch_size, "budget": budget,
+    record = {"dataset": name, **({} if isinstance(dataset, str) else {"data": str(dataset)}),
+              **({} if target is None else {"target": target}), "strategies": ",".join(strategies), "batch_size": batch_size, "budget": budget,
               "init": init, "repeats": repeats, "posterior": posterior, "projections": projections,
               "features": features if task == "regression" else "bias + inputs", "top_up": top_up, "seed": seed,
               "test_fraction": settings.test_fraction}
@@ -163,7 +219,7 @@ def run_experiment(dataset: str, *, strategies=STRATEGIES, batch_size: int = 10,
         record.update(nuts_draws=nuts_draws, nuts_tune=nuts_tune, nuts_chains=nuts.chains)
     if posterior == "advi":
         record.update(advi_iterations=advi_iterations, advi_draws=nuts_draws * nuts.chains)
-    return Experiment(dataset, task, data.description, rounds, final, record, figure)
+    return Experiment(name, task, data.description, rounds, final, record, figure)
 
 
 def paired_verdicts(exp: Experiment) -> list[tuple[str, str, float, float]]:

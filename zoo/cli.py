@@ -7,7 +7,7 @@
     bayes-zoo compare all     [--draws N --chains N --warmup N --seed N --out DIR --quick --force]
     bayes-zoo sbc PROBLEM [--sims N --sampler {handwritten,nuts,both} --jobs N --scheduler ADDR --planted-bug
                            --seed N --out DIR --quick --force]
-    bayes-zoo active-learn --dataset NAME [--strategies ... --batch-size --budget --init --repeats
+    bayes-zoo active-learn {--dataset NAME | --data PATH [--target COLUMN]} [--strategies ... --batch-size --budget --init --repeats
                            --posterior {closed-form,nuts,advi} --projections J --seed --out DIR --quick --force]
 
 Every sub-command that runs NUTS takes ``--nuts-sampler {nutpie,pymc}`` (default nutpie, or
@@ -16,7 +16,7 @@ Every sub-command that runs NUTS takes ``--nuts-sampler {nutpie,pymc}`` (default
 ``compare`` runs each pair, prints its comparison as a Rich table as it finishes (a progress bar runs
 meanwhile), and writes ``OUT/<problem>/`` (see :mod:`bayes_zoo.report`); ``compare all`` also writes
 ``OUT/report.md``.  ``active-learn`` runs the labelling loop with ACS-FW and its baselines on one data set
-(:mod:`bayes_zoo.active`) and writes ``OUT/active-learning-NAME/``; ``sbc`` runs simulation-based calibration of a
+(:mod:`bayes_zoo.active`; a bundled set or the user's ``--data``) and writes ``OUT/active-learning-NAME/``; ``sbc`` runs simulation-based calibration of a
 pair's samplers (:mod:`bayes_zoo.sbc`) and writes ``OUT/sbc-PROBLEM/``.  Options are never abbreviated
 (``--draw`` is an error, not ``--draws``).
 
@@ -354,7 +354,7 @@ def _run_pairs(console, args, selected, output):
     return outcomes
 
 
-def _projection_bytes(args, dataset_rows: int, inputs: int, init: int, posterior_draws: int) -> tuple[float, int]:
+def _projection_bytes(args, task: str, dataset_rows: int, inputs: int, init: int, posterior_draws: int) -> tuple[float, int]:
     """Bytes ACS-FW's ``--projections J`` allocate in one selection, and the J used: about four J x N arrays
     over the pool of N (means, squared differences, the projections) and J draws of the D weights.  Measured on
     yacht (N = 226, D = 101): peak RSS +245 MB from J = 2,000 to 40,000, 805 numbers a projection; this counts
@@ -362,7 +362,7 @@ def _projection_bytes(args, dataset_rows: int, inputs: int, init: int, posterior
     its ``posterior_draws``."""
     n_test = max(1, int(round(0.2 * dataset_rows)))
     pool = max(dataset_rows - n_test - init, 0)
-    features = (inputs + 1) if (args.features == "linear" or args.dataset == "breast-cancer") else 101
+    features = (inputs + 1) if (args.features == "linear" or task == "classification") else 101
     used = args.projections if args.posterior == "closed-form" else min(args.projections, posterior_draws)
     return 8.0 * used * (4 * pool + features), used
 
@@ -385,7 +385,9 @@ def _active_learn(console, args, run) -> int:
         if options[key] is None:
             options[key] = active.QUICK[key] if args.quick else default
     nuts = ({k: active.QUICK[k] for k in ("nuts_draws", "nuts_tune", "advi_iterations")} if args.quick else {})
-    folder_name = f"active-learning-{args.dataset}"
+    source = args.dataset if args.data is None else args.data
+    name = active.data_name(source)
+    folder_name = f"active-learning-{name}"
     try:
         strategies = check_strategies(args.strategies)
         settings = LoopSettings(batch_size=args.batch_size, budget=options["budget"], init=args.init,
@@ -399,15 +401,16 @@ def _active_learn(console, args, run) -> int:
         if args.features is not None and args.dataset == "breast-cancer":
             raise ValueError("features: breast-cancer uses probit regression on its 30 inputs; --features applies "
                              "to the regression sets")
-        data, _ = active._data(args.dataset)
+        data, kind = active.load_data(source, target=args.target)  # a user's bad data: the loader's message
         rows, inputs = data.arrays["X"].shape
         n_train = rows - max(1, int(round(settings.test_fraction * rows)))
         if args.init + 1 > n_train:
-            raise ValueError(f"init: {args.init} leaves no pool in the {n_train} training points of {args.dataset}")
-        active.check_budget(args.dataset, options["budget"], init=args.init, test_fraction=settings.test_fraction)
+            raise ValueError(f"init: {args.init} leaves no pool in the {n_train} training points of {name}")
+        active.check_budget(source, options["budget"], init=args.init, test_fraction=settings.test_fraction,
+                            target=args.target)
         trace = NutsSettings(**{k.removeprefix("nuts_"): v for k, v in nuts.items() if k.startswith("nuts_")})
-        nbytes, used = _projection_bytes(args, rows, inputs, args.init, trace.draws * trace.chains)
-        fits_in_memory(nbytes, "--projections", f"{used:,} projections over the pool of {args.dataset}")
+        nbytes, used = _projection_bytes(args, kind, rows, inputs, args.init, trace.draws * trace.chains)
+        fits_in_memory(nbytes, "--projections", f"{used:,} projections over the pool of {name}")
         run.output = report.Output(args.out, [folder_name], force=args.force)
         run.output.open()
     except ValueError as err:
@@ -420,14 +423,14 @@ def _active_learn(console, args, run) -> int:
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} rounds"), TimeElapsedColumn())
     with _quiet_libraries(), Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"{args.dataset}: starting", total=total)
+        task = progress.add_task(f"{name}: starting", total=total)
 
         def on_round(row):
             progress.update(task, advance=1, description=(
-                f"{args.dataset}: repeat seed {row['seed']}, {row['strategy']}, {row['n_labelled']} labels"))
+                f"{name}: repeat seed {row['seed']}, {row['strategy']}, {row['n_labelled']} labels"))
 
         exp = active.run_experiment(
-            args.dataset, strategies=strategies, batch_size=args.batch_size, budget=options["budget"],
+            source, target=args.target, strategies=strategies, batch_size=args.batch_size, budget=options["budget"],
             init=args.init, repeats=options["repeats"], posterior=args.posterior, projections=args.projections,
             features=args.features or "rff", top_up=args.top_up, seed=args.seed, on_round=on_round, **nuts)
     active.write_experiment(exp, run.output.staging(folder_name))

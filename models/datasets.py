@@ -231,8 +231,9 @@ def _column_indices(text: str, label: str) -> np.ndarray:
 
 
 def _parse_uci(texts: Mapping[str, str], labels: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """``(X, y, feature_columns, target_column)`` from the texts of a UCI folder's :data:`UCI_FILES`; ``labels`` names each file
-    in the errors.  The one parsing and validation path of :func:`load_uci` and :func:`load_uci_folder`."""
+    """``(X, y, feature_columns, target_column)`` from the texts of a UCI folder's :data:`UCI_FILES`; ``labels``
+    names each file in the errors.  The one parsing and validation path of :func:`load_uci` and
+    :func:`load_uci_folder`."""
     data, lines = _parse_table(texts["data.txt"], labels["data.txt"])
     features = _column_indices(texts["index_features.txt"], labels["index_features.txt"])
     target = _column_indices(texts["index_target.txt"], labels["index_target.txt"])
@@ -321,11 +322,12 @@ def load_uci_folder(path) -> Dataset:
     Raises
     ------
     ValueError
-        Naming the file, before anything is returned: ``path`` is not a folder or lacks a file; a file has
-        no numbers; a line of ``data.txt`` has another number of values than the first; a value is not a
-        number (its line and column); a used column holds missing (NaN), infinite or empty values (how many,
-        the first line and column); the index files name columns ``data.txt`` lacks, name one twice or name the
-        target as a feature; ``index_target.txt`` gives more than one column; fewer than :data:`MIN_ROWS` rows.
+        Naming the file, before anything is returned: ``path`` is not a folder or lacks a file; a file cannot
+        be read as UTF-8 text or has no numbers; a line of ``data.txt`` has another number of values than the
+        first; a value is not a number (its line and column); a used column holds missing (NaN), infinite or
+        empty values (how many, the first line and column); the index files name columns ``data.txt`` lacks,
+        name one twice or name the target as a feature; ``index_target.txt`` gives more than one column; fewer
+        than :data:`MIN_ROWS` rows.
     """
     from pathlib import Path
 
@@ -336,7 +338,13 @@ def load_uci_folder(path) -> Dataset:
     if missing:
         raise ValueError(f"{folder}: missing {', '.join(missing)} (a UCI folder holds {', '.join(UCI_FILES)})")
     labels = {f: str(folder / f) for f in UCI_FILES}
-    X, y, features, target = _parse_uci({f: (folder / f).read_text(encoding="utf-8") for f in UCI_FILES}, labels)
+    texts = {}
+    for f in UCI_FILES:
+        try:
+            texts[f] = (folder / f).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"{labels[f]}: cannot be read as text ({err})") from None
+    X, y, features, target = _parse_uci(texts, labels)
     description = (f"User data from {folder}: {X.shape[0]} rows, {X.shape[1]} features (data.txt columns "
                    f"{features.tolist()}); y is data.txt column {target}.")
     return Dataset(folder.name, {"X": X, "y": y, "feature_columns": features}, description, (str(folder),))
@@ -365,7 +373,7 @@ def load_csv(path, target: str) -> Dataset:
     Raises
     ------
     ValueError
-        Naming the file, before anything is returned: it does not exist or is empty; ``target`` is not a
+        Naming the file, before anything is returned: it does not exist, cannot be read or is empty; ``target`` is not a
         column (the columns are listed); no column besides the target; fewer than :data:`MIN_ROWS` data
         rows; a line with more values than the header (a short line leaves missing values); a non-numeric
         value (its column and first line); missing (empty, NA, NaN) or infinite values (how many, the first
@@ -382,11 +390,12 @@ def load_csv(path, target: str) -> Dataset:
         table = pd.read_csv(file, dtype=str, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{file}: empty file (no header row)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
         raise ValueError(f"{file}: {' '.join(str(err).split())}") from None
     columns = [str(c) for c in table.columns]
     if target not in columns:
-        raise ValueError(f"{file}: no column {target!r} for the target; the columns are {', '.join(columns)}")
+        raise ValueError(f"{file}: no column {target!r} for the target; the columns are "
+                         f"{', '.join(map(repr, columns))}")
     if len(columns) < 2:
         raise ValueError(f"{file}: only the target column {target!r}; no feature columns")
     _check_rows(len(table), str(file))

@@ -2,7 +2,8 @@
 
 ::
 
-    bayes-zoo active-learn {--dataset NAME | --data PATH [--target COLUMN]} [--strategies acs-fw,random,maxent,bald] [--batch-size 10]
+    bayes-zoo active-learn {--dataset NAME | --data PATH [--target COLUMN]}
+                           [--strategies acs-fw,random,maxent,bald] [--batch-size 10]
                            [--budget 100] [--init 20] [--repeats 10] [--posterior {closed-form,nuts,advi}]
                            [--projections J] [--features {rff,linear}] [--no-top-up] [--seed 0]
                            [--out DIR] [--quick] [--force]
@@ -167,7 +168,8 @@ def check_budget(dataset, budget: int, *, init: int = 20, test_fraction: float =
                          f"({pool} points after the {test_fraction:.0%} test split); at most {max(pool - 1, 0)}")
 
 
-def run_experiment(dataset, *, target: str | None = None, strategies=STRATEGIES, batch_size: int = 10, budget: int = 100, init: int = 20,
+def run_experiment(dataset, *, target: str | None = None, strategies=STRATEGIES, batch_size: int = 10,
+                   budget: int = 100, init: int = 20,
                    repeats: int = 10, posterior: str = "closed-form", projections: int = 0, features: str = "rff",
                    top_up: bool = True, seed: int = 0, nuts_draws: int = 500, nuts_tune: int = 500,
                    advi_iterations: int = 20_000,
@@ -211,7 +213,8 @@ def run_experiment(dataset, *, target: str | None = None, strategies=STRATEGIES,
         f", {projections} projections" if projections else "")
     figure = loop.plot_learning_curves(rounds, task, title=title)
     record = {"dataset": name, **({} if isinstance(dataset, str) else {"data": str(dataset)}),
-              **({} if target is None else {"target": target}), "strategies": ",".join(strategies), "batch_size": batch_size, "budget": budget,
+              **({} if target is None else {"target": target}), "strategies": ",".join(strategies),
+              "batch_size": batch_size, "budget": budget,
               "init": init, "repeats": repeats, "posterior": posterior, "projections": projections,
               "features": features if task == "regression" else "bias + inputs", "top_up": top_up, "seed": seed,
               "test_fraction": settings.test_fraction}

@@ -7,7 +7,8 @@
     bayes-zoo compare all     [--draws N --chains N --warmup N --seed N --out DIR --quick --force]
     bayes-zoo sbc PROBLEM [--sims N --sampler {handwritten,nuts,both} --jobs N --scheduler ADDR --planted-bug
                            --seed N --out DIR --quick --force]
-    bayes-zoo active-learn {--dataset NAME | --data PATH [--target COLUMN]} [--strategies ... --batch-size --budget --init --repeats
+    bayes-zoo active-learn {--dataset NAME | --data PATH [--target COLUMN]}
+                           [--strategies ... --batch-size --budget --init --repeats
                            --posterior {closed-form,nuts,advi} --projections J --seed --out DIR --quick --force]
 
 Every sub-command that runs NUTS takes ``--nuts-sampler {nutpie,pymc}`` (default nutpie, or
@@ -16,9 +17,9 @@ Every sub-command that runs NUTS takes ``--nuts-sampler {nutpie,pymc}`` (default
 ``compare`` runs each pair, prints its comparison as a Rich table as it finishes (a progress bar runs
 meanwhile), and writes ``OUT/<problem>/`` (see :mod:`bayes_zoo.report`); ``compare all`` also writes
 ``OUT/report.md``.  ``active-learn`` runs the labelling loop with ACS-FW and its baselines on one data set
-(:mod:`bayes_zoo.active`; a bundled set or the user's ``--data``) and writes ``OUT/active-learning-NAME/``; ``sbc`` runs simulation-based calibration of a
-pair's samplers (:mod:`bayes_zoo.sbc`) and writes ``OUT/sbc-PROBLEM/``.  Options are never abbreviated
-(``--draw`` is an error, not ``--draws``).
+(:mod:`bayes_zoo.active`; a bundled set, or the user's ``--data``: a UCI-layout folder or a CSV file) and writes
+``OUT/active-learning-NAME/``; ``sbc`` runs simulation-based calibration of a pair's samplers (:mod:`bayes_zoo.sbc`)
+and writes ``OUT/sbc-PROBLEM/``.  Options are never abbreviated (``--draw`` is an error, not ``--draws``).
 
 **Checked before any work**, each refusal exit status 2 with a message naming the option: every setting;
 ``--seed`` (an integer, ``0 <= seed < 2**63``, so that it is stored losslessly with the results; for

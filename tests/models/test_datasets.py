@@ -150,7 +150,7 @@ def _write_folder(folder, data="1 2 3\n4 5 6\n7 8 10\n", features="0\n1\n", targ
     folder.mkdir()
     for name, text in (("data.txt", data), ("index_features.txt", features), ("index_target.txt", target)):
         if text is not None:
-            (folder / name).write_text(text)
+            (folder / name).write_text(text, encoding="utf-8", errors="surrogateescape")  # \udcff: the byte 0xff
     return folder
 
 
@@ -196,6 +196,7 @@ BAD_FOLDERS = {
     "fractional index": ({"features": "0.5\n1\n"}, "index_features.txt", "whole numbers"),
     "empty index file": ({"features": ""}, "index_features.txt", "empty file"),
     "one row": ({"data": "1 2 3\n"}, "data.txt", "1 data row(s); at least 2"),
+    "not UTF-8": ({"data": "1 2 \udcff\n"}, "data.txt", "cannot be read as text"),
 }
 
 
@@ -217,13 +218,14 @@ def test_unused_columns_may_hold_missing_values(tmp_path):
 BAD_CSVS = {
     "no such file": (None, "y", "no such file"),
     "empty file": ("", "y", "empty file"),
-    "unknown target": ("a,b,y\n1,2,3\n4,5,6\n", "z", "no column 'z' for the target; the columns are a, b, y"),
+    "unknown target": ("a,b,y\n1,2,3\n4,5,6\n", "z", "no column 'z' for the target; the columns are 'a', 'b', 'y'"),
     "only the target": ("y\n1\n2\n", "y", "no feature columns"),
     "header only": ("a,y\n", "y", "0 data row(s); at least 2"),
     "one row": ("a,y\n1,2\n", "y", "1 data row(s); at least 2"),
     "row too long": ("a,y\n1,2\n3,4,5\n", "y", "Expected 2 fields in line 3, saw 3"),
     "non-numeric": ("a,y\n1,2\n3,4\nx,6\nz,7\n", "y", "non-numeric value 'x' in column 'a', first at line 4 (2 in"),
-    "empty field": ("a,b,y\n1,2,3\n4,,6\n", "y", "1 missing or non-finite value(s) (NaN, inf or empty); the first at line 3, column 'b'"),
+    "empty field": ("a,b,y\n1,2,3\n4,,6\n", "y",
+                    "1 missing or non-finite value(s) (NaN, inf or empty); the first at line 3, column 'b'"),
     "short row": ("a,b,y\n1,2,3\n4,5\n", "y", "the first at line 3, column 'y'"),
     "NA and inf": ("a,y\n1,2\nNA,inf\n", "y", "2 missing or non-finite value(s)"),
 }

@@ -58,7 +58,8 @@ def test_a_constant_feature_column_runs_with_finite_metrics(tmp_path):
 
 
 BAD_DATA = {
-    "non-numeric CSV value": ("bad.csv", "a,y\n1,2\n3,x\n5,6\n", "non-numeric value 'x' in column 'y', first at line 3"),
+    "non-numeric CSV value": ("bad.csv", "a,y\n1,2\n3,x\n5,6\n",
+                              "non-numeric value 'x' in column 'y', first at line 3"),
     "NaN in a CSV": ("bad.csv", "a,y\n1,2\nnan,4\n5,6\n", "1 missing or non-finite value(s)"),
     "NaN in a folder": ("folder", "1 2\nnan 4\n5 6\n", "data.txt: 1 missing or non-finite value(s)"),
     "short line in a folder": ("folder", "1 2\n3\n5 6\n", "data.txt: line 2 has 1 values, but line 1 has 2"),
@@ -129,5 +130,6 @@ def test_a_budget_beyond_a_user_pool_exits_2_naming_the_data(tmp_path, capsys):
 
 def test_a_path_neither_folder_nor_csv_exits_2(tmp_path, capsys):
     (tmp_path / "t.xlsx").write_text("")
-    assert cli.main(["active-learn", "--data", str(tmp_path / "t.xlsx"), "--out", str(tmp_path / "o")]) == cli.EXIT_USAGE
+    status = cli.main(["active-learn", "--data", str(tmp_path / "t.xlsx"), "--out", str(tmp_path / "o")])
+    assert status == cli.EXIT_USAGE
     assert "neither a folder (UCI layout) nor a .csv file" in capsys.readouterr().out

@@ -37,6 +37,18 @@ bias (P = 101), and on power-plant also ``features="linear"`` (the bias and the 
   products).  :func:`reference_closed_form` does exactly these operations on our posterior's ``Sigma`` and
   scale (written here; the reference code itself needs PyTorch); it is timed against our whole closed-form
   call on the same pool, interleaved, and its batch is compared with ours.
+* **select_batch called directly and as the loop calls it** (issue 16): ``select_batch("acs-fw", learner, fit,
+  X_pool, b, rng=rng, projections=J)`` on a simulated pool of ``--direct-pool`` (45,000) points (the simulation
+  above, default learner fitted on ``--init`` points, untimed), for J = ``--projections`` and J = 0, wall-clock,
+  two ways in ``--direct-repeats`` (7) interleaved rounds: **direct**, from plain Python with no BLAS limit set
+  by the caller (as a user calls it: this section runs *after* the script's ``blas_held()`` block), and **as
+  the loop calls it**, inside ``with blas_held():`` (``loop.run_repeat`` holds BLAS around its whole run; the
+  clock starts inside the hold, like the loop's ``select_seconds``).  Both ways of a round use the same
+  generator seed (the same work) and who goes first alternates; direct / loop is a paired ratio per round.
+  ``time.process_time`` of the same calls is shown beside (BLAS workers spinning count as CPU), and one
+  untimed probing call per row records the BLAS threads (threadpoolctl) in the caller's scope and inside
+  ``select_batch`` (when it asks the learner for its Gram, before the learner's own hold).  Targets: direct
+  under 1 s, direct / loop at most 1.2x.
 
 What grows with N
 -----------------
@@ -63,8 +75,11 @@ BLAS threads
 The selection holds BLAS to the project's one thread policy itself (:mod:`bayes_zoo.inference.threads`:
 ``select_batch``, ``frank_wolfe.select`` and the learner's ``gram`` run inside ``blas_held()``, one thread
 unless ``BAYES_ZOO_BLAS_THREADS`` says otherwise); the benchmark runs everything, the reference's dense
-products included, inside the same hold, so both sides of every ratio have the same threads.  The results
-file lists the libraries and their thread counts during the timed calls.
+products included, inside the same hold, so both sides of every ratio have the same threads, except the
+section that times ``select_batch`` called directly, which runs after that hold has ended (with no hold of the
+caller's, as a user's call would) and checks so: the BLAS threads around its direct calls must be those the
+process had at the start.  The results file lists the libraries and their thread counts during the timed
+calls.
 """
 
 from __future__ import annotations
@@ -77,6 +92,7 @@ import bayes_zoo
 
 bayes_zoo.configure()  # first: PyTensor's BLAS, before PyMC is imported
 
+import contextlib
 import os
 import statistics
 import sys
@@ -99,9 +115,10 @@ from bayes_zoo.models.datasets import load_uci  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "active_learning.md"
 FULL = {"batch_size": 100, "projections": 100, "init": 20, "sim_small": 10_000, "sim_mid": 50_000,
-        "sim_large": 200_000, "repeats": 7, "sim_repeats": 3, "ref_pool": 2000, "ref_repeats": 3}
+        "sim_large": 200_000, "repeats": 7, "sim_repeats": 3, "ref_pool": 2000, "ref_repeats": 3,
+        "direct_pool": 45_000, "direct_repeats": 7}
 QUICK = {"batch_size": 20, "projections": 20, "init": 20, "sim_small": 500, "sim_mid": 1000, "sim_large": 2000,
-         "repeats": 2, "sim_repeats": 2, "ref_pool": 200, "ref_repeats": 2}
+         "repeats": 2, "sim_repeats": 2, "ref_pool": 200, "ref_repeats": 2, "direct_pool": 1500, "direct_repeats": 2}
 HELP = {
     "batch_size": "b: Frank-Wolfe iterations, at most b distinct points per batch",
     "projections": "J: random projections (posterior draws) of the projected rows",
@@ -113,6 +130,8 @@ HELP = {
     "sim_repeats": "timed calls of each simulated row; the median is reported",
     "ref_pool": "power-plant pool points for the reference implementation's dense closed form",
     "ref_repeats": "timed calls of the reference and of ours at --ref-pool, interleaved",
+    "direct_pool": "simulated pool of select_batch called directly vs as the labelling loop calls it",
+    "direct_repeats": "rounds of select_batch called directly and as the loop calls it, interleaved",
 }
 #: Issue targets, seconds for one batch from the power-plant pool.
 TARGETS = {"projected": 0.2, "closed form": 0.5}
@@ -324,6 +343,116 @@ def run_reference(s: common.Settings):
     return common.interleaved({"reference": reference, "ours": ours}, s.ref_repeats), same, X_pool.shape[0]
 
 
+# ------------------------------------------------------------- select_batch called directly vs as the loop calls it
+
+#: The two ways ``select_batch`` is called: row label -> whether the caller holds BLAS around the call.
+WAYS = {"direct": False, "as the loop calls it": True}
+#: Issue targets (issue 16): one selection called directly, wall seconds; direct / as the loop calls it.
+DIRECT_TARGET = 1.0
+DIRECT_RATIO_TARGET = 1.2
+
+
+def blas_threads() -> tuple[tuple[str, int], ...]:
+    """``(library file, threads)`` of every BLAS library threadpoolctl finds, now."""
+    return tuple((Path(lib["filepath"]).name, int(lib["num_threads"])) for lib in threadpool_info()
+                 if lib["user_api"] == "blas")
+
+
+def threads_text(seen) -> str:
+    """Thread counts of :func:`blas_threads`: ``"2"``, or ``"1 / 2"`` when the libraries differ."""
+    return " / ".join(str(n) for n in sorted({n for _, n in seen})) or "no BLAS found"
+
+
+class ThreadProbeLearner(LinearRegressionLearner):
+    """The default learner, recording :func:`blas_threads` when ``select_batch`` asks it for its Gram: inside
+    ``select_batch``, before the learner's own hold (so it shows ``select_batch``'s hold, not the learner's).
+    Used for the untimed probing calls only."""
+
+    def gram(self, fit, X_pool, *, projections: int, rng: np.random.Generator):
+        self.seen.append(blas_threads())
+        return super().gram(fit, X_pool, projections=projections, rng=rng)
+
+
+@dataclass(frozen=True)
+class WayProbe:
+    """What the untimed probing call of one way showed."""
+
+    around: tuple[tuple[str, int], ...]  # BLAS threads in the caller's scope, just before the call
+    inside: tuple[tuple[str, int], ...]  # BLAS threads inside select_batch (ThreadProbeLearner)
+    indices: np.ndarray
+
+
+def call_way(held: bool, call):
+    """``call()`` from plain Python (``held`` False: nothing around it, as a user calls it) or inside
+    ``blas_held()`` (as the labelling loop calls it: ``loop.run_repeat`` holds BLAS around its whole run).
+    Returns ``(wall s, CPU s, result)``; the clocks run around the call only, not around entering the hold
+    (the loop's own ``select_seconds`` do the same).  CPU seconds are the process's, all threads (BLAS
+    workers spinning count)."""
+    with blas_held() if held else contextlib.nullcontext():
+        cpu, start = time.process_time(), time.perf_counter()
+        result = call()
+        wall = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+    return wall, cpu, result
+
+
+def run_direct(s: common.Settings):
+    """``select_batch("acs-fw", ...)`` on a simulated pool of ``--direct-pool`` points, called directly and as
+    the loop calls it (:data:`WAYS`), for J = ``--projections`` and the closed form.
+
+    Must be called with no BLAS hold around it (``main`` calls it after its ``blas_held()`` block): the direct
+    way is a user's plain call.  Returns the probes per (kind, way), the wall and CPU seconds per (kind, way)
+    over ``--direct-repeats`` interleaved rounds, and the BLAS threads found before the section started.
+    """
+    from bayes_zoo.active_learning.strategies import select_batch
+
+    start_threads = blas_threads()
+    data_rng = np.random.default_rng([s.seed, 5])
+    X_lab, y_lab = simulated(s.init, data_rng)
+    X_pool, _ = simulated(s.direct_pool, data_rng)
+    learner = LinearRegressionLearner()
+    fit = learner.fit(X_lab, y_lab, X_pool, np.random.default_rng([s.seed, 0]))
+    probes = {}
+    for k, (label, J) in enumerate(kinds(s).items()):
+        for way, held in WAYS.items():
+            prober = ThreadProbeLearner()
+            prober.seen = []
+            rng = np.random.default_rng([s.seed, 6, k])  # the same for both ways: the same batch expected
+
+            def probing_call(prober=prober, rng=rng, J=J):
+                around = blas_threads()
+                return around, select_batch("acs-fw", prober, fit, X_pool, s.batch_size, rng=rng, projections=J)
+
+            _, _, (around, indices) = call_way(held, probing_call)
+            probes[label, way] = WayProbe(around, prober.seen[0], np.asarray(indices))
+    wall = {key: [] for key in probes}
+    cpu = {key: [] for key in probes}
+    for r in range(s.direct_repeats):
+        for k, (label, J) in enumerate(kinds(s).items()):
+            ways = list(WAYS.items())
+            for way, held in ways if r % 2 == 0 else ways[::-1]:  # who goes first alternates by round
+                rng = np.random.default_rng([s.seed, 7, k, r])  # both ways of a round do the same work
+                w, c, _ = call_way(held, lambda rng=rng, J=J: select_batch(
+                    "acs-fw", learner, fit, X_pool, s.batch_size, rng=rng, projections=J))
+                wall[label, way].append(w)
+                cpu[label, way].append(c)
+    return probes, {k: tuple(v) for k, v in wall.items()}, {k: tuple(v) for k, v in cpu.items()}, start_threads
+
+
+def direct_table(s, probes, wall, cpu) -> pd.DataFrame:
+    rows = []
+    for label in kinds(s):
+        for way in WAYS:
+            t, c, p = wall[label, way], cpu[label, way], probes[label, way]
+            ratios = common.paired_ratios(wall[label, "direct"], wall[label, "as the loop calls it"])
+            rows.append((f"{label}, {way}", sec(common.median_s(t)), sec(min(t)), sec(max(t)),
+                         sec(common.median_s(c)), threads_text(p.around), threads_text(p.inside),
+                         summary(ratios) if way == "direct" else ""))
+    columns = ["inner products, call", "median wall s", "min wall s", "max wall s", "median CPU s",
+               "BLAS threads around the call", "inside select_batch", "direct / as the loop"]
+    return pd.DataFrame(rows, columns=columns).set_index(columns[0])
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -350,19 +479,25 @@ def summary(values) -> str:
 def main(argv=None) -> int:
     s = common.parse_settings(__doc__.split("\n\n")[0], argv, helps=HELP, full=FULL, quick=QUICK,
                               default_out=DEFAULT_OUT)
-    if s.batch_size > min(s.sim_small, s.sim_mid, s.sim_large, s.ref_pool):
+    if s.batch_size > min(s.sim_small, s.sim_mid, s.sim_large, s.ref_pool, s.direct_pool):
         raise SystemExit(f"--batch-size {s.batch_size} is larger than the smallest simulated or reference pool")
     load_start = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    process_threads = blas_threads()  # before any hold: what a user's plain call runs under
     with blas_held():
         threads = thread_facts()
         pp_probes, pp_seconds, n_pool = run_power_plant(s)
         sim_probes, sim_seconds = run_simulated(s)
         ref_seconds, ref_same, n_ref = run_reference(s)
+    # Outside the hold: the direct way must be a user's plain call (run_direct's docstring).
+    direct_probes, direct_wall, direct_cpu, direct_start_threads = run_direct(s)
     pp_rows = power_plant_table(s, pp_probes, pp_seconds)
     sim_rows = simulated_table(s, sim_probes, sim_seconds)
+    direct_rows = direct_table(s, direct_probes, direct_wall, direct_cpu)
     quick = " (--quick)" if s.quick else ""
     common.print_tables((f"ACS-FW, b = {s.batch_size}, power-plant pool N = {n_pool:,}{quick}", pp_rows),
-                        (f"ACS-FW, b = {s.batch_size}, simulated pools, D = {DIMS}, default learner{quick}", sim_rows))
+                        (f"ACS-FW, b = {s.batch_size}, simulated pools, D = {DIMS}, default learner{quick}", sim_rows),
+                        (f"select_batch, b = {s.batch_size}, simulated pool N = {s.direct_pool:,}: called directly "
+                         f"and as the loop calls it{quick}", direct_rows))
 
     projected, closed = kinds(s)
     tags = {projected: "projections", closed: "closed_form"}
@@ -420,6 +555,34 @@ def main(argv=None) -> int:
             f"{summary(halves['gram'])}; Frank–Wolfe alone: {summary(halves['fw'])}; from N = {sizes[1]:,} to "
             f"{sizes[-1]:,}, both beyond the cache: {summary(beyond)}.  Peak memory per pool point at the largest N "
             f"is {mem_factor:.2f}x that at the smallest.")
+    direct_lines = []
+    for label in (projected, closed):
+        direct, loop = direct_wall[label, "direct"], direct_wall[label, "as the loop calls it"]
+        ratios = common.paired_ratios(direct, loop)
+        m, r = common.median_s(direct), statistics.median(ratios)
+        what = (f"ACS-FW `select_batch(\"acs-fw\", ...)`, one batch of b = {s.batch_size} from a simulated pool of "
+                f"{s.direct_pool:,} points (D = {DIMS}, default learner), {label}")
+        claims += [
+            common.Claim(f"active_learning.select_batch_direct_{tags[label]}",
+                         f"{what}: wall seconds, called directly (no BLAS limit set by the caller)", direct,
+                         f"< {DIRECT_TARGET:g} s", None if s.quick else m < DIRECT_TARGET, unit="s"),
+            common.Claim(f"active_learning.select_batch_loop_{tags[label]}",
+                         f"{what}: wall seconds, as the labelling loop calls it (inside blas_held())", loop,
+                         unit="s"),
+            common.Claim(f"active_learning.select_batch_direct_vs_loop_{tags[label]}",
+                         f"{what}: wall seconds called directly / as the labelling loop calls it, paired rounds",
+                         ratios, f"<= {DIRECT_RATIO_TARGET:g}x", None if s.quick else r <= DIRECT_RATIO_TARGET),
+        ]
+        direct_lines.append(
+            f"- {label}: called directly {m:.3f} s median ({min(direct):.3f}-{max(direct):.3f}; target under "
+            f"{DIRECT_TARGET:g} s: {verdict(m < DIRECT_TARGET, s.quick)}); as the loop calls it "
+            f"{common.median_s(loop):.3f} s ({min(loop):.3f}-{max(loop):.3f}); direct / loop {summary(ratios)} over "
+            f"{len(ratios)} paired rounds (target at most {DIRECT_RATIO_TARGET:g}x: "
+            f"{verdict(r <= DIRECT_RATIO_TARGET, s.quick)}).")
+    as_user = all(direct_probes[label, "direct"].around == process_threads for label in kinds(s))
+    held_inside = all(all(n == BLAS_THREADS for _, n in p.inside) for p in direct_probes.values())
+    same_batch = all(np.array_equal(direct_probes[label, "direct"].indices,
+                                    direct_probes[label, "as the loop calls it"].indices) for label in kinds(s))
     every = (*pp_probes.values(), *sim_probes.values())
     repeated = sum(p.distinct < p.iterations for p in every)
     all_inside = all(p.inside for p in every)
@@ -476,17 +639,57 @@ def main(argv=None) -> int:
         "",
         *growth_lines,
         "",
+        f"## select_batch called directly and as the labelling loop calls it: N = {s.direct_pool:,}, "
+        f"b = {s.batch_size}",
+        "",
+        common.markdown_table(direct_rows, left=("BLAS threads around the call", "inside select_batch")),
+        "",
+        f"The call a user makes, `select_batch(\"acs-fw\", learner, fit, X_pool, {s.batch_size}, rng=rng, "
+        f"projections=J)` (J = {s.projections}, and J = 0: the closed form), on a simulated pool of "
+        f"{s.direct_pool:,} points (the simulation above, D = {DIMS}; the default learner fitted, untimed, on "
+        f"{s.init} labelled points), timed two ways: **direct**, from plain Python with no BLAS limit set by the "
+        "caller (this section runs after the script's `blas_held()` block, so around the call BLAS has the "
+        "process's own threads), and **as the loop calls it**, inside `with blas_held():` as "
+        "`active_learning.loop.run_repeat` holds BLAS around its whole run (the clock starts after the hold is "
+        "entered, like the loop's `select_seconds`).  `select_batch` holds BLAS itself (`@holds_blas`), so the "
+        f"two should take the same time.  Wall-clock (`time.perf_counter`) over {s.direct_repeats} rounds, each "
+        "round one call of each way with the same generator seed (the same work), who goes first alternating; "
+        "**direct / as the loop** is the paired ratio per round, median (min-max).  **median CPU s**: "
+        "`time.process_time` of the same calls (all the process's threads: spinning BLAS workers count).  "
+        "**BLAS threads** (threadpoolctl, one untimed probing call per row): in the caller's scope just before "
+        "the call, and inside `select_batch` when it asks the learner for its Gram (before the learner's own "
+        "hold).",
+        "",
+        f"Targets (issue 16: one selection of b = 100 from 45,000 points under 1 s wall on 2 cores, called "
+        f"directly, the same as the loop's; this run b = {s.batch_size}, J = {s.projections}):",
+        "",
+        *direct_lines,
+        "",
+        f"Checks: the direct call ran as a user's, BLAS around it at the process's own threads "
+        f"({threads_text(process_threads)}, as read at the script's start before any hold; at this section's "
+        f"start {threads_text(direct_start_threads)}): {'yes' if as_user else 'NO'}"
+        + (" (the process's own count is the policy's, so this check cannot tell a hold from none)"
+           if all(n == BLAS_THREADS for _, n in process_threads) else "")
+        + f".  Inside `select_batch` BLAS ran at the policy's {BLAS_THREADS} thread(s) both ways: "
+        f"{'yes' if held_inside else 'NO'}.  Both ways chose the same batch: {'yes' if same_batch else 'NO'}.",
+        "",
         f"Checks: every selection's indices are distinct and inside its pool: {'yes' if all_inside else 'NO'}.  "
         f"Frank–Wolfe chose some point more than once (fewer distinct points than iterations, the **distinct / "
         f"iters** columns; `top_up=True` would fill the batch) in {repeated} of the {len(every)} probed "
         "selections.",
     ]
-    timing = (f"median of {s.repeats} (power-plant), {s.sim_repeats} (simulated) or {s.ref_repeats} (reference) "
-              f"call(s) of each, interleaved, after one untimed call (under tracemalloc); BLAS threads: {threads}; "
-              f"load average 1/5/15 min at the start: {load_start}")
+    timing = (f"median of {s.repeats} (power-plant), {s.sim_repeats} (simulated), {s.ref_repeats} (reference) or "
+              f"{s.direct_repeats} (select_batch direct / as the loop calls it) call(s) of each, interleaved, after "
+              f"one untimed call (under tracemalloc; for select_batch the probing call); BLAS threads: {threads} "
+              f"(select_batch's section: outside that hold, its table); environment: "
+              + ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in
+                          ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BAYES_ZOO_BLAS_THREADS"))
+              + f"; load average 1/5/15 min at the start: {load_start}")
     timed_s = {f"power-plant {features} {label} {part}": v for (features, label, part), v in pp_seconds.items()}
     timed_s |= {f"simulated N = {n:,} {label} {part}": v for (n, label, part), v in sim_seconds.items()}
     timed_s |= {f"N = {n_ref:,} closed form, {name}": v for name, v in ref_seconds.items()}
+    timed_s |= {f"select_batch N = {s.direct_pool:,} {label}, {way} wall": v for (label, way), v in direct_wall.items()}
+    timed_s |= {f"select_batch N = {s.direct_pool:,} {label}, {way} CPU": v for (label, way), v in direct_cpu.items()}
     facts = common.machine_facts()
     common.write_claims(Path(__file__).name, claims, s, facts)
     return common.finish(s, _PROCESS_START, "ACS-FW batch selection: seconds and memory against pool size",

@@ -11,7 +11,9 @@ Two posteriors are offered throughout:
 * ``"advi"`` — the faster PyMC option: mean-field ADVI (``pymc.fit``), then as many draws from the fitted
   approximation, used exactly as a trace (an approximation that understates posterior correlations).
 
-:class:`LinearRegressionLearner` is here; :class:`bayes_zoo.active_learning.probit.ProbitLearner` follows the same
+:class:`LinearRegressionLearner` (a fixed feature map) and :class:`NeuralLinearLearner` (features learned by a
+small network retrained every fit, Pinsler et al. 2019) are here, sharing their Bayesian linear last layer
+(:class:`LinearLastLayer`); :class:`bayes_zoo.active_learning.probit.ProbitLearner` follows the same
 :class:`Learner` protocol.
 
 Their public methods (``fit``, ``metrics``, ``predictive_entropy``, ``bald``, ``gram`` ...) hold BLAS to the
@@ -31,16 +33,17 @@ from bayes_zoo.active_learning.gram import Gram, LinearFisherGram
 from bayes_zoo.active_learning.projections import gaussian_projections
 from bayes_zoo.inference.threads import holds_blas
 from bayes_zoo.models.checks import finite_vector, generator, nonnegative_int, positive_int
-from bayes_zoo.models.linear import (LinearFeatures, LinearPosterior, LinearPrior, RandomFourierFeatures, Standardisation,
-                           build_linear_model, check_inputs, conjugate_posterior,
-                           log_marginal_likelihood)
+from bayes_zoo.models.linear import (LinearFeatures, LinearPosterior, LinearPrior, NeuralFeatures, RandomFourierFeatures,
+                                     Standardisation, build_linear_model, check_inputs, conjugate_posterior,
+                                     log_marginal_likelihood)
 
 #: Pool points per block of :meth:`LinearRegressionLearner.gram`'s projections: the block's temporaries
 #: (features, the draws' means, the projections' terms; 2,048 x ~100 float64, 1.6 MiB each) stay in cache.
 GRAM_BLOCK_ROWS = 2048
 
 __all__ = ["GRAM_BLOCK_ROWS", "POSTERIORS", "NutsSettings", "sample_posterior", "Learner", "LinearFit",
-           "LinearRegressionLearner"]
+           "standardised", "last_layer_fit", "LinearLastLayer", "LinearRegressionLearner", "NeuralLinearLearner",
+           "PINSLER2019_OVERRIDES"]
 
 #: The ways to a posterior every learner offers.
 POSTERIORS = ("closed-form", "nuts", "advi")
@@ -144,104 +147,49 @@ class LinearFit:
     idata: Any = field(default=None, repr=False)
 
 
-@dataclass
-class LinearRegressionLearner:
-    """Bayesian linear regression (:mod:`bayes_zoo.models.linear`) on a fixed feature map, as a :class:`Learner`.
+def last_layer_fit(scaling: Standardisation, features, prior: LinearPrior, Xs, ys, posterior: str,
+                   nuts: NutsSettings, rng: np.random.Generator) -> LinearFit:
+    """Bayesian linear regression of the standardised outputs ``ys`` (n,) on ``features(Xs)`` (n, P): the
+    conjugate posterior (``posterior="closed-form"``) or draws of the PyMC model
+    :func:`bayes_zoo.models.linear.build_linear_model` by NUTS or ADVI (:func:`sample_posterior`, seeded from
+    ``rng``).  Every learner with a linear last layer ends its ``fit`` here."""
+    Phi = features(Xs)  # [n, P]
+    if posterior == "closed-form":
+        return LinearFit(scaling, features, prior, posterior=conjugate_posterior(Phi, ys, prior))
+    idata = sample_posterior(build_linear_model(Phi, ys, prior), posterior, nuts, int(rng.integers(2**31)))
+    post = idata.posterior
+    w = post["w"].stack(sample=("chain", "draw")).transpose("sample", "feature").values
+    sigma = post["sigma"].stack(sample=("chain", "draw")).values
+    return LinearFit(scaling, features, prior, w=w, sigma=sigma, idata=idata)
 
-    Hyperparameters by type-II maximum likelihood: at every fit, the weight scale ``tau`` (from
-    ``weight_scales``) and, for random Fourier features, the lengthscale (``lengthscales`` times ``sqrt(D)``
-    on standardised inputs) are those of largest :func:`bayes_zoo.models.linear.log_marginal_likelihood` on the labelled
-    data — a grid, so the search is exact and cheap (O(n P^2 + P^3) a point).  The NUTS posterior then
-    samples the weights and the noise given them (empirical Bayes).
 
-    Parameters
-    ----------
-    prior : LinearPrior, default ``LinearPrior()``
-        Normal-InverseGamma, ``sigma^2 ~ InverseGamma(1, 1)`` on standardised outputs (or a known noise sd);
-        its ``weight_scale`` is replaced by the chosen one.
-    features : {"rff", "linear"}, default "rff"
-        Random Fourier features (``n_features`` of them, drawn once per learner from ``feature_seed``) plus a
-        bias, or the bias and the inputs themselves.
-    n_features : int, default 100
-    feature_seed : int, default 0
-    weight_scales : tuple of float, default (1, 3, 10, 30)
-    lengthscales : tuple of float, default (0.5, 1, 2, 4)
-        Multiples of ``sqrt(D)``.
-    posterior : {"closed-form", "nuts", "advi"}, default "closed-form"
-    nuts : NutsSettings
+def standardised(X_labelled, y_labelled, X_pool) -> tuple[Standardisation, np.ndarray, np.ndarray]:
+    """The checked labelled data, standardised (:class:`bayes_zoo.models.linear.Standardisation` from the labelled
+    and pool inputs and the labelled outputs): ``(scaling, Xs [n, D], ys [n])``.
 
     Raises
     ------
     ValueError
-        Naming the argument.
+        Naming ``X_labelled``, ``X_pool`` or ``y_labelled``.
     """
+    X_labelled = check_inputs(X_labelled, "X_labelled")
+    X_pool = check_inputs(X_pool, "X_pool", dims=X_labelled.shape[1])
+    y = finite_vector(y_labelled, "y_labelled")
+    if y.size != X_labelled.shape[0]:
+        raise ValueError(f"y_labelled: length {y.size} does not match X_labelled's {X_labelled.shape[0]} rows")
+    scaling = Standardisation.fit(np.vstack([X_labelled, X_pool]), y)
+    return scaling, scaling.inputs(X_labelled), scaling.outputs(y)
 
-    prior: LinearPrior = field(default_factory=LinearPrior)
-    features: str = "rff"
-    n_features: int = 100
-    feature_seed: int = 0
-    weight_scales: tuple = (1.0, 3.0, 10.0, 30.0)
-    lengthscales: tuple = (0.5, 1.0, 2.0, 4.0)
-    posterior: str = "closed-form"
-    nuts: NutsSettings = field(default_factory=NutsSettings)
-    task: str = field(default="regression", init=False)
 
-    def __post_init__(self):
-        if not isinstance(self.prior, LinearPrior):
-            raise ValueError(f"prior: expected a LinearPrior, got {type(self.prior).__name__}")
-        if self.features not in ("rff", "linear"):
-            raise ValueError(f"features: expected 'rff' or 'linear', got {self.features!r}")
-        if self.posterior not in POSTERIORS:
-            raise ValueError(f"posterior: expected one of {POSTERIORS}, got {self.posterior!r}")
-        positive_int(self.n_features, "n_features")
-        for name in ("weight_scales", "lengthscales"):
-            values = tuple(getattr(self, name))
-            if not values or not all(np.isfinite(v) and v > 0 for v in values):
-                raise ValueError(f"{name}: expected one or more positive numbers, got {values}")
-            setattr(self, name, values)
-
-    # ------------------------------------------------------------------------------------------ features
-
-    def feature_maps(self, dims: int) -> list:
-        """The candidate feature maps for D = ``dims`` standardised inputs (one draw of the random features,
-        at every candidate lengthscale)."""
-        if self.features == "linear":
-            return [LinearFeatures()]
-        base = RandomFourierFeatures.draw(np.random.default_rng(self.feature_seed), dims, self.n_features, 1.0)
-        return [base.with_lengthscale(m * np.sqrt(dims)) for m in self.lengthscales]
+class LinearLastLayer:
+    """What every learner with a Bayesian linear last layer answers from its :class:`LinearFit`: predictions,
+    metrics, MaxEnt's and BALD's scores and ACS-FW's inner products, whatever the feature map (fixed, as
+    :class:`LinearRegressionLearner`'s, or learned, as :class:`NeuralLinearLearner`'s).  Subclasses provide
+    ``fit``, ``task = "regression"`` and ``posterior``."""
 
     def _phi(self, fit: LinearFit, X) -> np.ndarray:
         return fit.features(fit.scaling.inputs(X))
 
-    # ----------------------------------------------------------------------------------------------- fit
-
-    @holds_blas
-    def fit(self, X_labelled, y_labelled, X_pool, rng: np.random.Generator) -> LinearFit:
-        X_labelled = check_inputs(X_labelled, "X_labelled")
-        X_pool = check_inputs(X_pool, "X_pool", dims=X_labelled.shape[1])
-        y = finite_vector(y_labelled, "y_labelled")
-        if y.size != X_labelled.shape[0]:
-            raise ValueError(f"y_labelled: length {y.size} does not match X_labelled's {X_labelled.shape[0]} rows")
-        rng = generator(rng)
-        scaling = Standardisation.fit(np.vstack([X_labelled, X_pool]), y)
-        Xs, ys = scaling.inputs(X_labelled), scaling.outputs(y)
-        best = max(((log_marginal_likelihood(fmap(Xs), ys, prior), i, fmap, prior)
-                    for i, (fmap, prior) in enumerate(
-                        (fmap, replace(self.prior, weight_scale=tau))
-                        for fmap in self.feature_maps(Xs.shape[1]) for tau in self.weight_scales)),
-                   key=lambda t: (t[0], -t[1]))
-        _, _, fmap, prior = best
-        Phi = fmap(Xs)
-        if self.posterior == "closed-form":
-            return LinearFit(scaling, fmap, prior, posterior=conjugate_posterior(Phi, ys, prior))
-        idata = sample_posterior(build_linear_model(Phi, ys, prior), self.posterior, self.nuts,
-                                 int(rng.integers(2**31)))
-        post = idata.posterior
-        w = post["w"].stack(sample=("chain", "draw")).transpose("sample", "feature").values
-        sigma = post["sigma"].stack(sample=("chain", "draw")).values
-        return LinearFit(scaling, fmap, prior, w=w, sigma=sigma, idata=idata)
-
-    # ---------------------------------------------------------------------------- predictive quantities
 
     def _draw_means(self, fit: LinearFit, X) -> np.ndarray:
         """``phi_n^T w_j`` for the NUTS draws, shape (S, N), standardised units."""
@@ -337,3 +285,190 @@ class LinearRegressionLearner:
         for start in range(0, X_pool.shape[0], GRAM_BLOCK_ROWS):
             G[start:start + GRAM_BLOCK_ROWS] = rows(X_pool[start:start + GRAM_BLOCK_ROWS])
         return ProjectionGram(G)
+
+
+@dataclass
+class LinearRegressionLearner(LinearLastLayer):
+    """Bayesian linear regression (:mod:`bayes_zoo.models.linear`) on a fixed feature map, as a :class:`Learner`.
+
+    Hyperparameters by type-II maximum likelihood: at every fit, the weight scale ``tau`` (from
+    ``weight_scales``) and, for random Fourier features, the lengthscale (``lengthscales`` times ``sqrt(D)``
+    on standardised inputs) are those of largest :func:`bayes_zoo.models.linear.log_marginal_likelihood` on the labelled
+    data — a grid, so the search is exact and cheap (O(n P^2 + P^3) a point).  The NUTS posterior then
+    samples the weights and the noise given them (empirical Bayes).
+
+    Parameters
+    ----------
+    prior : LinearPrior, default ``LinearPrior()``
+        Normal-InverseGamma, ``sigma^2 ~ InverseGamma(1, 1)`` on standardised outputs (or a known noise sd);
+        its ``weight_scale`` is replaced by the chosen one.
+    features : {"rff", "linear"}, default "rff"
+        Random Fourier features (``n_features`` of them, drawn once per learner from ``feature_seed``) plus a
+        bias, or the bias and the inputs themselves.
+    n_features : int, default 100
+    feature_seed : int, default 0
+    weight_scales : tuple of float, default (1, 3, 10, 30)
+    lengthscales : tuple of float, default (0.5, 1, 2, 4)
+        Multiples of ``sqrt(D)``.
+    posterior : {"closed-form", "nuts", "advi"}, default "closed-form"
+    nuts : NutsSettings
+
+    Raises
+    ------
+    ValueError
+        Naming the argument.
+    """
+
+    prior: LinearPrior = field(default_factory=LinearPrior)
+    features: str = "rff"
+    n_features: int = 100
+    feature_seed: int = 0
+    weight_scales: tuple = (1.0, 3.0, 10.0, 30.0)
+    lengthscales: tuple = (0.5, 1.0, 2.0, 4.0)
+    posterior: str = "closed-form"
+    nuts: NutsSettings = field(default_factory=NutsSettings)
+    task: str = field(default="regression", init=False)
+
+    def __post_init__(self):
+        if not isinstance(self.prior, LinearPrior):
+            raise ValueError(f"prior: expected a LinearPrior, got {type(self.prior).__name__}")
+        if self.features not in ("rff", "linear"):
+            raise ValueError(f"features: expected 'rff' or 'linear', got {self.features!r}")
+        if self.posterior not in POSTERIORS:
+            raise ValueError(f"posterior: expected one of {POSTERIORS}, got {self.posterior!r}")
+        positive_int(self.n_features, "n_features")
+        for name in ("weight_scales", "lengthscales"):
+            values = tuple(getattr(self, name))
+            if not values or not all(np.isfinite(v) and v > 0 for v in values):
+                raise ValueError(f"{name}: expected one or more positive numbers, got {values}")
+            setattr(self, name, values)
+
+    # ------------------------------------------------------------------------------------------ features
+
+    def feature_maps(self, dims: int) -> list:
+        """The candidate feature maps for D = ``dims`` standardised inputs (one draw of the random features,
+        at every candidate lengthscale)."""
+        if self.features == "linear":
+            return [LinearFeatures()]
+        base = RandomFourierFeatures.draw(np.random.default_rng(self.feature_seed), dims, self.n_features, 1.0)
+        return [base.with_lengthscale(m * np.sqrt(dims)) for m in self.lengthscales]
+
+    # ----------------------------------------------------------------------------------------------- fit
+
+    @holds_blas
+    def fit(self, X_labelled, y_labelled, X_pool, rng: np.random.Generator) -> LinearFit:
+        scaling, Xs, ys = standardised(X_labelled, y_labelled, X_pool)
+        rng = generator(rng)
+        best = max(((log_marginal_likelihood(fmap(Xs), ys, prior), i, fmap, prior)
+                    for i, (fmap, prior) in enumerate(
+                        (fmap, replace(self.prior, weight_scale=tau))
+                        for fmap in self.feature_maps(Xs.shape[1]) for tau in self.weight_scales)),
+                   key=lambda t: (t[0], -t[1]))
+        _, _, fmap, prior = best
+        return last_layer_fit(scaling, fmap, prior, Xs, ys, self.posterior, self.nuts, rng)
+
+
+#: The reference code's per-data-set settings (Pinsler et al. 2019, ``scripts/run_active_regression.sh``): the
+#: feature network's weight decay and learning rate and the noise prior's ``b0``; every other set uses the defaults.
+PINSLER2019_OVERRIDES = {"power-plant": {"weight_decay": 3.0, "learning_rate": 1e-3, "noise_beta": 3.0}}
+
+
+@dataclass
+class NeuralLinearLearner(LinearLastLayer):
+    """The neural-linear model of Pinsler et al. (2019, sec. 7.1) as a :class:`Learner`: a multilayer perceptron
+    trained on the labelled data, retrained from scratch at every fit, whose last hidden layer becomes the
+    features (:class:`bayes_zoo.models.linear.NeuralFeatures`, plus a bias) of Bayesian linear regression.
+
+    The network is scikit-learn's ``MLPRegressor`` (ReLU, Adam, squared error plus the L2 penalty
+    ``weight_decay``) on standardised inputs and outputs, seeded from the fit's ``rng``; its own output layer is
+    discarded.  The last layer is the Normal-InverseGamma model of :mod:`bayes_zoo.models.linear` with the
+    reference code's prior, ``w | sigma^2 ~ N(0, sigma^2 I)`` and ``sigma^2 ~ InverseGamma(a0 = 1, b0)``
+    (``FullBayesianRegressionDense``, ``b0 = 1``; 3 for power-plant): its posterior in closed form, or PyMC
+    draws (NUTS or ADVI), from which ACS-FW's random projections then come — exactly as for
+    :class:`LinearRegressionLearner`, whose predictive methods it shares (:class:`LinearLastLayer`).
+
+    Differences from the reference code (``acs/model.py``, ``NeuralLinearTB``): no batch normalisation
+    (scikit-learn's perceptron has none); a bias feature in the last layer; the network is trained on squared
+    error, not end to end through the last layer's marginal likelihood; Adam stops when the training loss stops
+    improving (scikit-learn's ``tol``, ``n_iter_no_change``) instead of running 1,000 epochs of cosine-annealed
+    steps, and the weight decay is scikit-learn's ``alpha`` (a penalty on the mean loss, not on each
+    minibatch's sum).
+
+    Parameters
+    ----------
+    hidden : tuple of int, default (30, 30)
+        Hidden layer widths (the paper: two layers of 30).
+    weight_decay : float >= 0, default 1
+        scikit-learn's ``alpha`` (the reference's ``--weight_decay``).
+    learning_rate : float > 0, default 1e-2
+        Adam's initial step (the reference's ``--initial_lr``).
+    epochs : int >= 1, default 1000
+        At most this many passes over the labelled data.
+    minibatch : int >= 1, default 32
+        Adam's minibatch (at most the number of labelled points).
+    prior : LinearPrior, default ``LinearPrior(weight_scale=1, noise_alpha=1, noise_beta=1)``
+    posterior : {"closed-form", "nuts", "advi"}, default "closed-form"
+    nuts : NutsSettings
+
+    Raises
+    ------
+    ValueError
+        Naming the argument.
+    """
+
+    hidden: tuple = (30, 30)
+    weight_decay: float = 1.0
+    learning_rate: float = 1e-2
+    epochs: int = 1000
+    minibatch: int = 32
+    prior: LinearPrior = field(default_factory=LinearPrior)
+    posterior: str = "closed-form"
+    nuts: NutsSettings = field(default_factory=NutsSettings)
+    task: str = field(default="regression", init=False)
+
+    def __post_init__(self):
+        hidden = tuple(self.hidden) if not isinstance(self.hidden, (int, np.integer)) else (self.hidden,)
+        if not hidden:
+            raise ValueError("hidden: expected one or more layer widths, got none")
+        self.hidden = tuple(positive_int(h, "hidden") for h in hidden)
+        if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0.0):
+            raise ValueError(f"weight_decay: expected a number >= 0, got {self.weight_decay}")
+        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0.0):
+            raise ValueError(f"learning_rate: expected a positive number, got {self.learning_rate}")
+        positive_int(self.epochs, "epochs")
+        positive_int(self.minibatch, "minibatch")
+        if not isinstance(self.prior, LinearPrior):
+            raise ValueError(f"prior: expected a LinearPrior, got {type(self.prior).__name__}")
+        if self.posterior not in POSTERIORS:
+            raise ValueError(f"posterior: expected one of {POSTERIORS}, got {self.posterior!r}")
+
+    @classmethod
+    def pinsler2019(cls, dataset: str, **kwargs) -> NeuralLinearLearner:
+        """The learner with the reference code's settings for ``dataset`` (:data:`PINSLER2019_OVERRIDES`);
+        ``kwargs`` (``posterior``, ``nuts``) pass through."""
+        over = dict(PINSLER2019_OVERRIDES.get(dataset, {}))
+        prior = LinearPrior(weight_scale=1.0, noise_alpha=1.0, noise_beta=over.pop("noise_beta", 1.0))
+        return cls(prior=prior, **over, **kwargs)
+
+    def train_features(self, Xs, ys, seed: int) -> NeuralFeatures:
+        """Train the network on standardised inputs ``Xs`` (n, D) and outputs ``ys`` (n,) from ``seed``;
+        return its hidden layers as a feature map."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
+
+        mlp = MLPRegressor(hidden_layer_sizes=self.hidden, activation="relu", solver="adam", alpha=self.weight_decay,
+                           batch_size=min(self.minibatch, len(ys)), learning_rate_init=self.learning_rate,
+                           max_iter=self.epochs, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # at most `epochs` passes, by design
+            mlp.fit(Xs, ys)
+        return NeuralFeatures.from_mlp(mlp)
+
+    @holds_blas
+    def fit(self, X_labelled, y_labelled, X_pool, rng: np.random.Generator) -> LinearFit:
+        scaling, Xs, ys = standardised(X_labelled, y_labelled, X_pool)
+        rng = generator(rng)
+        features = self.train_features(Xs, ys, int(rng.integers(2**31)))
+        return last_layer_fit(scaling, features, self.prior, Xs, ys, self.posterior, self.nuts, rng)

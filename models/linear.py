@@ -1,7 +1,7 @@
 """Bayesian linear regression on a fixed feature map: the PyMC model and its conjugate posterior.
 
-Model, on features ``phi(x)`` (P of them, a bias among them; see :class:`LinearFeatures` and
-:class:`RandomFourierFeatures`) of standardised inputs, for standardised outputs::
+Model, on features ``phi(x)`` (P of them, a bias among them; see :class:`LinearFeatures`,
+:class:`RandomFourierFeatures` and the learned :class:`NeuralFeatures`) of standardised inputs, for standardised outputs::
 
     known noise (``noise_sd`` given):           w ~ N(0, tau^2 I),            y_n | w ~ N(phi_n^T w, sigma^2)
     unknown noise (Normal-InverseGamma prior):  sigma^2 ~ InverseGamma(alpha, beta),
@@ -36,6 +36,7 @@ __all__ = [
     "Standardisation",
     "LinearFeatures",
     "RandomFourierFeatures",
+    "NeuralFeatures",
     "LinearPrior",
     "LinearPosterior",
     "conjugate_posterior",
@@ -49,6 +50,9 @@ __all__ = [
     "check_inputs",
 ]
 
+
+#: Relative spread below which a column counts as constant (:meth:`Standardisation.fit`).
+_ROUNDING = 1e-12
 
 #: Inputs of shape (N, D) or (N,), as a float64 (N, D) array: :func:`bayes_zoo.models.checks.input_matrix`.
 check_inputs = input_matrix
@@ -72,7 +76,8 @@ class Standardisation:
     @classmethod
     def fit(cls, X_known, y_labelled) -> Standardisation:
         """From the inputs the learner may see (labelled and pool, shape ``(N, D)``) and the labelled outputs
-        (shape ``(n,)``); a zero spread (a constant column, or equal outputs) gets scale 1.
+        (shape ``(n,)``); a zero spread (a constant column, or equal outputs: a standard deviation within 1e-12 of
+        the mean's size, rounding) gets scale 1.
 
         Raises
         ------
@@ -81,10 +86,14 @@ class Standardisation:
         """
         X = check_inputs(X_known, "X_known")
         y = finite_vector(y_labelled, "y_labelled")
-        x_scale = X.std(axis=0)
+        x_mean, x_scale = X.mean(axis=0), X.std(axis=0)
+        y_mean = float(y.mean())
         y_scale = float(y.std()) if y.size > 1 else 0.0
-        return cls(X.mean(axis=0), np.where(x_scale > 0.0, x_scale, 1.0), float(y.mean()),
-                   y_scale if y_scale > 0.0 else 1.0)
+        # a spread at rounding level is none: a constant 0.1 has a std of ~1e-17, and dividing by it would
+        # turn the column into +-1 noise
+        constant = x_scale <= _ROUNDING * np.maximum(np.abs(x_mean), 1.0)
+        return cls(x_mean, np.where(constant, 1.0, x_scale), y_mean,
+                   y_scale if y_scale > _ROUNDING * max(abs(y_mean), 1.0) else 1.0)
 
     def inputs(self, X) -> np.ndarray:
         """Standardised inputs, shape ``(N, D)``."""
@@ -161,6 +170,57 @@ class RandomFourierFeatures:
         F = self.omega.shape[0]
         return np.column_stack([np.ones(X.shape[0]), np.sqrt(2.0 / F) * np.cos(X @ self.omega.T / self.lengthscale
                                                                                   + self.c)])
+
+
+@dataclass(frozen=True)
+class NeuralFeatures:
+    """Learned features: the last hidden layer of a trained multilayer perceptron, plus a bias; P = H + 1.
+
+    ``phi(x) = [1, h_L(x)]`` with ``h_0 = x`` and ``h_l = relu(h_{l-1} W_l + c_l)`` (``W_l`` of shape
+    ``(H_{l-1}, H_l)``, ``c_l`` of shape ``(H_l,)``), for the hidden layers of a network whose output layer is
+    then replaced by Bayesian linear regression: the neural-linear model (Snoek et al. 2015, sec. 3; Riquelme,
+    Tucker & Snoek 2018; Pinsler et al. 2019, sec. 7.1).  Fixed once trained: the linear model on it is
+    conjugate, as on any other feature map.  :meth:`from_mlp` reads a fitted scikit-learn ``MLPRegressor``.
+
+    Attributes
+    ----------
+    weights : tuple of numpy.ndarray
+        ``W_1 .. W_L``, shapes ``(D, H_1)``, ``(H_1, H_2)`` ...
+    biases : tuple of numpy.ndarray
+        ``c_1 .. c_L``, shapes ``(H_1,)``, ``(H_2,)`` ...
+    """
+
+    weights: tuple
+    biases: tuple
+
+    @classmethod
+    def from_mlp(cls, mlp) -> NeuralFeatures:
+        """The hidden layers of a fitted ``sklearn.neural_network.MLPRegressor`` with ``activation="relu"``
+        (its ``coefs_`` and ``intercepts_`` but the output layer's).
+
+        Raises
+        ------
+        ValueError
+            Naming ``mlp`` if it is not fitted, has no hidden layer, or is not a ReLU network.
+        """
+        if getattr(mlp, "activation", None) != "relu" or not hasattr(mlp, "coefs_"):
+            raise ValueError("mlp: expected a fitted scikit-learn MLPRegressor with activation='relu'")
+        if len(mlp.coefs_) < 2:
+            raise ValueError("mlp: the network has no hidden layer")
+        weights = tuple(np.array(W, dtype=np.float64) for W in mlp.coefs_[:-1])
+        biases = tuple(np.array(c, dtype=np.float64) for c in mlp.intercepts_[:-1])
+        return cls(weights, biases)
+
+    @property
+    def n_features(self) -> int:
+        """P: the last hidden layer's width plus the bias."""
+        return self.biases[-1].size + 1
+
+    def __call__(self, X) -> np.ndarray:
+        h = check_inputs(X, dims=self.weights[0].shape[0])
+        for W, c in zip(self.weights, self.biases):
+            h = np.maximum(h @ W + c, 0.0)  # [N, H_l]
+        return np.column_stack([np.ones(h.shape[0]), h])
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bayes_zoo.active_learning.gram import LinearFisherGram, ProjectionGram
-from bayes_zoo.active_learning.learners import LinearRegressionLearner, NutsSettings
-from bayes_zoo.models.linear import LinearPrior, log_marginal_likelihood
+from bayes_zoo.active_learning.learners import LinearRegressionLearner, NeuralLinearLearner, NutsSettings
+from bayes_zoo.models.linear import LinearPrior, NeuralFeatures, log_marginal_likelihood
 
 
 def _data(n=60, seed=0):
@@ -108,3 +108,72 @@ def test_advi_recovers_the_conjugate_posterior_mean_of_the_weights():
     fit_a = advi.fit(X[:25], y[:25], X[25:], np.random.default_rng(0))
     sd = np.sqrt(np.diag(fit_c.posterior.cov))
     assert np.abs((fit_a.w.mean(axis=0) - fit_c.posterior.mean) / sd).max() < 0.3
+
+
+def test_neural_linear_last_layer_is_the_conjugate_posterior_on_its_learned_features():
+    # Normal-InverseGamma by hand on the network's features: a wrong prior, features of unstandardised inputs or a
+    # wrong a or b moves these far beyond 1e-8
+    X, y = _data()
+    learner = NeuralLinearLearner(prior=LinearPrior(weight_scale=1.5, noise_alpha=2.0, noise_beta=0.5))
+    fit = learner.fit(X[:25], y[:25], X[25:], np.random.default_rng(0))
+    assert isinstance(fit.features, NeuralFeatures) and fit.features.n_features == 31
+    Phi = fit.features((X[:25] - X.mean(axis=0)) / X.std(axis=0))
+    ys = (y[:25] - y[:25].mean()) / y[:25].std()
+    V = np.linalg.inv(Phi.T @ Phi + np.eye(31) / 1.5**2)
+    mu = V @ Phi.T @ ys
+    a, b = 2.0 + 25 / 2, 0.5 + (ys @ ys - mu @ np.linalg.solve(V, mu)) / 2
+    np.testing.assert_allclose(fit.posterior.mean, mu, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(fit.posterior.cov, V, rtol=1e-8, atol=1e-10)
+    assert (fit.posterior.a, fit.posterior.b) == (pytest.approx(a, rel=1e-12), pytest.approx(b, rel=1e-8))
+
+
+def test_neural_linear_retrains_its_network_from_the_fits_random_stream():
+    X, y = _data()
+    learner = NeuralLinearLearner()
+    first, again = (learner.fit(X[:25], y[:25], X[25:], np.random.default_rng(0)) for _ in range(2))
+    other = learner.fit(X[:25], y[:25], X[25:], np.random.default_rng(1))
+    Xs = first.scaling.inputs(X[25:])
+    np.testing.assert_array_equal(first.features(Xs), again.features(Xs))
+    assert not np.allclose(first.features(Xs), other.features(Xs))
+
+
+def test_neural_linear_trace_projections_agree_with_the_closed_form_inner_products_within_mcse():
+    # L_n(theta_j) at NUTS draws of the last layer (known noise, so that <L_n, L_m> has a closed form,
+    # projections.linear_euclidean_gram); a trace from the wrong features or model is many MCSE away
+    import arviz as az
+
+    from bayes_zoo.active_learning.projections import gaussian_projections, linear_euclidean_gram
+
+    X, y = _data()
+    prior = LinearPrior(noise_sd=0.3)
+    closed = NeuralLinearLearner(prior=prior)
+    traced = NeuralLinearLearner(prior=prior, posterior="nuts", nuts=NutsSettings(draws=1000, tune=500))
+    fit_c = closed.fit(X[:25], y[:25], X[25:], np.random.default_rng(0))
+    fit_n = traced.fit(X[:25], y[:25], X[25:], np.random.default_rng(0))
+    Phi = fit_c.features(fit_c.scaling.inputs(X[25:29]))  # 4 pool points
+    np.testing.assert_array_equal(Phi, fit_n.features(fit_n.scaling.inputs(X[25:29])))  # the same network
+    loc, var, entropy = fit_c.posterior.predictive_summary(Phi)
+    G = gaussian_projections(fit_n.w @ Phi.T, fit_n.sigma, pred_mean=loc, pred_var=var, entropy=entropy)
+    L = G.T * np.sqrt(G.shape[1])  # [S, 4]: L_n at each draw, chains one after the other
+    i, j = np.triu_indices(4)
+    products = (L[:, i] * L[:, j]).reshape(2, 1000, -1)  # [chain, draw, pair]
+    mcse = az.mcse(az.convert_to_dataset({"K": products}), method="mean")["K"].values
+    exact = linear_euclidean_gram(Phi, fit_c.posterior.cov, 0.3**2).K[i, j]
+    z = (products.mean(axis=(0, 1)) - exact) / mcse
+    assert np.abs(z).max() < 3.5  # 10 pairs: Bonferroni at about 0.5%
+
+
+@pytest.mark.parametrize("kwargs, name", [({"hidden": ()}, "hidden"), ({"hidden": (30, 0)}, "hidden"),
+                                          ({"weight_decay": -1.0}, "weight_decay"),
+                                          ({"learning_rate": 0.0}, "learning_rate"), ({"epochs": 0}, "epochs"),
+                                          ({"minibatch": 0}, "minibatch"), ({"posterior": "vi"}, "posterior"),
+                                          ({"prior": 1.0}, "prior")])
+def test_neural_linear_bad_settings_raise_naming_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        NeuralLinearLearner(**kwargs)
+
+
+def test_neural_linear_takes_the_reference_codes_settings_for_power_plant():
+    learner = NeuralLinearLearner.pinsler2019("power-plant", posterior="advi")
+    assert (learner.weight_decay, learner.learning_rate, learner.prior.noise_beta) == (3.0, 1e-3, 3.0)
+    assert learner.posterior == "advi" and NeuralLinearLearner.pinsler2019("yacht").prior == LinearPrior()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bayes_zoo.models.linear import (LinearFeatures, LinearPrior, RandomFourierFeatures, Standardisation, build_linear_model,
+from bayes_zoo.models.linear import (LinearFeatures, LinearPrior, NeuralFeatures, RandomFourierFeatures, Standardisation, build_linear_model,
                            conjugate_posterior, log_joint, log_marginal_likelihood, pointwise_log_likelihood)
 
 
@@ -133,6 +133,12 @@ def test_standardisation_uses_the_known_inputs_and_the_labelled_outputs_only():
     np.testing.assert_allclose(s.original_mean(s.outputs([1.0, 3.0])), [1.0, 3.0])
 
 
+def test_a_column_constant_up_to_rounding_is_standardised_to_zero_not_to_noise():
+    X = np.column_stack([np.linspace(0.0, 1.0, 7), np.full(7, 0.1)])  # 0.1's std in float64: ~1e-17, not 0
+    s = Standardisation.fit(X, np.arange(7.0))
+    assert s.x_scale[1] == 1.0 and np.abs(s.inputs(X)[:, 1]).max() < 1e-15
+
+
 def test_posterior_draws_have_the_posterior_moments_within_monte_carlo_error():
     Phi, y = _problem()
     post = conjugate_posterior(Phi, y, LinearPrior(weight_scale=1.7, noise_alpha=2.5, noise_beta=1.3))
@@ -196,3 +202,32 @@ def test_conjugate_draws_are_the_posteriors_draws_with_the_pymc_models_groups(pr
     np.testing.assert_allclose(idata.sample_stats["lp"].values, log_joint(w, sigma, Phi, y, prior).reshape(3, 50))
     assert idata.log_likelihood["y"].shape == idata.posterior_predictive["y"].shape == (3, 50, 9)
     assert idata.posterior.attrs["seed"] == 7 and idata.posterior.attrs["sampling_time"] >= 0
+
+
+def _mlp(activation="relu", hidden=(7, 5)):
+    from sklearn.neural_network import MLPRegressor
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3))
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
+    return MLPRegressor(hidden_layer_sizes=hidden, activation=activation, max_iter=50, random_state=0).fit(X, y), X
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_neural_features_are_the_networks_last_hidden_layer_so_its_output_layer_reproduces_its_prediction():
+    # a missing ReLU, a layer skipped or a bias dropped changes the prediction
+    mlp, X = _mlp()
+    Phi = NeuralFeatures.from_mlp(mlp)(X)
+    assert Phi.shape == (40, 6) and np.all(Phi[:, 0] == 1.0) and np.all(Phi >= 0.0)
+    np.testing.assert_allclose(Phi[:, 1:] @ mlp.coefs_[-1][:, 0] + mlp.intercepts_[-1][0], mlp.predict(X),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_neural_features_refuse_a_network_they_cannot_read():
+    from sklearn.neural_network import MLPRegressor
+
+    with pytest.raises(ValueError, match="^mlp: expected a fitted"):
+        NeuralFeatures.from_mlp(_mlp(activation="tanh")[0])
+    with pytest.raises(ValueError, match="^mlp: expected a fitted"):
+        NeuralFeatures.from_mlp(MLPRegressor())

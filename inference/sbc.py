@@ -17,9 +17,9 @@ take the values ``0..L``).  If the sampler draws from the posterior, each rank i
 * **Seeds**: simulation ``i`` gets the integer seed ``SeedSequence(seed).spawn(sims)[i]`` generates, and
   everything in it (prior draw, data, sampler, tie-breaking) derives from that seed alone: the ranks do not
   depend on the backend, the number of workers or the order in which simulations finish.
-* **Parallel**: :func:`run_sbc` maps the simulations with joblib: local processes (``jobs``; loky) by default,
-  or a Dask distributed cluster (``scheduler``, an address such as ``tcp://host:8786`` or a
-  ``distributed.Client``), through joblib's Dask backend.  A simulation that raises is recorded with its
+* **Parallel**: :func:`run_sbc` maps the simulations with :func:`bayes_zoo.inference.parallel.map_tasks`: local
+  processes (``jobs``; joblib's loky) by default, or a Dask distributed cluster (``scheduler``, an address such
+  as ``tcp://host:8786`` or a ``distributed.Client``), through joblib's Dask backend.  A simulation that raises is recorded with its
   seed and error (``SBCResult.failures``), never dropped silently.
 
 The ``simuk`` package runs SBC for PyMC models, but it is built on ``arviz_base`` (the ArviZ 1.x data
@@ -184,37 +184,14 @@ def run_sbc(problem: SBCProblem, *, sims: int, seed: int = 0, jobs: int = 1, sch
         Naming ``problem``, ``sims``, ``seed``, ``jobs`` or ``kept``; ``scheduler`` when Dask's distributed
         package is missing.
     """
-    from joblib import Parallel, delayed, parallel_config
+    from bayes_zoo.inference.parallel import map_tasks
 
     if not isinstance(problem, SBCProblem):
         raise ValueError(f"problem: expected an SBCProblem, got {type(problem).__name__}")
     seeds = simulation_seeds(seed, sims)
     jobs, kept = positive_int(jobs, "jobs"), positive_int(kept, "kept")
-    in_workers = scheduler is not None or jobs > 1
-    tasks = (delayed(_simulate_in_worker if in_workers else simulate_once)(problem, i, s, kept)
-             for i, s in enumerate(seeds))
-    records = []
-    if scheduler is not None:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise ValueError("scheduler: Dask's distributed package is not installed; "
-                             "pip install 'bayes-zoo[dask]'") from None
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-        try:
-            with parallel_config(backend="dask", client=client):  # this client, not Dask's default one
-                for record in Parallel(return_as="generator")(tasks):
-                    records.append(record)
-                    if progress:
-                        progress(record)
-        finally:
-            if client is not scheduler:
-                client.close()
-    else:
-        for record in Parallel(n_jobs=jobs, return_as="generator")(tasks):
-            records.append(record)
-            if progress:
-                progress(record)
+    records = map_tasks(simulate_once, ((problem, i, s, kept) for i, s in enumerate(seeds)), jobs=jobs,
+                        scheduler=scheduler, progress=progress)
     rows = [{"sim": r["sim"], "seed": r["seed"], "quantity": q, "rank": k, "ess": r["ess"], "thin": r["thin"],
              "ess_short": r["ess_short"]} for r in records if r["error"] is None for q, k in r["ranks"].items()]
     columns = ["sim", "seed", "quantity", "rank", "ess", "thin", "ess_short"]
@@ -224,15 +201,6 @@ def run_sbc(problem: SBCProblem, *, sims: int, seed: int = 0, jobs: int = 1, sch
                              for r in records
                              if r["error"] is not None], columns=["sim", "seed", "stage", "error"])
     return SBCResult(problem.name, ranks, failures, kept, sims, seed)
-
-
-def _simulate_in_worker(problem: SBCProblem, index: int, seed: int, kept: int) -> dict:
-    """:func:`simulate_once` in a worker process, which first configures PyTensor as the parent did
-    (:func:`bayes_zoo.configure`: a fresh process has no warning filters, and may not have the flags)."""
-    from bayes_zoo.models.backend import configure
-
-    configure()
-    return simulate_once(problem, index, seed, kept)
 
 
 def uniformity(result: SBCResult, *, bins: int = 20, alpha: float = 0.01) -> pd.DataFrame:

@@ -8,7 +8,9 @@ reveals; rounds go on until ``budget`` labels have been acquired beyond the init
 cut to what is left of the budget or of the pool).
 
 Every strategy of a repeat sees the same split and the same initial labels (drawn from the repeat's seed
-alone), so differences between strategies within a repeat are paired.  Repeat r uses seed ``seed + r``.
+alone), and the learner's fit in round r gets the same random stream for every strategy (a network initialised
+alike, the same NUTS seed; the strategies' own streams choose their batches), so differences between strategies
+within a repeat are paired.  Repeat r uses seed ``seed + r``.
 The time a strategy spends choosing each batch (scores, inner products, Frank–Wolfe) is recorded; fitting is
 timed separately.
 
@@ -28,13 +30,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from bayes_zoo.active_learning.strategies import check_strategies, select_batch
+from bayes_zoo.active_learning.strategies import check_strategies, select_batch, strategy_label
 from bayes_zoo.inference.threads import blas_held
 from bayes_zoo.models.checks import finite_vector, nonnegative_int, positive_int
 from bayes_zoo.models.linear import check_inputs
 
-__all__ = ["LoopSettings", "split", "run_repeat", "run", "learning_curves", "final_table", "plot_learning_curves",
-           "METRICS"]
+__all__ = ["LoopSettings", "split", "run_repeat", "run", "on_grid", "learning_curves", "paired_differences",
+           "final_table", "draw_curves", "plot_learning_curves", "METRICS"]
 
 #: Per task, the metrics a round records, and whether larger is better.
 METRICS = {"regression": {"rmse": False, "test_loglik": True},
@@ -118,7 +120,9 @@ def _run_strategies(learner, X, y, strategies, settings, seed, labelled0, pool0,
         acquired, rnd = 0, 0
         while True:
             t0 = time.perf_counter()
-            fit = learner.fit(X[labelled], y[labelled], X[pool], rng)
+            # the fit's stream is the round's, common to every strategy: equal labels give an equal fit (a network
+            # initialised alike, the same NUTS seed), so paired differences hold no fitting noise at round 0
+            fit = learner.fit(X[labelled], y[labelled], X[pool], np.random.default_rng([seed, 0, rnd]))
             fit_seconds = time.perf_counter() - t0
             row = {"strategy": strategy, "seed": seed, "round": rnd, "n_labelled": len(labelled),
                    **learner.metrics(fit, X[test], y[test]), "fit_seconds": fit_seconds}
@@ -161,12 +165,78 @@ def _summary(values: pd.Series) -> pd.Series:
     return pd.Series({"mean": values.mean(), "se": sd / np.sqrt(n) if n > 1 else np.nan, "n": n})
 
 
-def learning_curves(rounds: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Mean and standard error (sd / sqrt(repeats)) of ``metric`` per strategy and number of labels."""
+def on_grid(rounds: pd.DataFrame, metric: str, grid) -> pd.DataFrame:
+    """Each run's ``metric`` at the label counts of ``grid``: at ``g``, that of the last round fitted on at most
+    ``g`` labels (a step function; NaN before the first round).  Runs whose batches were not all full (ACS-FW
+    without top-up) reach other label counts than the rest; on a common grid their curves can be averaged.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``strategy``, ``seed``, ``n_labelled`` (the grid), ``metric``.
+    """
     if metric not in rounds:
         raise ValueError(f"metric: {metric!r} is not a column of rounds ({', '.join(rounds.columns)})")
+    grid = np.asarray(sorted(set(int(g) for g in grid)))
+    out = []
+    for (strategy, seed), run in rounds.groupby(["strategy", "seed"], sort=False):
+        run = run.sort_values("n_labelled")
+        at = np.searchsorted(run["n_labelled"].to_numpy(), grid, side="right") - 1  # last round with n <= g
+        values = np.where(at >= 0, run[metric].to_numpy()[np.maximum(at, 0)], np.nan)
+        out.append(pd.DataFrame({"strategy": strategy, "seed": seed, "n_labelled": grid, metric: values}))
+    return pd.concat(out, ignore_index=True)
+
+
+def learning_curves(rounds: pd.DataFrame, metric: str, *, grid=None) -> pd.DataFrame:
+    """Mean and standard error (sd / sqrt(repeats)) of ``metric`` per strategy and number of labels; with
+    ``grid``, of every run's values on that grid of label counts (:func:`on_grid`)."""
+    if metric not in rounds:
+        raise ValueError(f"metric: {metric!r} is not a column of rounds ({', '.join(rounds.columns)})")
+    if grid is not None:
+        rounds = on_grid(rounds, metric, grid).dropna(subset=[metric])
     return (rounds.groupby(["strategy", "n_labelled"], sort=False)[metric].apply(_summary).unstack()
             .reset_index())
+
+
+def paired_differences(rounds: pd.DataFrame, task: str, *, min_repeats: int = 3) -> pd.DataFrame:
+    """Every ACS-FW variant (strategies named ``acs-fw`` or ``acs-fw:J``) against every other strategy, on the
+    task's main metric at the last round (RMSE, lower better; accuracy, higher better), paired by seed (every
+    strategy of a seed shares its split and initial labels).
+
+    A verdict is "better" or "worse" when the mean difference is more than 2 standard errors of the paired
+    differences from 0 (about 5% two-sided under no difference, by the normal approximation), "no clear
+    difference" otherwise, and "too few repeats" with fewer than ``min_repeats`` pairs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``strategy``, ``baseline``, ``metric``, ``difference`` (strategy minus baseline, mean),
+        ``two_se``, ``pairs``, ``verdict``; one row per (ACS-FW variant, baseline), in run order.
+    """
+    if task not in METRICS:
+        raise ValueError(f"task: expected one of {tuple(METRICS)}, got {task!r}")
+    metric = "rmse" if task == "regression" else "accuracy"
+    higher_better = METRICS[task][metric]
+    last = rounds.loc[rounds.groupby(["strategy", "seed"], sort=False)["round"].idxmax()]
+    table = last.pivot(index="seed", columns="strategy", values=metric)
+    order = list(dict.fromkeys(last["strategy"]))
+    out = []
+    for acs in [s for s in order if s.split(":")[0] == "acs-fw"]:
+        for base in [s for s in order if s.split(":")[0] != "acs-fw"]:
+            diff = (table[acs] - table[base]).dropna()
+            mean = float(diff.mean()) if diff.size else float("nan")
+            two_se = float(2.0 * diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("inf")
+            if two_se < 1e-12:  # the same difference in every repeat: rounding, not spread
+                two_se = 0.0
+            if diff.size < min_repeats:
+                verdict = f"too few repeats (< {min_repeats})"
+            elif abs(mean) > two_se:
+                verdict = "better" if (mean > 0) == higher_better else "worse"
+            else:
+                verdict = "no clear difference"
+            out.append({"strategy": acs, "baseline": base, "metric": metric, "difference": mean, "two_se": two_se,
+                        "pairs": int(diff.size), "verdict": verdict})
+    return pd.DataFrame(out, columns=["strategy", "baseline", "metric", "difference", "two_se", "pairs", "verdict"])
 
 
 def final_table(rounds: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -189,22 +259,30 @@ def final_table(rounds: pd.DataFrame, task: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def plot_learning_curves(rounds: pd.DataFrame, task: str, *, title: str = ""):
-    """One panel per metric: mean over repeats against the number of labels, a band of +- 2 SE."""
+def draw_curves(ax, rounds: pd.DataFrame, metric: str, *, higher_better: bool, grid=None) -> None:
+    """On one matplotlib axis: ``metric``'s mean over repeats per strategy against the number of labels, with a
+    band of +- 2 SE (:func:`learning_curves`, on ``grid`` if given)."""
+    curves = learning_curves(rounds, metric, grid=grid)
+    for k, (strategy, c) in enumerate(curves.groupby("strategy", sort=False)):
+        # line styles differ so that coinciding curves (MaxEnt and BALD for linear regression) stay visible
+        ax.plot(c["n_labelled"], c["mean"], marker="o", ms=3, ls=("-", "--", "-.", ":")[k % 4],
+                label=strategy_label(strategy))
+        band = 2.0 * c["se"].fillna(0.0)  # ± 2 SE, as the tables and verdicts
+        ax.fill_between(c["n_labelled"], c["mean"] - band, c["mean"] + band, alpha=0.2)
+    ax.set_xlabel("labelled points")
+    ax.set_ylabel(metric.replace("_", " ") + (" (higher is better)" if higher_better else " (lower is better)"))
+    ax.grid(alpha=0.3)
+
+
+def plot_learning_curves(rounds: pd.DataFrame, task: str, *, title: str = "", grid=None):
+    """One panel per metric: mean over repeats against the number of labels, a band of +- 2 SE (on ``grid``
+    of label counts if given: :func:`on_grid`)."""
     import matplotlib.pyplot as plt
 
     metrics = list(METRICS[task])
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        curves = learning_curves(rounds, metric)
-        for k, (strategy, c) in enumerate(curves.groupby("strategy", sort=False)):
-            # line styles differ so that coinciding curves (MaxEnt and BALD for linear regression) stay visible
-            ax.plot(c["n_labelled"], c["mean"], marker="o", ms=3, ls=("-", "--", "-.", ":")[k % 4], label=strategy)
-            band = 2.0 * c["se"].fillna(0.0)  # ± 2 SE, as the tables and verdicts
-            ax.fill_between(c["n_labelled"], c["mean"] - band, c["mean"] + band, alpha=0.2)
-        ax.set_xlabel("labelled points")
-        ax.set_ylabel(metric.replace("_", " ") + (" (higher is better)" if METRICS[task][metric] else " (lower is better)"))
-        ax.grid(alpha=0.3)
+        draw_curves(ax, rounds, metric, higher_better=METRICS[task][metric], grid=grid)
     axes[0][0].legend(frameon=False)
     n_rep = rounds["seed"].nunique()
     fig.suptitle(f"{title} — mean ± 2 SE over {n_rep} repeat{'s' if n_rep != 1 else ''}".strip(" —"))

@@ -1,7 +1,8 @@
 """Batch selection strategies: ACS-FW and the usual baselines.
 
 * ``acs-fw`` — Frank–Wolfe sparse subset approximation (:func:`bayes_zoo.active_learning.frank_wolfe.select`) on the
-  learner's inner products: closed-form weighted Fisher (``projections = 0``) or J random projections.
+  learner's inner products: closed-form weighted Fisher (``projections = 0``) or J random projections;
+  ``acs-fw:J`` fixes J in the name, so that one run compares both variants (``acs-fw:0,acs-fw:10,random``).
 * ``random`` — b pool points uniformly without replacement.
 * ``maxent`` — the b points of highest predictive entropy ``H[y_n | D]`` (Shannon 1948; greedy top-b).
 * ``bald`` — the b points of highest mutual information ``I[y_n; theta | D]`` (Houlsby et al. 2011; top-b).
@@ -26,22 +27,53 @@ from bayes_zoo.models.checks import generator, nonnegative_int, positive_int
 if TYPE_CHECKING:  # NumPy and Frank-Wolfe are imported on use: the CLI reads STRATEGIES for its --help
     import numpy as np
 
-__all__ = ["STRATEGIES", "top_b", "select_batch", "check_strategies"]
+__all__ = ["STRATEGIES", "parse_strategy", "strategy_label", "top_b", "select_batch", "check_strategies"]
 
 #: Names accepted by :func:`select_batch`, in the order reports list them.
 STRATEGIES = ("acs-fw", "random", "maxent", "bald")
 
 
+def parse_strategy(name: str) -> tuple[str, int | None]:
+    """``(base, J)`` of a strategy name: ``"acs-fw:J"`` is ACS-FW with J random projections whatever the
+    run's ``projections`` (J = 0: the closed form), so one run can hold both variants; other names have
+    ``J = None``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``strategies``: an unknown name, or a ``:J`` that is not an integer >= 0 or follows another
+        strategy than ``acs-fw``.
+    """
+    base, sep, j = str(name).partition(":")
+    if base not in STRATEGIES:
+        raise ValueError(f"strategies: unknown {name}; choose from {', '.join(STRATEGIES)} (or acs-fw:J, "
+                         f"J random projections)")
+    if not sep:
+        return base, None
+    if base != "acs-fw" or not j.isdigit():
+        raise ValueError(f"strategies: {name!r}: only acs-fw takes ':J', J an integer >= 0 (J random projections; "
+                         f"0 the closed form)")
+    return base, int(j)
+
+
+def strategy_label(name: str) -> str:
+    """How reports name a strategy: ``ACS-FW``, ``ACS-FW (closed form)``, ``ACS-FW (J = 10)``, ``random``..."""
+    base, J = parse_strategy(name)
+    if base != "acs-fw":
+        return base
+    return "ACS-FW" + ("" if J is None else " (closed form)" if J == 0 else f" (J = {J})")
+
+
 def check_strategies(names) -> tuple[str, ...]:
-    """Validated strategy names, duplicates removed (order kept); ``ValueError`` naming ``strategies``."""
+    """Validated strategy names (:func:`parse_strategy`), duplicates removed (order kept); ``ValueError`` naming
+    ``strategies``."""
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     names = tuple(dict.fromkeys(names))
-    unknown = [n for n in names if n not in STRATEGIES]
     if not names:
         raise ValueError(f"strategies: none given; choose from {', '.join(STRATEGIES)}")
-    if unknown:
-        raise ValueError(f"strategies: unknown {', '.join(unknown)}; choose from {', '.join(STRATEGIES)}")
+    for name in names:
+        parse_strategy(name)
     return names
 
 
@@ -72,7 +104,7 @@ def select_batch(strategy: str, learner, fit, X_pool, batch_size: int, *, rng: n
     Parameters
     ----------
     strategy : str
-        One of :data:`STRATEGIES`.
+        One of :data:`STRATEGIES`, or ``"acs-fw:J"`` (:func:`parse_strategy`).
     learner : bayes_zoo.active_learning.learners.Learner
     fit
         The learner's fitted posterior.
@@ -81,7 +113,7 @@ def select_batch(strategy: str, learner, fit, X_pool, batch_size: int, *, rng: n
     rng : numpy.random.Generator
         Used by ``random`` and by projections.
     projections : int >= 0
-        ACS-FW's J (0: closed-form inner products).
+        ACS-FW's J (0: closed-form inner products); ``"acs-fw:J"`` overrides it.
     top_up : bool, default True
         ACS-FW only: fill the batch to exactly b when Frank–Wolfe chose a point twice
         (:func:`bayes_zoo.active_learning.frank_wolfe.select`), so every strategy labels as many points per round.
@@ -100,9 +132,9 @@ def select_batch(strategy: str, learner, fit, X_pool, batch_size: int, *, rng: n
 
     from bayes_zoo.active_learning import frank_wolfe
 
-    check_strategies([strategy])
+    strategy, fixed = parse_strategy(strategy)
     rng = generator(rng)
-    projections = nonnegative_int(projections, "projections")
+    projections = nonnegative_int(projections, "projections") if fixed is None else fixed
     n = len(X_pool)
     batch_size = positive_int(batch_size, "batch_size")
     if batch_size > n:

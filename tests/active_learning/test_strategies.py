@@ -155,3 +155,29 @@ def test_bald_and_maxent_rank_the_pool_identically_for_a_homoscedastic_model(pri
     np.testing.assert_array_equal(
         select_batch("bald", learner, fit, X_pool, BATCH, rng=np.random.default_rng(0)),
         select_batch("maxent", learner, fit, X_pool, BATCH, rng=np.random.default_rng(0)))
+
+
+# ----------------------------------------------------------------------------------- acs-fw:J, a variant in its name
+
+
+def test_acs_fw_with_j_in_its_name_uses_j_projections_whatever_the_runs_projections():
+    learner, fit, X_pool = _fitted(0)
+    named = select_batch("acs-fw:7", learner, fit, X_pool, BATCH, rng=np.random.default_rng(1), projections=0)
+    given = select_batch("acs-fw", learner, fit, X_pool, BATCH, rng=np.random.default_rng(1), projections=7)
+    closed = select_batch("acs-fw:0", learner, fit, X_pool, BATCH, rng=np.random.default_rng(1), projections=7)
+    np.testing.assert_array_equal(named, given)
+    np.testing.assert_array_equal(closed, select_batch("acs-fw", learner, fit, X_pool, BATCH,
+                                                       rng=np.random.default_rng(1), projections=0))
+
+
+@pytest.mark.parametrize("name", ["acs-fw:", "acs-fw:-1", "acs-fw:x", "random:3", "acsfw:3"])
+def test_a_malformed_variant_is_refused_naming_strategies(name):
+    with pytest.raises(ValueError, match="^strategies:"):
+        check_strategies([name])
+
+
+def test_reports_label_the_variants_by_their_inner_products():
+    from bayes_zoo.active_learning.strategies import strategy_label
+
+    assert [strategy_label(s) for s in ("acs-fw", "acs-fw:0", "acs-fw:10", "bald")] == [
+        "ACS-FW", "ACS-FW (closed form)", "ACS-FW (J = 10)", "bald"]

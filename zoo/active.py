@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from bayes_zoo.active_learning.strategies import STRATEGIES
+from bayes_zoo.active_learning.strategies import STRATEGIES, strategy_label
+from bayes_zoo.protocol import PROTOCOLS, QUICK as PROTOCOL_QUICK
 
-__all__ = ["DATASETS", "QUICK", "MIN_REPEATS", "add_arguments", "data_name", "load_data", "check_budget",
+__all__ = ["DATASETS", "FEATURES", "PROTOCOL_FIXES", "QUICK", "MIN_REPEATS", "add_arguments", "data_name", "load_data", "check_budget",
            "Experiment", "run_experiment", "paired_verdicts",
            "final_markdown", "write_experiment", "rich_final"]
 
@@ -43,6 +44,14 @@ DATASETS = ("yacht", "boston", "energy", "concrete", "power-plant", "breast-canc
 
 #: Fewest repeats for a verdict of ACS-FW against a baseline (2 SE of fewer paired differences means little).
 MIN_REPEATS = 3
+
+#: The last layer's features for regression (``--features``): :class:`~bayes_zoo.models.linear.RandomFourierFeatures`,
+#: :class:`~bayes_zoo.models.linear.LinearFeatures`, or learned (:class:`~bayes_zoo.active_learning.learners.NeuralLinearLearner`).
+FEATURES = ("rff", "linear", "neural")
+
+#: Options ``--protocol`` fixes itself, with their defaults here (given otherwise, they are refused).
+PROTOCOL_FIXES = {"strategies": ",".join(STRATEGIES), "batch_size": 10, "init": 20, "projections": 0,
+                  "features": None, "top_up": True, "target": None}
 
 #: What ``--quick`` sets (explicit options still win).
 QUICK = {"repeats": 3, "budget": 30, "nuts_draws": 200, "nuts_tune": 200, "advi_iterations": 5000}
@@ -56,30 +65,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--data", type=Path, metavar="PATH",
                         help="your regression data: a folder in the UCI layout (data.txt, index_features.txt, "
                              "index_target.txt) or a .csv file with a header row (then --target)")
+    source.add_argument("--protocol", choices=tuple(PROTOCOLS),
+                        help="a published experiment with its own data sets, seeds and strategies: pinsler2019, "
+                             "Pinsler et al. (2019) sec. 7.1 (yacht, boston, energy, power-plant; 40 seeds; "
+                             "neural-linear learner; --repeats, --budget, --seed, --posterior, --jobs, --scheduler "
+                             "and --quick apply)")
     parser.add_argument("--target", metavar="COLUMN", help="with --data FILE.csv: the target column's name")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help=f"comma-separated, from {', '.join(STRATEGIES)} (default: all)")
     parser.add_argument("--batch-size", type=int, default=10, help="points labelled per round (default 10)")
     parser.add_argument("--budget", type=int, help="labels acquired beyond the initial ones (default 100; --quick 30)")
     parser.add_argument("--init", type=int, default=20, help="initially labelled points (default 20)")
-    parser.add_argument("--repeats", type=int, help="random splits, seeds seed..seed+repeats-1 (default 10; --quick 2)")
+    parser.add_argument("--repeats", type=int, help="random splits, seeds seed..seed+repeats-1 (default 10, --quick 3; "
+                             "--protocol: seeds per data set, default 40)")
     parser.add_argument("--posterior", choices=("closed-form", "nuts", "advi"), default="closed-form",
                         help="conjugate / Laplace posterior, or PyMC refitted every round: NUTS, or the faster "
                              "mean-field ADVI (default closed-form)")
     parser.add_argument("--projections", type=int, default=0,
                         help="ACS-FW's random projections J from posterior draws (the PyMC trace with --posterior "
                              "nuts or advi); 0: closed-form inner products (default 0)")
-    parser.add_argument("--features", choices=("rff", "linear"),
-                        help="regression sets only: 100 random Fourier features, or the inputs (default rff)")
+    parser.add_argument("--features", choices=FEATURES,
+                        help="regression only: the last layer's features: 100 random Fourier features, the inputs, "
+                             "or a two-layer perceptron's learned features retrained every round (neural: the "
+                             "neural-linear model of Pinsler et al. 2019) (default rff)")
     parser.add_argument("--no-top-up", dest="top_up", action="store_false",
                         help="let ACS-FW label fewer than --batch-size points when Frank–Wolfe repeats a point")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the first repeat, 0 <= seed and seed + repeats - 1 < 2**63 (default 0)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
     parser.add_argument("--quick", action="store_true",
-                        help="small settings: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in QUICK.items()))
+                        help="small settings: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in QUICK.items())
+                             + "; with --protocol: " + ", ".join(f"{k} {v}" for k, v in PROTOCOL_QUICK.items()))
     parser.add_argument("--force", action="store_true",
                         help="replace an existing results folder (once the new one is complete)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="with --protocol: local worker processes, one (data set, seed) each (joblib; default 1)")
+    parser.add_argument("--scheduler", help="with --protocol: a Dask scheduler address (tcp://host:8786) to run the "
+                                            "units on (needs pip install 'bayes-zoo[dask]')")
 
 
 @dataclass
@@ -183,7 +205,7 @@ def run_experiment(dataset, *, target: str | None = None, strategies=STRATEGIES,
         Naming the argument (or, for a user's data, the file), before any work.
     """
     from bayes_zoo.active_learning import loop
-    from bayes_zoo.active_learning.learners import LinearRegressionLearner, NutsSettings
+    from bayes_zoo.active_learning.learners import LinearRegressionLearner, NeuralLinearLearner, NutsSettings
     from bayes_zoo.active_learning.strategies import check_strategies
     from bayes_zoo.models.checks import positive_int
 
@@ -199,7 +221,12 @@ def run_experiment(dataset, *, target: str | None = None, strategies=STRATEGIES,
     if init + 1 > n_train:
         raise ValueError(f"init: {init} leaves no pool in the {n_train} training points of {name}")
     if task == "regression":
+        if features not in FEATURES:
+            raise ValueError(f"features: expected one of {', '.join(FEATURES)}, got {features!r}")
+
         def factory(s):
+            if features == "neural":
+                return NeuralLinearLearner(posterior=posterior, nuts=nuts)
             return LinearRegressionLearner(features=features, feature_seed=s, posterior=posterior, nuts=nuts)
     else:
         from bayes_zoo.active_learning.probit import ProbitLearner
@@ -225,32 +252,14 @@ def run_experiment(dataset, *, target: str | None = None, strategies=STRATEGIES,
     return Experiment(name, task, data.description, rounds, final, record, figure)
 
 
-def paired_verdicts(exp: Experiment) -> list[tuple[str, str, float, float]]:
-    """ACS-FW against each other strategy: ``(baseline, verdict, mean difference, 2 SE)`` on the main metric
-    (RMSE for regression, lower is better; accuracy for classification), paired by repeat (module docstring)."""
-    from bayes_zoo.active_learning.loop import METRICS
+def paired_verdicts(exp: Experiment) -> list[tuple[str, str, str, float, float]]:
+    """Each ACS-FW variant against each other strategy: ``(strategy, baseline, verdict, mean difference, 2 SE)`` on
+    the main metric (RMSE for regression, lower is better; accuracy for classification), paired by repeat
+    (:func:`bayes_zoo.active_learning.loop.paired_differences`)."""
+    from bayes_zoo.active_learning.loop import paired_differences
 
-    metric = "rmse" if exp.task == "regression" else "accuracy"
-    higher_better = METRICS[exp.task][metric]
-    last = exp.rounds.loc[exp.rounds.groupby(["strategy", "seed"], sort=False)["round"].idxmax()]
-    table = last.pivot(index="seed", columns="strategy", values=metric)
-    if "acs-fw" not in table:
-        return []
-    out = []
-    for base in [s for s in exp.final["strategy"] if s != "acs-fw"]:
-        diff = (table["acs-fw"] - table[base]).dropna()
-        mean = float(diff.mean())
-        two_se = float(2.0 * diff.std(ddof=1) / diff.size**0.5) if diff.size > 1 else float("inf")
-        if two_se < 1e-12:  # the same difference in every repeat: rounding, not spread
-            two_se = 0.0
-        if diff.size < MIN_REPEATS:
-            verdict = f"too few repeats (< {MIN_REPEATS})"
-        elif abs(mean) > two_se:
-            verdict = "better" if (mean > 0) == higher_better else "worse"
-        else:
-            verdict = "no clear difference"
-        out.append((base, verdict, mean, two_se))
-    return out
+    table = paired_differences(exp.rounds, exp.task, min_repeats=MIN_REPEATS)
+    return [(r.strategy, r.baseline, r.verdict, r.difference, r.two_se) for r in table.itertuples()]
 
 
 def final_markdown(exp: Experiment) -> str:
@@ -277,9 +286,9 @@ def write_experiment(exp: Experiment, folder: Path) -> list[Path]:
     exp.figure.savefig(paths[2], dpi=120)
     plt.close(exp.figure)
     metric = "RMSE" if exp.task == "regression" else "accuracy"
-    verdicts = [f"- ACS-FW vs {b}: **{v}** (final {metric} difference {m:+.3g} ± {s:.2g}, paired over "
-                f"{exp.settings['repeats']} repeats)"
-                for b, v, m, s in paired_verdicts(exp)]
+    verdicts = [f"- {strategy_label(a)} vs {b}: **{v}** (final {metric} difference {m:+.3g} ± {s:.2g}, paired "
+                f"over {exp.settings['repeats']} repeats)"
+                for a, b, v, m, s in paired_verdicts(exp)]
     settings = "\n".join(f"- {k}: {v}" for k, v in exp.settings.items())
     text = (f"# Active learning on {exp.dataset}\n\n{exp.description}\n\n## Final metrics\n\n{final_markdown(exp)}\n\n"
             + ("\n".join(verdicts) + "\n\n" if verdicts else "")

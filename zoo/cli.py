@@ -363,12 +363,89 @@ def _projection_bytes(args, task: str, dataset_rows: int, inputs: int, init: int
     its ``posterior_draws``."""
     n_test = max(1, int(round(0.2 * dataset_rows)))
     pool = max(dataset_rows - n_test - init, 0)
-    features = (inputs + 1) if (args.features == "linear" or task == "classification") else 101
+    features = ((inputs + 1) if (args.features == "linear" or task == "classification")
+                else 31 if args.features == "neural" else 101)
     used = args.projections if args.posterior == "closed-form" else min(args.projections, posterior_draws)
     return 8.0 * used * (4 * pool + features), used
 
 
+def _active_protocol(console, args, run) -> int:
+    """``active-learn --protocol NAME``: every (data set, seed) unit in parallel, with progress and a time estimate."""
+    from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    from bayes_zoo import active, report
+    from bayes_zoo import protocol as zprotocol
+    from bayes_zoo.active_learning.learners import NutsSettings
+    from bayes_zoo.models.checks import positive_int, seed as check_seed
+
+    folder_name = f"active-learning-{args.protocol}"
+    try:
+        fixed = [k for k, default in active.PROTOCOL_FIXES.items() if getattr(args, k) != default]
+        if fixed:
+            flags = ", ".join("--no-top-up" if k == "top_up" else "--" + k.replace("_", "-") for k in fixed)
+            raise ValueError(f"protocol: {args.protocol} fixes its own {flags}; drop {'it' if len(fixed) == 1 else 'them'}"
+                             f" (it accepts --repeats, --budget, --seed, --posterior, --jobs, --scheduler, --quick)")
+        quick = zprotocol.QUICK if args.quick else {}
+        protocol = zprotocol.with_options(zprotocol.PROTOCOLS[args.protocol],
+                                          seeds=args.repeats if args.repeats is not None else quick.get("seeds"),
+                                          budget=args.budget if args.budget is not None else quick.get("budget"))
+        positive_int(protocol.seeds, "repeats")
+        protocol.loop_settings()
+        check_seed(args.seed, "seed")
+        if args.seed + protocol.seeds - 1 >= 2**63:
+            raise ValueError(f"seed: the last seed, {args.seed + protocol.seeds - 1}, is beyond 2**63 - 1")
+        positive_int(args.jobs, "jobs")
+        for dataset in protocol.datasets:
+            active.check_budget(dataset, protocol.budget, init=protocol.init, test_fraction=protocol.test_fraction)
+        if args.scheduler is not None:
+            import importlib.util
+
+            if importlib.util.find_spec("distributed") is None:
+                raise ValueError("scheduler: Dask's distributed package is not installed; pip install 'bayes-zoo[dask]'")
+        nuts = NutsSettings(**({k.removeprefix("nuts_"): v for k, v in active.QUICK.items() if k.startswith("nuts_")}
+                               if args.quick else {}))
+        run.output = report.Output(args.out, [folder_name], force=args.force)
+        run.output.open()
+    except ValueError as err:
+        return _usage_error(console, _as_option(str(err), None, {"protocol": "--protocol"}))
+    from bayes_zoo.models.backend import blas_status
+
+    console.print(f"[dim]{blas_status()}[/]")
+    units = len(protocol.datasets) * protocol.seeds
+    console.print(f"{protocol.name}: {len(protocol.datasets)} data sets x {protocol.seeds} seeds = {units} units, "
+                  f"strategies {', '.join(protocol.strategies)}, "
+                  + (f"on {args.scheduler}" if args.scheduler else f"{args.jobs} process(es)"), highlight=False)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total} units"), TimeElapsedColumn(), TextColumn("left"),
+               TimeRemainingColumn())
+    try:
+        with _quiet_libraries(), Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"{protocol.name}", total=units)
+
+            def on_unit(rows):
+                progress.update(task, advance=1,
+                                description=f"{protocol.name}: {rows[0]['dataset']} seed {rows[0]['seed']} done")
+
+            result = zprotocol.run(protocol, seed=args.seed, jobs=args.jobs, scheduler=args.scheduler,
+                                   posterior=args.posterior, nuts=nuts, progress=on_unit)
+    except OSError as err:  # an unreachable Dask scheduler (distributed raises OSError on timeout)
+        if args.scheduler is None:
+            raise
+        return _usage_error(console, f"--scheduler: could not reach {args.scheduler} ({err}); {run.output.state()}")
+    zprotocol.write(result, run.output.staging(folder_name))
+    folder = run.output.commit(folder_name)
+    console.print(zprotocol.rich_final(result))
+    for line in zprotocol.verdict_lines(result):
+        console.print(line, highlight=False)
+    console.print(f"{units} units in {result.wall_seconds:.0f} s; written to {folder}/ (report.md, rounds.csv, "
+                  f"final.csv, verdicts.csv, learning_curves.png)", highlight=False)
+    return EXIT_OK
+
+
 def _active_learn(console, args, run) -> int:
+    if args.protocol is not None:
+        return _active_protocol(console, args, run)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -377,7 +454,7 @@ def _active_learn(console, args, run) -> int:
 
     from bayes_zoo.active_learning.learners import NutsSettings
     from bayes_zoo.active_learning.loop import LoopSettings
-    from bayes_zoo.active_learning.strategies import check_strategies
+    from bayes_zoo.active_learning.strategies import check_strategies, strategy_label
     from bayes_zoo.models.checks import fits_in_memory, positive_int, seed as check_seed
     from bayes_zoo import active, report
 
@@ -399,6 +476,8 @@ def _active_learn(console, args, run) -> int:
         if last >= 2**63:
             raise ValueError(f"seed: repeat r uses seed + r, and with --repeats {options['repeats']} the last, {last}, "
                              f"is beyond 2**63 - 1")
+        if args.jobs != 1 or args.scheduler is not None:
+            raise ValueError(f"{'jobs' if args.jobs != 1 else 'scheduler'}: applies to --protocol runs only")
         if args.features is not None and args.dataset == "breast-cancer":
             raise ValueError("features: breast-cancer uses probit regression on its 30 inputs; --features applies "
                              "to the regression sets")
@@ -439,8 +518,8 @@ def _active_learn(console, args, run) -> int:
     console.print(active.rich_final(exp))
     metric = "RMSE" if exp.task == "regression" else "accuracy"
     style = {"better": "green", "worse": "red"}
-    for base, verdict, mean, two_se in active.paired_verdicts(exp):
-        console.print(f"ACS-FW vs {base}: [{style.get(verdict, 'yellow')}]{escape(verdict)}[/] (final {metric} "
+    for strategy, base, verdict, mean, two_se in active.paired_verdicts(exp):
+        console.print(f"{strategy_label(strategy)} vs {base}: [{style.get(verdict, 'yellow')}]{escape(verdict)}[/] (final {metric} "
                       f"difference {mean:+.3g} ± {two_se:.2g}, paired over {exp.settings['repeats']} repeats)",
                       highlight=False)
     console.print(f"written to {folder}/ (report.md, rounds.csv, final.csv, learning_curves.png)", highlight=False)

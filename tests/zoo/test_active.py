@@ -46,7 +46,7 @@ def test_features_are_refused_for_the_classification_set(tmp_path, capsys):
 
 
 def test_the_same_difference_in_every_repeat_has_no_spread():
-    (_, verdict, mean, two_se), = active.paired_verdicts(_experiment([1.0, 1.2, 0.9], [1.1, 1.3, 1.0]))
+    (_, _, verdict, mean, two_se), = active.paired_verdicts(_experiment([1.0, 1.2, 0.9], [1.1, 1.3, 1.0]))
     assert two_se == 0.0 and mean == pytest.approx(-0.1) and verdict == "better"
 
 
@@ -73,6 +73,6 @@ def _experiment(acs, random_):
     ([1.0, 1.1], [2.0, 2.1], "too few repeats (< 3)"),
 ])
 def test_paired_verdict_is_better_only_when_the_mean_difference_exceeds_two_standard_errors(acs, random_, verdict):
-    (base, got, mean, two_se), = active.paired_verdicts(_experiment(acs, random_))
+    (_, base, got, mean, two_se), = active.paired_verdicts(_experiment(acs, random_))
     assert base == "random" and got == verdict
     assert mean == pytest.approx(np.mean(np.subtract(acs, random_)))

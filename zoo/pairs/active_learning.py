@@ -205,7 +205,7 @@ def _report(run) -> Addition:
             "Learning curves (closed-form posterior)": (
                 active.final_markdown(exp) + "\n\n"
                 + "\n".join(f"- ACS-FW vs {b}: **{v}** (final RMSE difference {m:+.3g} ± {sd:.2g}, paired over "
-                            "repeats)" for b, v, m, sd in active.paired_verdicts(exp)))},
+                            "repeats)" for _, b, v, m, sd in active.paired_verdicts(exp)))},
         notes=["BALD and MaxEnt rank pool points identically for this model: with homoscedastic noise the mutual "
                "information is the predictive entropy minus a constant.",
                "The learning-curve verdicts are statistical statements about this data set and model, not a test of "

@@ -1,0 +1,93 @@
+"""bayes_zoo.protocol and `bayes-zoo active-learn --protocol pinsler2019`: the quick run end to end (files, the
+paper's settings, no top-up, the paired verdicts), units that depend on their seed alone, and the options the
+protocol fixes refused before any work."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from bayes_zoo import cli
+from bayes_zoo import protocol as zprotocol
+
+PAPER = zprotocol.PROTOCOLS["pinsler2019"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    status = cli.main(["active-learn", "--protocol", "pinsler2019", "--quick", "--out", str(out)])
+    return status, out / "active-learning-pinsler2019"
+
+
+def test_protocol_holds_the_papers_settings():
+    assert PAPER.datasets == ("yacht", "boston", "energy", "power-plant") and PAPER.seeds == 40
+    assert (PAPER.batch_size, PAPER.init, PAPER.budget, PAPER.test_fraction, PAPER.top_up) == (10, 20, 100, 0.2, False)
+    assert PAPER.strategies == ("acs-fw:0", "acs-fw:10", "random", "maxent", "bald")
+
+
+def test_quick_protocol_writes_its_tables_figure_and_report(quick_run):
+    status, folder = quick_run
+    assert status == cli.EXIT_OK
+    for name in ("rounds.csv", "final.csv", "verdicts.csv", "learning_curves.png", "report.md"):
+        assert (folder / name).stat().st_size > 0
+
+
+def test_quick_protocol_runs_every_data_set_seed_and_strategy_to_the_budget(quick_run):
+    rounds = pd.read_csv(quick_run[1] / "rounds.csv")
+    last = rounds.loc[rounds.groupby(["dataset", "strategy", "seed"])["round"].idxmax()]
+    assert len(last) == 4 * 5 * zprotocol.QUICK["seeds"]
+    assert set(last["n_labelled"]) == {PAPER.init + zprotocol.QUICK["budget"]}
+    assert rounds["batch"].max() <= PAPER.batch_size
+    acs = rounds[rounds["strategy"].str.startswith("acs-fw") & (rounds["batch"] > 0)]
+    assert acs["batch"].min() < PAPER.batch_size  # no top-up: Frank–Wolfe's repeats leave batches short
+
+
+def test_quick_protocol_verdicts_compare_both_acs_fw_variants_with_each_baseline(quick_run):
+    verdicts = pd.read_csv(quick_run[1] / "verdicts.csv")
+    assert len(verdicts) == 4 * 2 * 3
+    assert set(verdicts["strategy"]) == {"acs-fw:0", "acs-fw:10"}
+    assert set(verdicts["baseline"]) == {"random", "maxent", "bald"}
+    assert set(verdicts["verdict"]) == {"too few repeats (< 3)"}  # 2 seeds: no verdict is claimed
+
+
+def test_quick_protocol_report_states_the_verdicts_false_alarm_rate_and_wall_time(quick_run):
+    report = (quick_run[1] / "report.md").read_text()
+    assert "about 5% two-sided" in report and "wall time" in report
+    for dataset in PAPER.datasets:
+        assert f"| {dataset}" in report
+
+
+def test_a_unit_depends_on_its_seed_alone():
+    small = replace(PAPER, datasets=("yacht",), budget=10, strategies=("acs-fw:10", "random"))
+    first = pd.DataFrame(zprotocol.run_unit("yacht", 7, small, "closed-form", None))
+    again = pd.DataFrame(zprotocol.run_unit("yacht", 7, small, "closed-form", None))
+    other = pd.DataFrame(zprotocol.run_unit("yacht", 8, small, "closed-form", None))
+    columns = ["strategy", "round", "n_labelled", "rmse", "test_loglik", "batch"]
+    pd.testing.assert_frame_equal(first[columns], again[columns])
+    assert not first["rmse"].equals(other["rmse"])
+
+
+def test_protocol_run_refuses_an_unknown_posterior_before_any_work():
+    with pytest.raises(ValueError, match="^posterior:"):
+        zprotocol.run(PAPER, posterior="laplace")
+
+
+@pytest.mark.parametrize("options, flag", [
+    (["--strategies", "random"], "--strategies"), (["--batch-size", "5"], "--batch-size"),
+    (["--init", "10"], "--init"), (["--projections", "5"], "--projections"), (["--features", "rff"], "--features"),
+    (["--no-top-up"], "--no-top-up"), (["--repeats", "0"], "--repeats"), (["--jobs", "0"], "--jobs"),
+])
+def test_protocol_refuses_what_it_fixes_and_bad_values_naming_the_option(tmp_path, capsys, options, flag):
+    status = cli.main(["active-learn", "--protocol", "pinsler2019", *options, "--out", str(tmp_path)])
+    assert status == cli.EXIT_USAGE
+    assert flag in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize("options, flag", [(["--jobs", "2"], "--jobs"), (["--scheduler", "tcp://x:1"], "--scheduler")])
+def test_parallel_options_apply_to_protocol_runs_only(tmp_path, capsys, options, flag):
+    status = cli.main(["active-learn", "--dataset", "yacht", *options, "--out", str(tmp_path)])
+    assert status == cli.EXIT_USAGE and flag in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""bayes_zoo.pairs.gp: `bayes-zoo compare gp` end to end at --quick size (small data), and its option checks."""
+"""bayes_zoo.pairs.gp: `bayes-zoo compare gp` end to end at --quick size (the run the registry-wide test reads), and
+its option checks."""
 
 from __future__ import annotations
 
@@ -10,10 +11,25 @@ from bayes_zoo.registry import RunSettings, get
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
-    status = cli.main(["compare", "gp", "--quick", "--n-train", "15", "--lengthscales", "0.2,1,5", "--out", str(out)])
-    return status, out / "gp"
+def quick_run(quick_compare):
+    return quick_compare("gp")  # the run the registry-wide test reads too: 40 points, the default lengthscales
+
+
+def test_pair_options_given_on_the_command_line_reach_the_pair(monkeypatch, tmp_path):
+    # Caught: a CLI that parses --n-train/--lengthscales and then runs the pair at its defaults.  (That run_pair's
+    # n_train reaches the sampler: test_rerun_is_the_latent_sampling_of_the_first_runs_data_under_new_settings.)
+    from bayes_zoo import registry
+
+    seen = {}
+
+    def run_pair(pair, settings, **options):
+        seen.update(options, pair=pair.name)
+        raise RuntimeError("stopped by the test: nothing to run")
+
+    monkeypatch.setattr(registry, "run_pair", run_pair)
+    status = cli.main(["compare", "gp", "--quick", "--n-train", "15", "--lengthscales", "0.2,1,5", "--out", str(tmp_path)])
+    assert status == cli.EXIT_CRASH
+    assert seen == {"pair": "gp", "n_train": 15, "lengthscales": "0.2,1,5"}
 
 
 def test_every_saved_result_works_with_arviz(quick_run, saved_results_check):
@@ -89,7 +105,7 @@ def test_a_term_dropped_from_type2_mls_gradient_makes_the_pairs_verdict_disagree
 
 
 def test_latent_comparison_samples_exactly_as_the_pair_does(quick_run):
-    # The pair at --quick: 4 chains x 500 draws after 500 tuning steps, seed 0, here on 15 points.
+    # The pair at --quick: 4 chains x 500 draws after 500 tuning steps, seed 0, on its default 40 points.
     import arviz as az
     import numpy as np
 
@@ -97,13 +113,14 @@ def test_latent_comparison_samples_exactly_as_the_pair_does(quick_run):
     from bayes_zoo.pairs import gp as pair
 
     _, folder = quick_run
-    sample, reference = pair.latent_comparison(15)
-    assert list(reference.index) == [f"f[{i}]" for i in range(15)] + ["loglik"] and list(reference.columns) == [
+    n = 40
+    sample, reference = pair.latent_comparison(n)
+    assert list(reference.index) == [f"f[{i}]" for i in range(n)] + ["loglik"] and list(reference.columns) == [
         "mean", "sd", "q05", "q95"]
-    setup = pair.load(15, seed=0)
+    setup = pair.load(n, seed=0)
     gp = exact.posterior(setup["X"], setup["y"], setup["hyper"], jitter=setup["jitter"])
-    np.testing.assert_array_equal(reference.iloc[:15].to_numpy(), exact.exact_summary(gp).to_numpy())
-    np.testing.assert_array_equal(reference.iloc[15:].to_numpy(), exact.log_likelihood_summary(gp).to_numpy())
+    np.testing.assert_array_equal(reference.iloc[:n].to_numpy(), exact.exact_summary(gp).to_numpy())
+    np.testing.assert_array_equal(reference.iloc[n:].to_numpy(), exact.log_likelihood_summary(gp).to_numpy())
     saved = az.from_netcdf(folder / "latent.nc")
     drawn = sample(0, 500, 4)["latent"].posterior
     np.testing.assert_array_equal(drawn["f"].values, saved.posterior["f"].values)

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/demo
 
-.PHONY: demo test validate bench notebooks lab blas clean-venv
+.PHONY: demo test validate bench reproduce-al notebooks lab blas clean-venv
 
 # A .venv whose Python is older than 3.11 (made with another PYTHON) is replaced, not reused.
 $(STAMP): pyproject.toml
@@ -40,6 +40,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_active_learning.py
 	$(BIN)/python benchmarks/bench_sbc.py
 	$(BIN)/python benchmarks/readme.py
+
+## reproduce-al: the active-learning protocol of Pinsler et al. (2019) at full size (4 data sets x 40 seeds, both ACS-FW variants, random, MaxEnt, BALD) in $(JOBS) processes; rewrites $(AL_OUT)/active-learning-pinsler2019
+JOBS   ?= 2
+AL_OUT ?= results
+reproduce-al: $(STAMP)
+	$(BIN)/bayes-zoo active-learn --protocol pinsler2019 --jobs $(JOBS) --out $(AL_OUT) --force
 
 ## notebooks: execute every notebook in place at full size (the committed outputs come from here)
 notebooks: $(STAMP)

@@ -243,18 +243,29 @@ def _markdown_table(frame) -> str:
 
 def report_markdown(result: ProtocolResult) -> str:
     """The report: settings, the final table, the verdicts with their stated false-alarm rate, the figure."""
+    from bayes_zoo.active_learning.strategies import strategy_label
+
     p = result.protocol
     final, paired = final_table(result), verdicts(result)
+    final["strategy"], paired["strategy"] = final["strategy"].map(strategy_label), paired["strategy"].map(strategy_label)
     rmse = final[["dataset", "strategy", "n_labelled", "repeats", "rmse", "rmse_2se", "test_loglik",
                   "test_loglik_2se", "points_per_batch", "select_seconds"]]
     tally = paired["verdict"].value_counts()
     decided = paired["verdict"].isin(["better", "worse", "no clear difference"]).sum()
+    wide = ["| data set | " + " | ".join(dict.fromkeys(final["strategy"])) + " |",
+            "|---|" + "---:|" * final["strategy"].nunique()]
+    for dataset, rows in final.groupby("dataset", sort=False):
+        wide.append(f"| {dataset} | " + " | ".join(f"{r.rmse:.3g} ± {r.rmse_2se:.2g}" for r in rows.itertuples()) + " |")
     lines = [
         f"# Active learning: protocol {p.name}",
         "",
         f"Settings from {p.source}.",
         "",
-        "## Final test RMSE after the budget",
+        f"## Final test RMSE with {p.init + p.budget} labels (mean ± 2 SE over seeds)",
+        "",
+        *wide,
+        "",
+        "In full:",
         "",
         _markdown_table(rmse),
         "",

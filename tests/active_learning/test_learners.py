@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bayes_zoo.active_learning.gram import LinearFisherGram, ProjectionGram
-from bayes_zoo.active_learning.learners import LinearRegressionLearner, NeuralLinearLearner, NutsSettings
+from bayes_zoo.active_learning.learners import LinearRegressionLearner, NeuralLinearLearner, NutsSettings, even_minibatch
 from bayes_zoo.models.linear import LinearPrior, NeuralFeatures, log_marginal_likelihood
 
 
@@ -177,3 +177,11 @@ def test_neural_linear_takes_the_reference_codes_settings_for_power_plant():
     learner = NeuralLinearLearner.pinsler2019("power-plant", posterior="advi")
     assert (learner.weight_decay, learner.learning_rate, learner.prior.noise_beta) == (3.0, 1e-3, 3.0)
     assert learner.posterior == "advi" and NeuralLinearLearner.pinsler2019("yacht").prior == LinearPrior()
+
+
+@pytest.mark.parametrize("n, size", [(20, 20), (32, 32), (40, 20), (70, 24), (100, 25), (120, 30), (129, 26)])
+def test_minibatches_are_as_few_as_can_be_and_nearly_equal(n, size):
+    # no short remainder (4 of 100 points made every third round's network worse: a saw-tooth learning curve)
+    assert even_minibatch(n, 32) == size
+    batches = -(-n // size)
+    assert batches == -(-n // 32) and n - (batches - 1) * size >= size - (batches - 1)  # the remainder

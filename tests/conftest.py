@@ -86,3 +86,22 @@ def record_blas_threads(monkeypatch):
         return seen
 
     return record
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A local Dask cluster of 2 worker processes, 1 thread each, started once per session and shared by the tests of
+    SBC's Dask backend (its start and its workers' first imports cost seconds).  The repository root is on the path
+    its workers start with (they unpickle problems defined in test modules, e.g. ``tests.inference.test_sbc``); this
+    process's path is restored once they have started."""
+    import logging
+    from pathlib import Path
+
+    from distributed import LocalCluster
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+        local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                             silence_logs=logging.ERROR)
+    with local:
+        yield local

@@ -16,9 +16,7 @@ ArviZ and the models) and ~6 s start the Dask cluster and run its first tasks.
 
 from __future__ import annotations
 
-import logging
 import sys
-from pathlib import Path
 
 import cloudpickle
 import numpy as np
@@ -31,7 +29,6 @@ from bayes_zoo.pairs import normal_gamma
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # loky workers need not import this file
 
-ROOT = Path(__file__).resolve().parents[2]
 N_OBS = 5
 #: Observations above it are lost (NaN) in the failing toy: some of the 5 are lost in 24% of simulations.
 SATURATION = 2.0
@@ -234,15 +231,10 @@ def test_nan_draws_make_a_simulation_fail_not_rank():
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A local Dask cluster of 2 worker processes, 1 thread each; its workers can import this module."""
-    from distributed import LocalCluster
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(ROOT))  # spawned workers start with this path: `tests.inference.test_sbc` imports
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                          silence_logs=logging.ERROR) as local:
-            yield local
+def cluster(dask_cluster):
+    """The session's local Dask cluster (tests/conftest.py): 2 worker processes, 1 thread each; its workers can import
+    this module."""
+    return dask_cluster
 
 
 PROBLEMS = {"normal-gamma gibbs": lambda: normal_gamma.PAIR.sbc(quick=True)["handwritten"],

@@ -78,12 +78,9 @@ def test_bad_options_exit_with_usage_status_naming_the_option(tmp_path, capsys, 
     assert f"error: {flag}" in capsys.readouterr().out
 
 
-def test_a_dask_scheduler_gives_the_same_ranks_as_local_processes(tmp_path):
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        assert cli.main(["sbc", "normal-gamma", "--sims", "30", "--scheduler", cluster.scheduler_address,
-                         "--out", str(tmp_path / "dask")]) in (cli.EXIT_OK, cli.EXIT_DISAGREE)
+def test_a_dask_scheduler_gives_the_same_ranks_as_local_processes(tmp_path, dask_cluster):
+    assert cli.main(["sbc", "normal-gamma", "--sims", "30", "--scheduler", dask_cluster.scheduler_address,
+                     "--out", str(tmp_path / "dask")]) in (cli.EXIT_OK, cli.EXIT_DISAGREE)
     assert cli.main(["sbc", "normal-gamma", "--sims", "30", "--jobs", "1", "--out", str(tmp_path / "local")]) in (
         cli.EXIT_OK, cli.EXIT_DISAGREE)  # 30 simulations: too few for a verdict, enough to compare ranks
     dask = pd.read_csv(tmp_path / "dask" / "sbc-normal-gamma" / "ranks-handwritten.csv")

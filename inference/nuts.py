@@ -116,11 +116,17 @@ _COMPILE_LOCK = threading.Lock()
 
 
 def _signature(model) -> tuple:
-    """What :func:`_same_model`'s graph comparison does not see: names, dims, coords, initial values."""
+    """What :func:`_same_model`'s graph comparison does not see: names, dims, coords, initial values.
+
+    A coordinate that labels no free or deterministic variable (only data: ``obs`` of a regression) enters by its
+    name alone, so a rebuild on more or fewer observations reuses the compiled model: ``with_data`` hands over
+    data of another length, and the draws are those of a fresh compile, bit for bit (tested)."""
     def names(vs):
         return tuple(v.name for v in vs)
 
-    coords = tuple((k, tuple(map(str, v)) if v is not None else None) for k, v in model.coords.items())
+    labelled = {d for v in [*model.free_RVs, *model.deterministics] for d in model.named_vars_to_dims.get(v.name, ())}
+    coords = tuple((k, tuple(map(str, v)) if v is not None and k in labelled else None)
+                   for k, v in model.coords.items())
     dims = tuple(sorted((k, tuple(v)) for k, v in model.named_vars_to_dims.items()))
     initial = tuple((rv.name, repr(v)) for rv, v in model.rvs_to_initial_values.items())
     return (names(model.free_RVs), names(model.value_vars), names(model.deterministics), names(model.observed_RVs),

@@ -207,6 +207,25 @@ def test_a_rebuilt_model_with_pm_data_samples_its_own_data():
     assert abs(float(low.posterior["m"].mean())) < 2 and abs(float(high.posterior["m"].mean()) - 50) < 2
 
 
+def test_a_rebuild_on_more_observations_reuses_the_compiled_model_and_draws_as_a_fresh_compile():
+    # the active-learning learners rebuild their model every round with more labels: one compile, not one a round
+    from bayes_zoo.inference import nuts
+    from bayes_zoo.models.linear import LinearPrior, build_linear_model
+
+    rng = np.random.default_rng(0)
+    Phi = rng.standard_normal((40, 3))
+    y = Phi @ np.ones(3) + 0.3 * rng.standard_normal(40)
+    compile_nutpie(build_linear_model(Phi[:25], y[:25], LinearPrior()))
+    more = build_linear_model(Phi, y, LinearPrior())
+    assert compile_nutpie(more)[1] == 0.0
+    kwargs = dict(draws=30, tune=30, chains=1, seed=4, log_likelihood=False, posterior_predictive=False)
+    reused = sample_nuts(more, **kwargs)
+    nuts._COMPILED.clear()
+    fresh = sample_nuts(build_linear_model(Phi, y, LinearPrior()), **kwargs)
+    np.testing.assert_array_equal(reused.posterior["w"].values, fresh.posterior["w"].values)
+    assert reused.observed_data["y"].shape == (40,)
+
+
 def _normal_on_data(name="c", value=0.0, shared=None):
     import pymc as pm
 

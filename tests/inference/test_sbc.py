@@ -117,6 +117,7 @@ def _synthetic(ranks: dict[str, np.ndarray], kept: int = 99) -> SBCResult:
 # ---------------------------------------------------------------------------------- the planted bug
 
 
+@pytest.mark.slow  # make test: tests/zoo/test_sbc_cli.py's correct-Gibbs test asserts the same at 100 simulations
 def test_correct_normal_gamma_gibbs_gives_uniform_ranks():
     result = run_sbc(normal_gamma.PAIR.sbc(quick=True)["handwritten"], sims=SIMS, seed=0, jobs=2)
     table = uniformity(result)

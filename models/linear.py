@@ -51,8 +51,8 @@ __all__ = [
 ]
 
 
-#: Relative spread below which a column counts as constant (:meth:`Standardisation.fit`).
-_ROUNDING = 1e-12
+#: Relative spread below which a column counts as constant (:meth:`Standardisation.fit`): a thousand ulps.
+_ROUNDING = 1e3 * np.finfo(np.float64).eps
 
 #: Inputs of shape (N, D) or (N,), as a float64 (N, D) array: :func:`bayes_zoo.models.checks.input_matrix`.
 check_inputs = input_matrix
@@ -76,8 +76,8 @@ class Standardisation:
     @classmethod
     def fit(cls, X_known, y_labelled) -> Standardisation:
         """From the inputs the learner may see (labelled and pool, shape ``(N, D)``) and the labelled outputs
-        (shape ``(n,)``); a zero spread (a constant column, or equal outputs: a standard deviation within 1e-12 of
-        the mean's size, rounding) gets scale 1.
+        (shape ``(n,)``); a zero spread (a constant column, or equal outputs: a standard deviation within a
+        thousand ulps of the mean's size, rounding) gets scale 1.
 
         Raises
         ------

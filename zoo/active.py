@@ -21,7 +21,8 @@ written into a temporary folder beside it and moved into place when complete (se
 
 The verdict lines compare ACS-FW with each baseline on the **paired** per-repeat difference of the final
 metric (every strategy of a repeat shares its split and initial labels): "better" or "worse" when the mean
-difference is more than 2 standard errors from 0, otherwise "no clear difference"; with fewer than
+difference lies outside the paired t-test's 95% margin (``t_{0.975, n-1}`` standard errors: 2.26 at 10 repeats),
+otherwise "no clear difference"; with fewer than
 :data:`MIN_REPEATS` repeats, "too few repeats".
 """
 
@@ -42,7 +43,7 @@ __all__ = ["DATASETS", "FEATURES", "PROTOCOL_FIXES", "QUICK", "MIN_REPEATS", "ad
 #: Data sets ``--dataset`` accepts: the five UCI regression sets, then the classification set.
 DATASETS = ("yacht", "boston", "energy", "concrete", "power-plant", "breast-cancer")
 
-#: Fewest repeats for a verdict of ACS-FW against a baseline (2 SE of fewer paired differences means little).
+#: Fewest repeats for a verdict of ACS-FW against a baseline (the spread of fewer paired differences means little).
 MIN_REPEATS = 3
 
 #: The last layer's features for regression (``--features``): :class:`~bayes_zoo.models.linear.RandomFourierFeatures`,
@@ -253,13 +254,13 @@ def run_experiment(dataset, *, target: str | None = None, strategies=STRATEGIES,
 
 
 def paired_verdicts(exp: Experiment) -> list[tuple[str, str, str, float, float]]:
-    """Each ACS-FW variant against each other strategy: ``(strategy, baseline, verdict, mean difference, 2 SE)`` on
+    """Each ACS-FW variant against each other strategy: ``(strategy, baseline, verdict, mean difference, margin)`` on
     the main metric (RMSE for regression, lower is better; accuracy for classification), paired by repeat
     (:func:`bayes_zoo.active_learning.loop.paired_differences`)."""
     from bayes_zoo.active_learning.loop import paired_differences
 
     table = paired_differences(exp.rounds, exp.task, min_repeats=MIN_REPEATS)
-    return [(r.strategy, r.baseline, r.verdict, r.difference, r.two_se) for r in table.itertuples()]
+    return [(r.strategy, r.baseline, r.verdict, r.difference, r.margin) for r in table.itertuples()]
 
 
 def final_markdown(exp: Experiment) -> str:
@@ -286,7 +287,7 @@ def write_experiment(exp: Experiment, folder: Path) -> list[Path]:
     exp.figure.savefig(paths[2], dpi=120)
     plt.close(exp.figure)
     metric = "RMSE" if exp.task == "regression" else "accuracy"
-    verdicts = [f"- {strategy_label(a)} vs {b}: **{v}** (final {metric} difference {m:+.3g} ± {s:.2g}, paired "
+    verdicts = [f"- {strategy_label(a)} vs {b}: **{v}** (final {metric} difference {m:+.3g} ± {s:.2g} (95%), paired "
                 f"over {exp.settings['repeats']} repeats)"
                 for a, b, v, m, s in paired_verdicts(exp)]
     settings = "\n".join(f"- {k}: {v}" for k, v in exp.settings.items())

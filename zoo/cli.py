@@ -384,8 +384,9 @@ def _active_protocol(console, args, run) -> int:
         fixed = [k for k, default in active.PROTOCOL_FIXES.items() if getattr(args, k) != default]
         if fixed:
             flags = ", ".join("--no-top-up" if k == "top_up" else "--" + k.replace("_", "-") for k in fixed)
-            raise ValueError(f"protocol: {args.protocol} fixes its own {flags}; drop {'it' if len(fixed) == 1 else 'them'}"
-                             f" (it accepts --repeats, --budget, --seed, --posterior, --jobs, --scheduler, --quick)")
+            raise ValueError(f"protocol: {args.protocol} sets {flags} itself (its published settings); drop "
+                             f"{'it' if len(fixed) == 1 else 'them'} (it accepts --repeats, --budget, --seed, "
+                             f"--posterior, --jobs, --scheduler, --quick)")
         quick = zprotocol.QUICK if args.quick else {}
         protocol = zprotocol.with_options(zprotocol.PROTOCOLS[args.protocol],
                                           seeds=args.repeats if args.repeats is not None else quick.get("seeds"),
@@ -518,9 +519,9 @@ def _active_learn(console, args, run) -> int:
     console.print(active.rich_final(exp))
     metric = "RMSE" if exp.task == "regression" else "accuracy"
     style = {"better": "green", "worse": "red"}
-    for strategy, base, verdict, mean, two_se in active.paired_verdicts(exp):
+    for strategy, base, verdict, mean, margin in active.paired_verdicts(exp):
         console.print(f"{strategy_label(strategy)} vs {base}: [{style.get(verdict, 'yellow')}]{escape(verdict)}[/] (final {metric} "
-                      f"difference {mean:+.3g} ± {two_se:.2g}, paired over {exp.settings['repeats']} repeats)",
+                      f"difference {mean:+.3g} ± {margin:.2g} (95%), paired over {exp.settings['repeats']} repeats)",
                       highlight=False)
     console.print(f"written to {folder}/ (report.md, rounds.csv, final.csv, learning_curves.png)", highlight=False)
     return EXIT_OK

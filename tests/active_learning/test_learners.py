@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from bayes_zoo.active_learning.gram import LinearFisherGram, ProjectionGram
-from bayes_zoo.active_learning.learners import LinearRegressionLearner, NeuralLinearLearner, NutsSettings, even_minibatch
+from bayes_zoo.active_learning.learners import (LinearRegressionLearner, NeuralLinearLearner, NutsSettings, even_minibatch,
+                                                half_power_of_two)
 from bayes_zoo.models.linear import LinearPrior, NeuralFeatures, log_marginal_likelihood
 
 
@@ -166,17 +167,29 @@ def test_neural_linear_trace_projections_agree_with_the_closed_form_inner_produc
 @pytest.mark.parametrize("kwargs, name", [({"hidden": ()}, "hidden"), ({"hidden": (30, 0)}, "hidden"),
                                           ({"weight_decay": -1.0}, "weight_decay"),
                                           ({"learning_rate": 0.0}, "learning_rate"), ({"epochs": 0}, "epochs"),
-                                          ({"minibatch": 0}, "minibatch"), ({"posterior": "vi"}, "posterior"),
+                                          ({"minibatch": 0}, "minibatch"), ({"minibatch": "quarter"}, "minibatch"),
+                                          ({"posterior": "vi"}, "posterior"),
                                           ({"prior": 1.0}, "prior")])
 def test_neural_linear_bad_settings_raise_naming_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         NeuralLinearLearner(**kwargs)
 
 
-def test_neural_linear_takes_the_reference_codes_settings_for_power_plant():
+def test_neural_linear_takes_the_reference_codes_settings_for_each_data_set():
     learner = NeuralLinearLearner.pinsler2019("power-plant", posterior="advi")
     assert (learner.weight_decay, learner.learning_rate, learner.prior.noise_beta) == (3.0, 1e-3, 3.0)
     assert learner.posterior == "advi" and NeuralLinearLearner.pinsler2019("yacht").prior == LinearPrior()
+    assert [NeuralLinearLearner.pinsler2019(d).largest_minibatch(100) for d in ("yacht", "boston", "energy")] == [
+        32, 32, 32]
+    assert [NeuralLinearLearner.pinsler2019(d).largest_minibatch(40) for d in ("yacht", "boston", "energy")] == [
+        32, 16, 16]
+
+
+@pytest.mark.parametrize("n, size", [(1, 1), (2, 1), (20, 8), (32, 16), (40, 16), (64, 32), (100, 32), (120, 32),
+                                     (2000, 512)])
+def test_half_power_of_two_is_the_reference_codes_minibatch(n, size):
+    # acs/utils.get_batch_size: the closest power of two at most n / 2 (n / 2 for a power of two), at most 512
+    assert half_power_of_two(n) == size
 
 
 @pytest.mark.parametrize("n, size", [(20, 20), (32, 32), (40, 20), (70, 24), (100, 25), (120, 30), (129, 26)])

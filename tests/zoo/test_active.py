@@ -46,8 +46,8 @@ def test_features_are_refused_for_the_classification_set(tmp_path, capsys):
 
 
 def test_the_same_difference_in_every_repeat_has_no_spread():
-    (_, _, verdict, mean, two_se), = active.paired_verdicts(_experiment([1.0, 1.2, 0.9], [1.1, 1.3, 1.0]))
-    assert two_se == 0.0 and mean == pytest.approx(-0.1) and verdict == "better"
+    (_, _, verdict, mean, margin), = active.paired_verdicts(_experiment([1.0, 1.2, 0.9], [1.1, 1.3, 1.0]))
+    assert margin == 0.0 and mean == pytest.approx(-0.1) and verdict == "better"
 
 
 @pytest.mark.parametrize("options, flag", [(["--strategies", "acs-fw,oracle"], "--strategies"),
@@ -70,9 +70,14 @@ def _experiment(acs, random_):
     ([1.0, 1.1, 0.9, 1.0], [2.0, 2.1, 1.9, 2.2], "better"),
     ([2.0, 2.1, 1.9, 2.2], [1.0, 1.1, 0.9, 1.0], "worse"),
     ([1.0, 2.0, 1.5, 1.2], [1.5, 1.2, 1.4, 1.6], "no clear difference"),
+    ([1.0, 1.0, 1.0], [2.0, 3.0, 4.0], "no clear difference"),  # 3.5 SE: beyond 2 SE, within t(2)'s 4.3 SE
     ([1.0, 1.1], [2.0, 2.1], "too few repeats (< 3)"),
 ])
-def test_paired_verdict_is_better_only_when_the_mean_difference_exceeds_two_standard_errors(acs, random_, verdict):
-    (_, base, got, mean, two_se), = active.paired_verdicts(_experiment(acs, random_))
+def test_paired_verdict_is_better_only_when_the_mean_difference_exceeds_the_paired_t_margin(acs, random_, verdict):
+    from scipy import stats
+
+    (_, base, got, mean, margin), = active.paired_verdicts(_experiment(acs, random_))
+    diff = np.subtract(acs, random_)
     assert base == "random" and got == verdict
-    assert mean == pytest.approx(np.mean(np.subtract(acs, random_)))
+    assert mean == pytest.approx(diff.mean())
+    assert margin == pytest.approx(stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size))

@@ -55,7 +55,7 @@ def test_quick_protocol_verdicts_compare_both_acs_fw_variants_with_each_baseline
 
 def test_quick_protocol_report_states_the_verdicts_false_alarm_rate_and_wall_time(quick_run):
     report = (quick_run[1] / "report.md").read_text()
-    assert "about 5% two-sided" in report and "wall time" in report
+    assert "paired t-test of the final RMSE at 5% two-sided" in report and "wall time" in report
     for dataset in PAPER.datasets:
         assert f"| {dataset}" in report
 
@@ -91,3 +91,17 @@ def test_protocol_refuses_what_it_fixes_and_bad_values_naming_the_option(tmp_pat
 def test_parallel_options_apply_to_protocol_runs_only(tmp_path, capsys, options, flag):
     status = cli.main(["active-learn", "--dataset", "yacht", *options, "--out", str(tmp_path)])
     assert status == cli.EXIT_USAGE and flag in capsys.readouterr().out
+
+
+def test_quick_protocol_report_says_bald_repeats_maxent_when_their_runs_are_identical(quick_run):
+    # homoscedastic noise: BALD = entropy - constant, and round r's fit is common to every strategy
+    assert "BALD's verdicts repeat MaxEnt's" in (quick_run[1] / "report.md").read_text()
+
+
+def test_learning_curves_end_at_the_budget_when_it_is_not_a_whole_number_of_batches():
+    rows = [{"dataset": "yacht", "strategy": "random", "seed": 0, "round": r, "n_labelled": n, "rmse": 1.0 / (r + 1),
+             "batch": 10 if n < 35 else 0} for r, n in enumerate((20, 30, 35))]
+    result = zprotocol.ProtocolResult(replace(PAPER, datasets=("yacht",), budget=15), pd.DataFrame(rows), 0,
+                                      "closed-form", 1.0, 1, None)
+    figure = zprotocol.plot(result)
+    assert max(figure.axes[0].lines[0].get_xdata()) == 35

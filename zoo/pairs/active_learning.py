@@ -204,7 +204,7 @@ def _report(run) -> Addition:
                 f"{FW_RTOL:g}.\n\n" + exhaustive.to_markdown(index=False, floatfmt=".5g")),
             "Learning curves (closed-form posterior)": (
                 active.final_markdown(exp) + "\n\n"
-                + "\n".join(f"- ACS-FW vs {b}: **{v}** (final RMSE difference {m:+.3g} ± {sd:.2g}, paired over "
+                + "\n".join(f"- ACS-FW vs {b}: **{v}** (final RMSE difference {m:+.3g} ± {sd:.2g} (95%), paired over "
                             "repeats)" for _, b, v, m, sd in active.paired_verdicts(exp)))},
         notes=["BALD and MaxEnt rank pool points identically for this model: with homoscedastic noise the mutual "
                "information is the predictive entropy minus a constant.",

@@ -1,15 +1,19 @@
-"""``bayes-zoo active-learn``: the labelling loop on a bundled data set, its learning curves and final table.
+"""``bayes-zoo active-learn``: the labelling loop on a data set, its learning curves and final table (``--protocol``:
+a published experiment, :mod:`bayes_zoo.protocol`).
 
 ::
 
     bayes-zoo active-learn {--dataset NAME | --data PATH [--target COLUMN]}
                            [--strategies acs-fw,random,maxent,bald] [--batch-size 10]
                            [--budget 100] [--init 20] [--repeats 10] [--posterior {closed-form,nuts,advi}]
-                           [--projections J] [--features {rff,linear}] [--no-top-up] [--seed 0]
+                           [--projections J] [--features {rff,linear,neural}] [--no-top-up] [--seed 0]
                            [--out DIR] [--quick] [--force]
+    bayes-zoo active-learn --protocol pinsler2019 [--repeats 40] [--budget 100] [--seed 0] [--posterior ...]
+                           [--jobs N] [--scheduler ADDRESS] [--out DIR] [--quick] [--force]
 
 Regression sets (``yacht``, ``boston``, ``energy``, ``concrete``, ``power-plant``) use Bayesian linear
-regression on random Fourier features (:class:`bayes_zoo.active_learning.learners.LinearRegressionLearner`);
+regression on random Fourier features (:class:`bayes_zoo.active_learning.learners.LinearRegressionLearner`; with
+``--features neural`` on a retrained network's features, :class:`~bayes_zoo.active_learning.learners.NeuralLinearLearner`);
 ``breast-cancer`` uses probit regression (:class:`bayes_zoo.active_learning.probit.ProbitLearner`).  ``--data PATH``
 runs on a user's regression data instead, as the regression sets: a folder in the bundled UCI layout
 (:func:`bayes_zoo.models.datasets.load_uci_folder`) or a ``.csv`` file with a header row and ``--target COLUMN``

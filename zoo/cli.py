@@ -9,7 +9,10 @@
                            --seed N --out DIR --quick --force]
     bayes-zoo active-learn {--dataset NAME | --data PATH [--target COLUMN]}
                            [--strategies ... --batch-size --budget --init --repeats
-                           --posterior {closed-form,nuts,advi} --projections J --seed --out DIR --quick --force]
+                           --posterior {closed-form,nuts,advi} --projections J --features {rff,linear,neural}
+                           --seed --out DIR --quick --force]
+    bayes-zoo active-learn --protocol pinsler2019 [--repeats --budget --seed --posterior --jobs N --scheduler ADDR
+                           --out DIR --quick --force]
 
 Every sub-command that runs NUTS takes ``--nuts-sampler {nutpie,pymc}`` (default nutpie, or
 ``BAYES_ZOO_NUTS_SAMPLER``): :func:`bayes_zoo.inference.nuts.set_nuts_sampler` sets it for the process.
@@ -18,7 +21,8 @@ Every sub-command that runs NUTS takes ``--nuts-sampler {nutpie,pymc}`` (default
 meanwhile), and writes ``OUT/<problem>/`` (see :mod:`bayes_zoo.report`); ``compare all`` also writes
 ``OUT/report.md``.  ``active-learn`` runs the labelling loop with ACS-FW and its baselines on one data set
 (:mod:`bayes_zoo.active`; a bundled set, or the user's ``--data``: a UCI-layout folder or a CSV file) and writes
-``OUT/active-learning-NAME/``; ``sbc`` runs simulation-based calibration of a pair's samplers (:mod:`bayes_zoo.sbc`)
+``OUT/active-learning-NAME/``, or, with ``--protocol``, a published experiment's data sets and seeds in parallel
+(:mod:`bayes_zoo.protocol`) into ``OUT/active-learning-PROTOCOL/``; ``sbc`` runs simulation-based calibration of a pair's samplers (:mod:`bayes_zoo.sbc`)
 and writes ``OUT/sbc-PROBLEM/``.  Options are never abbreviated (``--draw`` is an error, not ``--draws``).
 
 **Checked before any work**, each refusal exit status 2 with a message naming the option: every setting;
@@ -445,11 +449,11 @@ def _active_protocol(console, args, run) -> int:
 
 
 def _active_learn(console, args, run) -> int:
-    if args.protocol is not None:
-        return _active_protocol(console, args, run)
     import matplotlib
 
     matplotlib.use("Agg")
+    if args.protocol is not None:
+        return _active_protocol(console, args, run)
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

@@ -209,7 +209,8 @@ def _report(run) -> Addition:
         notes=["BALD and MaxEnt rank pool points identically for this model: with homoscedastic noise the mutual "
                "information is the predictive entropy minus a constant.",
                "The learning-curve verdicts are statistical statements about this data set and model, not a test of "
-               "the implementation: `bayes-zoo active-learn --dataset NAME --repeats 10` runs the full protocol."])
+               "the implementation: `bayes-zoo active-learn --dataset NAME --repeats 10` runs more repeats, and "
+               "`bayes-zoo active-learn --protocol pinsler2019` the paper's experiment."])
 
 
 def _sbc_data(quick: bool) -> dict:

@@ -105,3 +105,20 @@ def test_learning_curves_end_at_the_budget_when_it_is_not_a_whole_number_of_batc
                                       "closed-form", 1.0, 1, None)
     figure = zprotocol.plot(result)
     assert max(figure.axes[0].lines[0].get_xdata()) == 35
+
+
+def test_readme_shows_the_committed_runs_table_wall_time_and_figure():
+    # the README's protocol section is copied from docs/results/active-learning-pinsler2019/, the full run's output
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = root / "docs" / "results" / "active-learning-pinsler2019"
+    report, readme = (run / "report.md").read_text(), (root / "README.md").read_text()
+    lines = report.splitlines()
+    start = lines.index(next(l for l in lines if l.startswith("| data set |")))
+    table = lines[start:start + 2 + len(PAPER.datasets)]
+    assert "\n".join(table) in readme
+    wall = next(l for l in lines if l.startswith("- wall time ")).split()[3]
+    assert f"**{wall} s**" in readme and "40 per data set" in report
+    assert (run / "learning_curves.png").stat().st_size > 0
+    assert "docs/results/active-learning-pinsler2019/learning_curves.png" in readme

@@ -122,3 +122,12 @@ def test_readme_shows_the_committed_runs_table_wall_time_and_figure():
     assert f"**{wall} s**" in readme and "40 per data set" in report
     assert (run / "learning_curves.png").stat().st_size > 0
     assert "docs/results/active-learning-pinsler2019/learning_curves.png" in readme
+
+
+def test_a_dask_scheduler_gives_the_same_rounds_as_this_process(dask_cluster):
+    small = replace(PAPER, datasets=("yacht",), seeds=2, budget=10, strategies=("acs-fw:10", "random"))
+    here = zprotocol.run(small, seed=3)
+    there = zprotocol.run(small, seed=3, scheduler=dask_cluster.scheduler_address)
+    columns = ["dataset", "strategy", "seed", "round", "n_labelled", "rmse", "test_loglik", "batch"]
+    pd.testing.assert_frame_equal(here.rounds[columns], there.rounds[columns])
+    assert there.scheduler == dask_cluster.scheduler_address

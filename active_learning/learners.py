@@ -491,9 +491,19 @@ class NeuralLinearLearner(LinearLastLayer):
             raise ValueError(f"posterior: expected one of {POSTERIORS}, got {self.posterior!r}")
 
     @classmethod
-    def pinsler2019(cls, dataset: str, **kwargs) -> NeuralLinearLearner:
-        """The learner with the reference code's settings for ``dataset`` (:data:`PINSLER2019_OVERRIDES`);
-        ``kwargs`` (``posterior``, ``nuts``) pass through."""
+    def pinsler2019(cls, dataset: str | None, **kwargs) -> NeuralLinearLearner:
+        """The learner with the reference code's settings for ``dataset`` (:data:`PINSLER2019_OVERRIDES`; the
+        defaults for yacht, concrete and ``None``, a user's data); ``kwargs`` (``posterior``, ``nuts``) pass through.
+
+        Raises
+        ------
+        ValueError
+            Naming ``dataset`` if it is not one of :data:`bayes_zoo.models.datasets.UCI_DATASETS` or None.
+        """
+        from bayes_zoo.models.datasets import UCI_DATASETS
+
+        if dataset is not None and dataset not in UCI_DATASETS:
+            raise ValueError(f"dataset: expected one of {', '.join(UCI_DATASETS)} or None, got {dataset!r}")
         over = dict(PINSLER2019_OVERRIDES.get(dataset, {}))
         prior = LinearPrior(weight_scale=1.0, noise_alpha=1.0, noise_beta=over.pop("noise_beta", 1.0))
         return cls(prior=prior, **over, **kwargs)

@@ -391,6 +391,12 @@ def load_csv(path, target: str) -> Dataset:
     except pd.errors.EmptyDataError:
         raise ValueError(f"{file}: empty file (no header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
+        import re
+
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if found:
+            header, line, seen = found.groups()
+            raise ValueError(f"{file}: line {line} has {seen} values, but the header names {header} columns") from None
         raise ValueError(f"{file}: {' '.join(str(err).split())}") from None
     columns = [str(c) for c in table.columns]
     if target not in columns:

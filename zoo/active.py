@@ -166,9 +166,13 @@ def load_data(dataset, *, target: str | None = None):
     if not path.is_dir() and target is None:
         raise ValueError(f"target: required with a CSV file ({path}): the name of its target column")
     try:
-        return (datasets.load_uci_folder(path) if path.is_dir() else datasets.load_csv(path, target)), "regression"
+        data = datasets.load_uci_folder(path) if path.is_dir() else datasets.load_csv(path, target)
     except ValueError as err:  # the loader names the file; "data: " names the option
         raise ValueError(f"data: {err}") from None
+    y = data.arrays["y"]
+    if y.min() == y.max():
+        raise ValueError(f"data: {path}: the target is the same ({y[0]:g}) in every row: nothing to learn")
+    return data, "regression"
 
 
 def check_budget(dataset, budget: int, *, init: int = 20, test_fraction: float = 0.2,
@@ -230,8 +234,9 @@ def run_experiment(dataset, *, target: str | None = None, strategies=STRATEGIES,
             raise ValueError(f"features: expected one of {', '.join(FEATURES)}, got {features!r}")
 
         def factory(s):
-            if features == "neural":
-                return NeuralLinearLearner(posterior=posterior, nuts=nuts)
+            if features == "neural":  # a bundled set: the reference code's settings for it (defaults elsewhere)
+                name = dataset if isinstance(dataset, str) else None
+                return NeuralLinearLearner.pinsler2019(name, posterior=posterior, nuts=nuts)
             return LinearRegressionLearner(features=features, feature_seed=s, posterior=posterior, nuts=nuts)
     else:
         from bayes_zoo.active_learning.probit import ProbitLearner

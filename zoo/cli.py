@@ -401,6 +401,8 @@ def _active_protocol(console, args, run) -> int:
         if args.seed + protocol.seeds - 1 >= 2**63:
             raise ValueError(f"seed: the last seed, {args.seed + protocol.seeds - 1}, is beyond 2**63 - 1")
         positive_int(args.jobs, "jobs")
+        if args.jobs != 1 and args.scheduler is not None:
+            raise ValueError("jobs: local processes or a Dask --scheduler, not both")
         for dataset in protocol.datasets:
             active.check_budget(dataset, protocol.budget, init=protocol.init, test_fraction=protocol.test_fraction)
         if args.scheduler is not None:

@@ -255,7 +255,11 @@ def report_markdown(result: ProtocolResult) -> str:
     rmse = final[["dataset", "strategy", "n_labelled", "repeats", "rmse", "rmse_2se", "test_loglik",
                   "test_loglik_2se", "points_per_batch", "select_seconds"]]
     tally = paired["verdict"].value_counts()
-    decided = paired["verdict"].isin(["better", "worse", "no clear difference"]).sum()
+    same = _same_runs(result.rounds, "maxent", "bald")
+    counted = paired[paired["baseline"] != "bald"] if same else paired  # BALD's repeat MaxEnt's: counted once
+    decided = int(counted["verdict"].isin(["better", "worse", "no clear difference"]).sum())
+    chance = (f"of {decided} distinct verdicts about {0.05 * decided:.1f} would say better or worse by chance alone"
+              if decided else f"no verdict was reached (fewer than 3 seeds)")
     wide = ["| data set | " + " | ".join(dict.fromkeys(final["strategy"])) + " |",
             "|---|" + "---:|" * final["strategy"].nunique()]
     for dataset, rows in final.groupby("dataset", sort=False):
@@ -279,11 +283,9 @@ def report_markdown(result: ProtocolResult) -> str:
         "",
         f"Each verdict is the paired t-test of the final RMSE at 5% two-sided: \"better\" or \"worse\" when the mean "
         f"paired difference lies outside ± margin (t quantile x standard error), so under no difference each fires "
-        f"5% of the time; of {decided} verdicts about {0.05 * decided:.1f} would say better or worse by chance "
-        f"alone.  Tally: " + ", ".join(f"{v} {n}" for v, n in tally.items()) + "."
+        f"5% of the time; {chance}.  Tally of all rows: " + ", ".join(f"{v} {n}" for v, n in tally.items()) + "."
         + (f"  MaxEnt and BALD chose the same batches in every run (for this model BALD is the predictive entropy "
-           f"less a constant), so BALD's verdicts repeat MaxEnt's." if _same_runs(result.rounds, "maxent", "bald")
-           else ""),
+           f"less a constant), so BALD's verdicts repeat MaxEnt's." if same else ""),
         "",
         "![learning curves](learning_curves.png)",
         "",

@@ -185,6 +185,12 @@ def test_neural_linear_takes_the_reference_codes_settings_for_each_data_set():
         32, 16, 16]
 
 
+@pytest.mark.parametrize("name", ["powerplant", "Power-Plant", "breast-cancer"])
+def test_the_reference_settings_refuse_a_data_set_they_do_not_know(name):
+    with pytest.raises(ValueError, match="^dataset:"):
+        NeuralLinearLearner.pinsler2019(name)
+
+
 @pytest.mark.parametrize("n, size", [(1, 1), (2, 1), (20, 8), (32, 16), (40, 16), (64, 32), (100, 32), (120, 32),
                                      (2000, 512)])
 def test_half_power_of_two_is_the_reference_codes_minibatch(n, size):

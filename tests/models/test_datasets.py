@@ -222,7 +222,7 @@ BAD_CSVS = {
     "only the target": ("y\n1\n2\n", "y", "no feature columns"),
     "header only": ("a,y\n", "y", "0 data row(s); at least 2"),
     "one row": ("a,y\n1,2\n", "y", "1 data row(s); at least 2"),
-    "row too long": ("a,y\n1,2\n3,4,5\n", "y", "Expected 2 fields in line 3, saw 3"),
+    "row too long": ("a,y\n1,2\n3,4,5\n", "y", "line 3 has 3 values, but the header names 2 columns"),
     "non-numeric": ("a,y\n1,2\n3,4\nx,6\nz,7\n", "y", "non-numeric value 'x' in column 'a', first at line 4 (2 in"),
     "empty field": ("a,b,y\n1,2,3\n4,,6\n", "y",
                     "1 missing or non-finite value(s) (NaN, inf or empty); the first at line 3, column 'b'"),

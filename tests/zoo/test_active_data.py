@@ -63,6 +63,8 @@ BAD_DATA = {
     "NaN in a CSV": ("bad.csv", "a,y\n1,2\nnan,4\n5,6\n", "1 missing or non-finite value(s)"),
     "NaN in a folder": ("folder", "1 2\nnan 4\n5 6\n", "data.txt: 1 missing or non-finite value(s)"),
     "short line in a folder": ("folder", "1 2\n3\n5 6\n", "data.txt: line 2 has 1 values, but line 1 has 2"),
+    "constant target in a CSV": ("bad.csv", "a,y\n1,2\n3,2\n5,2\n", "the target is the same (2) in every row"),
+    "constant target in a folder": ("folder", "1 7\n3 7\n5 7\n", "the target is the same (7) in every row"),
 }
 
 

@@ -87,6 +87,16 @@ def test_protocol_refuses_what_it_fixes_and_bad_values_naming_the_option(tmp_pat
     assert not any(tmp_path.iterdir())  # nothing written
 
 
+def test_protocol_refuses_local_processes_and_a_scheduler_together(tmp_path, capsys):
+    status = cli.main(["active-learn", "--protocol", "pinsler2019", "--jobs", "2", "--scheduler", "tcp://x:1",
+                       "--out", str(tmp_path)])
+    assert status == cli.EXIT_USAGE and "not both" in capsys.readouterr().out and not any(tmp_path.iterdir())
+
+
+def test_quick_protocol_report_says_no_verdict_was_reached_with_two_seeds(quick_run):
+    assert "no verdict was reached (fewer than 3 seeds)" in (quick_run[1] / "report.md").read_text()
+
+
 @pytest.mark.parametrize("options, flag", [(["--jobs", "2"], "--jobs"), (["--scheduler", "tcp://x:1"], "--scheduler")])
 def test_parallel_options_apply_to_protocol_runs_only(tmp_path, capsys, options, flag):
     status = cli.main(["active-learn", "--dataset", "yacht", *options, "--out", str(tmp_path)])

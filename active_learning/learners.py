@@ -187,6 +187,14 @@ class LinearLastLayer:
     :class:`LinearRegressionLearner`'s, or learned, as :class:`NeuralLinearLearner`'s).  Subclasses provide
     ``fit``, ``task = "regression"`` and ``posterior``."""
 
+    def _check_last_layer(self) -> None:
+        """``prior`` a :class:`~bayes_zoo.models.linear.LinearPrior` and ``posterior`` one of :data:`POSTERIORS`,
+        else a ``ValueError`` naming it."""
+        if not isinstance(self.prior, LinearPrior):
+            raise ValueError(f"prior: expected a LinearPrior, got {type(self.prior).__name__}")
+        if self.posterior not in POSTERIORS:
+            raise ValueError(f"posterior: expected one of {POSTERIORS}, got {self.posterior!r}")
+
     def _phi(self, fit: LinearFit, X) -> np.ndarray:
         return fit.features(fit.scaling.inputs(X))
 
@@ -330,12 +338,9 @@ class LinearRegressionLearner(LinearLastLayer):
     task: str = field(default="regression", init=False)
 
     def __post_init__(self):
-        if not isinstance(self.prior, LinearPrior):
-            raise ValueError(f"prior: expected a LinearPrior, got {type(self.prior).__name__}")
+        self._check_last_layer()
         if self.features not in ("rff", "linear"):
             raise ValueError(f"features: expected 'rff' or 'linear', got {self.features!r}")
-        if self.posterior not in POSTERIORS:
-            raise ValueError(f"posterior: expected one of {POSTERIORS}, got {self.posterior!r}")
         positive_int(self.n_features, "n_features")
         for name in ("weight_scales", "lengthscales"):
             values = tuple(getattr(self, name))
@@ -377,7 +382,13 @@ def even_minibatch(n: int, largest: int) -> int:
     that remainder (``drop_last=True``); scikit-learn cannot.  A remainder of 4 of 100 points made every third
     round's network worse (measured on energy, 12 seeds: mean test RMSE 3.61 at 40 labels, 3.32 at 70, 3.28 at
     100 against 3.41, 3.06 and 2.92 with even minibatches), a saw-tooth in every strategy's learning curve.
+
+    Raises
+    ------
+    ValueError
+        Naming ``n`` or ``largest`` if either is not an integer >= 1.
     """
+    n, largest = positive_int(n, "n"), positive_int(largest, "largest")
     batches = -(-n // largest)
     return -(-n // batches)
 
@@ -485,10 +496,7 @@ class NeuralLinearLearner(LinearLastLayer):
         positive_int(self.epochs, "epochs")
         if not (isinstance(self.minibatch, str) and self.minibatch in MINIBATCH_RULES):
             positive_int(self.minibatch, "minibatch")
-        if not isinstance(self.prior, LinearPrior):
-            raise ValueError(f"prior: expected a LinearPrior, got {type(self.prior).__name__}")
-        if self.posterior not in POSTERIORS:
-            raise ValueError(f"posterior: expected one of {POSTERIORS}, got {self.posterior!r}")
+        self._check_last_layer()
 
     @classmethod
     def pinsler2019(cls, dataset: str | None, **kwargs) -> NeuralLinearLearner:

@@ -143,8 +143,8 @@ def load_data(dataset, *, target: str | None = None):
     ------
     ValueError
         An unknown name (``"dataset: "``); ``target`` given for a bundled set or a folder, or missing for a CSV
-        (``"target: "``); a path that is neither a folder nor a ``.csv`` file, and the loaders' errors (each
-        naming the file), starting ``"data: "``.
+        (``"target: "``); a path that is neither a folder nor a ``.csv`` file, a target that is the same in every
+        row, and the loaders' errors (each naming the file), starting ``"data: "``.
     """
     from bayes_zoo.models import datasets
 

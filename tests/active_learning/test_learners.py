@@ -185,6 +185,12 @@ def test_neural_linear_takes_the_reference_codes_settings_for_each_data_set():
         32, 16, 16]
 
 
+@pytest.mark.parametrize("n, largest, name", [(0, 32, "n"), (20, 0, "largest"), (2.5, 32, "n")])
+def test_even_minibatch_refuses_counts_below_one_naming_them(n, largest, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        even_minibatch(n, largest)
+
+
 @pytest.mark.parametrize("name", ["powerplant", "Power-Plant", "breast-cancer"])
 def test_the_reference_settings_refuse_a_data_set_they_do_not_know(name):
     with pytest.raises(ValueError, match="^dataset:"):

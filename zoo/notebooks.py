@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["execute_notebook", "main"]
+__all__ = ["execute_notebook", "main", "dashed", "seconds_per_call"]
 
 QUICK_ENV = "BAYES_ZOO_QUICK"
 
@@ -75,6 +75,60 @@ def execute_notebook(path, *, quick: bool, in_place: bool = False, timeout: int 
     target = path if in_place else workdir / path.name
     nbformat.write(nb, target)
     return target
+
+
+def dashed(df):
+    """A table for display: floats to 4 significant digits, and a dash where an entry does not apply (NaN).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same index and columns, every float entry a string (``"0.01234"``, ``"—"``); other entries as they were.
+    """
+    import math
+
+    return df.map(lambda v: "—" if isinstance(v, float) and math.isnan(v) else f"{v:.4g}" if isinstance(v, float) else v)
+
+
+def seconds_per_call(fn, *, repeat: int = 3, target: float = 0.05) -> float:
+    """Wall-clock seconds one call of ``fn()`` takes: the best of ``repeat`` timings of a batch of calls lasting at
+    least ``target`` seconds (``timeit``), or one timing when a call takes more than 0.2 s.
+
+    Parameters
+    ----------
+    fn : callable
+        Called with no arguments; its result is discarded.
+    repeat : int >= 1
+        Timings of the batch; the fastest is kept (the others were slowed by other work on the machine).
+    target : float > 0
+        Seconds a batch should last: the number of calls per batch grows fourfold until it does.
+
+    Returns
+    -------
+    float
+        Seconds per call (a measurement, noisy on a shared machine).
+
+    Raises
+    ------
+    ValueError
+        If ``repeat`` < 1 or ``target`` <= 0.
+    """
+    import timeit
+
+    if repeat < 1:
+        raise ValueError(f"repeat: must be >= 1, got {repeat}")
+    if not target > 0:
+        raise ValueError(f"target: must be > 0, got {target}")
+    number = 1
+    while (elapsed := timeit.timeit(fn, number=number)) < target:
+        number *= 4
+    if elapsed > 0.2:
+        return elapsed / number
+    return min([elapsed] + timeit.repeat(fn, number=number, repeat=repeat - 1)) / number
 
 
 def main(argv=None) -> int:

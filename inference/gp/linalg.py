@@ -23,6 +23,7 @@ as arguments rather than read as globals so that numba can cache the functions t
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import warnings
 
@@ -33,7 +34,7 @@ from numba.extending import get_cython_function_address, overload
 from scipy import linalg
 from scipy.linalg import lapack
 
-__all__ = ["JitterWarning", "cholesky", "cholesky_in_place", "inverse_from_cholesky", "mirror_lower", "warn_jitter",
+__all__ = ["JitterWarning", "jitter_reported", "cholesky", "cholesky_in_place", "inverse_from_cholesky", "mirror_lower", "warn_jitter",
            "MAX_RELATIVE_JITTER", "DTRSM", "DSYRK", "solve_lower_rows",
            "add_gram_rows"]
 
@@ -50,6 +51,28 @@ def warn_jitter(what: str, used: float, asked: float, *, stacklevel: int = 2) ->
     (for a caller that checks the outcome first: :func:`bayes_zoo.inference.gp.exact.posterior`)."""
     warnings.warn(f"{what} was not positive definite in floating point; added jitter {used:.3g} "
                   f"(asked for {asked:.3g}) to its diagonal", JitterWarning, stacklevel=stacklevel + 1)
+
+
+@contextlib.contextmanager
+def jitter_reported(where: str):
+    """Collect the :class:`JitterWarning`\ s raised inside the block and print them as one line naming ``where``
+    (how many, and the first message); every other warning is passed on unchanged.  For notebooks, where a
+    dozen repeated warnings would bury the output.
+
+    Yields
+    ------
+    list of warnings.WarningMessage
+        Every warning caught in the block (JitterWarnings and others), filled in when the block ends.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", JitterWarning)
+        yield caught
+    jitter = [w for w in caught if issubclass(w.category, JitterWarning)]
+    for w in caught:
+        if not issubclass(w.category, JitterWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if jitter:
+        print(f"[{where}] {len(jitter)} JitterWarning(s) caught; the first: {jitter[0].message}")
 
 
 def cholesky(A, *, jitter: float = 0.0, what: str = "the Gram matrix", warn: bool = True) -> tuple[np.ndarray, float]:

@@ -76,3 +76,27 @@ def test_compiled_blas_calls_refuse_other_dtypes_and_shapes_blas_would_overrun()
         solve_lower_rows(DTRSM, L[:3, :3].copy(), R)
     with pytest.raises(ValueError, match="^C: "):
         add_gram_rows(DSYRK, R, np.zeros((2, 2), order="F"))
+
+
+def test_jitter_reported_prints_the_jitter_warnings_as_one_line_and_passes_other_warnings_on(capsys):
+    import warnings
+
+    from bayes_zoo.inference.gp.linalg import jitter_reported
+
+    X = np.zeros((3, 1))  # three identical inputs: K is singular, jitter escalates
+    with pytest.warns(RuntimeWarning, match="other"):
+        with jitter_reported("here") as caught:
+            cholesky(exp_quad(X, X, 1.0, 1.0))
+            cholesky(exp_quad(X, X, 1.0, 1.0))
+            warnings.warn("other", RuntimeWarning)
+    assert sum(issubclass(w.category, JitterWarning) for w in caught) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("[here] 2 JitterWarning(s) caught; the first: ") and out.count("\n") == 1
+
+
+def test_jitter_reported_prints_nothing_without_jitter_warnings(capsys):
+    from bayes_zoo.inference.gp.linalg import jitter_reported
+
+    with jitter_reported("here"):
+        cholesky(np.eye(3))
+    assert capsys.readouterr().out == ""

@@ -55,8 +55,8 @@ def warn_jitter(what: str, used: float, asked: float, *, stacklevel: int = 2) ->
 
 @contextlib.contextmanager
 def jitter_reported(where: str):
-    """Collect the :class:`JitterWarning`\ s raised inside the block and print them as one line naming ``where``
-    (how many, and the first message); every other warning is passed on unchanged.  For notebooks, where a
+    """Collect the JitterWarnings (:class:`JitterWarning`) raised inside the block and print them as one line
+    naming ``where`` (how many, and the first message); every other warning is passed on unchanged.  For notebooks, where a
     dozen repeated warnings would bury the output.
 
     Yields

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/demo
 
-.PHONY: demo test validate bench reproduce-al notebooks lab blas clean-venv
+.PHONY: demo test validate bench reproduce-al notebooks docs lab blas clean-venv
 
 # A .venv whose Python is older than 3.11 (made with another PYTHON) is replaced, not reused.
 $(STAMP): pyproject.toml
@@ -50,6 +50,11 @@ reproduce-al: $(STAMP)
 ## notebooks: execute every notebook in place at full size (the committed outputs come from here)
 notebooks: $(STAMP)
 	$(BIN)/python -m bayes_zoo.notebooks --in-place notebooks/*.ipynb
+
+## docs: a static site at $(SITE)/index.html (open it in a browser; no server) of the notebooks, rendered with their committed outputs by nbconvert, and the reports of `make demo` (run first, into $(OUT)) and of the committed protocol run
+SITE ?= docs/_site
+docs: demo
+	$(BIN)/python -m bayes_zoo.site --out $(SITE) --notebooks notebooks/*.ipynb --reports $(OUT) docs/results/active-learning-pinsler2019
 
 ## lab: open the notebooks in JupyterLab (installs the `lab` extra into $(VENV) on first use); LAB_ARGS for its options
 LAB_STAMP := $(VENV)/.lab-installed

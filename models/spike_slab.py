@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from bayes_zoo.figures import legend_outside, styled
 from bayes_zoo.models.checks import generator, instance, positive_scalar
 
 __all__ = [
@@ -53,6 +54,15 @@ __all__ = [
     "exact_posterior",
     "MAX_ENUMERATION_DIM",
     "spike_var_sweep",
+    "relevance_threshold",
+    "spike_var_for_threshold",
+    "model_size_distribution",
+    "plot_correlations",
+    "plot_inclusion_and_size",
+    "plot_spike_var_sweep",
+    "inclusion_table",
+    "plot_inclusion_vs_exact",
+    "plot_coefficient_pair",
 ]
 
 MAX_ENUMERATION_DIM = 15
@@ -715,3 +725,355 @@ def spike_var_sweep(X, y, spike_vars, prior: SpikeSlabPrior = DEFAULT_PRIOR, fea
             "sigma2_mean": float(exact.summary.loc["sigma2", "mean"]),
         })
     return pd.DataFrame(rows).set_index("spike_var")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Teaching helpers (notebook 02): the relevance threshold, model sizes, and figures in the house style
+# --------------------------------------------------------------------------------------------------------
+
+
+def _spike_slab_pair(spike_var, slab_var):
+    v1 = positive_scalar(slab_var, "slab_var")
+    v0 = np.asarray(spike_var, dtype=float)
+    if v0.size == 0 or not np.all(np.isfinite(v0)) or np.any(v0 <= 0) or np.any(v0 >= v1):
+        raise ValueError(f"spike_var: expected values in (0, slab_var = {v1:g}), got {spike_var!r}")
+    return v0, v1
+
+
+def relevance_threshold(spike_var, slab_var=1.0):
+    """Where the spike and slab densities of a coefficient cross, in units of the noise sd sigma.
+
+    ``N(w | 0, sigma2 v0) = N(w | 0, sigma2 v1)`` at ``|w| = sigma * delta`` with
+    ``delta = sqrt(log(v1 / v0) / (1/v0 - 1/v1))`` (George & McCulloch 1993, sec. 2): with theta = 1/2 a
+    coefficient smaller than that is more likely spike than slab.  On standardised data ``delta`` is in sd of
+    y per sd of x_d, per unit of sigma.
+
+    Parameters
+    ----------
+    spike_var : float or array_like
+        v0, each in (0, ``slab_var``).
+    slab_var : float > 0
+        v1.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``delta`` (dimensionless: a multiple of sigma), the shape of ``spike_var``; it rises from 0 to
+        ``sqrt(slab_var)`` as v0 rises from 0 to v1.
+
+    Raises
+    ------
+    ValueError
+        Naming ``spike_var`` if a value is not in (0, slab_var), or ``slab_var`` if it is not finite and > 0.
+    """
+    v0, v1 = _spike_slab_pair(spike_var, slab_var)
+    delta = np.sqrt(np.log(v1 / v0) / (1.0 / v0 - 1.0 / v1))
+    return float(delta) if delta.ndim == 0 else delta
+
+
+def spike_var_for_threshold(threshold: float, slab_var: float = 1.0) -> float:
+    """The spike variance v0 whose :func:`relevance_threshold` is ``threshold`` (the inverse function).
+
+    Use it to set v0 from a *practical* question: "below what size, in units of sigma, is an effect
+    negligible?".  Solved by Brent's method on log v0 (the threshold increases with v0).
+
+    Parameters
+    ----------
+    threshold : float
+        delta, a multiple of the noise sd sigma, in (0, sqrt(slab_var)).
+    slab_var : float > 0
+        v1.
+
+    Returns
+    -------
+    float
+        v0 in (0, slab_var), to a relative 1e-12.
+
+    Raises
+    ------
+    ValueError
+        Naming ``threshold`` if it is not in (0, sqrt(slab_var)), or ``slab_var``.
+    """
+    v1 = positive_scalar(slab_var, "slab_var")
+    t = float(threshold)
+    if not np.isfinite(t) or not 0 < t < np.sqrt(v1):
+        raise ValueError(f"threshold: expected a value in (0, sqrt(slab_var) = {np.sqrt(v1):.4g}), got {threshold!r}")
+    lo, hi = np.log(v1) - 80.0, np.log(v1) - 1e-12
+    if relevance_threshold(np.exp(lo), v1) >= t:
+        raise ValueError(f"threshold: {t:g} needs a spike variance below {np.exp(lo):.3g}")
+    log_v0 = optimize.brentq(lambda s: relevance_threshold(np.exp(s), v1) - t, lo, hi, xtol=1e-14, rtol=1e-13)
+    return float(np.exp(log_v0))
+
+
+def model_size_distribution(exact: SpikeSlabExact) -> pd.DataFrame:
+    """Prior and posterior probability of each model size k = sum_d gamma_d.
+
+    Parameters
+    ----------
+    exact : SpikeSlabExact
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``size`` 0..D; columns ``prior`` (the beta-binomial p(k)) and ``posterior`` (p(k | y)), each
+        summing to 1.
+
+    Raises
+    ------
+    ValueError
+        If ``exact`` is not a SpikeSlabExact.
+    """
+    exact = instance(exact, SpikeSlabExact, "exact")
+    size = exact.models.sum(axis=1)
+    d = exact.models.shape[1]
+    table = pd.DataFrame({
+        "prior": np.bincount(size, weights=np.exp(exact.log_model_prior), minlength=d + 1),
+        "posterior": np.bincount(size, weights=exact.posterior_probability, minlength=d + 1),
+    })
+    table.index.name = "size"
+    return table
+
+
+@styled
+def plot_correlations(X, feature_names=None, *, annotate_above: float = 0.6):
+    """Heat map of the correlations between the columns of ``X``, the strong ones printed.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D)
+    feature_names : sequence of str, optional
+    annotate_above : float in [0, 1]
+        Off-diagonal correlations with ``|r|`` at least this are written in their cells.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_regression_data` for ``X``, and naming ``feature_names``.
+    """
+    import matplotlib.pyplot as plt
+
+    X, _ = check_regression_data(X, np.zeros(np.shape(X)[0]))
+    names = _coords(X, feature_names)["feature"]
+    d = X.shape[1]
+    corr = np.corrcoef(X.T)
+    fig, ax = plt.subplots(figsize=(4.8, 4.0), layout="constrained")
+    im = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(d), names, rotation=90)
+    ax.set_yticks(range(d), names)
+    for i in range(d):
+        for j in range(d):
+            if i != j and abs(corr[i, j]) >= annotate_above:
+                ax.text(j, i, f"{corr[i, j]:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_xlabel("predictor")
+    ax.set_ylabel("predictor")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="correlation r (dimensionless)")
+    ax.set_title(f"correlations of the predictors (|r| >= {annotate_above:g} printed)")
+    return fig
+
+
+@styled
+def plot_inclusion_and_size(exact: SpikeSlabExact):
+    """Two panels: the exact inclusion probabilities, and the prior and posterior of the model size.
+
+    Parameters
+    ----------
+    exact : SpikeSlabExact
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    exact = instance(exact, SpikeSlabExact, "exact")
+    sizes = model_size_distribution(exact)
+    names = list(exact.feature_names)
+    k = sizes.index.to_numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), layout="constrained")
+    axes[0].barh(names[::-1], exact.inclusion_probability[::-1], color="C0")
+    axes[0].axvline(0.5, color="gray", ls=":", lw=1)
+    axes[0].set_xlim(0, 1)
+    axes[0].set_xlabel(r"inclusion probability $P(\gamma_d = 1 \mid y)$")
+    axes[0].set_ylabel("predictor")
+    axes[0].set_title("exact inclusion probabilities")
+    axes[1].bar(k - 0.2, sizes["prior"], width=0.4, color="C7", label="prior")
+    axes[1].bar(k + 0.2, sizes["posterior"], width=0.4, color="C0", label="posterior")
+    axes[1].set_xticks(k)
+    axes[1].set_xlabel(r"model size $k = \sum_d \gamma_d$ (predictors included)")
+    axes[1].set_ylabel("probability")
+    axes[1].set_title("model size")
+    legend_outside(axes[1])
+    return fig
+
+
+@styled
+def plot_spike_var_sweep(sweep: pd.DataFrame, *, spike_var: float | None = None):
+    """Three panels against the spike variance v0 (log scale): each feature's exact inclusion probability, the
+    relevance threshold delta / sigma, and the expected model size.
+
+    Parameters
+    ----------
+    sweep : pandas.DataFrame
+        As :func:`spike_var_sweep` returns it.
+    spike_var : float, optional
+        A v0 to mark with a dotted line (the default prior's, say).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``sweep`` lacks the columns ``threshold`` and ``expected_size``.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(sweep, pd.DataFrame) or not {"threshold", "expected_size"} <= set(sweep.columns):
+        raise ValueError("sweep: expected spike_var_sweep's table (columns threshold, expected_size, ...)")
+    v0 = sweep.index.to_numpy(dtype=float)
+    features = list(sweep.columns[: list(sweep.columns).index("threshold")])
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained",
+                             gridspec_kw={"width_ratios": [1.5, 1, 1]})
+    for i, f in enumerate(features):
+        axes[0].plot(v0, sweep[f], "o-", ms=3, color=f"C{i % 10}", label=f)
+    axes[0].set_ylabel(r"inclusion probability $P(\gamma_d = 1 \mid y)$")
+    axes[0].set_title("inclusion probabilities")
+    legend_outside(axes[0], title="predictor")
+    axes[1].plot(v0, sweep["threshold"], "o-", ms=3, color="black")
+    axes[1].set_ylabel(r"threshold $\delta / \sigma$ (multiples of $\sigma$)")
+    axes[1].set_title("where spike and slab cross")
+    axes[2].plot(v0, sweep["expected_size"], "s-", ms=3, color="C3")
+    axes[2].set_ylabel(r"$E[\sum_d \gamma_d \mid y]$ (predictors)")
+    axes[2].set_title("expected model size")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel(r"spike variance $v_0$ (relative to $\sigma^2$)")
+        if spike_var is not None:
+            ax.axvline(spike_var, color="gray", ls=":", lw=1)
+    return fig
+
+
+def inclusion_table(cv, exact: SpikeSlabExact, names=("gibbs", "nuts")) -> pd.DataFrame:
+    """Each sampler's estimate of the inclusion probabilities, its MCSE and z-score against the exact values.
+
+    Parameters
+    ----------
+    cv : bayes_zoo.inference.crossval.CrossValidation
+        From ``compare`` over results that include ``inclusion_probability``.
+    exact : SpikeSlabExact
+    names : sequence of str
+        Results of ``cv`` to tabulate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``feature``; columns ``exact``, then for each name ``name``, ``name mcse`` and ``name z``
+        (``(estimate - exact) / mcse``; infinite where the MCSE is 0).
+
+    Raises
+    ------
+    ValueError
+        Naming ``names`` if one is not a result of ``cv``.
+    """
+    exact = instance(exact, SpikeSlabExact, "exact")
+    features = list(exact.feature_names)
+    table = pd.DataFrame({"exact": exact.inclusion_probability}, index=pd.Index(features, name="feature"))
+    for name in names:
+        if name not in cv.estimates:
+            raise ValueError(f"names: {name!r} is not a result of cv ({list(cv.estimates)})")
+        est = cv.estimates[name].xs("mean", level="statistic").loc[[f"inclusion_probability[{f}]" for f in features]]
+        table[name] = est["estimate"].to_numpy()
+        table[f"{name} mcse"] = est["mcse"].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table[f"{name} z"] = (table[name] - table["exact"]) / table[f"{name} mcse"]
+    return table
+
+
+@styled
+def plot_inclusion_vs_exact(table: pd.DataFrame, names=("gibbs", "nuts")):
+    """Each sampler's inclusion probabilities with ±2 MCSE bars against the exact values (left), and their
+    differences from exact (right).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        As :func:`inclusion_table` returns it.
+    names : sequence of str
+        Its samplers to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    features = list(table.index)
+    d = len(features)
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.6), sharey=True, layout="constrained")
+    ypos = np.arange(d)[::-1]
+    offsets = np.linspace(-0.15, 0.15, len(names)) if len(names) > 1 else [0.0]
+    for i, (off, name) in enumerate(zip(offsets, names)):
+        axes[0].errorbar(table[name], ypos + off, xerr=2 * table[f"{name} mcse"], fmt="o", ms=4, color=f"C{i}",
+                         label=f"{name} ±2 MCSE")
+        axes[1].errorbar(table[name] - table["exact"], ypos + off, xerr=2 * table[f"{name} mcse"], fmt="o", ms=4,
+                         color=f"C{i}")
+    axes[0].scatter(table["exact"], ypos, marker="|", s=250, color="black", label="exact", zorder=3)
+    axes[0].set_yticks(ypos, features)
+    axes[0].set_xlim(-0.02, 1.02)
+    axes[0].set_xlabel(r"inclusion probability $P(\gamma_d = 1 \mid y)$")
+    axes[0].set_ylabel("predictor")
+    axes[1].axvline(0, color="black", lw=1)
+    axes[1].set_xlabel("estimate - exact (probability, ±2 MCSE)")
+    axes[1].set_ylabel("predictor")
+    legend_outside(axes[1])
+    return fig
+
+
+@styled
+def plot_coefficient_pair(results, a: str, b: str):
+    """Scatter of the draws of ``w[a]`` against ``w[b]``, one panel per result, divergent NUTS transitions
+    (``sample_stats.diverging``) in red.
+
+    Parameters
+    ----------
+    results : mapping of str to arviz.InferenceData
+        Each with a posterior ``w`` over the coordinate ``feature``.
+    a, b : str
+        Feature names.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``results`` is empty, or naming ``a`` or ``b`` if a result has no such feature.
+    """
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError("results: empty")
+    fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results) + 1.2, 3.6), sharex=True, sharey=True,
+                             squeeze=False, layout="constrained")
+    for i, (ax, (name, idata)) in enumerate(zip(axes[0], results.items())):
+        w = idata.posterior["w"]
+        for label in (a, b):
+            if label not in list(w["feature"].values):
+                raise ValueError(f"{'a' if label == a else 'b'}: {label!r} is not a feature of results[{name!r}]")
+        xa, xb = w.sel(feature=a).values.ravel(), w.sel(feature=b).values.ravel()
+        ax.scatter(xa, xb, s=2, alpha=0.25, color=f"C{i}", label=f"{name} draws")
+        if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+            div = idata.sample_stats["diverging"].values.ravel().astype(bool)
+            if div.any():
+                ax.scatter(xa[div], xb[div], s=12, color="red", label="divergent")
+        ax.set_xlabel(f"w[{a}] (sd of y per sd of {a})")
+        ax.set_ylabel(f"w[{b}] (sd of y per sd of {b})")
+        ax.set_title(f"{name}: w[{a}] against w[{b}]")
+    legend_outside(fig, markerscale=4)
+    return fig

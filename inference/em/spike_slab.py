@@ -103,6 +103,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
+from bayes_zoo.figures import legend_outside, styled
 from bayes_zoo.inference.threads import holds_blas
 from bayes_zoo.models.checks import instance, nonnegative_int, positive_int, positive_scalar
 from bayes_zoo.models.spike_slab import (
@@ -147,6 +148,8 @@ __all__ = [
     "GRADIENT_STEP",
     "ExactPlacement",
     "place_in_exact",
+    "modes_table",
+    "plot_objective_traces",
 ]
 
 START_NAMES = ("ridge", "least-squares", "all-slab", "all-spike", "random")
@@ -1037,3 +1040,92 @@ def place_in_exact(result: EMResult, exact: SpikeSlabExact, X, y, prior: SpikeSl
     top_label = ", ".join(n for n, g in zip(exact.feature_names, exact.models[top]) if g) or "(none)"
     return ExactPlacement(bool(rank == 1), float(post[index]), rank, top_label, float(post[top]),
                           float(result.sigma2), cdf)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading a multistart (notebook 02): its modes, and its objective traces in the house figure style
+# --------------------------------------------------------------------------------------------------------
+
+
+def _check_multistart(starts) -> pd.DataFrame:
+    if not isinstance(starts, pd.DataFrame) or "results" not in starts.attrs or not {
+            "algorithm", "start", "mode", "model", "objective"} <= set(starts.columns):
+        raise ValueError("starts: expected the table multistart returns (with attrs['results'])")
+    return starts
+
+
+def modes_table(starts: pd.DataFrame) -> pd.DataFrame:
+    """The distinct end points of a :func:`multistart`, one row per (algorithm, mode), and how many starts
+    reached each.
+
+    Parameters
+    ----------
+    starts : pandas.DataFrame
+        As :func:`multistart` returns it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``algorithm``, ``mode`` (1 = the highest objective found), ``model``, ``objective`` (nats, the
+        algorithm's own; not comparable across algorithms), ``starts`` (how many runs ended there) and
+        ``start_names``; sorted by algorithm (in :data:`ALGORITHMS` order) and mode.
+
+    Raises
+    ------
+    ValueError
+        Naming ``starts`` if it is not a multistart table.
+    """
+    starts = _check_multistart(starts)
+    table = (starts.groupby(["algorithm", "mode"], sort=False)
+             .agg(model=("model", "first"), objective=("objective", "max"), starts=("start", "size"),
+                  start_names=("start", lambda s: ", ".join(s)))
+             .reset_index())
+    order = {a: i for i, a in enumerate(ALGORITHMS)}
+    return (table.assign(_a=table["algorithm"].map(order)).sort_values(["_a", "mode"]).drop(columns="_a")
+            .reset_index(drop=True))
+
+
+@styled
+def plot_objective_traces(starts: pd.DataFrame):
+    """Each run's objective per iteration, minus the best end point of its algorithm (symlog scale), one panel
+    per algorithm; the named starts in colour, the random ones in thin grey.
+
+    Parameters
+    ----------
+    starts : pandas.DataFrame
+        As :func:`multistart` returns it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Naming ``starts`` if it is not a multistart table.
+    """
+    import matplotlib.pyplot as plt
+
+    starts = _check_multistart(starts)
+    runs = starts.attrs["results"]
+    algorithms = [a for a in ALGORITHMS if a in set(starts["algorithm"])]
+    fig, axes = plt.subplots(1, len(algorithms), figsize=(5 * len(algorithms), 3.4), sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax, algorithm in zip(axes[0], algorithms):
+        rows = starts[starts["algorithm"] == algorithm]
+        best = rows["objective"].max()
+        named = 0
+        for start in rows["start"]:
+            r = runs[(algorithm, start)]
+            gap = r.objective - best
+            if start.startswith("random"):
+                ax.plot(np.arange(gap.size), gap, "-", lw=0.8, color="0.6", label="random starts")
+            else:
+                ax.plot(np.arange(gap.size), gap, "o-", ms=3, color=f"C{named}", label=start)
+                named += 1
+        ax.set_yscale("symlog", linthresh=1)
+        ax.set_xlabel("EM iteration")
+        ax.set_ylabel("objective - best end point (nats)")
+        ax.set_title(f"{algorithm}: {len(rows)} starts")
+    legend_outside(fig)
+    return fig

@@ -486,3 +486,43 @@ def test_fit_rejects_bad_data_and_prior_naming_the_argument(small):
         em.multistart(X, y, SMALL_PRIOR, seed=2**63)
     with pytest.raises(ValueError, match="^starts:"):
         em.multistart(X, y, SMALL_PRIOR, starts=(), random_starts=0)
+
+
+# ---------------------------------------------------------------- reading a multistart (notebook 02)
+
+
+@pytest.fixture(scope="module")
+def small_multistart(small):
+    X, y = small
+    return em.multistart(X, y, SMALL_PRIOR, random_starts=3, seed=2)
+
+
+def test_modes_table_counts_every_run_once_and_ranks_mode_one_highest(small_multistart):
+    modes = em.modes_table(small_multistart)
+    assert modes["starts"].sum() == len(small_multistart)
+    for algorithm, group in modes.groupby("algorithm"):
+        assert group.loc[group["mode"] == 1, "objective"].iloc[0] == group["objective"].max()
+        runs = small_multistart[small_multistart["algorithm"] == algorithm]
+        assert group["objective"].max() == runs["objective"].max()
+
+
+def test_plot_objective_traces_passes_the_figure_audit(small_multistart):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayes_zoo.figures import audit_figure
+
+    fig = em.plot_objective_traces(small_multistart)
+    problems = audit_figure(fig)
+    plt.close(fig)
+    assert problems == []
+
+
+@pytest.mark.parametrize("reader", [em.modes_table, em.plot_objective_traces], ids=["modes_table", "plot"])
+def test_multistart_readers_refuse_another_table_naming_starts(reader):
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="^starts:"):
+        reader(pd.DataFrame({"algorithm": ["emvs"]}))

@@ -542,3 +542,51 @@ def test_building_blocks_name_their_bad_arguments(call, name):
     X, y = _xy()
     with pytest.raises(ValueError, match=f"^{name}:"):
         call(gibbs.regression_stats(X, y))
+
+
+# ---------------------------------------------------------------- run_steps: a hand-modified sweep (notebook 02)
+
+
+def test_run_steps_keeps_every_thin_th_sweep_of_the_step_loop(small):
+    X, y, st = small
+    rng = np.random.default_rng(7)
+    start = gibbs.init(rng, 2, st, PRIOR)
+    idata = gibbs.run_steps(np.random.default_rng(8), start, st, PRIOR, draws=4, warmup=3, thin=2)
+    rng, state, kept = np.random.default_rng(8), start, []
+    for t in range(3 + 4 * 2):
+        state = gibbs.step(rng, state, st, PRIOR)
+        if t >= 3 and (t - 3) % 2 == 1:
+            kept.append(state)
+    np.testing.assert_array_equal(idata.posterior["w"].values, np.stack([s.w for s in kept], axis=1))
+    np.testing.assert_array_equal(idata.posterior["sigma2"].values, np.stack([s.sigma2 for s in kept], axis=1))
+    np.testing.assert_array_equal(idata.posterior["gamma"].values, np.stack([s.gamma for s in kept], axis=1))
+
+
+def test_run_steps_uses_the_given_step_function(small):
+    X, y, st = small
+    start = gibbs.init(np.random.default_rng(0), 1, st, PRIOR)
+
+    def frozen(rng, state, stats, prior):  # a "sampler" that never moves
+        return state
+
+    idata = gibbs.run_steps(np.random.default_rng(1), start, st, PRIOR, draws=5, step_fn=frozen)
+    assert np.all(idata.posterior["sigma2"].values == start.sigma2[0])
+
+
+def test_run_steps_inclusion_probability_is_the_models_conditional(small):
+    X, y, st = small
+    rng = np.random.default_rng(2)
+    idata = gibbs.run_steps(rng, gibbs.init(rng, 2, st, PRIOR), st, PRIOR, draws=6)
+    p = idata.posterior
+    np.testing.assert_allclose(p["inclusion_probability"].values,
+                               ss.inclusion_probability(p["w"].values, p["theta"].values, p["sigma2"].values, PRIOR))
+
+
+@pytest.mark.parametrize("kwargs, name", [({"draws": 0}, "draws"), ({"warmup": -1}, "warmup"), ({"thin": 0}, "thin"),
+                                          ({"step_fn": 3}, "step_fn"), ({"step_fn": lambda *a: None}, "step_fn")])
+def test_run_steps_refuses_bad_arguments_naming_them(small, kwargs, name):
+    X, y, st = small
+    rng = np.random.default_rng(0)
+    args = {"draws": 2, **kwargs}
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        gibbs.run_steps(rng, gibbs.init(rng, 1, st, PRIOR), st, PRIOR, **args)

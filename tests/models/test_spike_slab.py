@@ -243,3 +243,147 @@ def test_simulate_rejects_bad_arguments_naming_them():
 def test_exact_posterior_states_its_method(small_problem):
     X, y = small_problem
     assert ss.exact_posterior(X, y, PRIOR).method.startswith("enumeration of all 4 models")
+
+
+# ---------------------------------------------------------------- teaching helpers (notebook 02)
+
+
+def test_relevance_threshold_is_where_spike_and_slab_densities_cross():
+    v0 = np.array([1e-4, 1e-3, 0.05])
+    delta = ss.relevance_threshold(v0, 2.0)
+    np.testing.assert_allclose(stats.norm.pdf(delta, 0, np.sqrt(v0)), stats.norm.pdf(delta, 0, np.sqrt(2.0)), rtol=1e-10)
+
+
+def test_spike_var_for_threshold_inverts_relevance_threshold():
+    for t in (0.01, 0.1, 0.5, 1.2):
+        v0 = ss.spike_var_for_threshold(t, slab_var=2.0)
+        assert ss.relevance_threshold(v0, 2.0) == pytest.approx(t, rel=1e-10)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: ss.relevance_threshold(0.0), "spike_var"),
+    (lambda: ss.relevance_threshold(1.5, 1.0), "spike_var"),
+    (lambda: ss.spike_var_for_threshold(1.0, 1.0), "threshold"),
+    (lambda: ss.spike_var_for_threshold(-0.1), "threshold"),
+])
+def test_threshold_helpers_refuse_values_out_of_range_naming_them(call, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        call()
+
+
+def test_model_size_distribution_sums_model_probabilities_by_size(small_problem):
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR)
+    table = ss.model_size_distribution(exact)
+    k = exact.models.sum(axis=1)
+    for size in range(3):
+        assert table.loc[size, "posterior"] == pytest.approx(exact.posterior_probability[k == size].sum(), rel=1e-12)
+        assert table.loc[size, "prior"] == pytest.approx(np.exp(exact.log_model_prior[k == size]).sum(), rel=1e-12)
+
+
+def _fake_results(exact, draws=400, seed=0):
+    """A 'sampler' whose inclusion probabilities scatter around the exact ones (2 chains)."""
+    import arviz as az
+
+    rng = np.random.default_rng(seed)
+    d = len(exact.feature_names)
+    incl = np.clip(exact.inclusion_probability + 0.02 * rng.standard_normal((2, draws, d)), 0, 1)
+    w = exact.w_mean + 0.1 * rng.standard_normal((2, draws, d))
+    return az.from_dict(posterior={"w": w, "inclusion_probability": incl},
+                        coords={"feature": exact.feature_names}, dims={"w": ["feature"], "inclusion_probability": ["feature"]})
+
+
+def _inclusion_rows(exact):
+    return exact.summary[exact.summary.index.str.startswith("inclusion_probability")]
+
+
+def test_inclusion_table_z_is_the_difference_from_exact_over_the_mcse(small_problem):
+    from bayes_zoo.inference.crossval import compare
+
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR)
+    cv = compare({"fake": _fake_results(exact)}, _inclusion_rows(exact), var_names=["inclusion_probability"])
+    table = ss.inclusion_table(cv, exact, names=["fake"])
+    np.testing.assert_allclose(table["fake z"], (table["fake"] - table["exact"]) / table["fake mcse"], rtol=1e-12)
+    np.testing.assert_allclose(table["exact"], exact.inclusion_probability)
+
+
+def test_inclusion_table_refuses_an_unknown_result_naming_it(small_problem):
+    from bayes_zoo.inference.crossval import compare
+
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR)
+    cv = compare({"fake": _fake_results(exact)}, _inclusion_rows(exact), var_names=["inclusion_probability"])
+    with pytest.raises(ValueError, match="^names:"):
+        ss.inclusion_table(cv, exact, names=["nuts"])
+
+
+def _ten_features_table():
+    """An inclusion_table-shaped table of ten features, estimates spread over [0, 1] as on the diabetes data."""
+    import pandas as pd
+
+    exact = np.linspace(0.02, 0.98, 10)
+    table = pd.DataFrame({"exact": exact}, index=pd.Index([f"x{i}" for i in range(10)], name="feature"))
+    for k, name in enumerate(["gibbs", "nuts"]):
+        table[name] = exact + 0.01 * (-1) ** k
+        table[f"{name} mcse"] = 0.01
+        table[f"{name} z"] = (table[name] - exact) / 0.01
+    return table
+
+
+@pytest.fixture(scope="module")
+def figures(small_problem):
+    """Every notebook-02 figure of this module, drawn on the small problem."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayes_zoo.inference.crossval import compare
+
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR, ["a", "b"])
+    fake = _fake_results(exact)
+    cv = compare({"fake": fake}, _inclusion_rows(exact), var_names=["inclusion_probability"])
+    figs = {
+        "correlations": ss.plot_correlations(X, ["a", "b"], annotate_above=0.0),
+        "inclusion_and_size": ss.plot_inclusion_and_size(exact),
+        "spike_var_sweep": ss.plot_spike_var_sweep(ss.spike_var_sweep(X, y, [1e-3, 0.1], PRIOR, ["a", "b"]),
+                                                   spike_var=0.01),
+        "inclusion_vs_exact": ss.plot_inclusion_vs_exact(_ten_features_table(), names=["gibbs", "nuts"]),
+        "coefficient_pair": ss.plot_coefficient_pair({"fake": fake, "again": fake}, "a", "b"),
+    }
+    yield figs
+    for fig in figs.values():
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["correlations", "inclusion_and_size", "spike_var_sweep", "inclusion_vs_exact",
+                                  "coefficient_pair"])
+def test_notebook_figures_pass_the_figure_audit(figures, name):
+    from bayes_zoo.figures import audit_figure
+
+    assert audit_figure(figures[name]) == []
+
+
+def test_coefficient_pair_marks_divergent_draws_in_red(small_problem):
+    import arviz as az
+    import matplotlib.pyplot as plt
+
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR, ["a", "b"])
+    fake = _fake_results(exact, draws=50)
+    diverging = np.zeros((2, 50), dtype=bool)
+    diverging[0, :3] = True
+    fake.add_groups(sample_stats=az.from_dict(sample_stats={"diverging": diverging}).sample_stats)
+    fig = ss.plot_coefficient_pair({"nuts": fake}, "a", "b")
+    red = [c for c in fig.axes[0].collections if len(c.get_offsets()) == 3]
+    plt.close(fig)
+    assert len(red) == 1
+
+
+def test_coefficient_pair_refuses_an_unknown_feature_naming_it(small_problem):
+    X, y = small_problem
+    exact = ss.exact_posterior(X, y, PRIOR, ["a", "b"])
+    with pytest.raises(ValueError, match="^b:"):
+        ss.plot_coefficient_pair({"fake": _fake_results(exact, draws=10)}, "a", "zz")

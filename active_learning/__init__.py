@@ -6,5 +6,7 @@ Modules: :mod:`~bayes_zoo.active_learning.gram` (the inner products ACS-FW reads
 :mod:`~bayes_zoo.active_learning.projections` (``L_n(theta_j)`` from posterior draws, PyMC traces included),
 :mod:`~bayes_zoo.active_learning.probit` (the probit closed form and learner), :mod:`~bayes_zoo.active_learning.learners`
 (linear regression), :mod:`~bayes_zoo.active_learning.strategies` (ACS-FW, random, MaxEnt, BALD) and
-:mod:`~bayes_zoo.active_learning.loop` (the labelling loop and learning curves).  See docs/ARCHITECTURE.md.
+:mod:`~bayes_zoo.active_learning.loop` (the labelling loop and learning curves); :mod:`~bayes_zoo.active_learning.toys`
+holds notebook 05's two worked examples (Frank–Wolfe in the plane, a cluster of near-duplicates).  See
+docs/ARCHITECTURE.md.
 """

@@ -526,3 +526,19 @@ def test_multistart_readers_refuse_another_table_naming_starts(reader):
 
     with pytest.raises(ValueError, match="^starts:"):
         reader(pd.DataFrame({"algorithm": ["emvs"]}))
+
+
+def test_map_em_enumerate_from_exact_equals_map_em_enumerate(small):
+    X, y = small
+    direct = em.map_em_enumerate(X, y, SMALL_PRIOR)
+    fast = em.map_em_enumerate_from_exact(ss.exact_posterior(X, y, SMALL_PRIOR), SMALL_PRIOR)
+    np.testing.assert_allclose(fast["objective"], direct["objective"], rtol=1e-10)
+    np.testing.assert_array_equal(fast.attrs["gamma"][0], direct.attrs["gamma"][0])
+    np.testing.assert_allclose(fast["sigma2"].iloc[0], direct["sigma2"].iloc[0], rtol=1e-10)
+
+
+def test_map_em_enumerate_from_exact_refuses_an_exact_posterior_of_another_nu(small):
+    X, y = small
+    exact = ss.exact_posterior(X, y, ss.SpikeSlabPrior(spike_var=0.01, nu=2.5))
+    with pytest.raises(ValueError, match="^exact:"):
+        em.map_em_enumerate_from_exact(exact, SMALL_PRIOR)

@@ -164,12 +164,13 @@ def plot_frank_wolfe_geometry(path: FrankWolfePath, *, highlight=(), label_offse
                 ax.annotate(str(n), V[n], textcoords="offset points", xytext=(5, -3), fontsize=8, color="C0")
             ax.set_title("the polytope's image, $L$, and the Frank–Wolfe path")
         else:
-            lo, hi = pts[2:].min(axis=0), pts[2:].max(axis=0)
-            pad = 0.2 * np.ptp(pts[2:], axis=0).max() + 0.01 * np.linalg.norm(L)
+            near = np.vstack([pts[2:], L])  # the path from iteration 2 on, and its target
+            lo, hi = near.min(axis=0), near.max(axis=0)
+            pad = 0.1 * np.ptp(near, axis=0).max() + 0.01 * np.linalg.norm(L)
             ax.set_xlim(lo[0] - pad, hi[0] + pad)
             ax.set_ylim(lo[1] - pad, hi[1] + pad)
             ax.xaxis.set_major_locator(plt.MaxNLocator(4))
-            ax.set_title(f"zoom on iterations 2–{len(pts) - 1} (shaded: inside the polytope's image)")
+            ax.set_title(f"zoom: iterations 2–{len(pts) - 1} and $L$")
     for ax in axes:
         ax.set_xlabel(r"projection 1, $\hat L_n[1]$ (nats)")
         ax.set_ylabel(r"projection 2, $\hat L_n[2]$ (nats)")

@@ -59,6 +59,21 @@ def _plain(markdown: str) -> str:
     return re.sub(r"[`*_]", "", text).strip()
 
 
+def _list_items(markdown: str) -> tuple:
+    """The items of the first Markdown list in ``markdown`` (bullets or numbers; indented lines continue an
+    item), as plain text."""
+    items = []
+    for line in markdown.splitlines():
+        start = re.match(r"^(?:[-*]|\d+\.)\s+(.+)$", line)
+        if start:
+            items.append(start.group(1))
+        elif items and line.startswith(" ") and line.strip():
+            items[-1] += " " + line.strip()
+        elif items:
+            break
+    return tuple(_plain(item) for item in items)
+
+
 def _notebook_page(path: Path, site: Path, exporter) -> Page:
     import nbformat
 
@@ -68,8 +83,7 @@ def _notebook_page(path: Path, site: Path, exporter) -> Page:
     goals = ()
     for text in markdown:
         if re.search(r"^##\s+What you will learn", text, flags=re.MULTILINE):
-            after = re.split(r"^##\s+What you will learn.*$", text, flags=re.MULTILINE)[1]
-            goals = tuple(_plain(m) for m in re.findall(r"^\s*[-*]\s+(.+)$", after, flags=re.MULTILINE))
+            goals = _list_items(re.split(r"^##\s+What you will learn.*$", text, flags=re.MULTILINE)[1])
             break
     exercises = sum(len(re.findall(r"^###\s+Exercise\s+\d+", t, flags=re.MULTILINE)) for t in markdown)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": _plain(title)}})

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayes_zoo.figures import styled
 from bayes_zoo.models.checks import positive_int, positive_scalar
 
 __all__ = [
@@ -49,6 +50,9 @@ RHAT_MAX = 1.01
 ESS_MIN = 400
 MIN_DRAWS = 100
 SAMPLE_DIMS = ("chain", "draw")
+#: A chain whose draws span at most this fraction of the quantity's size (at least 1) is a point mass to the
+#: trace plot: drawn as a histogram, not a KDE.
+POINT_MASS_SPREAD = 1e-8
 
 
 def beyond(value: float, limit: float, *, above: bool = True, decimals: int = 3) -> tuple[str, str]:
@@ -285,30 +289,171 @@ def diagnose(
                        tuple(saturated))
 
 
-def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = None):
-    """ArviZ trace plot (``arviz.plot_trace``: marginal densities per chain and the draws); returns the Figure."""
-    axes = az.plot_trace(idata, var_names=var_names, kind="trace", chain_prop="color", legend=True, show=False)
-    fig = np.asarray(axes).ravel()[0].figure
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+def _quantities(idata: az.InferenceData, var_names) -> dict[str, np.ndarray]:
+    """The scalar quantities ``var_names`` names, as ``{label: draws of shape (chain, draw)}`` in their order.
 
-
-def plot_rank(idata: az.InferenceData, var_names=None, *, title: str | None = None):
-    """ArviZ rank plot (``arviz.plot_rank``: a rank histogram per chain, Vehtari et al. 2021 sec. 4.1).
-
-    Returns the matplotlib Figure.  Well-mixed chains give flat histograms.
+    An entry is a posterior variable (all its scalars, labelled as ArviZ labels them, ``w[age]``) or one such
+    label.  Raises ``ValueError`` naming ``var_names`` for an entry that is neither.
     """
-    axes = az.plot_rank(idata, var_names=var_names, kind="bars", show=False)
-    fig = np.asarray(axes).ravel()[0].figure
+    post = select_posterior(idata)
+    if var_names is None:
+        var_names = list(post.data_vars)
+    elif isinstance(var_names, str):
+        var_names = [var_names]
+    wanted = {str(n).split("[")[0] for n in var_names}
+    missing = sorted(wanted - set(post.data_vars))
+    if missing:
+        raise ValueError(f"var_names: not in the posterior: {missing}")
+    flat = flatten(post[sorted(wanted)])
+    chosen: dict[str, np.ndarray] = {}
+    for name in var_names:
+        name = str(name)
+        labels = [name] if name in flat else [k for k in flat if k.split("[")[0] == name and "[" not in name]
+        if not labels:
+            raise ValueError(f"var_names: {name!r} is neither a posterior variable nor one of its quantities")
+        for label in labels:
+            chosen.setdefault(label, flat[label])
+    return chosen
+
+
+def _scalar_idata(idata: az.InferenceData, chosen: dict[str, np.ndarray]) -> az.InferenceData:
+    """One scalar posterior variable per chosen quantity (named by its label), with ``idata``'s sample stats
+    (so ArviZ marks divergences)."""
+    post = idata.posterior
+    coords = {d: post[d].values for d in SAMPLE_DIMS}
+    ds = xr.Dataset({label: (SAMPLE_DIMS, np.asarray(v, dtype=float)) for label, v in chosen.items()}, coords=coords)
+    groups = {"posterior": ds}
+    if "sample_stats" in idata.groups():
+        groups["sample_stats"] = idata.sample_stats
+    return az.InferenceData(**groups)
+
+
+def _unit(label: str, units, *, wrap: bool = False) -> str:
+    """``label`` with its variable's unit from ``units`` (``"sigma2 (response units²)"``; the joint quantity
+    ``loglik`` is in nats), else ``label``; ``wrap`` puts a long one's unit on a second line."""
+    unit = {"loglik": "nats", **(units or {})}.get(label.split("[")[0])
+    if not unit:
+        return label
+    return f"{label}\n({unit})" if wrap and len(label) + len(unit) > 24 else f"{label} ({unit})"
+
+
+def _chain_legend(fig, chains: int):
+    """One legend under the figure naming each chain's colour (matplotlib's cycle, as ArviZ's ``chain_prop``)."""
+    from matplotlib.lines import Line2D
+
+    from bayes_zoo.figures import legend_outside
+
+    handles = [Line2D([], [], color=f"C{c % 10}", label=f"chain {c}") for c in range(chains)]
+    return legend_outside(fig, where="below", handles=handles, labels=[h.get_label() for h in handles])
+
+
+def _title_above(fig, title: str | None) -> None:
+    """Lay the panels out tight, leaving ``title`` (the figure's suptitle, when given) room above them."""
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()) if title else None)
+
+
+@styled
+def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = None, units=None):
+    """Trace plot (``arviz.plot_trace``): each quantity's marginal density per chain (left) and its draws (right).
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A posterior of dims ``(chain, draw, ...)``; divergent transitions in ``sample_stats.diverging`` are
+        marked under the draws (ArviZ's ticks).
+    var_names : sequence of str, optional
+        Posterior variables (every scalar of each) or single quantities labelled as ArviZ labels them
+        (``"w[s1]"``), in the order plotted: one row per quantity.  All variables by default.
+    title : str, optional
+        The figure's title.
+    units : mapping of str to str, optional
+        Variable name -> unit, added to the value axes (``{"sigma2": "response units²"}``).
+
+    A quantity with a chain that (nearly) never moves (spread at most :data:`POINT_MASS_SPREAD` x its size: an
+    inclusion probability stuck at 1.0, where ArviZ's KDE has no width or overflows) gets per-chain histograms
+    instead of densities, and its draws without ArviZ's divergence ticks.  Every axis is labelled with its quantity and
+    unit; the chains' colours are named in one legend under the panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Naming ``var_names`` for an entry that is neither a posterior variable nor one of its quantities.
+    """
+    chosen = _quantities(idata, var_names)
+    # A chain that (nearly) never moves has no KDE (ArviZ's bandwidth is 0 or overflows): ArviZ draws a
+    # placeholder there, replaced below by per-chain histograms and the draws
+    point_mass = {label for label, v in chosen.items()
+                  if (np.ptp(v, axis=1) <= POINT_MASS_SPREAD * max(1.0, float(np.abs(v).max()))).any()}
+    placeholder = np.random.default_rng(0).standard_normal(next(iter(chosen.values())).shape)
+    shown = {label: placeholder if label in point_mass else v for label, v in chosen.items()}
+    axes = az.plot_trace(_scalar_idata(idata, shown), kind="trace", chain_prop="color", legend=False,
+                         show=False, figsize=(10, 1.9 * len(chosen) + 0.6))
+    axes = np.asarray(axes).reshape(len(chosen), 2)
+    fig = axes[0, 0].figure
+    for (density, draws), (label, values) in zip(axes, chosen.items()):
+        if label in point_mass:
+            size = draws.title.get_fontsize()
+            density.clear()
+            draws.clear()
+            low, high = float(values.min()), float(values.max())
+            if high - low > POINT_MASS_SPREAD * max(1.0, abs(high)):
+                edges = np.histogram_bin_edges(values, bins=20)
+            else:  # one bin around the point mass
+                half = 1e-3 * max(1.0, abs(low))
+                edges = np.array([low - half, high + half])
+            for c, chain in enumerate(values):
+                density.hist(chain, bins=edges, density=True, histtype="step", color=f"C{c % 10}")
+                draws.plot(np.asarray(idata.posterior["draw"]), chain, color=f"C{c % 10}", alpha=0.35)
+            density.set_title(label, fontsize=size)
+            draws.set_title(label, fontsize=size)
+            density.set_ylabel("density per chain (histogram)")
+        else:
+            density.set_ylabel("density per chain (KDE)")
+        density.set_xlabel(_unit(label, units))
+        draws.set_xlabel("draw (iteration after warm-up)")
+        draws.set_ylabel(_unit(label, units, wrap=True))
+    _chain_legend(fig, values.shape[0])
+    _title_above(fig, title)
     return fig
 
 
-def plot_marginals_vs_exact(results, exact_pdfs, *, title="Marginal posteriors against the exact density"):
+@styled
+def plot_rank(idata: az.InferenceData, var_names=None, *, title: str | None = None, units=None):
+    """Rank plot (``arviz.plot_rank``: each chain's histogram of the draws' ranks, Vehtari et al. 2021 sec. 4.1).
+
+    Well-mixed chains give flat histograms.  ``var_names``, ``title`` and ``units`` as in :func:`plot_trace`
+    (``units`` names the quantity in each panel's title).  Axes: x the rank of each draw among all chains'
+    draws pooled, y the chains (each chain's bars sit on its own baseline; the dashed line is the uniform
+    count).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    chosen = _quantities(idata, var_names)
+    cols = min(len(chosen), 4)
+    rows = -(-len(chosen) // cols)
+    axes = az.plot_rank(_scalar_idata(idata, chosen), kind="bars", show=False,
+                        figsize=(3.2 * cols, 2.5 * rows + 0.5))
+    axes = np.atleast_1d(np.asarray(axes)).ravel()
+    fig = axes[0].figure
+    for ax, label in zip(axes, chosen):
+        ax.set_title(_unit(label, units))
+        ax.set_xlabel("rank of the draws (pooled over chains)")
+        ax.set_ylabel("chain (bars: draws per rank bin)")
+    _title_above(fig, title)
+    return fig
+
+
+@styled
+def plot_marginals_vs_exact(results, exact_pdfs, *, title="Marginal posteriors against the exact density",
+                            units=None):
     """Histograms of each result's marginals, overlaid with the exact density (black line).
 
     Histograms rather than KDEs: a KDE's smoothing lowers a peak, which would look like a disagreement.
@@ -321,12 +466,17 @@ def plot_marginals_vs_exact(results, exact_pdfs, *, title="Marginal posteriors a
         Variable name to its exact marginal density, ``pdf(grid)`` for a grid of shape ``(G,)``.  One
         panel per entry; variables that are positive (all grid values > 0 in the data) get a grid above 0.
     title : str
+    units : mapping of str to str, optional
+        Variable name -> unit, added to each panel's x label (``{"mu": "ns"}``); y is the posterior density
+        (per unit of x).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
+
+    from bayes_zoo.figures import legend_outside
 
     names = list(exact_pdfs)
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
@@ -340,8 +490,9 @@ def plot_marginals_vs_exact(results, exact_pdfs, *, title="Marginal posteriors a
         grid = np.linspace(max(lo, 1e-12 * hi) if lowest > 0 else lo, hi, 400)
         ax.plot(grid, exact_pdfs[var](grid), color="black", lw=1.5, label="exact")
         ax.set_title(var)
-        ax.set_yticks([])
-    axes[0, 0].legend(loc="upper left", fontsize=8, frameon=False)
+        ax.set_xlabel(_unit(var, units))
+        ax.set_ylabel("posterior density (per unit of x)")
+    legend_outside(axes[0, -1])
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -80,7 +80,8 @@ def legend_outside(target, *, where: str = "right", **kwargs):
         gets one legend under all its panels, from the handles of its Axes (duplicate labels once).
     where : {"right", "below"}
     **kwargs
-        Passed to ``legend`` (e.g. ``ncols``, ``title``).
+        Passed to ``legend`` (e.g. ``ncols``, ``title``); ``handles`` (with ``labels``, default each handle's
+        own) names what to show instead of the labelled artists (e.g. one line per chain's colour).
 
     Returns
     -------
@@ -93,28 +94,38 @@ def legend_outside(target, *, where: str = "right", **kwargs):
         If ``where`` is neither "right" nor "below".
     """
     from matplotlib.figure import Figure
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     if where not in ("right", "below"):
         raise ValueError(f"where: {where!r} is neither 'right' nor 'below'")
+    handles = kwargs.pop("handles", None)
+    labels = kwargs.pop("labels", None)
+    if handles is not None:
+        labels = [h.get_label() for h in handles] if labels is None else list(labels)
     if isinstance(target, Figure):
         seen = {}
-        for ax in target.axes:
+        for ax in target.axes if handles is None else ():
             for handle, label in zip(*ax.get_legend_handles_labels()):
                 seen.setdefault(label, handle)
+        if handles is not None:
+            seen = dict(zip(labels, handles))
         if not seen:
             return None
         kwargs.setdefault("ncols", min(len(seen), 5))
         legend = target.legend(list(seen.values()), list(seen), loc="outside lower center", **kwargs) \
-            if target.get_layout_engine() is not None else \
+            if isinstance(target.get_layout_engine(), ConstrainedLayoutEngine) else \
             target.legend(list(seen.values()), list(seen), loc="upper center", bbox_to_anchor=(0.5, 0.0), **kwargs)
         return legend
-    handles, labels = target.get_legend_handles_labels()
+    if handles is None:
+        handles, labels = target.get_legend_handles_labels()
     if not handles:
         return None
     if where == "right":
-        return target.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)
+        return target.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                             **kwargs)
     kwargs.setdefault("ncols", min(len(handles), 4))
-    return target.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), borderaxespad=0.0, **kwargs)
+    return target.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.18), borderaxespad=0.0,
+                         **kwargs)
 
 
 def _shows_data(ax) -> bool:
@@ -146,32 +157,41 @@ def _data_points(ax) -> np.ndarray:
     return np.vstack(points) if points else np.empty((0, 2))
 
 
+def _labelled(ax, which: str) -> bool:
+    """Whether ``ax``'s ``which`` ("x" or "y") axis has a label, its own or, in a grid of panels sharing that
+    axis (``sharex="col"``, ArviZ's pair plots), one of the panels it shares it with."""
+    shared = ax.get_shared_x_axes() if which == "x" else ax.get_shared_y_axes()
+    return any(getattr(other, f"get_{which}label")().strip() for other in shared.get_siblings(ax))
+
+
 def audit_figure(fig) -> list[str]:
     """What keeps a figure from explaining itself, as sentences; an empty list when nothing does.
 
-    Checks every visible Axes that shows data (:func:`_shows_data`): it has an x label and a y label, and no
-    legend drawn inside it covers a data point (line vertices, scatter points, the tops of bars).  Titles are
-    the caller's to check (only it knows, e.g., whether there were divergences).
+    Checks every visible Axes that shows data (:func:`_shows_data`): it has an x label and a y label (a panel
+    that shares an axis with a labelled panel, as in a grid with ``sharex``/``sharey``, counts as labelled),
+    and no legend drawn inside it covers a data point (line vertices, scatter points, the tops of bars).
+    Titles are the caller's to check (only it knows, e.g., whether there were divergences).
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
-        Drawn once here (``fig.canvas.draw()``) so legend placement (``loc="best"``) is final.
+        Laid out once here (``fig.draw_without_rendering()``: the layout and legend placement, ``loc="best"``
+        included, without rasterising; about a third of a full draw's time) so that positions are final.
 
     Returns
     -------
     list of str
         E.g. ``["panel 2 ('sigma2'): no y label"]``.
     """
-    fig.canvas.draw()
+    fig.draw_without_rendering()
     problems = []
     for number, ax in enumerate(fig.axes, start=1):
         if not _shows_data(ax):
             continue
         name = f"panel {number}" + (f" ({ax.get_title()!r})" if ax.get_title() else "")
-        if not ax.get_xlabel().strip():
+        if not _labelled(ax, "x"):
             problems.append(f"{name}: no x label")
-        if not ax.get_ylabel().strip():
+        if not _labelled(ax, "y"):
             problems.append(f"{name}: no y label")
         legend = ax.get_legend()
         if legend is not None and legend.get_visible():

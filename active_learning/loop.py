@@ -41,6 +41,9 @@ __all__ = ["LoopSettings", "split", "run_repeat", "run", "on_grid", "learning_cu
 #: Per task, the metrics a round records, and whether larger is better.
 METRICS = {"regression": {"rmse": False, "test_loglik": True},
            "classification": {"accuracy": True, "test_loglik": True}}
+#: Each metric's axis label: quantity and unit.
+METRIC_LABELS = {"rmse": "test RMSE (target units)", "test_loglik": "test log-likelihood (nats per point)",
+                 "accuracy": "test accuracy (fraction correct)"}
 
 
 @dataclass(frozen=True)
@@ -275,22 +278,26 @@ def draw_curves(ax, rounds: pd.DataFrame, metric: str, *, higher_better: bool, g
                 label=strategy_label(strategy))
         band = 2.0 * c["se"].fillna(0.0)  # ± 2 SE, as the tables
         ax.fill_between(c["n_labelled"], c["mean"] - band, c["mean"] + band, alpha=0.2)
-    ax.set_xlabel("labelled points")
-    ax.set_ylabel(metric.replace("_", " ") + (" (higher is better)" if higher_better else " (lower is better)"))
+    ax.set_xlabel("labelled points (count)")
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric.replace("_", " "))
+                  + (" (higher is better)" if higher_better else " (lower is better)"))
     ax.grid(alpha=0.3)
 
 
 def plot_learning_curves(rounds: pd.DataFrame, task: str, *, title: str = "", grid=None):
     """One panel per metric: mean over repeats against the number of labels, a band of +- 2 SE (on ``grid``
-    of label counts if given: :func:`on_grid`)."""
+    of label counts if given: :func:`on_grid`); the strategies named in one legend under the panels."""
     import matplotlib.pyplot as plt
 
+    from bayes_zoo.figures import legend_outside, style
+
     metrics = list(METRICS[task])
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        draw_curves(ax, rounds, metric, higher_better=METRICS[task][metric], grid=grid)
-    axes[0][0].legend(frameon=False)
-    n_rep = rounds["seed"].nunique()
-    fig.suptitle(f"{title} — mean ± 2 SE over {n_rep} repeat{'s' if n_rep != 1 else ''}".strip(" —"))
-    fig.tight_layout()
+    with style():
+        fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+        for ax, metric in zip(axes[0], metrics):
+            draw_curves(ax, rounds, metric, higher_better=METRICS[task][metric], grid=grid)
+        n_rep = rounds["seed"].nunique()
+        fig.suptitle(f"{title} — mean ± 2 SE over {n_rep} repeat{'s' if n_rep != 1 else ''}".strip(" —"))
+        fig.tight_layout()
+        legend_outside(fig)
     return fig

@@ -248,27 +248,47 @@ def uniformity(result: SBCResult, *, bins: int = 20, alpha: float = 0.01) -> pd.
 def plot_ecdf(result: SBCResult, *, quantities=None, cols: int = 4):
     """ECDF-difference plots of the fractional ranks ``(rank + 0.5) / (kept + 1)`` against the uniform
     distribution, one panel per quantity, with ArviZ's simultaneous 95% band (``arviz.plot_ecdf`` with
-    ``difference=True``, ``confidence_bands=True``)."""
+    ``difference=True``, ``confidence_bands=True``).
+
+    Axes: x the fractional rank (0 to 1, no unit), y the ECDF minus the uniform CDF (a difference of
+    probabilities); a calibrated sampler's curve stays inside the band.  One legend under the panels names the
+    curve and the band.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     import arviz as az
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from bayes_zoo.figures import legend_outside, style
 
     quantities = list(dict.fromkeys(result.ranks["quantity"])) if quantities is None else list(quantities)
     cols = min(cols, max(len(quantities), 1))
     rows = math.ceil(len(quantities) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
-    for ax, q in zip(axes.flat, quantities):
-        u = (result.ranks.loc[result.ranks["quantity"] == q, "rank"].to_numpy() + 0.5) / (result.kept + 1)
-        # the band at the evaluation points j / (L + 1) is exact for the discrete ranks; seeded, so the figure
-        # does not change between runs
-        az.plot_ecdf(u, cdf=stats.uniform(0, 1).cdf, difference=True, confidence_bands=True, ci_prob=0.95, ax=ax,
-                     eval_points=np.linspace(0.0, 1.0, result.kept + 2), rvs=stats.uniform(0, 1).rvs,
-                     random_state=np.random.default_rng(0))
-        ax.set_title(q, fontsize=9)
-        ax.set_xlabel("fractional rank", fontsize=8)
-        ax.set_ylabel("ECDF - uniform", fontsize=8)
-    for ax in list(axes.flat)[len(quantities):]:
-        ax.set_visible(False)
-    fig.suptitle(f"SBC: {result.problem}\nECDF of fractional ranks minus uniform, simultaneous 95% band "
-                 f"({result.sims} simulations, L = {result.kept})", fontsize=8)
-    fig.tight_layout()
+    with style():
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows + 0.4), squeeze=False)
+        for ax, q in zip(axes.flat, quantities):
+            u = (result.ranks.loc[result.ranks["quantity"] == q, "rank"].to_numpy() + 0.5) / (result.kept + 1)
+            # the band at the evaluation points j / (L + 1) is exact for the discrete ranks; seeded, so the figure
+            # does not change between runs
+            az.plot_ecdf(u, cdf=stats.uniform(0, 1).cdf, difference=True, confidence_bands=True, ci_prob=0.95,
+                         ax=ax, eval_points=np.linspace(0.0, 1.0, result.kept + 2), rvs=stats.uniform(0, 1).rvs,
+                         random_state=np.random.default_rng(0))
+            ax.set_title(q)
+            ax.set_xlabel("fractional rank (rank + ½) / (L + 1)")
+            ax.set_ylabel("ECDF difference\n(ECDF − uniform CDF)")
+        for ax in list(axes.flat)[len(quantities):]:
+            ax.set_visible(False)
+        fig.suptitle(f"SBC: {result.problem}\nECDF of fractional ranks minus uniform, simultaneous 95% band "
+                     f"({result.sims} simulations, L = {result.kept})")
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+        line = axes.flat[0].get_lines()[0] if len(quantities) and axes.flat[0].get_lines() else None
+        handles = [Line2D([], [], color=line.get_color() if line is not None else "C0",
+                          label="ECDF − uniform CDF of the ranks"),
+                   Patch(alpha=0.3, color=line.get_color() if line is not None else "C0",
+                         label="simultaneous 95% band for uniform ranks")]
+        legend_outside(fig, handles=handles)
     return fig

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # heavy imports stay out of `bayes-zoo --help`
     import pandas as pd
 
 __all__ = ["Option", "Side", "Problem", "Run", "Addition", "run_problem", "call_side", "as_inference_data", "resolve",
+           "figure_quantities", "flagged_quantities", "MAX_PANELS",
            "SamplerError",
            "sbc_only",
            "check_result", "ResultMismatch", "QUICK"]
@@ -228,8 +229,12 @@ class Problem:
     report : tuple of callables
         ``f(run: Run) -> Addition``: the problem's own facts, figures, notes, sections and identities, in order.
     figures : bool or tuple of str, default True
-        Add a trace and a rank plot of every side (``trace_<side>``, ``rank_<side>``): of the compared variables
-        (the first 8), or of the variables the tuple names.
+        Add a trace and a rank plot of every side (``trace_<side>``, ``rank_<side>``): of the compared variables,
+        or of the variables the tuple names, after the quantities the verdict names (failed diagnostics, failed
+        or largest z-tests), at most :data:`MAX_PANELS` quantities (:func:`figure_quantities`).
+    units : mapping of str to str
+        Variable name -> its unit, for the value axes of the trace and rank plots (``{"sigma2": "mg/dL²"}``);
+        a variable without one is labelled by its name alone.
     simulate : callable, optional
         SBC's generative model, ``simulate(rng, data) -> (truth, data)`` (the model module's ``simulate``);
         by default PyMC's forward sampling of ``model`` (:mod:`bayes_zoo.inference.sbc_model`).
@@ -264,6 +269,7 @@ class Problem:
     quick: RunSettings = QUICK
     report: tuple = ()
     figures: bool | tuple = True
+    units: Mapping[str, str] = field(default_factory=dict)
     simulate: Callable | None = None
     sbc_data: Callable[[bool], Any] | None = None
     sbc_settings: Mapping | None = None
@@ -749,11 +755,17 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
         settings.progress("figures")
         plotted = problem.figures if isinstance(problem.figures, tuple) else variables
         for key in problem.sides:
-            shown = [v for v in plotted if v in results[key].posterior][:8]
+            shown = figure_quantities(key, results[key], plotted, cv)
             if shown:
                 title = problem.sides[key].title or key
-                figures[f"trace_{key}"] = diagnostics.plot_trace(results[key], shown, title=f"{title}: trace")
-                figures[f"rank_{key}"] = diagnostics.plot_rank(results[key], shown, title=f"{title}: rank plot")
+                flagged = len(flagged_quantities(None if cv is None else cv.diagnostics.get(key)))
+                what = ("" if not flagged else f" of the {len(shown)} worst of {flagged} quantities with failed "
+                        "diagnostics" if flagged > len(shown) else
+                        f" ({flagged} quantit{'y' if flagged == 1 else 'ies'} with failed diagnostics first)")
+                figures[f"trace_{key}"] = diagnostics.plot_trace(results[key], shown, title=f"{title}: trace{what}",
+                                                                 units=problem.units)
+                figures[f"rank_{key}"] = diagnostics.plot_rank(results[key], shown,
+                                                               title=f"{title}: rank plot{what}", units=problem.units)
     sections, checks, advisory_runs = {}, [], {k: s.advisory for k, s in problem.sides.items() if not s.compared}
     if joint:
         notes.append(f"`{LOGLIK}` is the log-likelihood of the observed data, summed over observations, at each "
@@ -779,6 +791,77 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
     return PairOutcome(problem.name, problem.title, results, cv, None if reference is None else reference[0],
                        facts, figures, notes, sections, checks_frame, rerun=rerun if cv is not None else None,
                        advisory_runs=advisory_runs)
+
+
+#: The most quantities a trace or rank plot shows (one row of a trace plot each).
+MAX_PANELS = 8
+
+
+def flagged_quantities(diag) -> list[str]:
+    """The quantities whose diagnostics ``diag`` (a :class:`~bayes_zoo.inference.diagnostics.Diagnostics`, or
+    None: none) reports, worst first.
+
+    Those named in ``Diagnostics.untrusted`` (a constant chain, non-finite draws or R-hat), then in
+    ``.failures`` by decreasing R-hat, then in ``.low_ess`` by increasing min(bulk, tail) ESS.
+    """
+    if diag is None:
+        return []
+    table = diag.table
+
+    def named(messages):
+        return [q for q in table.index if any(m.startswith(f"{diag.name}: {q} ") for m in messages)]
+
+    untrusted = named(diag.untrusted)
+    rhat = sorted(named(diag.failures), key=lambda q: -table.loc[q, "r_hat"])
+    ess = sorted(named(diag.low_ess), key=lambda q: table.loc[q, ["ess_bulk", "ess_tail"]].min())
+    return list(dict.fromkeys(untrusted + rhat + ess))
+
+
+def figure_quantities(key: str, result, declared, crossval=None, *, cap: int = MAX_PANELS) -> list[str]:
+    """The quantities the trace and rank plots of result ``key`` show: those the verdict names first, capped.
+
+    In order, without repeats: the quantities whose diagnostics the cross-validation reports, worst first
+    (:func:`flagged_quantities`: a constant chain or non-finite draws, R-hat above its limit, low ESS); those
+    of the failed z-tests involving ``key``, largest |z| first; the two largest |z| of its tests that passed
+    (not counting tests passed within a saturation tolerance, whose z says little); then every scalar of the
+    ``declared`` variables.  Only quantities of ``result``'s
+    posterior, labelled as ArviZ labels them (``w[s1]``, mapped to the variable and its coordinates by
+    :func:`bayes_zoo.inference.diagnostics.flatten`).
+
+    Parameters
+    ----------
+    key : str
+        The result's name in the cross-validation (``"nuts"``).
+    result : arviz.InferenceData
+    declared : sequence of str
+        Posterior variables (or single quantities) the problem plots when nothing is named.
+    crossval : CrossValidation, optional
+        The first stage's comparison; without it only ``declared`` is shown.
+    cap : int
+        The most quantities returned.
+
+    Returns
+    -------
+    list of str
+        At most ``cap`` labels.
+    """
+    import numpy as np
+
+    from bayes_zoo.inference.diagnostics import flatten
+
+    available = list(flatten(result.posterior[[v for v in result.posterior.data_vars]].isel(chain=0, draw=0)))
+    named = flagged_quantities(None if crossval is None else crossval.diagnostics.get(key))
+    if crossval is not None:
+        table = crossval.table
+        mine = table[(table["left"] == key) | (table["right"] == key)].assign(size=lambda t: np.abs(t["z"]))
+        mine = mine[mine["size"].notna()].sort_values("size", ascending=False, kind="stable")
+        passed = mine["ok"].astype(bool)
+        named += list(mine.loc[~passed, "quantity"])
+        # a test passed within its saturation tolerance has a z that says little (report.z_explanation)
+        named += list(dict.fromkeys(mine.loc[passed & ~mine["by_atol"].astype(bool), "quantity"]))[:2]
+    for name in declared:
+        named += [q for q in available if q == name or q.split("[")[0] == name]
+    return [q for q in dict.fromkeys(named) if q in available][:cap]
 
 
 def _standard_facts(run: Run, sampling_times) -> list[str]:

@@ -126,7 +126,8 @@ def plot_lengthscale_study(X, y, X_test, f_test, hyper: GPHyperparameters, study
     likelihood against the lengthscale.
 
     Each panel: ``n_prior`` prior draws of f (thin grey), the posterior mean and 95% band of f, the data and
-    the true function; its title gives ell, the log marginal likelihood and the test RMSE.
+    the true function against the input x; its title gives ell, the log marginal likelihood and the test RMSE.
+    The last panel: the log marginal likelihood (nats) against ell (log scale).  One legend under the panels.
 
     Returns
     -------
@@ -134,6 +135,15 @@ def plot_lengthscale_study(X, y, X_test, f_test, hyper: GPHyperparameters, study
     """
     import matplotlib.pyplot as plt
 
+    from bayes_zoo.figures import legend_outside, style
+
+    with style():
+        return _plot_lengthscale_study(plt, legend_outside, X, y, X_test, f_test, hyper, study,
+                                       ml_lengthscale=ml_lengthscale, seed=seed, n_prior=n_prior, jitter=jitter)
+
+
+def _plot_lengthscale_study(plt, legend_outside, X, y, X_test, f_test, hyper, study, *, ml_lengthscale, seed,
+                            n_prior, jitter):
     X, y = check_data(X, y)
     X_test = as_inputs(X_test, "X_test", dims=X.shape[1])
     ells = list(study.index)
@@ -152,12 +162,15 @@ def plot_lengthscale_study(X, y, X_test, f_test, hyper: GPHyperparameters, study
         gp = exact.posterior(X, y, h, jitter=jitter)
         mean, var = exact.predict(gp, X_test)
         half = _Z975 * np.sqrt(var)
-        for draw in prior_samples(rng, X_test, h, n_prior):
-            ax.plot(grid[order], draw[order], color="0.75", lw=0.7)
-        ax.fill_between(grid[order], (mean - half)[order], (mean + half)[order], color="C0", alpha=0.25, lw=0)
-        ax.plot(grid[order], mean[order], color="C0", lw=1.3)
-        ax.plot(grid[order], np.asarray(f_test)[order], color="k", ls="--", lw=1)
-        ax.plot(X[:, 0], y, ".", color="C3", ms=3)
+        for i, draw in enumerate(prior_samples(rng, X_test, h, n_prior)):
+            ax.plot(grid[order], draw[order], color="0.75", lw=0.7, label="prior draws of f" if i == 0 else None)
+        ax.fill_between(grid[order], (mean - half)[order], (mean + half)[order], color="C0", alpha=0.25, lw=0,
+                        label="posterior 95% band of f")
+        ax.plot(grid[order], mean[order], color="C0", lw=1.3, label="posterior mean of f")
+        ax.plot(grid[order], np.asarray(f_test)[order], color="k", ls="--", lw=1, label="true f")
+        ax.plot(X[:, 0], y, ".", color="C3", ms=3, label="data y")
+        ax.set_xlabel("input x")
+        ax.set_ylabel("f(x), y (output units)")
         is_ml = ml_lengthscale is not None and ell == ells[-1]
         lml = gp.log_marginal_likelihood
         rmse = _rmse(mean, f_test)
@@ -171,16 +184,16 @@ def plot_lengthscale_study(X, y, X_test, f_test, hyper: GPHyperparameters, study
     ax.plot(dense, curve, color="C0")
     ax.plot(study.index, study["log_marginal_likelihood"], "o", color="C0", ms=4)
     if ml_lengthscale is not None:
-        ax.axvline(ml_lengthscale, color="C3", ls=":", lw=1.2, label="type-II ML")
-        ax.legend(fontsize=7)
+        ax.axvline(ml_lengthscale, color="C3", ls=":", lw=1.2, label="type-II ML lengthscale")
     ax.set_xscale("log")
     ax.set_ylim(max(min(curve), max(curve) - 200), max(curve) + 0.05 * abs(max(curve)) + 1)
-    ax.set_xlabel("lengthscale", fontsize=8)
+    ax.set_xlabel("lengthscale ell (input units; log scale)", fontsize=8)
+    ax.set_ylabel("log marginal likelihood (nats)", fontsize=8)
     ax.set_title("log marginal likelihood (eta, sigma fixed)", fontsize=8)
     ax.tick_params(labelsize=7)
     for ax in axes[n_panels:]:
         ax.set_visible(False)
-    fig.suptitle("Lengthscale study: prior draws (grey), posterior mean and 95% band (blue), truth (dashed)",
-                 fontsize=10)
+    fig.suptitle("Lengthscale study: the exact GP posterior at each lengthscale", fontsize=10)
     fig.tight_layout()
+    legend_outside(fig)
     return fig

@@ -15,6 +15,8 @@ from bayes_zoo.registry import RunSettings, register
 #: The lengthscales of the study (the issue's list).
 LENGTHSCALES = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 HYPER_NAMES = ("eta", "lengthscale", "sigma")
+#: Each hyperparameter's unit, for the axes of the hyperparameter run's trace and rank plots.
+HYPER_UNITS = {"eta": "output units", "lengthscale": "input units", "sigma": "output units"}
 #: Draws (and tuning steps) per chain of the hyperparameter run: at most MARGINAL_DRAWS, QUICK_... at --quick.
 MARGINAL_DRAWS = 500
 QUICK_MARGINAL_DRAWS = 200
@@ -146,12 +148,16 @@ def _report(run) -> Addition:
     from bayes_zoo.inference import crossval, diagnostics
     from bayes_zoo.inference.gp import exact, study
     from bayes_zoo.models import gp as gpm
+    from bayes_zoo.problem import flagged_quantities
 
     d, s, marginal_run = run.data, run.settings, run.results["marginal"]
     X, y, ml, init, hyper, jitter = d["X"], d["y"], d["ml"], d["init"], d["hyper"], d["jitter"]
     ours_mean, ours_var = exact.predict(d["post"], d["X_test"])
     pm_mean, pm_var = gpm.pymc_marginal_predict(X, y, d["X_test"], hyper, jitter=jitter)
     diag = diagnostics.diagnose(marginal_run, list(HYPER_NAMES), name="marginal")
+    worst = flagged_quantities(diag)  # the trace and rank plots show these first, worst first
+    shown = list(dict.fromkeys(worst + list(HYPER_NAMES)))
+    flagged = f" ({len(worst)} with failed diagnostics first)" if worst else ""
     scored = study.lengthscale_study(X, y, d["X_test"], d["f_test"], hyper, [*run.options["lengthscales"],
                                                                           hyper.lengthscale])  # last: type-II ML
     table, ml_row = scored.iloc[:-1], scored.iloc[-1]
@@ -175,8 +181,10 @@ def _report(run) -> Addition:
         figures={"lengthscale_study": study.plot_lengthscale_study(X, y, d["X_test"], d["f_test"], hyper, table,
                                                                    ml_lengthscale=hyper.lengthscale, seed=s.seed),
                  "f_vs_exact": _plot_f(run.results["latent"], d["post"], X),
-                 "trace_marginal": diagnostics.plot_trace(marginal_run, list(HYPER_NAMES), title="marginal: trace"),
-                 "rank_marginal": diagnostics.plot_rank(marginal_run, list(HYPER_NAMES), title="marginal: rank plot")},
+                 "trace_marginal": diagnostics.plot_trace(marginal_run, shown, title="marginal: trace" + flagged,
+                                                          units=HYPER_UNITS),
+                 "rank_marginal": diagnostics.plot_rank(marginal_run, shown, title="marginal: rank plot" + flagged,
+                                                        units=HYPER_UNITS)},
         sections={"Type-II ML against the NUTS posterior of the hyperparameters": _placement_markdown(
                       marginal_run, ml, diag),
                   "The lengthscale study": _study_markdown(table, ml_row, hyper)},
@@ -271,16 +279,21 @@ def _plot_f(latent, gp_post, X):
     draws = latent.posterior["f"].values.reshape(-1, mean.size)
     order = np.argsort(X[:, 0])
     x = X[order, 0]
-    fig, ax = plt.subplots(figsize=(8, 3.4))
+    from bayes_zoo.figures import legend_outside, style
+
+    with style():
+        fig, ax = plt.subplots(figsize=(8, 3.4))
     ax.fill_between(x, (mean - 1.645 * sd)[order], (mean + 1.645 * sd)[order], color="C0", alpha=0.25, lw=0,
                     label="closed form, 90%")
     ax.plot(x, mean[order], color="C0", label="closed-form mean")
     lo, hi = np.quantile(draws, [0.05, 0.95], axis=0)
     ax.errorbar(x, draws.mean(axis=0)[order], yerr=[(draws.mean(axis=0) - lo)[order], (hi - draws.mean(axis=0))[order]],
                 fmt="o", ms=3, color="C1", elinewidth=0.8, label="NUTS (gp.Latent), mean and 90%")
-    ax.set(xlabel="x", ylabel="f at the training inputs", title="Posterior of f: NUTS over f against the closed form")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    with style():
+        ax.set(xlabel="input x", ylabel="f at the training inputs (output units)",
+               title="Posterior of f: NUTS over f against the closed form")
+        legend_outside(ax, where="below", ncols=3)
+        fig.tight_layout()
     return fig
 
 

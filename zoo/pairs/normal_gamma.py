@@ -41,7 +41,8 @@ def _report(run) -> Addition:
                f"Prior: {prior.describe()}.  Prior mean of beta a/b = {prior.a / prior.b:g} ns^-2 (sigma near "
                f"{(prior.a / prior.b) ** -0.5:.1f} ns); mu's prior sd {np.sqrt(prior.s0_var):g} ns."],
         figures={"posterior_vs_exact": diagnostics.plot_marginals_vs_exact(
-            run.results, pdfs, title="Marginal posteriors: Gibbs and NUTS against the exact density (quadrature)")},
+            run.results, pdfs, title="Marginal posteriors: Gibbs and NUTS against the exact density (quadrature)",
+            units=PAIR.units)},
         notes=["`sigma = beta^-1/2` is the measurement sd in ns; it is a deterministic function of `beta`, so its "
                "z-scores are not independent of `beta`'s (Bonferroni stays valid under dependence, only "
                "conservative)."])
@@ -55,6 +56,7 @@ PAIR = register(Problem(
     model=_model,
     sides={"gibbs": Side(gibbs, title="Gibbs")},
     variables=("mu", "beta", "sigma"),
+    units={"mu": "ns after 24,800 ns", "beta": "ns⁻²", "sigma": "ns"},
     exact=_exact,
     options=(Option("drop_outliers", False, "drop Newcomb's two well-known outliers (-44 and -2), leaving 64 values"),),
     quick=RunSettings(draws=1000, chains=2, warmup=500, quick=True),  # loglik's NUTS ESS ~0.4 per draw: 400+

@@ -154,22 +154,32 @@ def _plot(data, exact_mean, exact_var, panels):
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from bayes_zoo.figures import legend_outside, style
+
+    with style():
+        return _draw(plt, np, legend_outside, data, exact_mean, exact_var, panels)
+
+
+def _draw(plt, np, legend_outside, data, exact_mean, exact_var, panels):
     X, y, x = data["X"], data["y"], data["X_test"][:, 0]
     fig, axes = plt.subplots(1, len(panels), figsize=(11, 3.8), sharey=True)
     for ax, (label, mean, var, Z) in zip(axes, panels):
         ax.plot(X[:, 0], y, ".", color="0.5", ms=3, label="data")
         ax.plot(x, exact_mean, color="k", lw=1, label="exact GP")
         for sign in (-1, 1):
-            ax.plot(x, exact_mean + sign * 2 * np.sqrt(exact_var), color="k", lw=0.6, ls="--")
+            ax.plot(x, exact_mean + sign * 2 * np.sqrt(exact_var), color="k", lw=0.6, ls="--",
+                    label="exact GP ± 2 sd" if sign < 0 else None)
         ax.plot(x, mean, color="C3", lw=1.2, label="FITC")
-        ax.fill_between(x, mean - 2 * np.sqrt(var), mean + 2 * np.sqrt(var), color="C3", alpha=0.2, lw=0)
+        ax.fill_between(x, mean - 2 * np.sqrt(var), mean + 2 * np.sqrt(var), color="C3", alpha=0.2, lw=0,
+                        label="FITC ± 2 sd")
         bottom = min(y.min(), (exact_mean - 2 * np.sqrt(exact_var)).min()) - 0.3
         ax.plot(Z[:, 0], np.full(Z.shape[0], bottom), "|", color="C3", ms=14, mew=2, label="pseudo-inputs")
         ax.set_title(f"FITC, {label}", fontsize=9)
-        ax.set_xlabel("x")
-    axes[0].legend(fontsize=7, loc="upper left")
-    fig.suptitle("Snelson's data: exact GP (black, ±2 sd dashed) and FITC (red, ±2 sd band)", fontsize=10)
+        ax.set_xlabel("input x")
+        ax.set_ylabel("f(x), y (output units)")
+    fig.suptitle("Snelson's data: the exact GP and FITC, predictive mean of f and ± 2 sd", fontsize=10)
     fig.tight_layout()
+    legend_outside(fig, ncols=6)
     return fig
 
 

@@ -6,9 +6,10 @@ MAP-EM and EMVS placed in the exact posterior and the sensitivity to the spike v
   may fail on.  The verdict is Gibbs against exact enumeration of the 2^10 models.
 * EM enters the verdict through identities (:func:`em_checks`); the exact rank of each mode is advisory.
 * An inclusion probability can be 1.0 (or 1 - 1e-9) in whole chains (bmi, s5): its tests also pass within the
-  rule-of-three tolerance ``3 / (chains x draws)`` (``saturation``).  The same chains break ArviZ 0.23's KDE in
-  ``az.plot_trace``: the trace and rank plots show sigma2 and theta (``figures=``); plot a saved result
-  with ``az.plot_trace(idata, var_names=["~inclusion_probability"])``.
+  rule-of-three tolerance ``3 / (chains x draws)`` (``saturation``).  The same chains leave ArviZ 0.23's KDE
+  in ``az.plot_trace`` nothing to draw: the report's trace plots draw such a quantity as histograms
+  (:func:`bayes_zoo.inference.diagnostics.plot_trace`); plot a saved result with ArviZ with
+  ``az.plot_trace(idata, var_names=["~inclusion_probability"])``.
 * v0 and v1 travel in the data (``spike_var``, ``slab_var``), as hyperparameters do in a Stan data block; SBC's
   data, without them, get the default prior.
 """
@@ -158,12 +159,15 @@ def _inclusion(run) -> Addition:
     import numpy as np
     import pandas as pd
 
+    from bayes_zoo.figures import legend_outside, style
+
     names, t = _names(run.data), run.crossval.table
     rows = t[(t["right"] == "exact") & (t["statistic"] == "mean") & t["quantity"].str.startswith("inclusion_probability[")]
     table = rows.assign(feature=rows["quantity"].str[len("inclusion_probability["):-1]).set_index(["left", "feature"])
     results = list(table.index.unique("left"))
     shown = pd.DataFrame({"feature": names})
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    with style():
+        fig, ax = plt.subplots(figsize=(8, 3.8))
     x, width = np.arange(len(names)), 0.8 / (len(results) + 1)
     exact = table.loc[results[0]].loc[names, "estimate_right"]
     ax.bar(x - 0.4 + width / 2, exact, width, color="0.75", label="exact (enumeration)")
@@ -177,10 +181,12 @@ def _inclusion(run) -> Addition:
                     capsize=3, color=f"C{i - 1}", label=f"{r} ± 2 MCSE")
     shown["exact"] = [f"{v:.6f}" for v in exact]
     ax.set_xticks(x, names)
-    ax.set(ylim=(0, 1.05), ylabel="P(gamma_d = 1 | y)",
-           title="Posterior inclusion probabilities: samplers (± 2 MCSE) against exact enumeration")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(results) + 1, frameon=False)
-    fig.tight_layout()
+    with style():
+        ax.set(ylim=(0, 1.05), xlabel="feature d (standardised diabetes covariate)",
+               ylabel="P(gamma_d = 1 | y) (probability)",
+               title="Posterior inclusion probabilities: samplers (± 2 MCSE) against exact enumeration")
+        legend_outside(ax, where="below", ncols=len(results) + 1)
+        fig.tight_layout()
     return Addition(figures={"inclusion_probabilities": fig}, sections={"Inclusion probabilities": (
         "P(gamma_d = 1 | y): the posterior mean of the Rao–Blackwellised inclusion probability, ± its MCSE "
         "(`arviz.mcse`), against exact enumeration.  (s): saturated near 1.0, where the MCSE misses rare "
@@ -251,14 +257,17 @@ def _sweep(run) -> Addition:
     d, prior, names = run.data, _prior(run.data), _names(run.data)
     spike_vars = sorted({*SWEEP_SPIKE_VARS, prior.spike_var} - {v for v in SWEEP_SPIKE_VARS if v >= prior.slab_var})
     sweep = spike_var_sweep(d["X"], d["y"], spike_vars, prior, names)
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for i, name in enumerate(names):
-        ax.plot(sweep.index, sweep[name], marker="o", ms=3, color=f"C{i}", label=name)
-    ax.axvline(prior.spike_var, color="k", ls=":", lw=1, label="this run's v0")
-    ax.set(xscale="log", xlabel="spike variance v0 (relative to sigma2)", ylabel="exact P(gamma_d = 1 | y)",
-           title="Sensitivity to the spike variance")
-    ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.tight_layout()
+    from bayes_zoo.figures import legend_outside, style
+
+    with style():
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for i, name in enumerate(names):
+            ax.plot(sweep.index, sweep[name], marker="o", ms=3, color=f"C{i}", label=name)
+        ax.axvline(prior.spike_var, color="k", ls=":", lw=1, label="this run's v0")
+        ax.set(xscale="log", xlabel="spike variance v0 (relative to sigma2; log scale)",
+               ylabel="exact P(gamma_d = 1 | y) (probability)", title="Sensitivity to the spike variance")
+        legend_outside(ax, ncols=2)
+        fig.tight_layout()
     shown = sweep.reset_index()
     shown["spike_var"] = [f"**{v:g}**" if v == prior.spike_var else f"{v:g}" for v in shown["spike_var"]]
     columns = ["spike_var", "threshold", *names, "expected_size", "top_model", "top_probability"]
@@ -275,18 +284,30 @@ def _nuts_geometry(run) -> Addition:
     import arviz as az
     import numpy as np
 
+    from bayes_zoo.figures import style
+
     total = run.settings.chains * run.settings.draws
-    axes = az.plot_pair(run.results["nuts"], var_names=["w", "sigma2"], coords={"feature": ["s1", "s2", "s5"]},
-                        divergences=True, kind="scatter", scatter_kwargs={"alpha": 0.2, "s": 4}, figsize=(7, 7),
-                        show=False)
-    figures = {"pairs_nuts_divergences": np.asarray(axes).ravel()[0].figure}
-    figures["pairs_nuts_divergences"].suptitle("NUTS: w[s1], w[s2], w[s5] and sigma2 (divergences marked)")
+    divergent = run.crossval.diagnostics["nuts"].divergences or 0
+    units = dict(PAIR.units)
+    with style():
+        axes = np.asarray(az.plot_pair(
+            run.results["nuts"], var_names=["w", "sigma2"], coords={"feature": ["s1", "s2", "s5"]},
+            divergences=divergent > 0, kind="scatter", scatter_kwargs={"alpha": 0.2, "s": 4}, figsize=(7, 7),
+            labeller=az.labels.MapLabeller(var_name_map={v: f"{v} ({u})" for v, u in units.items()}),
+            show=False))
+        fig = axes.ravel()[0].figure
+        fig.suptitle("NUTS: w[s1], w[s2], w[s5] and sigma2, one point per draw; "
+                     + (f"{divergent} divergent transitions marked" if divergent
+                        else "no divergent transitions"))
+        fig.tight_layout()
+    figures = {"pairs_nuts_divergences": fig}
     return Addition(figures=figures, sections={"NUTS on the spiky mixture": (
         f"NUTS had **{run.crossval.diagnostics['nuts'].divergences} divergent transitions** in {total} draws at "
         f"target_accept {run.options['target_accept']:g}, v0 = {_prior(run.data).spike_var:g}.  Divergences on "
         "this model come from the spike: near w_d = 0 the log density curves on the scale sigma sqrt(v0), much "
         "tighter than the slab, so a step size tuned to the slab overshoots there (the figure "
-        "`pairs_nuts_divergences` marks where they happen).  What reduces them: a higher `--target-accept` "
+        "`pairs_nuts_divergences` marks where they happen, when there are any).  What reduces them: a higher "
+        "`--target-accept` "
         "(0.95–0.99: smaller steps, longer trees, slower); a larger `--spike-var` (a less spiky spike; it changes "
         "the model, see the v0 sweep); or a non-centred parametrisation w_d = sigma sqrt(v_d) z_d, which removes "
         "the sigma2-funnel but not the two scales of the mixture.  Even without divergences NUTS mixes slowly "
@@ -327,7 +348,11 @@ PAIR = register(Problem(
     compare_options=_saturation,
     quick=RunSettings(draws=500, chains=2, warmup=500, quick=True),
     report=(_setup, _inclusion, _em, _sweep, _nuts_geometry),
-    figures=("sigma2", "theta"),  # ArviZ's KDE fails on an inclusion probability at 1.0
+    # after the quantities the verdict names (failed diagnostics, largest |z|); a stuck inclusion probability is
+    # drawn as histograms (ArviZ's KDE has nothing to draw for a chain at 1.0)
+    figures=("sigma2", "theta", "w", "inclusion_probability"),
+    units={"w": "sd of y per sd of the feature", "sigma2": "(sd of y)²", "theta": "probability",
+           "inclusion_probability": "probability"},
     simulate="bayes_zoo.models.spike_slab:simulate",
     sbc_data=_sbc_data,
     # Gibbs keeps one sweep in gibbs_thin = 10 (spike-to-slab switches are rare); NUTS tunes for `warmup`

@@ -8,10 +8,37 @@ import pytest
 from bayes_zoo import cli
 
 
+#: Per sampler side of the quick run: its ECDF figure as read before saving (:func:`_read_figure`).
+ECDF_FIGURES = {}
+
+
+def _read_figure(fig) -> dict:
+    """The audit (:func:`bayes_zoo.figures.audit_figure`), the visible panels' axis labels and the figure
+    legends' texts of one ECDF figure."""
+    from bayes_zoo.figures import audit_figure
+
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    return {"audit": audit_figure(fig), "xlabels": [ax.get_xlabel() for ax in panels],
+            "ylabels": [ax.get_ylabel() for ax in panels],
+            "legend": [t.get_text() for legend in fig.legends for t in legend.get_texts()]}
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    from bayes_zoo import sbc as zsbc
+
     out = tmp_path_factory.mktemp("results")
-    status = cli.main(["sbc", "normal-gamma", "--quick", "--jobs", "2", "--out", str(out)])
+    write = zsbc.write
+
+    def recorded(runs, folder, **kwargs):  # the figures as the command made them, before they are saved
+        ECDF_FIGURES.update({r.side: _read_figure(r.figure) for r in runs if r.figure is not None})
+        return write(runs, folder, **kwargs)
+
+    zsbc.write = recorded
+    try:
+        status = cli.main(["sbc", "normal-gamma", "--quick", "--jobs", "2", "--out", str(out)])
+    finally:
+        zsbc.write = write
     return status, out / "sbc-normal-gamma"
 
 
@@ -27,6 +54,18 @@ def test_sbc_writes_ranks_ecdf_plot_and_report(quick_run):
     ranks = pd.read_csv(folder / "ranks-handwritten.csv")
     assert len(ranks) == 3 * 100 and ranks["rank"].between(0, 99).all()
     assert (folder / "ecdf-handwritten.png").exists() and "**calibrated**" in (folder / "report.md").read_text()
+
+
+def test_sbc_writes_its_report_as_a_page_with_the_ecdf_plot_embedded(quick_run, report_html_check):
+    report_html_check(quick_run[1])
+
+
+def test_the_ecdf_figure_labels_rank_and_ecdf_difference_and_names_the_band(quick_run):
+    assert set(ECDF_FIGURES) == {"handwritten"}
+    figure = ECDF_FIGURES["handwritten"]
+    assert figure["audit"] == []
+    assert all("rank" in x for x in figure["xlabels"]) and all("ECDF difference" in y for y in figure["ylabels"])
+    assert any("band" in text for text in figure["legend"])
 
 
 def test_the_planted_bug_is_miscalibrated_and_exits_one(tmp_path, capsys):

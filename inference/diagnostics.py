@@ -328,13 +328,14 @@ def _scalar_idata(idata: az.InferenceData, chosen: dict[str, np.ndarray]) -> az.
     return az.InferenceData(**groups)
 
 
-def _unit(label: str, units, *, wrap: bool = False) -> str:
+def _unit(label: str, units, *, short: bool = False) -> str:
     """``label`` with its variable's unit from ``units`` (``"sigma2 (response units²)"``; the joint quantity
-    ``loglik`` is in nats), else ``label``; ``wrap`` puts a long one's unit on a second line."""
+    ``loglik`` is in nats), else ``label``; ``short``: a long one as "value (unit)", for an axis under a panel
+    title that names the quantity."""
     unit = {"loglik": "nats", **(units or {})}.get(label.split("[")[0])
     if not unit:
         return label
-    return f"{label}\n({unit})" if wrap and len(label) + len(unit) > 24 else f"{label} ({unit})"
+    return f"value ({unit})" if short and len(label) + len(unit) > 24 else f"{label} ({unit})"
 
 
 def _chain_legend(fig, chains: int):
@@ -410,6 +411,7 @@ def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = N
             for c, chain in enumerate(values):
                 density.hist(chain, bins=edges, density=True, histtype="step", color=f"C{c % 10}")
                 draws.plot(np.asarray(idata.posterior["draw"]), chain, color=f"C{c % 10}", alpha=0.35)
+            density.locator_params(axis="x", nbins=3)  # a point mass's tick labels would run together
             density.set_title(label, fontsize=size)
             draws.set_title(label, fontsize=size)
             density.set_ylabel("density per chain (histogram)")
@@ -417,7 +419,7 @@ def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = N
             density.set_ylabel("density per chain (KDE)")
         density.set_xlabel(_unit(label, units))
         draws.set_xlabel("draw (iteration after warm-up)")
-        draws.set_ylabel(_unit(label, units, wrap=True))
+        draws.set_ylabel(_unit(label, units, short=True))
     _chain_legend(fig, values.shape[0])
     _title_above(fig, title)
     return fig

@@ -351,7 +351,7 @@ PAIR = register(Problem(
     # after the quantities the verdict names (failed diagnostics, largest |z|); a stuck inclusion probability is
     # drawn as histograms (ArviZ's KDE has nothing to draw for a chain at 1.0)
     figures=("sigma2", "theta", "w", "inclusion_probability"),
-    units={"w": "sd of y per sd of the feature", "sigma2": "(sd of y)²", "theta": "probability",
+    units={"w": "sd(y) per sd(x_d)", "sigma2": "sd(y)²", "theta": "probability",
            "inclusion_probability": "probability"},
     simulate="bayes_zoo.models.spike_slab:simulate",
     sbc_data=_sbc_data,

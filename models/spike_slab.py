@@ -1030,7 +1030,7 @@ def plot_inclusion_vs_exact(table: pd.DataFrame, names=("gibbs", "nuts")):
     axes[1].axvline(0, color="black", lw=1)
     axes[1].set_xlabel("estimate - exact (probability, ±2 MCSE)")
     axes[1].set_ylabel("predictor")
-    legend_outside(axes[1])
+    legend_outside(fig)
     return fig
 
 

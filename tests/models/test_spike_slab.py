@@ -366,6 +366,12 @@ def test_notebook_figures_pass_the_figure_audit(figures, name):
     assert audit_figure(figures[name]) == []
 
 
+def test_inclusion_vs_exact_names_each_sampler_and_exact_in_its_legend(figures):
+    legends = figures["inclusion_vs_exact"].legends
+    assert len(legends) == 1
+    assert sorted(t.get_text() for t in legends[0].get_texts()) == ["exact", "gibbs ±2 MCSE", "nuts ±2 MCSE"]
+
+
 def test_coefficient_pair_marks_divergent_draws_in_red(small_problem):
     import arviz as az
     import matplotlib.pyplot as plt

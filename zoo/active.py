@@ -285,15 +285,18 @@ def final_markdown(exp: Experiment) -> str:
 
 
 def write_experiment(exp: Experiment, folder: Path) -> list[Path]:
-    """Write ``rounds.csv``, ``final.csv``, ``learning_curves.png`` and ``report.md`` into ``folder``."""
+    """Write ``rounds.csv``, ``final.csv``, ``learning_curves.png``, ``report.md`` and ``report.html``
+    (:func:`bayes_zoo.html_report.write_html`) into ``folder``."""
     import matplotlib.pyplot as plt
+
+    from bayes_zoo.html_report import write_html
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / "rounds.csv", folder / "final.csv", folder / "learning_curves.png", folder / "report.md"]
     exp.rounds.to_csv(paths[0], index=False)
     exp.final.to_csv(paths[1], index=False)
-    exp.figure.savefig(paths[2], dpi=120)
+    exp.figure.savefig(paths[2], dpi=120, bbox_inches="tight")  # legends sit outside the axes
     plt.close(exp.figure)
     metric = "RMSE" if exp.task == "regression" else "accuracy"
     verdicts = [f"- {strategy_label(a)} vs {b}: **{v}** (final {metric} difference {m:+.3g} ± {s:.2g} (95%), paired "
@@ -305,6 +308,7 @@ def write_experiment(exp: Experiment, folder: Path) -> list[Path]:
             + "![learning curves](learning_curves.png)\n\n"
             + f"## Settings\n\n{settings}\n\nEvery round of every strategy and repeat: `rounds.csv`.\n")
     paths[3].write_text(text, encoding="utf-8")
+    paths.append(write_html(folder))
     return paths
 
 

@@ -353,7 +353,7 @@ def _run_pairs(console, args, selected, output):
                 progress.console.print(f"  [yellow]- {escape(reason)}[/]", highlight=False)
             for note in () if outcome.crossval is None else outcome.crossval.notes:
                 progress.console.print(f"  [dim]- {escape(note)}[/]", highlight=False)
-            progress.console.print(f"  written to {folder}/ (report.md, CSV tables, figures, netCDF)", highlight=False)
+            progress.console.print(f"  written to {folder}/ (report.md and report.html, CSV tables, figures, netCDF)", highlight=False)
             outcomes.append(outcome)
             progress.advance(task)
     return outcomes
@@ -445,7 +445,7 @@ def _active_protocol(console, args, run) -> int:
     console.print(zprotocol.rich_final(result))
     for line in zprotocol.verdict_lines(result):
         console.print(line, highlight=False)
-    console.print(f"{units} units in {result.wall_seconds:.0f} s; written to {folder}/ (report.md, rounds.csv, "
+    console.print(f"{units} units in {result.wall_seconds:.0f} s; written to {folder}/ (report.md and report.html, rounds.csv, "
                   f"final.csv, verdicts.csv, learning_curves.png)", highlight=False)
     return EXIT_OK
 
@@ -529,7 +529,7 @@ def _active_learn(console, args, run) -> int:
         console.print(f"{strategy_label(strategy)} vs {base}: [{style.get(verdict, 'yellow')}]{escape(verdict)}[/] (final {metric} "
                       f"difference {mean:+.3g} ± {margin:.2g} (95%), paired over {exp.settings['repeats']} repeats)",
                       highlight=False)
-    console.print(f"written to {folder}/ (report.md, rounds.csv, final.csv, learning_curves.png)", highlight=False)
+    console.print(f"written to {folder}/ (report.md and report.html, rounds.csv, final.csv, learning_curves.png)", highlight=False)
     return EXIT_OK
 
 
@@ -591,7 +591,7 @@ def _sbc(console, args, run) -> int:
         if len(r.simulation_failures):
             failed += f", {len(r.simulation_failures)} left out (the generative model raised: see failures-{r.side}.csv)"
         console.print(f"{r.result.problem}: [bold {colour}]{r.verdict}[/]{failed}", highlight=False)
-    console.print(f"written to {folder}/ (report.md, ranks and uniformity CSVs, ECDF plots)", highlight=False)
+    console.print(f"written to {folder}/ (report.md and report.html, ranks and uniformity CSVs, ECDF plots)", highlight=False)
     return EXIT_DISAGREE if any(r.verdict == "miscalibrated" for r in runs) else EXIT_OK
 
 
@@ -667,7 +667,7 @@ def _check(console, args, run) -> int:
                   highlight=False)
     for reason in result.reasons:
         console.print(f"  [yellow]- {escape(reason)}[/]", highlight=False)
-    console.print(f"written to {result.folder}/ (report.md, CSV tables, figures, netCDF, sbc/)", highlight=False)
+    console.print(f"written to {result.folder}/ (report.md and report.html, CSV tables, figures, netCDF, sbc/)", highlight=False)
     return result.exit_status
 
 

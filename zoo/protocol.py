@@ -229,15 +229,18 @@ def plot(result: ProtocolResult):
 
     p = result.protocol
     grid = sorted(set(range(p.init, p.init + p.budget + 1, p.batch_size)) | {p.init + p.budget})
-    fig, axes = plt.subplots(1, len(p.datasets), figsize=(4.2 * len(p.datasets), 3.6), squeeze=False)
-    for ax, (dataset, rounds) in zip(axes[0], _by_dataset(result)):
-        loop.draw_curves(ax, rounds, "rmse", higher_better=False, grid=grid)
-        ax.set_title(dataset)
-    axes[0][0].legend(frameon=False, fontsize="small")
-    seeds = result.rounds.groupby("dataset")["seed"].nunique().min()
-    fig.suptitle(f"{p.name}: test RMSE (original units), neural-linear, {result.posterior} last layer — "
-                 f"mean ± 2 SE over {seeds} seeds")
-    fig.tight_layout()
+    from bayes_zoo.figures import legend_outside, style
+
+    with style():
+        fig, axes = plt.subplots(1, len(p.datasets), figsize=(4.2 * len(p.datasets), 3.6), squeeze=False)
+        for ax, (dataset, rounds) in zip(axes[0], _by_dataset(result)):
+            loop.draw_curves(ax, rounds, "rmse", higher_better=False, grid=grid)
+            ax.set_title(dataset)
+        seeds = result.rounds.groupby("dataset")["seed"].nunique().min()
+        fig.suptitle(f"{p.name}: test RMSE (original units), neural-linear, {result.posterior} last layer — "
+                     f"mean ± 2 SE over {seeds} seeds")
+        fig.tight_layout()
+        legend_outside(fig)
     return fig
 
 
@@ -351,8 +354,11 @@ def rich_final(result: ProtocolResult):
 
 
 def write(result: ProtocolResult, folder: Path) -> list[Path]:
-    """Write ``rounds.csv``, ``final.csv``, ``verdicts.csv``, ``learning_curves.png`` and ``report.md``."""
+    """Write ``rounds.csv``, ``final.csv``, ``verdicts.csv``, ``learning_curves.png``, ``report.md`` and
+    ``report.html`` (:func:`bayes_zoo.html_report.write_html`)."""
     import matplotlib.pyplot as plt
+
+    from bayes_zoo.html_report import write_html
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -362,9 +368,10 @@ def write(result: ProtocolResult, folder: Path) -> list[Path]:
     final_table(result).to_csv(paths[1], index=False)
     verdicts(result).to_csv(paths[2], index=False)
     fig = plot(result)
-    fig.savefig(paths[3], dpi=120)
+    fig.savefig(paths[3], dpi=120, bbox_inches="tight")  # legends sit outside the axes
     plt.close(fig)
     paths[4].write_text(report_markdown(result), encoding="utf-8")
+    paths.append(write_html(folder))
     return paths
 
 

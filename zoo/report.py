@@ -3,13 +3,15 @@
 Layout written by :func:`write_outcome` for a pair called ``NAME``::
 
     OUT/NAME/report.md          setup, verdict, comparison and diagnostics tables, the pair's own sections, figures
+    OUT/NAME/report.html        the same as one self-contained web page (figures embedded, verdicts coloured)
     OUT/NAME/summary.csv        every z-test of the cross-validation (one row per comparison x quantity x statistic)
     OUT/NAME/diagnostics.csv    R-hat, bulk and tail ESS per result and quantity
     OUT/NAME/checks.csv         the deterministic identities, when the pair has some
     OUT/NAME/<result>.nc        each result's InferenceData (netCDF, ArviZ's ``to_netcdf``)
     OUT/NAME/<figure>.png       figures
 
-:func:`write_index` writes ``OUT/report.md`` over all pairs run.
+:func:`write_index` writes ``OUT/report.md`` over all pairs run (and :meth:`Output.commit_index` ``OUT/report.html``
+from it).  Every ``report.md`` has a self-contained ``report.html`` beside it (:mod:`bayes_zoo.html_report`).
 
 Results are never lost and never half-written (:class:`Output`, used by every command of the CLI):
 
@@ -25,8 +27,8 @@ Results are never lost and never half-written (:class:`Output`, used by every co
   into place only when complete (same parent, so the rename is atomic).  With ``force``, old results are
   replaced only then: the two folders are swapped in one atomic ``renameat2(RENAME_EXCHANGE)`` where Linux
   offers it (else the old folder is renamed aside and the new one in, a window of microseconds), then the old
-  one is deleted.  Ctrl-C is held off during the swap.  ``report.md`` is written to a temporary file and moved
-  in by ``os.replace``.
+  one is deleted.  Ctrl-C is held off during the swap.  ``report.md`` and ``report.html`` are written to
+  temporary files and moved in by ``os.replace``.
 - **Nothing partial.**  A run that fails or is interrupted removes its temporary folders and its locks (and
   ``OUT`` itself if it created it and it is still empty); targets not yet committed keep their previous
   contents.  Temporary folders left by a killed process (``kill -9``) are removed by the next run that locks
@@ -47,12 +49,14 @@ import threading
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
 from bayes_zoo.inference.crossval import (CONFIRM_FACTOR, GROSS_FACTOR, POWER, PROTOCOL_ALPHA, RHAT_GROSS, STAGE_ALPHA,
                                           STATISTICS)
+from bayes_zoo.html_report import write_html
 from bayes_zoo.inference.diagnostics import beyond
 from bayes_zoo.models.backend import blas_status
 from bayes_zoo.registry import PairOutcome
@@ -84,10 +88,11 @@ class Output:
     force : bool
         Replace existing results (only when the new ones are complete).
     index : bool
-        Also write ``OUT/report.md`` (:meth:`commit_index`).
+        Also write ``OUT/report.md`` and ``OUT/report.html`` (:meth:`commit_index`).
     """
 
     INDEX = "report.md"
+    INDEX_HTML = "report.html"  # the same index as a web page (bayes_zoo.html_report), committed with it
 
     def __init__(self, out, names, *, force: bool, index: bool = False):
         self.out = Path(out)
@@ -113,13 +118,13 @@ class Output:
             False; another run holds a target's lock.
         """
         self._make_out()
-        targets = self.names + ([self.INDEX] if self.index else [])
+        targets = self._targets()
         for name in targets:
             self._lock(name)
         taken = []
         for name in targets:
             target = self.out / name
-            is_index = name == self.INDEX
+            is_index = name in (self.INDEX, self.INDEX_HTML)
             if target.is_symlink():
                 raise ValueError(f"--out: {target} is a symbolic link; results are replaced whole, never through a "
                                  f"link: remove it or choose another --out")
@@ -229,19 +234,29 @@ class Output:
         return target
 
     def commit_index(self, write) -> Path:
-        """Write ``OUT/report.md`` by ``write(path)`` into a temporary file, then move it into place."""
-        target = self.out / self.INDEX
-        tmp = self.out / f".{self.INDEX}.partial-{secrets.token_hex(4)}"
-        tmp.touch(exist_ok=False)  # the permissions a new file gets, unlike tempfile.mkstemp's 0600
-        self._trash.append(tmp)
-        write(tmp)
+        """Write ``OUT/report.md`` by ``write(path)`` into a temporary file and ``OUT/report.html`` from it
+        (:func:`bayes_zoo.html_report.render`) into another, then move both into place; returns the first."""
+        from bayes_zoo.html_report import render
+
+        targets = [self.out / self.INDEX, self.out / self.INDEX_HTML]
+        tmps = [self.out / f".{t.name}.partial-{secrets.token_hex(4)}" for t in targets]
+        for tmp in tmps:
+            tmp.touch(exist_ok=False)  # the permissions a new file gets, unlike tempfile.mkstemp's 0600
+            self._trash.append(tmp)
+        write(tmps[0])
+        tmps[1].write_text(render(tmps[0].read_text(encoding="utf-8"), self.out), encoding="utf-8")
         with _interrupts_held():
-            if not self.force and self._has_content(target):
-                raise FileExistsError(f"{target} appeared during the run; it was not replaced")
-            os.replace(tmp, target)
-            self._trash.remove(tmp)
-            self.written.append(target)
-        return target
+            for target in targets:
+                if not self.force and self._has_content(target):
+                    raise FileExistsError(f"{target} appeared during the run; it was not replaced")
+            for tmp, target in zip(tmps, targets):
+                os.replace(tmp, target)
+                self._trash.remove(tmp)
+                self.written.append(target)
+        return targets[0]
+
+    def _targets(self) -> list[str]:
+        return self.names + ([self.INDEX, self.INDEX_HTML] if self.index else [])
 
     @staticmethod
     def _has_content(target: Path) -> bool:
@@ -270,7 +285,7 @@ class Output:
 
     def state(self) -> str:
         """What this run wrote and did not write, in one line (for the last line a user reads)."""
-        targets = self.names + ([self.INDEX] if self.index else [])
+        targets = self._targets()
         done = [str(self.out / n) for n in targets if self.out / n in self.written]
         kept, absent = [], []  # not written by this run, so as they were before it
         for name in targets:
@@ -435,20 +450,79 @@ def comparison_frame(outcome: PairOutcome) -> pd.DataFrame:
 
 
 def _fmt(value: float, mcse: float | None = None, digits: int = 5) -> str:
+    """``value ±mcse`` as text; a value ArviZ could not compute is "nan", a non-finite MCSE "±? (MCSE not
+    finite)"."""
     if pd.isna(value):
         return "nan"
     text = f"{value:.{digits}g}"
-    return text if mcse is None or pd.isna(mcse) else f"{text} ±{mcse:.1g}"
+    if mcse is None or pd.isna(mcse):
+        return text
+    return f"{text} ±{mcse:.1g}" if np.isfinite(mcse) else f"{text} ±? (MCSE not finite)"
 
 
-def _z_cell(z: float, by_atol: bool, ok: bool, threshold: float, *, rich: bool = False) -> str:
+#: A |z| at or beyond this is printed as a bound (``>+999``) with a note saying why it is so large.
+Z_PRINTED = 1000
+#: The mark of a z cell explained under its table (the Rich caption; numbered notes in markdown).
+Z_MARK = "†"
+
+
+def _z_cell(z: float, by_atol: bool, ok: bool, threshold: float, *, rich: bool = False, note: str = "") -> str:
     """A z-score as text, sign kept; ``(s)`` marks a test passed within its ``saturation`` tolerance;
-    ``–`` a statistic not compared (an exact moment that is not given)."""
+    ``–`` a statistic not compared (an exact moment that is not given).  A z that is not a number to read
+    (infinite: ``undef``; ``|z| >=`` :data:`Z_PRINTED`: ``>+999``) carries ``note``, the mark of its
+    explanation (:func:`z_explanation`), before ``(s)``."""
     if pd.isna(z):
         return "–"
-    text = f"{z:+.2f}" if abs(z) < 1000 else f"{'>+' if z > 0 else '<-'}999"
-    text += " (s)" if by_atol else ""
+    if np.isinf(z):
+        text = "undef"
+    else:
+        text = f"{z:+.2f}" if abs(z) < Z_PRINTED else f"{'>+' if z > 0 else '<-'}999"
+    if abs(z) >= Z_PRINTED:
+        text += note
+    text += ("(s)" if rich and note and abs(z) >= Z_PRINTED else " (s)") if by_atol else ""
     return f"[red]{text}[/]" if rich and abs(z) > threshold and not ok else text
+
+
+def z_explanation(row) -> str | None:
+    """Why the z-score of ``row`` (a row of ``CrossValidation.table``) is not a number to read, from the row's
+    own values; None when it is (finite, ``|z| <`` :data:`Z_PRINTED`, or not computed).
+
+    Returns
+    -------
+    str or None
+        E.g. "gibbs vs exact, inclusion_probability[bmi] mean: z undefined: gibbs's MCSE is 0 and the exact
+        reference has MCSE 0, so their combined MCSE is 0 and the difference +1.1e-16 is infinitely many MCSEs".
+    """
+    z = row["z"]
+    if pd.isna(z) or abs(z) < Z_PRINTED:
+        return None
+
+    def mcse(side, value):
+        if side == "exact":
+            return "the exact reference has MCSE 0"
+        return f"{side}'s MCSE is {value:.1g}" if value > 0 else f"{side}'s MCSE is 0"
+
+    diff = row["estimate_left"] - row["estimate_right"]
+    what = f"{row['comparison']}, {row['quantity']} {row['statistic']}"
+    mcses = f"{mcse(row['left'], row['mcse_left'])} and {mcse(row['right'], row['mcse_right'])}"
+    if np.isinf(z):
+        text = (f"{what}: z undefined: {mcses}, so their combined MCSE is 0 and the difference {diff:+.2g} is "
+                "infinitely many MCSEs")
+    else:
+        text = (f"{what}: |z| = {abs(z):.2g}, beyond 999: {mcses}; an MCSE this small next to the difference "
+                f"{diff:+.2g} means the draws barely vary (a chain stuck at a bound, where the MCSE misses rare "
+                "excursions), so the size of z says little")
+    if row.get("by_atol", False):
+        text += f"; the test passes within the saturation tolerance ±{row['atol']:.2g} (s)"
+    elif not row["ok"]:
+        text += "; the test fails"
+    return text
+
+
+def _z_notes(cv) -> list[tuple[tuple, str]]:
+    """((quantity, statistic, comparison), explanation) of every z cell of ``cv.table`` that needs one, in order."""
+    return [((r["quantity"], r["statistic"], r["comparison"]), text) for _, r in cv.table.iterrows()
+            if (text := z_explanation(r)) is not None]
 
 
 def _saturation_note(cv) -> str:
@@ -471,11 +545,12 @@ def rich_table(outcome: PairOutcome) -> Table:
     frame = comparison_frame(outcome)
     results = [n for n in cv.estimates if n != "exact"]
     zcols = [c for c in frame.columns if c.startswith("z ")]
+    notes = dict(_z_notes(cv))
     table = Table(
         title=f"{outcome.name}: [{_VERDICT_STYLE[cv.verdict]}]{cv.verdict}[/] (|z| threshold {cv.threshold:.2f})",
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
         caption="\n".join(filter(None, ["z = difference / combined MCSE (a quantile's on the probability scale)",
-                                        _saturation_note(cv)])),
+                                        _saturation_note(cv)] + [f"{Z_MARK} {escape(n)}" for n in notes.values()])),
         caption_justify="left",
     )
     table.add_column("quantity", no_wrap=True)
@@ -483,6 +558,7 @@ def rich_table(outcome: PairOutcome) -> Table:
         table.add_column(f"{name}\n± MCSE", justify="right", no_wrap=True)
     if "exact" in frame.columns:
         table.add_column("exact", justify="right", no_wrap=True)
+    names = dict(zip(zcols, cv.comparisons["comparison"]))  # "z gibbs-exact" -> "gibbs vs exact"
     for col in zcols:
         left, right = col[2:].split("-", 1)
         table.add_column(f"z\n{left}\n-{right}", justify="right", no_wrap=True)
@@ -491,7 +567,9 @@ def rich_table(outcome: PairOutcome) -> Table:
         cells += [_fmt(row[n], row[f"{n} mcse"], digits=4) for n in results]
         if "exact" in frame.columns:
             cells.append(_fmt(row["exact"], digits=5) if pd.notna(row["exact"]) else "–")
-        cells += [_z_cell(row[c], row["s" + c[1:]], row["ok"], cv.threshold, rich=True) for c in zcols]
+        cells += [_z_cell(row[c], row["s" + c[1:]], row["ok"], cv.threshold, rich=True,
+                          note=Z_MARK if (row["quantity"], row["statistic"], names[c]) in notes else "")
+                  for c in zcols]
         table.add_row(*cells)
     return table
 
@@ -504,18 +582,47 @@ def _markdown_comparison(outcome: PairOutcome) -> str:
         shown[f"{n} ± MCSE"] = [_fmt(v, m) for v, m in zip(frame[n], frame[f"{n} mcse"])]
     if "exact" in frame.columns:
         shown["exact"] = [_fmt(v) if pd.notna(v) else "–" for v in frame["exact"]]
-    for c in [c for c in frame.columns if c.startswith("z ")]:
-        shown[c] = [_z_cell(v, by_atol, ok, outcome.crossval.threshold) for v, by_atol, ok in
-                    zip(frame[c], frame["s" + c[1:]], frame["ok"])]
-    shown["detectable (sd)"] = [f"{v:.2g}" for v in frame["detectable_sd"]]
+    notes = _z_notes(outcome.crossval)
+    number = {key: i for i, (key, _) in enumerate(notes, start=1)}
+    zcols = [c for c in frame.columns if c.startswith("z ")]
+    for c, comparison in zip(zcols, outcome.crossval.comparisons["comparison"]):
+        shown[c] = [_z_cell(v, by_atol, ok, outcome.crossval.threshold,
+                            note=f" [{number[q, s, comparison]}]" if (q, s, comparison) in number else "")
+                    for v, by_atol, ok, q, s in zip(frame[c], frame["s" + c[1:]], frame["ok"], frame["quantity"],
+                                                    frame["statistic"])]
+    shown["detectable (sd)"] = [_detectable_cell(v) for v in frame["detectable_sd"]]
     shown["ok"] = ["yes" if ok else "**no**" for ok in frame["ok"]]
-    return shown.to_markdown(index=False)
+    text = shown.to_markdown(index=False)
+    if notes:
+        text += "\n\n" + "\n".join(f"[{i}] {note}." for i, (_, note) in enumerate(notes, start=1))
+    if np.isinf(frame["detectable_sd"].astype(float)).any():
+        text += ("\n\n\"undefined\" detectable shift: the quantity's posterior sd is 0 (its draws do not vary), "
+                 "so a shift in posterior sds has no size.")
+    return text
+
+
+def _detectable_cell(value: float) -> str:
+    """The smallest detectable shift in posterior sds as text: "undefined" where it is infinite (a posterior sd
+    of 0), "–" where it was not computed (an MCSE ArviZ could not compute)."""
+    return f"{value:.2g}" if np.isfinite(value) else "undefined" if np.isinf(value) else "–"
 
 
 def _comparisons(cv) -> pd.DataFrame:
-    """The per-comparison verdicts; the ``advisory`` column only when some comparison is advisory."""
-    frame = cv.comparisons
+    """The per-comparison verdicts; the ``advisory`` column only when some comparison is advisory; ``max_abs_z``
+    as text, a |z| that is infinite or at least :data:`Z_PRINTED` saying so (its reason is under the table of
+    z-scores)."""
+    frame = cv.comparisons.copy()
+    frame["max_abs_z"] = [_max_z_text(z) for z in frame["max_abs_z"]]
     return frame if (frame["advisory"] != "").any() else frame.drop(columns="advisory")
+
+
+def _max_z_text(z: float) -> str:
+    """A largest |z| as text: "undefined (an MCSE of 0)", "> 999 (see the notes)", "–" when none, else 2 decimals."""
+    if pd.isna(z):
+        return "–"
+    if np.isinf(z):
+        return "undefined (combined MCSE 0; see the notes under the z-scores)"
+    return f"{z:.2f}" if z < Z_PRINTED else "> 999 (see the notes under the z-scores)"
 
 
 def _checks_frame(checks: pd.DataFrame) -> pd.DataFrame:
@@ -618,7 +725,8 @@ def _power_frame(cv) -> pd.DataFrame:
 
 
 def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
-    """Write the pair's report, CSVs, netCDF files and figures into ``folder`` (created if missing).
+    """Write the pair's report (``report.md``, and ``report.html`` from it: :func:`bayes_zoo.html_report.write_html`),
+    CSVs, netCDF files and figures into ``folder`` (created if missing).
 
     It writes without asking: the CLI gives it :meth:`Output.staging`'s temporary folder.  Figures are closed.
 
@@ -651,7 +759,7 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         written.append(folder / "checks.csv")
     for stem, fig in outcome.figures.items():
         path = folder / f"{stem}.png"
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")  # legends sit outside the axes
         plt.close(fig)
         written.append(path)
 
@@ -707,6 +815,7 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         lines += ["## Figures", ""] + [f"![{stem}]({stem}.png)" for stem in outcome.figures] + [""]
     (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
     written.append(folder / "report.md")
+    written.append(write_html(folder))
     return written
 
 
@@ -734,6 +843,8 @@ def _largest_z_and_threshold(cv) -> tuple[str, str]:
     if cv is None:
         return "–", "–"
     z = float(cv.comparisons["max_abs_z"].max())
+    if np.isinf(z) or z >= Z_PRINTED:  # the pair's report says why
+        return ("undefined (combined MCSE 0)" if np.isinf(z) else "> 999 (MCSE near 0)"), f"{cv.threshold:.2f}"
     return beyond(z, cv.threshold, decimals=2) if z > cv.threshold else (f"{z:.2f}", f"{cv.threshold:.2f}")
 
 

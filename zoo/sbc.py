@@ -156,9 +156,12 @@ def run(problems: dict, *, sims: int, seed: int, jobs: int, scheduler=None, prog
 
 
 def write(runs: list[SamplerSBC], folder: Path, *, problem: str, settings: dict) -> list[Path]:
-    """Write the ranks, failures, figures, ``uniformity.csv`` and ``report.md`` into ``folder``."""
+    """Write the ranks, failures, figures, ``uniformity.csv``, ``report.md`` and ``report.html``
+    (:func:`bayes_zoo.html_report.write_html`) into ``folder``."""
     import matplotlib.pyplot as plt
     import pandas as pd
+
+    from bayes_zoo.html_report import write_html
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -170,7 +173,7 @@ def write(runs: list[SamplerSBC], folder: Path, *, problem: str, settings: dict)
             r.result.failures.to_csv(folder / f"failures-{r.side}.csv", index=False)
             paths.append(folder / f"failures-{r.side}.csv")
         if r.figure is not None:
-            r.figure.savefig(folder / f"ecdf-{r.side}.png", dpi=110)
+            r.figure.savefig(folder / f"ecdf-{r.side}.png", dpi=110, bbox_inches="tight")
             plt.close(r.figure)
             paths.append(folder / f"ecdf-{r.side}.png")
         tables.append(r.table.assign(sampler=r.side, problem=r.result.problem))
@@ -196,6 +199,7 @@ def write(runs: list[SamplerSBC], folder: Path, *, problem: str, settings: dict)
               "Settings: " + ", ".join(f"{k.replace('_', ' ')} = {v}" for k, v in settings.items()), ""]
     (folder / "report.md").write_text("\n".join(header + lines), encoding="utf-8")
     paths.append(folder / "report.md")
+    paths.append(write_html(folder))
     return paths
 
 

@@ -115,19 +115,126 @@ def report_formatted_check():
 
 
 
+def record_figures(outcome) -> dict:
+    """What the figure tests read of ``outcome``'s figures, taken before ``write_outcome`` saves and closes them.
+
+    Returns ``{"figures": {stem: {"audit": audit_figure(fig), "titles": [suptitle, each panel's title],
+    "panels": the quantities a trace plot shows (its left column's titles)}}, "divergences": {run label:
+    divergent transitions or None}, "flagged": {run label: flagged_quantities(its Diagnostics)}}``, or
+    ``{"error": text}`` when reading them raised (the run itself goes on).
+    """
+    from bayes_zoo.figures import audit_figure
+    from bayes_zoo.problem import flagged_quantities
+    from bayes_zoo.report import run_diagnostics
+
+    try:
+        figures = {}
+        for stem, fig in outcome.figures.items():
+            figures[stem] = {"audit": audit_figure(fig),
+                             "titles": [fig.get_suptitle()] + [ax.get_title() for ax in fig.axes],
+                             "panels": [ax.get_title() for ax in fig.axes[::2]] if stem.startswith("trace_") else []}
+        runs = run_diagnostics(outcome)
+        return {"figures": figures, "divergences": {label: d.divergences for label, d, _ in runs},
+                "flagged": {label: flagged_quantities(d) for label, d, _ in runs}}
+    except Exception as err:  # noqa: BLE001 - reported by the figure test, not by every test of the run
+        return {"error": f"{type(err).__name__}: {err}"}
+
+
 @pytest.fixture(scope="session")
 def quick_compare(tmp_path_factory):
     """``quick_compare(name, seed=0) -> (exit status, result folder)``: ``bayes-zoo compare NAME --quick``, run once
-    per session and shared by every test that reads it (the registry-wide test and each pair's own)."""
-    from bayes_zoo import cli
+    per session and shared by every test that reads it (the registry-wide test and each pair's own).
+    ``quick_compare.figures[name, seed]``: :func:`record_figures` of its outcome, read before saving."""
+    from bayes_zoo import cli, report
 
     cache = {}
 
     def run(name: str, seed: int = 0):
         if (name, seed) not in cache:
             out = tmp_path_factory.mktemp(f"quick-{name}-{seed}")
-            status = cli.main(["compare", name, "--quick", "--seed", str(seed), "--out", str(out)])
+            write = report.write_outcome
+
+            def recorded(outcome, folder):
+                run.figures[name, seed] = record_figures(outcome)
+                return write(outcome, folder)
+
+            report.write_outcome = recorded
+            try:
+                status = cli.main(["compare", name, "--quick", "--seed", str(seed), "--out", str(out)])
+            finally:
+                report.write_outcome = write
             cache[name, seed] = status, out / name
         return cache[name, seed]
 
+    run.figures = {}
     return run
+
+
+def check_report_html(folder) -> None:
+    """Assert that ``folder/report.html`` is ``folder/report.md`` as one self-contained page, read with an HTML
+    parser: every ``<img>`` is an embedded PNG that decodes (as many as the Markdown shows), and every verdict word
+    of the Markdown's tables and bold text (:data:`bayes_zoo.html_report.VERDICT_CLASSES`) appears, in order, as
+    a coloured verdict, the overall ``Verdict: ...`` in bold."""
+    import base64
+    import io
+    from collections import Counter
+    from html.parser import HTMLParser
+
+    import matplotlib.image as mpimg
+
+    from bayes_zoo.html_report import VERDICT_CLASSES
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.images, self.verdicts, self.bold, self._in, self._bold = [], [], [], None, 0
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "img":
+                self.images.append(attrs.get("src", ""))
+            elif tag == "span" and "verdict" in (attrs.get("class") or "").split():
+                self._in = [attrs["class"].split()[1], ""]
+            elif tag == "strong":
+                self._bold += 1
+                self.bold.append("")
+
+        def handle_endtag(self, tag):
+            if tag == "span" and self._in is not None:
+                self.verdicts.append(tuple(self._in))
+                self._in = None
+            elif tag == "strong":
+                self._bold -= 1
+
+        def handle_data(self, data):
+            if self._in is not None:
+                self._in[1] += data
+            if self._bold:
+                self.bold[-1] += data
+
+    folder = Path(folder)
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    page = Page()
+    page.feed((folder / "report.html").read_text(encoding="utf-8"))
+    assert len(page.images) == markdown.count("!["), f"{folder}: {len(page.images)} images"
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,"), f"{folder}: image not embedded: {src[:60]}"
+        pixels = mpimg.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1], validate=True)), format="png")
+        assert pixels.ndim == 3 and min(pixels.shape[:2]) > 50
+    words = "|".join(sorted(map(re.escape, VERDICT_CLASSES), key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w-])({words})(?![\w-])")
+    expected = []
+    for line in markdown.splitlines():
+        spans = [line] if line.lstrip().startswith("|") else re.findall(r"\*\*(.+?)\*\*", line)
+        expected += [w for span in spans for w in pattern.findall(span)]
+    assert Counter(w for _, w in page.verdicts) == Counter(expected), folder
+    assert all(VERDICT_CLASSES[w] == kind for kind, w in page.verdicts)
+    overall = re.search(r"\*\*Verdict: (\w+)\*\*", markdown)
+    if overall:
+        assert f"Verdict: {overall.group(1)}" in page.bold, f"{folder}: overall verdict not in bold"
+
+
+@pytest.fixture(scope="session")
+def report_html_check():
+    """:func:`check_report_html`, for the tests of every command that writes a report."""
+    return check_report_html

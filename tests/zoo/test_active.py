@@ -34,6 +34,10 @@ def test_report_states_each_verdict_of_acs_fw_against_a_baseline(quick_run):
         assert f"ACS-FW vs {base}: **" in report
 
 
+def test_active_learn_writes_its_report_as_a_page_with_the_curves_embedded(quick_run, report_html_check):
+    report_html_check(quick_run[1])
+
+
 def test_active_learn_refuses_to_overwrite_without_force(quick_run, capsys):
     _, folder = quick_run
     status = cli.main(["active-learn", "--dataset", "yacht", "--quick", "--out", str(folder.parent)])

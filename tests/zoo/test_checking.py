@@ -82,6 +82,13 @@ def test_a_correct_gibbs_sampler_agrees_is_calibrated_and_exits_zero(correct):
     assert "pumps/gibbs: **calibrated**" in sbc and "loglik" in sbc
 
 
+def test_check_writes_its_reports_as_pages_linking_the_sbc_page(correct, report_html_check):
+    folder = correct[0] / "out" / "check-pumps"
+    for page in (folder, folder / "sbc"):
+        report_html_check(page)
+    assert 'href="sbc/report.html"' in (folder / "report.html").read_text()
+
+
 def test_a_sampler_with_the_rate_used_as_a_scale_disagrees_and_exits_one(tmp_path):
     buggy = USER_FILE.replace("1 / (beta[:, None] + t))", "beta[:, None] + t)")
     assert buggy != USER_FILE

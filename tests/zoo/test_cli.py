@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from bayes_zoo.inference import crossval
-from bayes_zoo import cli, registry
+from bayes_zoo import cli, pairs, registry  # noqa: F401  (pairs registered now, never into a test's patched registry)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +135,25 @@ def test_disagree_exits_non_zero_and_compare_all_writes_the_index(tmp_path, monk
     assert cli.main(["compare", "all", "--quick", "--out", str(tmp_path)]) == cli.EXIT_DISAGREE
     index = (tmp_path / "report.md").read_text()
     assert "[wrong](wrong/report.md)" in index and "disagree" in index
+
+
+def test_compare_all_writes_the_index_as_a_page_linking_each_pairs_page(tmp_path, monkeypatch, newcomb_exact,
+                                                                        report_html_check):
+    import arviz as az
+    import numpy as np
+
+    from bayes_zoo.problem import Problem
+
+    def wrong(data, *, seed, draws, chains):
+        return az.from_dict(posterior={"mu": np.random.default_rng(0).normal(30.0, 1.3, (chains, draws))})
+
+    wrong_pair = Problem("wrong", data={}, sides={"wrong": wrong}, exact=newcomb_exact.summary.loc[["mu"]],
+                         variables=("mu",), title="A wrong sampler", figures=True, quick=registry.RunSettings(quick=True))
+    monkeypatch.setattr(registry, "REGISTRY", {"wrong": wrong_pair})
+    assert cli.main(["compare", "all", "--quick", "--out", str(tmp_path)]) == cli.EXIT_DISAGREE
+    for folder in (tmp_path, tmp_path / "wrong"):
+        report_html_check(folder)
+    assert 'href="wrong/report.html"' in (tmp_path / "report.html").read_text()
 
 
 def test_a_pair_checked_by_identities_only_reports_them_and_fails_on_a_broken_one(tmp_path, monkeypatch, capsys):

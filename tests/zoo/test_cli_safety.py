@@ -107,7 +107,7 @@ def test_force_replaces_old_results_whole_never_mixed(tmp_path, tiny):
     tiny(_pair())
     _old_results(tmp_path / "tiny")
     assert cli.main(["compare", "tiny", "--quick", "--force", "--out", str(tmp_path)]) == cli.EXIT_OK
-    assert sorted(p.name for p in (tmp_path / "tiny").iterdir()) == ["checks.csv", "report.md"]
+    assert sorted(p.name for p in (tmp_path / "tiny").iterdir()) == ["checks.csv", "report.html", "report.md"]
     assert "old report" not in (tmp_path / "tiny" / "report.md").read_text() and _leftovers(tmp_path) == []
 
 
@@ -115,13 +115,16 @@ def test_compare_all_interrupted_keeps_finished_pairs_and_lists_what_was_and_was
     tiny(_pair("first"), _pair("second", run=lambda settings: _interrupt_here()), _pair("third"))
     second = _old_results(tmp_path / "second")
     (tmp_path / "report.md").write_text("old index\n")
+    (tmp_path / "report.html").write_text("<p>old index</p>\n")
     status = cli.main(["compare", "all", "--quick", "--force", "--out", str(tmp_path)])
     assert status == cli.EXIT_INTERRUPTED
     assert (tmp_path / "first" / "checks.csv").exists() and _contents(tmp_path / "second") == second
     assert not (tmp_path / "third").exists() and (tmp_path / "report.md").read_text() == "old index\n"
+    assert (tmp_path / "report.html").read_text() == "<p>old index</p>\n"
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert f"written in full: {tmp_path / 'first'};" in line
-    assert f"previous results untouched: {tmp_path / 'second'}, {tmp_path / 'report.md'};" in line
+    assert (f"previous results untouched: {tmp_path / 'second'}, {tmp_path / 'report.md'}, "
+            f"{tmp_path / 'report.html'};") in line
     assert line.endswith(f"not written: {tmp_path / 'third'}")
 
 

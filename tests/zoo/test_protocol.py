@@ -35,6 +35,10 @@ def test_quick_protocol_writes_its_tables_figure_and_report(quick_run):
         assert (folder / name).stat().st_size > 0
 
 
+def test_quick_protocol_writes_its_report_as_a_page_with_the_curves_embedded(quick_run, report_html_check):
+    report_html_check(quick_run[1])
+
+
 def test_quick_protocol_runs_every_data_set_seed_and_strategy_to_the_budget(quick_run):
     rounds = pd.read_csv(quick_run[1] / "rounds.csv")
     last = rounds.loc[rounds.groupby(["dataset", "strategy", "seed"])["round"].idxmax()]

@@ -33,6 +33,15 @@ def test_every_registered_problem_runs_on_the_harness_at_quick_size_and_agrees(n
     assert "**Verdict: agree**" in report and registry.get(name).title in report
 
 
+@pytest.mark.parametrize("name", registry.names())
+def test_every_registered_pairs_report_html_embeds_its_figures_and_shows_every_verdict(name, quick_compare,
+                                                                                         report_html_check):
+    # The page `compare all` writes for each pair (the same writer as `compare NAME`; the index is tested in
+    # test_cli): parsed, every <img> a PNG that decodes, every verdict of report.md coloured in it.
+    status, folder = quick_compare(name, SEEDS.get(name, 0))
+    report_html_check(folder)
+
+
 def test_unknown_names_list_the_registered_ones():
     with pytest.raises(ValueError, match="normal-gamma"):
         registry.get("nope")

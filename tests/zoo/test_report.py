@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -44,3 +46,33 @@ def test_the_report_states_the_power_from_the_cross_validation(tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert f"Power: {outcome.crossval.power_summary()}." in text
     assert "detectable (sd)" in text
+
+
+def _absurd_z_outcome():
+    """A result whose ``p`` never moves (MCSE 0, against an exact reference with MCSE 0: z infinite) and whose
+    ``q`` moves by 1e-15 (MCSE ~1e-17: |z| ~1e13), both 1e-4 from the exact value."""
+    rng = np.random.default_rng(0)
+    result = az.from_dict(posterior={"p": np.ones((4, 500)), "q": 1.0 - 1e-15 * rng.uniform(size=(4, 500)),
+                                     "theta": rng.normal(size=(4, 500))})
+    exact = pd.concat([EXACT, pd.DataFrame({"mean": [0.9999] * 2, "sd": [np.inf] * 2, "q05": [np.inf] * 2,
+                                            "q95": [np.inf] * 2}, index=pd.Index(["p", "q"], name="quantity"))])
+    return PairOutcome("fake", "Fake pair", {"sampler": result}, crossval.compare({"sampler": result}, exact))
+
+
+def test_a_z_that_is_infinite_or_absurd_says_why_in_the_report_and_the_terminal_table(tmp_path):
+    # Caught: a z cell that prints inf, ">+999" or 1.5e13 with no word on why (issue 17).
+    from rich.console import Console
+
+    outcome = _absurd_z_outcome()
+    report.write_outcome(outcome, tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert "| undef [1] " in text and "| >+999 [2] " in text
+    assert ("[1] sampler vs exact, p mean: z undefined: sampler's MCSE is 0 and the exact reference has MCSE 0, so "
+            "their combined MCSE is 0") in text
+    assert "[2] sampler vs exact, q mean: |z| = 1.5e+13, beyond 999: sampler's MCSE is 7e-18" in text
+    assert not re.search(r"\binf\b", text) and "e+13 |" not in text
+    console = Console(width=80, record=True, color_system=None)
+    console.print(report.rich_table(outcome))
+    shown = console.export_text()
+    assert "undef†" in shown and ">+999†" in shown and "† sampler vs exact, p mean: z undefined" in shown
+    assert max(map(len, shown.splitlines())) <= 80

@@ -52,11 +52,24 @@ STYLE = {
 
 @contextlib.contextmanager
 def style():
-    """A context in which figures are drawn in :data:`STYLE` (``matplotlib.rc_context``)."""
+    """A context in which figures are drawn in :data:`STYLE` (``matplotlib.rc_context``).
+
+    Interactive mode is left as the context found it *or as a backend set it inside*: in a notebook, pyplot's
+    first use resolves the inline backend, which switches interactive mode on; ``rc_context`` alone would switch
+    it off again on leaving, and the notebook would show no further figure.
+    """
+    import matplotlib
     import matplotlib.pyplot as plt
 
-    with plt.rc_context(STYLE):
-        yield
+    interactive = matplotlib.is_interactive()
+    try:
+        with plt.rc_context(STYLE):
+            try:
+                yield
+            finally:
+                interactive = matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(interactive)
 
 
 def styled(function):

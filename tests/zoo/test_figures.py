@@ -132,3 +132,20 @@ def test_every_figure_of_a_quick_compare_is_labelled_titled_truly_and_traces_the
             assert (set(flagged) <= set(panels) if len(flagged) <= MAX_PANELS else
                     set(panels) <= set(flagged) and len(panels) == MAX_PANELS), \
                 f"{name}/{stem}: shows {panels}, the diagnostics flag {flagged}"
+
+
+def test_style_keeps_the_interactive_mode_a_backend_switched_on_inside_it():
+    # In a notebook, pyplot's first use inside a styled function resolves the inline backend, which turns
+    # interactive mode on; leaving the style must not turn it off (the notebook would show no more figures).
+    import matplotlib
+
+    from bayes_zoo.figures import style
+
+    before = matplotlib.is_interactive()
+    try:
+        matplotlib.interactive(False)
+        with style():
+            matplotlib.interactive(True)  # what matplotlib_inline does when the backend is first resolved
+        assert matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(before)

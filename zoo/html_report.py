@@ -100,7 +100,7 @@ def _colour_verdicts(tokens) -> None:
         token.children = children
 
 
-def render(markdown: str, folder) -> str:
+def render(markdown: str, folder, *, home: str | None = None) -> str:
     """A report's Markdown as one self-contained HTML page.
 
     Parameters
@@ -109,6 +109,9 @@ def render(markdown: str, folder) -> str:
         The report (its first ``# heading`` becomes the page's title).
     folder : str or pathlib.Path
         Where the report's images are (``![name](name.png)`` reads ``folder/name.png``).
+    home : str, optional
+        A link (relative URL) to the index of a site holding the page (:mod:`bayes_zoo.site`), shown above and
+        below the report.
 
     Returns
     -------
@@ -135,7 +138,7 @@ def render(markdown: str, folder) -> str:
                  folder.name)
     env = jinja2.Environment(loader=jinja2.PackageLoader("bayes_zoo", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
-    return env.get_template(_TEMPLATE).render(title=title, body=body)
+    return env.get_template(_TEMPLATE).render(title=title, body=body, home=home)
 
 
 def write_html(folder, *, source: str = "report.md", target: str = "report.html") -> Path:

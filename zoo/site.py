@@ -54,9 +54,11 @@ def _heading(markdown: str, level: int = 1) -> str | None:
 
 
 def _plain(markdown: str) -> str:
-    """Inline Markdown as plain text (code marks, emphasis and link targets dropped)."""
+    """Inline Markdown as plain text (code marks, emphasis and link targets dropped), ``$...$`` maths kept whole
+    for MathJax."""
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", markdown)
-    return re.sub(r"[`*_]", "", text).strip()
+    parts = re.split(r"(\$[^$]+\$)", text)
+    return "".join(part if part.startswith("$") else re.sub(r"[`*_]", "", part) for part in parts).strip()
 
 
 def _list_items(markdown: str) -> tuple:
@@ -74,6 +76,36 @@ def _list_items(markdown: str) -> tuple:
     return tuple(_plain(item) for item in items)
 
 
+_IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
+_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+
+
+def _embed_local_images(html: str, notebook: Path) -> str:
+    """A Markdown cell's image given by a path relative to the notebook (``![x](../docs/results/a.png)``) embedded as
+    a data URI, so the page shows it wherever the site lies; URLs and data URIs are left alone.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the notebook and the path, if the image is not there (the page would show a broken image).
+    """
+    import base64
+    from html import unescape
+
+    def embed(match):
+        src = unescape(match.group(2))
+        if re.match(r"^[a-z][a-z0-9+.-]*:", src):
+            return match.group(0)
+        path = (notebook.parent / src).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"{notebook}: image {src!r} not found ({path})")
+        kind = _IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f"{match.group(1)}data:{kind};base64,{data}{match.group(3)}"
+
+    return _IMG_SRC.sub(embed, html)
+
+
 def _notebook_page(path: Path, site: Path, exporter) -> Page:
     import nbformat
 
@@ -87,6 +119,7 @@ def _notebook_page(path: Path, site: Path, exporter) -> Page:
             break
     exercises = sum(len(re.findall(r"^###\s+Exercise\s+\d+", t, flags=re.MULTILINE)) for t in markdown)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": _plain(title)}})
+    body = _embed_local_images(body, path)
     target = site / "notebooks" / f"{path.stem}.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
@@ -94,7 +127,8 @@ def _notebook_page(path: Path, site: Path, exporter) -> Page:
 
 
 def _report_pages(root: Path, site: Path) -> list[Page]:
-    """Every ``report.md`` under ``root`` (hidden folders, e.g. a run's temporary ones, skipped), rendered."""
+    """Every ``report.md`` under ``root`` (hidden folders, e.g. a run's temporary ones, skipped), rendered, each
+    page linking back to the site's index (a relative link, so the site can be moved)."""
     from bayes_zoo.html_report import render
 
     pages = []
@@ -106,19 +140,20 @@ def _report_pages(root: Path, site: Path) -> list[Page]:
         target = site / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         markdown = source.read_text(encoding="utf-8")
-        target.write_text(render(markdown, source.parent), encoding="utf-8")
+        home = "/".join([".."] * (len(relative.parts) - 1)) + "/index.html"
+        target.write_text(render(markdown, source.parent, home=home), encoding="utf-8")
         pages.append(Page(_plain(_heading(markdown) or source.parent.name), relative.as_posix(), str(source)))
     return pages
 
 
 def _copy_mathjax(site: Path) -> str:
-    """Copy MathJax 2.7 (``jupyter_server_mathjax``'s copy) into ``site/_static/mathjax``; its URL from a notebook
-    page."""
+    """Copy MathJax 2.7 (``jupyter_server_mathjax``'s copy) into ``site/_static/mathjax``; its URL from the site's
+    root."""
     import jupyter_server_mathjax
 
     source = Path(jupyter_server_mathjax.__file__).parent / "static"
     shutil.copytree(source, site / "_static" / "mathjax")
-    return "../_static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+    return "_static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 
 
 def _check(out: Path, notebooks: list[Path], reports: list[Path]) -> None:
@@ -182,9 +217,10 @@ def build_site(out, *, notebooks=(), reports=(), title: str = "bayes-zoo: notebo
     staging = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
     staging.mkdir()
     try:
-        exporter = HTMLExporter(template_name="bayes_zoo_notebook",
-                                extra_template_basedirs=[str(Path(__file__).parent / "templates" / "nbconvert")],
-                                mathjax_url=_copy_mathjax(staging))
+        templates = Path(__file__).parent / "templates"
+        mathjax = _copy_mathjax(staging)  # the notebooks' formulae and the index's goals, typeset offline
+        exporter = HTMLExporter(template_name="bayes_zoo_notebook", extra_template_basedirs=[str(templates / "nbconvert")],
+                                extra_template_paths=[str(templates)], mathjax_url=f"../{mathjax}")
         notebook_pages = [_notebook_page(p, staging, exporter) for p in notebooks]
         report_pages = [page for root in reports for page in _report_pages(root, staging)]
         env = jinja2.Environment(loader=jinja2.PackageLoader("bayes_zoo", "templates"),
@@ -194,7 +230,8 @@ def build_site(out, *, notebooks=(), reports=(), title: str = "bayes-zoo: notebo
                  "cross-validated with ArviZ. The notebooks teach the inference; the reports are the verdicts.")
         (staging / "index.html").write_text(
             env.get_template("site_index.html.j2").render(title=title, intro=intro, notebooks=notebook_pages,
-                                                          reports=report_pages, built=summary), encoding="utf-8")
+                                                          reports=report_pages, built=summary, mathjax_url=mathjax),
+            encoding="utf-8")
         (staging / MARKER).write_text("built by python -m bayes_zoo.site; replaced whole by the next build\n")
         old = None
         if out.exists():
@@ -210,7 +247,8 @@ def build_site(out, *, notebooks=(), reports=(), title: str = "bayes-zoo: notebo
 
 def main(argv=None) -> int:
     """``python -m bayes_zoo.site``: exit 0 when built, 2 on bad arguments (the message names the argument)."""
-    parser = argparse.ArgumentParser(prog="python -m bayes_zoo.site", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bayes_zoo.site", description=__doc__.split("\n\n")[0],
+                                     allow_abbrev=False)
     parser.add_argument("--out", required=True, help="the site's folder (OUT/index.html is its front page)")
     parser.add_argument("--notebooks", nargs="*", default=[], metavar="IPYNB", help="notebooks, rendered as saved")
     parser.add_argument("--reports", nargs="*", default=[], metavar="FOLDER",

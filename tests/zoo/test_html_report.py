@@ -100,3 +100,9 @@ def test_write_html_writes_the_page_of_report_md_beside_it(tmp_path, figure_png)
     path = write_html(tmp_path)
     assert path == tmp_path / "report.html"
     assert path.read_text() == render("# Done\n\n![c](curve.png)\n", tmp_path)
+
+
+def test_a_page_on_a_site_links_home_and_a_page_beside_its_report_does_not(tmp_path):
+    on_site = _Tags(render("# R\n", tmp_path, home="../../index.html"))
+    assert [a["href"] for a in on_site.all("a")] == ["../../index.html", "../../index.html"]
+    assert _Tags(render("# R\n", tmp_path)).all("a") == []

@@ -61,23 +61,46 @@ def test_the_index_links_every_notebook_and_report_and_every_link_resolves(site)
             assert (page.parent / href.split("?")[0].split("#")[0]).is_file(), f"{page}: {href} does not resolve"
 
 
-def test_notebook_pages_carry_their_committed_figures_embedded(site):
+def test_notebook_pages_carry_their_committed_figures_and_markdown_images_embedded(site):
     out, _ = site
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         pngs = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+        pictured = sum(c.source.count("![") for c in nb.cells if c.cell_type == "markdown")
         images = _Links((out / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")).images
-        assert sum(src.startswith("data:image/png;base64,") for src in images) == pngs, path.name
+        assert all(src.startswith("data:image/") for src in images), path.name  # none depends on where the site is
+        assert len(images) == pngs + pictured, path.name
 
 
-def test_solutions_are_folded_away_and_mathjax_is_served_from_the_site(site):
+def test_a_markdown_image_missing_beside_the_notebook_is_an_error_naming_it(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T\n\n![curves](../gone.png)")])
+    path = tmp_path / "nb" / "t.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    with pytest.raises(FileNotFoundError, match="'../gone.png'"):
+        build_site(tmp_path / "_site", notebooks=[path])
+    assert not (tmp_path / "_site").exists()
+
+
+def test_solutions_are_folded_away_and_mathjax_is_served_from_the_site_with_the_fonts_it_holds(site):
     out, _ = site
+    for page in [out / "index.html"] + [out / "notebooks" / f"{p.stem}.html" for p in NOTEBOOKS]:
+        text = page.read_text(encoding="utf-8")
+        assert any(s.split("?")[0].endswith("_static/mathjax/MathJax.js") for s in _Links(text).scripts), page.name
+        # the copy holds only the STIX-Web fonts: MathJax must not look for its TeX fonts first (primes fail)
+        assert 'preferredFont: "STIX-Web"' in text and "imageFont: null" in text, page.name
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         solutions = sum("solution" in c.metadata.get("tags", []) for c in nb.cells)
         links = _Links((out / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8"))
         assert links.details.count("bayes-zoo-solution") == solutions, path.name
-        assert any(s.startswith("../_static/mathjax/MathJax.js") for s in links.scripts), path.name
+
+
+def test_a_learning_goal_keeps_its_maths_for_mathjax_and_loses_its_markdown_marks():
+    from bayes_zoo.site import _plain
+
+    assert _plain("pick **$v_0$** from a `threshold` and [read](x.md) $\\sum_n w_n L_n$") == (
+        "pick $v_0$ from a threshold and read $\\sum_n w_n L_n$")
 
 
 def test_the_index_lists_each_notebooks_learning_goals(site):

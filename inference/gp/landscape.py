@@ -240,7 +240,7 @@ def plot_prior_draws(rng: np.random.Generator, X_grid, lengthscales, *, eta: flo
         ax.plot(grid, draws.T, lw=1)
         ax.set_title(f"ell = {ell:g}")
         ax.set_xlabel("input x")
-        ax.set_ylabel("prior draw of f(x) (output units)")
+        ax.set_ylabel("prior draw of f(x) (units of y)")
     fig.suptitle(f"Draws from the GP prior, eta = {eta:g}")
     return fig
 
@@ -382,6 +382,7 @@ def plot_hyperparameter_pairs(idata, hyper: GPHyperparameters,
     matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     units = {"eta": "units of y", "sigma": "units of y", "lengthscale": "units of x"}
     fig, axes = plt.subplots(1, len(pairs), figsize=(3.7 * len(pairs), 3.3), squeeze=False, layout="constrained")
@@ -391,6 +392,8 @@ def plot_hyperparameter_pairs(idata, hyper: GPHyperparameters,
         ax.plot(getattr(hyper, a), getattr(hyper, b), "r*", ms=13, label="type-II ML")
         ax.set_xlabel(f"{a} ({units.get(a, 'units')})")
         ax.set_ylabel(f"{b} ({units.get(b, 'units')})")
-    legend_outside(fig, markerscale=2)
+    # legend markers of one size: the draws' dots (s=3) enlarged, the star shrunk
+    legend_outside(fig, handles=[Line2D([], [], ls="", marker="o", ms=5, color="C0", alpha=0.6, label="NUTS draws"),
+                                 Line2D([], [], ls="", marker="*", ms=9, color="r", label="type-II ML")])
     fig.suptitle("Posterior draws of the hyperparameters, with the type-II ML point")
     return fig

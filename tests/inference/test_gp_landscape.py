@@ -132,3 +132,15 @@ def test_log_ml_landscape_refuses_a_surface_of_the_wrong_shape(data):
     fit = exact.fit_type2_ml(X, y, gp.GPHyperparameters(1.2, 0.8, 0.3), restarts=0, seed=0)
     with pytest.raises(ValueError, match="^surface:"):
         landscape.plot_log_ml_landscape([0.1, 1.0], [0.1, 0.2, 0.3], np.zeros((2, 3)), fit)
+
+
+def test_notebook_figures_label_y_in_one_phrase_and_keep_legend_markers_small(figures):
+    # one phrase for the units of y across the notebook's figures ("units of y", not "output units")
+    labels = [ax.get_ylabel() for fig in figures.values() for ax in fig.axes]
+    assert not [label for label in labels if "output units" in label or "y units" in label]
+    assert any("(units of y)" in label for label in figures["prior_draws"].axes[0].get_ylabel().split("\n"))
+    # the pair plot's legend: the star no larger than it is drawn, the draws' dot visible
+    legend = figures["hyperparameter_pairs"].legends[0]
+    sizes = {text.get_text(): handle.get_markersize() for text, handle in zip(legend.get_texts(), legend.legend_handles)}
+    assert set(sizes) == {"NUTS draws", "type-II ML"}
+    assert 3 <= sizes["NUTS draws"] <= 10 and sizes["type-II ML"] <= 13

@@ -240,7 +240,7 @@ def plot_prior_draws(rng: np.random.Generator, X_grid, lengthscales, *, eta: flo
         ax.plot(grid, draws.T, lw=1)
         ax.set_title(f"ell = {ell:g}")
         ax.set_xlabel("input x")
-        ax.set_ylabel("prior draw of f(x) (units of y)")
+        ax.set_ylabel("prior draw of f(x) (output units)")
     fig.suptitle(f"Draws from the GP prior, eta = {eta:g}")
     return fig
 
@@ -306,7 +306,7 @@ def plot_log_ml_landscape(lengthscales, sigmas, surface, fit: exact.Type2MLResul
     ax.set_xlim(ells[0], ells[-1])
     ax.set_ylim(sigmas[0], sigmas[-1])
     ax.set_xlabel("lengthscale ell (units of x)")
-    ax.set_ylabel("noise sd sigma (units of y)")
+    ax.set_ylabel("noise sd sigma (output units)")
     ax.set_title("log marginal likelihood over (ell, sigma)")
     legend_outside(ax, where="below", ncols=2)
     return fig
@@ -350,7 +350,7 @@ def plot_latent_vs_exact(gp: exact.ExactGP, latent, cv, reference: pd.DataFrame)
                 label="NUTS mean and 90%")
     ax.plot(x, gp.y, "x", color="C3", ms=4, label="data y")
     ax.set_xlabel("input x")
-    ax.set_ylabel("f at the training inputs (units of y)")
+    ax.set_ylabel("f at the training inputs (output units)")
     legend_outside(ax)
     ax = axes[1]
     z = cv.table.pivot_table(index="quantity", columns="statistic", values="z").reindex(reference.index)
@@ -384,7 +384,7 @@ def plot_hyperparameter_pairs(idata, hyper: GPHyperparameters,
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    units = {"eta": "units of y", "sigma": "units of y", "lengthscale": "units of x"}
+    units = {"eta": "output units", "sigma": "output units", "lengthscale": "input units"}
     fig, axes = plt.subplots(1, len(pairs), figsize=(3.7 * len(pairs), 3.3), squeeze=False, layout="constrained")
     for ax, (a, b) in zip(axes[0], pairs):
         ax.scatter(idata.posterior[a].values.ravel(), idata.posterior[b].values.ravel(), s=3, alpha=0.3,

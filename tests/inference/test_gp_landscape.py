@@ -135,10 +135,10 @@ def test_log_ml_landscape_refuses_a_surface_of_the_wrong_shape(data):
 
 
 def test_notebook_figures_label_y_in_one_phrase_and_keep_legend_markers_small(figures):
-    # one phrase for the units of y across the notebook's figures ("units of y", not "output units")
+    # one phrase for the units of y across the GP figures, as inference.gp.study's ("output units")
     labels = [ax.get_ylabel() for fig in figures.values() for ax in fig.axes]
-    assert not [label for label in labels if "output units" in label or "y units" in label]
-    assert any("(units of y)" in label for label in figures["prior_draws"].axes[0].get_ylabel().split("\n"))
+    assert not [label for label in labels if "units of y" in label or "y units" in label]
+    assert any("(output units)" in label for label in figures["prior_draws"].axes[0].get_ylabel().split("\n"))
     # the pair plot's legend: the star no larger than it is drawn, the draws' dot visible
     legend = figures["hyperparameter_pairs"].legends[0]
     sizes = {text.get_text(): handle.get_markersize() for text, handle in zip(legend.get_texts(), legend.legend_handles)}

@@ -7,6 +7,8 @@
 * **A cluster of near-duplicates in a gap.** :func:`cluster_toy` makes the 1-D regression toy (labelled points
   around a gap, a pool spread evenly plus a tight cluster in the gap, where the model is least sure);
   :func:`batch_table` and :func:`plot_toy_batches` say and show where each strategy's batch went.
+* **The Monte Carlo rate.** :func:`plot_projection_error` draws the error of ``K`` estimated from ``J`` random
+  projections against ``J`` (replicates, their RMS, a ``c / sqrt(J)`` reference, and optionally one trace's error).
 
 Source: Pinsler, Gordon, Nalisnick & Hernández-Lobato (2019), "Bayesian Batch Active Learning as Sparse Subset
 Approximation", NeurIPS, sec. 3–4 and Algorithm 1.
@@ -22,7 +24,7 @@ import pandas as pd
 from bayes_zoo.figures import legend_outside, styled
 
 __all__ = ["FrankWolfePath", "frank_wolfe_path", "plot_frank_wolfe_geometry", "ClusterToy", "cluster_toy",
-           "batch_table", "plot_toy_batches"]
+           "batch_table", "plot_toy_batches", "plot_projection_error"]
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def plot_frank_wolfe_geometry(path: FrankWolfePath, *, highlight=(), label_offse
 
 @dataclass(frozen=True)
 class ClusterToy:
-    """The regression toy of :func:`cluster_toy`: inputs and outputs are unitless.
+    """The regression toy of :func:`cluster_toy`: inputs and outputs have no stated units.
 
     Attributes
     ----------
@@ -306,7 +308,7 @@ def plot_toy_batches(toy: ClusterToy, grid, mean, var, scores, batches: dict, *,
     span = toy.cluster_at + np.array([-0.1, 0.1])
     for ax in axes:
         ax.axvspan(*span, color="C3", alpha=0.1, lw=0)
-        ax.set_xlabel("input x (no unit)")
+        ax.set_xlabel("input x (input units)")
     ax = axes[0]
     ax.plot(grid, toy.f(grid), "k--", lw=1, label="true f")
     ax.plot(grid, mean, "C0", lw=1.2, label="predictive mean")
@@ -317,7 +319,7 @@ def plot_toy_batches(toy: ClusterToy, grid, mean, var, scores, batches: dict, *,
             label=f"pool ({(~in_cluster).sum()} spread)")
     ax.plot(x_pool[in_cluster], np.full(in_cluster.sum(), floor), "|", color="C3", ms=10,
             label=f"pool ({in_cluster.sum()} near-duplicates)")
-    ax.set_ylabel("output y (no unit)")
+    ax.set_ylabel("output y (output units)")
     ax.set_title("the toy: a gap in the labelled data, and a cluster of near-duplicates in it (shaded)")
     legend_outside(ax)
     ax = axes[1]
@@ -336,4 +338,55 @@ def plot_toy_batches(toy: ClusterToy, grid, mean, var, scores, batches: dict, *,
     ax.invert_yaxis()
     ax.set_ylabel("batch")
     ax.set_title("where each batch's points are")
+    return fig
+
+
+@styled
+def plot_projection_error(errors: dict, reference: float, *, trace=None, trace_label: str = "sampler's trace",
+                          title: str = ""):
+    """The relative error of a Gram matrix estimated from ``J`` random projections, against ``J`` (log-log).
+
+    Parameters
+    ----------
+    errors : dict {int: array_like}
+        Per ``J`` (increasing), the errors of independent replicates: drawn as dots, their RMS as a line.
+    reference : float
+        ``c`` of the dashed ``c / sqrt(J)`` reference line.
+    trace : tuple (int, float), optional
+        ``(J, error)`` of one estimate from a sampler's trace, drawn as a star.
+    trace_label : str
+        What the star is called in the legend (followed by ", all J draws").
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``errors`` is empty.
+    """
+    import matplotlib.pyplot as plt
+
+    if not errors:
+        raise ValueError("errors: no J to draw")
+    Js = np.array(sorted(errors), dtype=float)
+    fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
+    for J in Js:
+        e = np.asarray(errors[int(J)], float)
+        ax.loglog(np.full(e.size, J), e, ".", color="C0", alpha=0.3, ms=4)
+    replicates = min(np.size(errors[int(J)]) for J in Js)
+    rms = [np.sqrt(np.mean(np.square(errors[int(J)]))) for J in Js]
+    ax.loglog(Js, rms, "o-", color="C0", ms=4, label=f"independent draws: RMS over {replicates} replicates (dots)")
+    line = Js[[0, -1]]
+    ax.loglog(line, reference / np.sqrt(line), "k--", lw=1, label=rf"reference ${reference:.2g}\,/\sqrt{{J}}$")
+    if trace is not None:
+        ax.loglog([trace[0]], [trace[1]], "*", color="C3", ms=11, label=f"{trace_label}, all {trace[0]} draws")
+    ax.set_xlabel("number of projections J (posterior draws)")
+    ax.set_ylabel(r"relative Frobenius error of $\hat K$")
+    legend_outside(ax)
+    ax.grid(alpha=0.3, which="both")
+    if title:
+        ax.set_title(title)
     return fig

@@ -10,8 +10,10 @@
   :func:`plot_m_sweep` (log ML and RMS differences against ``M``), :func:`plot_pseudo_inputs_by_m` (where the
   optimised pseudo-inputs went, clumps marked) and :func:`plot_pseudo_input_moves` (start to end of one run).
 
-Snelson's data have no units: axes say "no unit"; ``y``'s units are those of the outputs.  Sources: Snelson &
-Ghahramani (2006) for FITC and the figures, Bauer, van der Wilk & Rasmussen (2016) for FITC's noise.
+* :func:`plot_cost` — seconds per marginal likelihood against ``N`` (log-log), with ``N^3`` and ``N`` guides.
+
+Snelson's data have no stated units: axes say "(input units)" for ``x`` and "(output units)" for ``y``.  Sources:
+Snelson & Ghahramani (2006) for FITC and the figures, Bauer, van der Wilk & Rasmussen (2016) for FITC's noise.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from bayes_zoo.figures import legend_outside, styled
 from bayes_zoo.models.gp import PYMC_JITTER, GPHyperparameters, exp_quad
 
 __all__ = ["evenly_spaced", "fitc_noise", "predictive_rms", "optimise_over_m", "m_sweep_table", "plot_versus_exact",
-           "plot_fitc_noise", "plot_m_sweep", "plot_pseudo_inputs_by_m", "plot_pseudo_input_moves", "CLUMP"]
+           "plot_fitc_noise", "plot_m_sweep", "plot_pseudo_inputs_by_m", "plot_pseudo_input_moves", "plot_cost",
+           "CLUMP"]
 
 #: Pseudo-inputs closer than this fraction of the lengthscale to a neighbour count as one clump.
 CLUMP = 0.01
 
-X_LABEL = "input x (no unit)"
+X_LABEL = "input x (input units)"
 
 
 def _one_dimensional(X, name: str = "X") -> np.ndarray:
@@ -79,7 +82,7 @@ def fitc_noise(X, Z, hyper: GPHyperparameters, *, jitter: float = PYMC_JITTER) -
     Returns
     -------
     numpy.ndarray, shape (N,)
-        In units of ``y`` squared; ``max(sigma^2, jitter)`` on a pseudo-input, up to ``eta^2 + sigma^2`` far
+        In output units squared; ``max(sigma^2, jitter)`` on a pseudo-input, up to ``eta^2 + sigma^2`` far
         from all of them.
 
     Raises
@@ -111,7 +114,7 @@ def predictive_rms(mean, var, ref_mean, ref_var, *, within=None, within_label: s
     Returns
     -------
     dict
-        ``"RMS mean diff"``, ``"RMS sd diff"`` (units of ``y``), and with ``within`` the same two with
+        ``"RMS mean diff"``, ``"RMS sd diff"`` (output units), and with ``within`` the same two with
         ``" (<within_label>)"`` appended, in the order mean, mean within, sd, sd within.
 
     Raises
@@ -265,7 +268,7 @@ def plot_versus_exact(X, y, x_test, exact_mean, exact_var, panels, *, title: str
             _ticks(ax, Z, bottom - 0.3 - 0.35 * k, color, label=f"{label}: pseudo-inputs")
         ax.set_title(panel_title)
         ax.set_xlabel(X_LABEL)
-        ax.set_ylabel("output y (no unit)")
+        ax.set_ylabel("output y (output units)")
     if title:
         fig.suptitle(title)
     legend_outside(fig)
@@ -281,7 +284,7 @@ def plot_fitc_noise(X, noise, Z, *, levels=None, log: bool = False, title: str =
     ----------
     X : array_like, shape (N, 1) or (N,)
     noise : array_like, shape (N,)
-        ``Lambda_n``, in units of y squared.
+        ``Lambda_n``, in output units squared.
     Z : array_like, shape (M, 1) or (M,)
     levels : dict {str: float}, optional
         Labelled horizontal lines.
@@ -307,7 +310,7 @@ def plot_fitc_noise(X, noise, Z, *, levels=None, log: bool = False, title: str =
     low = min(noise.min(), *(levels or {}).values())
     _ticks(ax, Z, 0.5 * low if log else low - 0.05 * np.ptp(noise), "C3", label="pseudo-inputs")
     ax.set_xlabel(X_LABEL)
-    ax.set_ylabel("noise variance (y units²)")
+    ax.set_ylabel("noise variance (output units²)")
     if title:
         ax.set_title(title)
     legend_outside(ax)
@@ -338,7 +341,7 @@ def plot_m_sweep(table: pd.DataFrame, exact_log_ml: float):
     ax = axes[1]
     ax.semilogy(ms, table["RMS mean diff"], "o-", color="C3", label="RMS difference of the mean")
     ax.semilogy(ms, table["RMS sd diff"], "s-", color="C1", label="RMS difference of the sd")
-    ax.set_ylabel("RMS difference from exact GP (y units)")
+    ax.set_ylabel("RMS difference from exact GP (output units)")
     ax.set_title("optimised FITC's predictive vs the exact GP's")
     for ax in axes:
         ax.set_xticks(ms)
@@ -419,4 +422,50 @@ def plot_pseudo_input_moves(X, Z_start, Z_end, *, start_label: str = "start", en
     ax.set_xlabel(X_LABEL)
     ax.set_ylabel("pseudo-inputs")
     ax.set_title("pseudo-inputs: start -> optimised (FITC log ML)")
+    return fig
+
+
+@styled
+def plot_cost(cost: pd.DataFrame, *, cubic: str, linear: str, title: str = "cost of one marginal likelihood"):
+    """Seconds per call against the number of training inputs, log-log: one line per column of ``cost``, with a
+    dotted ``N^3`` guide through the last timing of column ``cubic`` and a dashed ``N`` guide through the last
+    timing of column ``linear``.
+
+    Parameters
+    ----------
+    cost : pandas.DataFrame
+        Index ``N`` (increasing), one column of seconds per method (NaN where not timed; up to four columns).
+        Column names ending in " (s)" are shown without it.
+    cubic, linear : str
+        Columns of ``cost`` the guides pass through (each at its last timed ``N``).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``cubic`` or ``linear`` is not a column, or a guide's column has no timing.
+    """
+    import matplotlib.pyplot as plt
+
+    for name in (cubic, linear):
+        if name not in cost.columns:
+            raise ValueError(f"{name!r} is not a column of cost: {list(cost.columns)}")
+        if cost[name].dropna().empty:
+            raise ValueError(f"{name!r}: no timing to draw a guide through")
+    fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
+    for col, style in zip(cost.columns, ["o-k", "s-C3", "^-C0", "D-C2"]):
+        timed = cost[col].dropna()
+        ax.loglog(timed.index, timed, style, ms=4, lw=1, label=col.removesuffix(" (s)"))
+    for name, power, ls, label in [(cubic, 3, ":", r"$\propto N^3$"), (linear, 1, "--", r"$\propto N$")]:
+        timed = cost[name].dropna()
+        n = np.array([timed.index[0], timed.index[-1]], dtype=float)
+        ax.loglog(n, timed.iloc[-1] * (n / n[-1]) ** power, ls, color="0.5", lw=0.8, label=label)
+    ax.set_xlabel("number of training inputs N")
+    ax.set_ylabel("time per log ML (s)")
+    legend_outside(ax)
+    ax.set_title(title)
     return fig

@@ -105,7 +105,7 @@ def predict(X, y, Z, hyper: GPHyperparameters, X_new, *, jitter: float = PYMC_JI
     Returns
     -------
     mean, var : numpy.ndarray, shape (S,)
-        In the units of ``y`` and ``y``'s units squared; ``var`` excludes the noise (add ``hyper.sigma**2`` for
+        In output units and output units squared; ``var`` excludes the noise (add ``hyper.sigma**2`` for
         a new observation).
 
     Raises

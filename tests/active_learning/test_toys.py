@@ -99,3 +99,15 @@ def test_the_batches_figure_explains_itself():
     fig = toys.plot_toy_batches(toy, grid, toy.f(grid), np.full(50, 0.1), np.abs(toy.x_pool - 1.0),
                                 {"first ten": np.arange(10), "the cluster": np.arange(40, 50)})
     assert audit_figure(fig) == []
+
+
+def test_the_projection_error_figure_explains_itself():
+    rng = np.random.default_rng(0)
+    errors = {J: 2.0 / np.sqrt(J) * (1 + 0.1 * rng.standard_normal(5)) for J in (10, 100, 1000)}
+    fig = toys.plot_projection_error(errors, 2.0, trace=(400, 0.1), title="rate")
+    assert audit_figure(fig) == []
+    assert fig.axes[0].get_lines()[-1].get_label().startswith("sampler's trace, all 400")
+    fig = toys.plot_projection_error(errors, 2.0, trace=(400, 0.1), trace_label="NUTS trace")
+    assert fig.axes[0].get_lines()[-1].get_label() == "NUTS trace, all 400 draws"
+    with pytest.raises(ValueError, match="no J"):
+        toys.plot_projection_error({}, 1.0)

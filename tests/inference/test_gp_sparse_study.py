@@ -138,3 +138,16 @@ def test_plot_pseudo_input_moves_explains_itself_and_refuses_unmatched_rows(data
     assert audit_figure(fig) == []
     with pytest.raises(ValueError, match="Z_start, Z_end"):
         ss.plot_pseudo_input_moves(X, fits[5].Z0, fits[3].Z)
+
+
+def test_plot_cost_explains_itself_and_skips_untimed_sizes():
+    import pandas as pd
+
+    cost = pd.DataFrame({"exact GP (s)": [1e-3, 8e-3, np.nan], "FITC (s)": [1e-4, 2e-4, 2e-3]},
+                        index=pd.Index([100, 200, 2000], name="N"))
+    fig = ss.plot_cost(cost, cubic="exact GP (s)", linear="FITC (s)")
+    assert audit_figure(fig) == []
+    assert [line.get_label() for line in fig.axes[0].get_lines()][:2] == ["exact GP", "FITC"]
+    assert len(fig.axes[0].get_lines()[0].get_xdata()) == 2  # the NaN is not drawn
+    with pytest.raises(ValueError, match="not a column"):
+        ss.plot_cost(cost, cubic="exact", linear="FITC (s)")

@@ -276,11 +276,13 @@ def final_markdown(exp: Experiment) -> str:
     """The final table as Markdown: per strategy, labels, each metric as mean ± 2 SE, selection seconds."""
     from bayes_zoo.active_learning.loop import METRICS
 
-    lines = ["| strategy | labels | " + " | ".join(f"{m} (mean ± 2 SE)" for m in METRICS[exp.task])
+    from bayes_zoo.tables import escape_pipes
+
+    lines = ["| strategy | labels | " + " | ".join(escape_pipes(f"{m} (mean ± 2 SE)") for m in METRICS[exp.task])
              + " | selection s/batch |", "|---|---:|" + "---:|" * len(METRICS[exp.task]) + "---:|"]
     for r in exp.final.itertuples():
         cells = [f"{getattr(r, m):.4g} ± {getattr(r, m + '_2se'):.2g}" for m in METRICS[exp.task]]
-        lines.append(f"| {r.strategy} | {r.n_labelled} | " + " | ".join(cells) + f" | {r.select_seconds:.3g} |")
+        lines.append(f"| {escape_pipes(r.strategy)} | {r.n_labelled} | " + " | ".join(cells) + f" | {r.select_seconds:.3g} |")
     return "\n".join(lines)
 
 

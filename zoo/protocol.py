@@ -245,7 +245,9 @@ def plot(result: ProtocolResult):
 
 
 def _markdown_table(frame) -> str:
-    return frame.to_markdown(index=False, floatfmt=".4g")
+    from bayes_zoo.tables import markdown_table
+
+    return markdown_table(frame, index=False, floatfmt=".4g")
 
 
 def report_markdown(result: ProtocolResult) -> str:

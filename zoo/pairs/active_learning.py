@@ -16,6 +16,7 @@ from functools import partial
 from bayes_zoo.models.checks import positive_int
 from bayes_zoo.problem import Addition, Option, Problem, Side
 from bayes_zoo.registry import RunSettings, register
+from bayes_zoo.tables import markdown_table
 
 #: Pool points whose pairwise products are compared (4 points: 10 pairs).
 N_POINTS = 4
@@ -201,7 +202,7 @@ def _report(run) -> Addition:
                 "lower bound for Frank–Wolfe (it also drops Frank–Wolfe's constraint sum w_n sigma_n = sigma).  "
                 "Checked in the verdict (identities): Frank–Wolfe's objective is not below it, and equals that of "
                 "Algorithm 1 re-implemented densely (`frank_wolfe.dense_reference`) to a relative "
-                f"{FW_RTOL:g}.\n\n" + exhaustive.to_markdown(index=False, floatfmt=".5g")),
+                f"{FW_RTOL:g}.\n\n" + markdown_table(exhaustive, index=False, floatfmt=".5g")),
             "Learning curves (closed-form posterior)": (
                 active.final_markdown(exp) + "\n\n"
                 + "\n".join(f"- ACS-FW vs {b}: **{v}** (final RMSE difference {m:+.3g} ± {sd:.2g} (95%), paired over "

@@ -16,6 +16,7 @@ from functools import partial
 from bayes_zoo.models.checks import nonnegative_int, positive_int
 from bayes_zoo.problem import Addition, Option, Problem, Side, sbc_only
 from bayes_zoo.registry import RunSettings, register
+from bayes_zoo.tables import markdown_table
 
 #: The Z = X identities use every ZX_STEP-th training input (sorted): 25 of Snelson's 200.
 ZX_STEP = 8
@@ -141,11 +142,12 @@ def _report(run) -> Addition:
         sections={
             "FITC against the exact GP at the held-out test inputs": (
                 "The 301 test inputs (an even grid on [-3, 10], outside the data too) have no outputs; the exact "
-                "GP's predictive is the reference.  RMS and largest differences of the predictive mean and sd of f."
-                "\n\n" + quality.to_markdown(index=False, floatfmt=".4g")),
-            "Where the pseudo-inputs moved": moved.to_markdown(index=False, floatfmt=".4f"),
+                "GP's predictive is the reference.  RMS and largest differences of the predictive mean and sd of f "
+                "(— for the exact GP: it is the reference, so it has no differences from itself)."
+                "\n\n" + markdown_table(quality, index=False, floatfmt=".4g", missing="—")),
+            "Where the pseudo-inputs moved": markdown_table(moved, index=False, floatfmt=".4f"),
             "Optimisation runs": ("`stopped`: why L-BFGS-B stopped, from SciPy's status and message.\n\n"
-                                  + fit.table().to_markdown(index=False, floatfmt=".4g") + "\n\n" + stops)},
+                                  + markdown_table(fit.table(), index=False, floatfmt=".4g") + "\n\n" + stops)},
         checks=rows)
 
 

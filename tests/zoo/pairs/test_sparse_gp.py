@@ -39,6 +39,15 @@ def test_report_shows_where_z_moved_and_the_snelson_figure(quick_run):
     assert (folder / "snelson_fitc.png").exists() and (folder / "checks.csv").exists()
 
 
+def test_the_exact_gps_row_says_why_it_has_no_differences_instead_of_nan(quick_run):
+    # Caught: the exact GP's row of "FITC against the exact GP" printed nan in four columns.
+    _, folder = quick_run
+    report = (folder / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| exact GP "))
+    assert "nan" not in row and row.count("—") == 4, row
+    assert "— for the exact GP: it is the reference" in report
+
+
 @pytest.mark.parametrize("options, flag", [(["--inducing", "0"], "--inducing"), (["--inducing", "201"], "--inducing"),
                                            (["--restarts", "-1"], "--restarts")])
 def test_bad_pair_options_exit_with_usage_status_before_any_work(tmp_path, capsys, options, flag):

@@ -60,6 +60,7 @@ from bayes_zoo.html_report import write_html
 from bayes_zoo.inference.diagnostics import beyond
 from bayes_zoo.models.backend import blas_status
 from bayes_zoo.registry import PairOutcome
+from bayes_zoo.tables import markdown_table
 
 __all__ = ["Output", "comparison_frame", "rich_table", "rich_checks", "write_outcome", "write_index", "sampling_times"]
 
@@ -592,7 +593,7 @@ def _markdown_comparison(outcome: PairOutcome) -> str:
                                                     frame["statistic"])]
     shown["detectable (sd)"] = [_detectable_cell(v) for v in frame["detectable_sd"]]
     shown["ok"] = ["yes" if ok else "**no**" for ok in frame["ok"]]
-    text = shown.to_markdown(index=False)
+    text = markdown_table(shown, index=False)
     if notes:
         text += "\n\n" + "\n".join(f"[{i}] {note}." for i, (_, note) in enumerate(notes, start=1))
     if np.isinf(frame["detectable_sd"].astype(float)).any():
@@ -688,6 +689,25 @@ def _diagnostics_frame(outcome: PairOutcome) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _rhat_text(value: float) -> str:
+    """An R-hat as report text: 4 decimals, and as many more as it takes for one above
+    :data:`~bayes_zoo.inference.diagnostics.RHAT_MAX` to read so (1.0101 is never printed "1.01", the threshold)."""
+    from bayes_zoo.inference.diagnostics import RHAT_MAX
+
+    if not np.isfinite(value):
+        return "–" if np.isnan(value) else str(value)
+    return beyond(value, RHAT_MAX, decimals=4)[0] if value > RHAT_MAX else f"{value:.4f}"
+
+
+def _diagnostics_markdown(outcome: PairOutcome) -> str:
+    """The per-quantity diagnostics table: R-hat by :func:`_rhat_text`, the rest at 4 significant digits."""
+    frame = _diagnostics_frame(outcome)
+    frame["role"] = frame["role"].str.split(":").str[0]
+    frame["r_hat"] = [_rhat_text(v) for v in frame["r_hat"]]
+    # the R-hat text as written (tabulate would parse it back into a number and print 1.0101 as 1.01)
+    return markdown_table(frame, index=False, floatfmt=".4g", disable_numparse=[frame.columns.get_loc("r_hat")])
+
+
 def _runs_summary(outcome: PairOutcome) -> str:
     """One markdown row per sampler run: chains x draws, largest R-hat, smallest ESS, divergences, findings."""
     rows = []
@@ -695,11 +715,11 @@ def _runs_summary(outcome: PairOutcome) -> str:
         t = diag.table
         problems = list(diag.untrusted) + list(diag.failures) + list(diag.low_ess)
         rows.append({"run": name, "role": role, "chains x draws": f"{diag.chains} x {diag.draws}",
-                     "max R-hat": f"{t['r_hat'].max():.4g}", "min ESS bulk": f"{t['ess_bulk'].min():.0f}",
+                     "max R-hat": _rhat_text(t["r_hat"].max()), "min ESS bulk": f"{t['ess_bulk'].min():.0f}",
                      "min ESS tail": f"{t['ess_tail'].min():.0f}",
                      "divergences": "n/a" if diag.divergences is None else str(diag.divergences),
                      "findings": "; ".join(problems) if problems else "none"})
-    return pd.DataFrame(rows).to_markdown(index=False)
+    return markdown_table(pd.DataFrame(rows), index=False, disable_numparse=True)  # every cell is text already
 
 
 def _stages_sentence(outcome: PairOutcome) -> str:
@@ -722,6 +742,18 @@ def _power_frame(cv) -> pd.DataFrame:
     return pd.DataFrame({"statistic": [words[s] for s in power["statistic"]],
                          f"shift detected with probability {POWER:g} (posterior sd)": [f"{v:.3g}" for v in power["detectable_sd"]],
                          "at (the least precise quantity)": power["quantity"]})
+
+
+#: The heading of the reasons that do not set the verdict (those of advisory comparisons and runs).
+ADVISORY_HEADING = "Advisory findings (not part of the verdict)"
+_ADVISORY = "(advisory) "
+
+
+def _split_reasons(reasons) -> tuple[list[str], list[str]]:
+    """``reasons`` as (those that set the verdict, the advisory ones without their "(advisory) " prefix)."""
+    deciding = [r for r in reasons if not r.startswith(_ADVISORY)]
+    advisory = [r[len(_ADVISORY):] for r in reasons if r.startswith(_ADVISORY)]
+    return deciding, advisory
 
 
 def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
@@ -764,15 +796,18 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         written.append(path)
 
     lines = [f"# {outcome.title}", "", f"**Verdict: {outcome.verdict}**", ""]
-    if outcome.reasons:
-        lines += ["Reasons:", ""] + [f"- {r}" for r in outcome.reasons] + [""]
+    deciding, advisory = _split_reasons(outcome.reasons)
+    if deciding:
+        lines += ["Reasons:", ""] + [f"- {r}" for r in deciding] + [""]
     if cv is not None:
         lines += [f"Power: {cv.power_summary()}.", ""]
+    if advisory:
+        lines += [f"{ADVISORY_HEADING}:", ""] + [f"- {r}" for r in advisory] + [""]
     lines += ["## Setup", ""] + [f"- {f}" for f in outcome.facts] + [f"- {blas_status()}", ""]
     if outcome.checks is not None:
         lines += ["## Deterministic identities", "",
                   "Two computations of the same number (no Monte Carlo error): each must agree to its tolerance.",
-                  "", _checks_frame(outcome.checks).to_markdown(index=False), ""]
+                  "", markdown_table(_checks_frame(outcome.checks), index=False), ""]
     if cv is not None:
         lines += [
             "## Comparisons",
@@ -787,9 +822,9 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
             f"The shift each statistic's tests would detect with probability {POWER:g}, in posterior sds (the worst "
             f"case over the quantities):",
             "",
-            _power_frame(cv).to_markdown(index=False),
+            markdown_table(_power_frame(cv), index=False),
             "",
-            _comparisons(cv).to_markdown(index=False, floatfmt=".2f"),
+            markdown_table(_comparisons(cv), index=False, floatfmt=".2f"),
             "",
             _markdown_comparison(outcome),
             "",
@@ -797,7 +832,7 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         if _saturation_note(cv):
             lines += [_saturation_note(cv) + ".", ""]
         if cv.confirmation is not None:
-            lines += ["### Confirmatory stage", "", _comparisons(cv.confirmation).to_markdown(index=False, floatfmt=".2f"),
+            lines += ["### Confirmatory stage", "", markdown_table(_comparisons(cv.confirmation), index=False, floatfmt=".2f"),
                       ""]
         if cv.notes:
             lines += [f"- {n}" for n in cv.notes] + [""]
@@ -805,8 +840,7 @@ def write_outcome(outcome: PairOutcome, folder: Path) -> list[Path]:
         lines += ["## Sampler runs and their diagnostics (ArviZ)", "",
                   "Every run this report uses; per-quantity R-hat and ESS are in `diagnostics.csv`.", "",
                   _runs_summary(outcome), "",
-                  _diagnostics_frame(outcome).assign(role=lambda f: f["role"].str.split(":").str[0])
-                  .to_markdown(index=False, floatfmt=".4g"), ""]
+                  _diagnostics_markdown(outcome), ""]
     for heading, body in outcome.sections.items():
         lines += [f"## {heading}", "", body, ""]
     if outcome.notes:
@@ -831,7 +865,7 @@ def write_index(outcomes: list[PairOutcome], out: Path, *, path: Path | None = N
         }
         for o in outcomes
     ]
-    text = "\n".join(["# bayes-zoo: all pairs", "", pd.DataFrame(rows).to_markdown(index=False), "",
+    text = "\n".join(["# bayes-zoo: all pairs", "", markdown_table(pd.DataFrame(rows), index=False), "",
                       f"Environment: {blas_status()}.", ""])
     path = Path(out) / "report.md" if path is None else Path(path)
     path.write_text(text, encoding="utf-8")

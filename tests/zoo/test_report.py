@@ -76,3 +76,33 @@ def test_a_z_that_is_infinite_or_absurd_says_why_in_the_report_and_the_terminal_
     shown = console.export_text()
     assert "undef†" in shown and ">+999†" in shown and "† sampler vs exact, p mean: z undefined" in shown
     assert max(map(len, shown.splitlines())) <= 80
+
+
+def test_a_failing_r_hat_never_prints_as_the_threshold_in_the_report_tables(tmp_path):
+    # Caught: an R-hat of 1.0101 printed "1.01" (4 significant digits) beside the reason "1.0101 > 1.01" (gp report).
+    import dataclasses
+
+    outcome = _outcome()
+    diag = outcome.crossval.diagnostics["sampler"]
+    outcome.crossval.diagnostics["sampler"] = dataclasses.replace(diag, table=diag.table.assign(r_hat=1.0101))
+    report.write_outcome(outcome, tmp_path)
+    runs = (tmp_path / "report.md").read_text().split("## Sampler runs")[1].split("\n## ")[0]
+    rows = [line for line in runs.splitlines() if line.startswith("| sampler ")]
+    assert len(rows) == 2, runs  # the runs summary and the per-quantity table
+    assert all(re.search(r"\|\s*1\.0101\s*\|", row) for row in rows), rows
+    assert not re.search(r"\|\s*1\.01\s*\|", runs)
+
+
+def test_advisory_findings_are_listed_apart_from_the_reasons_that_set_the_verdict(tmp_path):
+    # Caught: "Verdict: agree" followed by "Reasons:" and 16 advisory-only items (spike-slab report).
+    rng = np.random.default_rng(1)
+    good = az.from_dict(posterior={"theta": rng.normal(size=(4, 1000))})
+    off = az.from_dict(posterior={"theta": rng.normal(size=(4, 1000)) + 0.3})
+    outcome = PairOutcome("fake", "Fake pair", {"good": good, "off": off},
+                          crossval.compare({"good": good, "off": off}, EXACT, advisory={"off": "known to struggle"}))
+    assert outcome.verdict == "agree" and outcome.reasons
+    report.write_outcome(outcome, tmp_path)
+    head = (tmp_path / "report.md").read_text().split("## Setup")[0]
+    assert "Reasons:" not in head
+    advisory = head.split(f"{report.ADVISORY_HEADING}:")[1]
+    assert "- off vs exact: theta mean differs" in advisory and "(advisory)" not in advisory

@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # heavy imports stay out of `bayes-zoo --help`
     import pandas as pd
 
 __all__ = ["Option", "Side", "Problem", "Run", "Addition", "run_problem", "call_side", "as_inference_data", "resolve",
-           "figure_quantities", "flagged_quantities", "MAX_PANELS",
+           "figure_quantities", "flagged_quantities", "side_figures", "MAX_PANELS",
            "SamplerError",
            "sbc_only",
            "check_result", "ResultMismatch", "QUICK"]
@@ -720,7 +720,7 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
         For a bad option (naming it), before any work; :class:`ResultMismatch` when a side's result does not
         match the model (every mismatch named).
     """
-    from bayes_zoo.inference import crossval, diagnostics
+    from bayes_zoo.inference import crossval
     from bayes_zoo.report import sampling_times
 
     options = problem.resolve_options(options, quick=settings.quick)
@@ -755,17 +755,8 @@ def run_problem(problem: Problem, settings: RunSettings, **options) -> PairOutco
         settings.progress("figures")
         plotted = problem.figures if isinstance(problem.figures, tuple) else variables
         for key in problem.sides:
-            shown = figure_quantities(key, results[key], plotted, cv)
-            if shown:
-                title = problem.sides[key].title or key
-                flagged = len(flagged_quantities(None if cv is None else cv.diagnostics.get(key)))
-                what = ("" if not flagged else f" of the {len(shown)} worst of {flagged} quantities with failed "
-                        "diagnostics" if flagged > len(shown) else
-                        f" ({flagged} quantit{'y' if flagged == 1 else 'ies'} with failed diagnostics first)")
-                figures[f"trace_{key}"] = diagnostics.plot_trace(results[key], shown, title=f"{title}: trace{what}",
-                                                                 units=problem.units)
-                figures[f"rank_{key}"] = diagnostics.plot_rank(results[key], shown,
-                                                               title=f"{title}: rank plot{what}", units=problem.units)
+            figures.update(side_figures(key, results[key], problem.sides[key].title or key, plotted, cv,
+                                        units=problem.units))
     sections, checks, advisory_runs = {}, [], {k: s.advisory for k, s in problem.sides.items() if not s.compared}
     if joint:
         notes.append(f"`{LOGLIK}` is the log-likelihood of the observed data, summed over observations, at each "
@@ -815,6 +806,25 @@ def flagged_quantities(diag) -> list[str]:
     rhat = sorted(named(diag.failures), key=lambda q: -table.loc[q, "r_hat"])
     ess = sorted(named(diag.low_ess), key=lambda q: table.loc[q, ["ess_bulk", "ess_tail"]].min())
     return list(dict.fromkeys(untrusted + rhat + ess))
+
+
+def side_figures(key: str, result, title: str, declared, crossval=None, *, units=None) -> dict:
+    """``{"trace_<key>": ..., "rank_<key>": ...}``: the trace and rank plots of result ``key`` over
+    :func:`figure_quantities` (empty when it names none), titled with how many quantities failed their diagnostics.
+
+    ``declared=()`` plots only the quantities the verdict names (a pair whose variables are too many to plot).
+    """
+    from bayes_zoo.inference import diagnostics
+
+    shown = figure_quantities(key, result, declared, crossval)
+    if not shown:
+        return {}
+    flagged = len(flagged_quantities(None if crossval is None else crossval.diagnostics.get(key)))
+    what = ("" if not flagged else f" of the {len(shown)} worst of {flagged} quantities with failed "
+            "diagnostics" if flagged > len(shown) else
+            f" ({flagged} quantit{'y' if flagged == 1 else 'ies'} with failed diagnostics first)")
+    return {f"trace_{key}": diagnostics.plot_trace(result, shown, title=f"{title}: trace{what}", units=units),
+            f"rank_{key}": diagnostics.plot_rank(result, shown, title=f"{title}: rank plot{what}", units=units)}
 
 
 def figure_quantities(key: str, result, declared, crossval=None, *, cap: int = MAX_PANELS) -> list[str]:
@@ -872,8 +882,9 @@ def _standard_facts(run: Run, sampling_times) -> list[str]:
     if description:
         facts.append(f"Data: {description}")
         provenance = getattr(data, "provenance", None)
-        if provenance:
-            facts.append(" ".join(provenance[-2:]))
+        if provenance:  # the bundled file's last source lines, on the same line: the data are described once
+            source = " ".join(provenance[-2:])
+            facts[-1] += "  " + (source if source.lower().startswith("source") else f"Source: {source}")
     elif isinstance(data, Mapping):
         import numpy as np
 

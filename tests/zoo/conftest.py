@@ -174,7 +174,8 @@ def check_report_html(folder) -> None:
     """Assert that ``folder/report.html`` is ``folder/report.md`` as one self-contained page, read with an HTML
     parser: every ``<img>`` is an embedded PNG that decodes (as many as the Markdown shows), and every verdict word
     of the Markdown's tables and bold text (:data:`bayes_zoo.html_report.VERDICT_CLASSES`) appears, in order, as
-    a coloured verdict, the overall ``Verdict: ...`` in bold."""
+    a coloured verdict, the overall ``Verdict: ...`` in bold; no paragraph starts with ``|`` (a Markdown table that
+    failed to parse, e.g. over an unescaped ``|`` in a cell, is printed as one paragraph of ``| ... |`` text)."""
     import base64
     import io
     from collections import Counter
@@ -188,6 +189,7 @@ def check_report_html(folder) -> None:
         def __init__(self):
             super().__init__()
             self.images, self.verdicts, self.bold, self._in, self._bold = [], [], [], None, 0
+            self.paragraphs, self._p = [], 0
 
         def handle_starttag(self, tag, attrs):
             attrs = dict(attrs)
@@ -198,6 +200,9 @@ def check_report_html(folder) -> None:
             elif tag == "strong":
                 self._bold += 1
                 self.bold.append("")
+            if tag == "p":
+                self._p += 1
+                self.paragraphs.append("")
 
         def handle_endtag(self, tag):
             if tag == "span" and self._in is not None:
@@ -205,18 +210,24 @@ def check_report_html(folder) -> None:
                 self._in = None
             elif tag == "strong":
                 self._bold -= 1
+            elif tag == "p":
+                self._p -= 1
 
         def handle_data(self, data):
             if self._in is not None:
                 self._in[1] += data
             if self._bold:
                 self.bold[-1] += data
+            if self._p:
+                self.paragraphs[-1] += data
 
     folder = Path(folder)
     markdown = (folder / "report.md").read_text(encoding="utf-8")
     page = Page()
     page.feed((folder / "report.html").read_text(encoding="utf-8"))
     assert len(page.images) == markdown.count("!["), f"{folder}: {len(page.images)} images"
+    broken = [p[:120] for p in page.paragraphs if p.lstrip().startswith("|")]
+    assert not broken, f"{folder}: tables printed as text (an unescaped | in a cell?): {broken}"
     for src in page.images:
         assert src.startswith("data:image/png;base64,"), f"{folder}: image not embedded: {src[:60]}"
         pixels = mpimg.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1], validate=True)), format="png")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bayes_zoo.problem import Addition, Option, Problem, Side, sbc_only
 from bayes_zoo.registry import RunSettings, register
+from bayes_zoo.tables import markdown_table
 
 #: The lengthscales of the study (the issue's list).
 LENGTHSCALES = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -148,7 +149,7 @@ def _report(run) -> Addition:
     from bayes_zoo.inference import crossval, diagnostics
     from bayes_zoo.inference.gp import exact, study
     from bayes_zoo.models import gp as gpm
-    from bayes_zoo.problem import flagged_quantities
+    from bayes_zoo.problem import flagged_quantities, side_figures
 
     d, s, marginal_run = run.data, run.settings, run.results["marginal"]
     X, y, ml, init, hyper, jitter = d["X"], d["y"], d["ml"], d["init"], d["hyper"], d["jitter"]
@@ -184,7 +185,10 @@ def _report(run) -> Addition:
                  "trace_marginal": diagnostics.plot_trace(marginal_run, shown, title="marginal: trace" + flagged,
                                                           units=HYPER_UNITS),
                  "rank_marginal": diagnostics.plot_rank(marginal_run, shown, title="marginal: rank plot" + flagged,
-                                                        units=HYPER_UNITS)},
+                                                        units=HYPER_UNITS),
+                 # the run that sets the verdict: only the quantities the verdict names (f has 40 components)
+                 **side_figures("latent", run.results["latent"], "latent, NUTS over f (the quantities its verdict names)", (),
+                                run.crossval)},
         sections={"Type-II ML against the NUTS posterior of the hyperparameters": _placement_markdown(
                       marginal_run, ml, diag),
                   "The lengthscale study": _study_markdown(table, ml_row, hyper)},
@@ -244,10 +248,10 @@ def _placement_markdown(marginal, ml, marginal_diag) -> str:
         "Type-II ML maximises p(y | eta, ell, sigma); NUTS samples p(eta, ell, sigma | y) under the priors "
         "above.  With weak priors the mode should sit inside the bulk of the posterior: a posterior CDF near "
         "0 or 1 means the prior pulls, or the likelihood is flat in that direction.\n\n"
-        + pd.DataFrame(rows).to_markdown(index=False, floatfmt=".4g")
+        + markdown_table(pd.DataFrame(rows), index=False, floatfmt=".4g")
         + "\n\n" + _marginal_diagnostics_markdown(marginal_diag)
         + "\n\nType-II ML runs (`stopped`: why L-BFGS-B stopped, from SciPy's status and message):\n\n"
-        + ml.table().reset_index().to_markdown(index=False, floatfmt=".4g")
+        + markdown_table(ml.table().reset_index(), index=False, floatfmt=".4g")
         + "\n\n" + exact.stops_markdown("Type-II ML", [r.stopped for r in ml.restarts],
                                           [r.iterations for r in ml.restarts])
     )
@@ -263,7 +267,7 @@ def _study_markdown(table, ml_row, hyper) -> str:
         "posterior per lengthscale.  Short lengthscales chase the noise (training RMSE falls below sigma, test "
         "RMSE rises); long ones flatten the function (both rise).  The log marginal likelihood balances the "
         f"two; among the study's values the test RMSE is lowest at ell = {best:g}.  See the figure "
-        "`lengthscale_study`.\n\n" + shown.to_markdown(index=False, floatfmt=".4g")
+        "`lengthscale_study`.\n\n" + markdown_table(shown, index=False, floatfmt=".4g")
     )
 
 
@@ -326,7 +330,8 @@ PAIR = register(Problem(
              Option("n_train", 40, "simulated training points (default 40)", check=_n_train)),
     quick=RunSettings(draws=500, chains=4, warmup=500, quick=True),  # 2 short chains flag R-hat too often
     report=(_report,),
-    figures=False,  # f has 40 components; the report plots f against the closed form and the hyperparameter run
+    figures=False,  # f has 40 components: the report plots f against the closed form, the hyperparameter run, and the
+    #               latent run over the quantities its verdict names only (side_figures with nothing declared)
     simulate="bayes_zoo.models.gp:simulate",
     sbc_data=_sbc_data,
     sbc_sides=("closed-form", "nuts"),

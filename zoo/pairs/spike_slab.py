@@ -22,6 +22,7 @@ from operator import itemgetter
 from bayes_zoo.models.checks import positive_int, positive_scalar, probability
 from bayes_zoo.problem import Addition, Option, Problem, Side
 from bayes_zoo.registry import RunSettings, register
+from bayes_zoo.tables import markdown_table
 
 #: v0 values of the sensitivity sweep (the run's own v0 is added).
 SWEEP_SPIKE_VARS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)
@@ -65,7 +66,8 @@ def _load(spike_var, slab_var):
     X, y, st = ss.standardise(raw["X"], raw["y"])
     return Dataset(raw.name, {"X": X, "y": y, "feature_names": raw["feature_names"], "spike_var": spike_var,
                               "slab_var": slab_var, "y_mean": st.y_mean, "y_sd": st.y_sd}, raw.description,
-                   raw.provenance)
+                   raw.provenance[:1])  # the citation: the file's second line restates the description (and the
+    #                                    raw, unstandardised columns this pair does not use), once in Setup is enough
 
 
 def _model(data, form: str = "marginalised"):
@@ -191,7 +193,7 @@ def _inclusion(run) -> Addition:
         "P(gamma_d = 1 | y): the posterior mean of the Rao–Blackwellised inclusion probability, ± its MCSE "
         "(`arviz.mcse`), against exact enumeration.  (s): saturated near 1.0, where the MCSE misses rare "
         "excursions: passes within the rule-of-three tolerance (the difference is shown when z is "
-        "meaningless); **no**: fails.\n\n" + shown.to_markdown(index=False))})
+        "meaningless); **no**: fails.\n\n" + markdown_table(shown, index=False))})
 
 
 def _em(run) -> Addition:
@@ -242,9 +244,9 @@ def _em(run) -> Addition:
         "point (`objective_gradient`; a fixed corner at theta = 0 or 1 shows its KKT violation: EMVS's corners "
         "are fixed points of its iteration but not maxima).  `exact rank` and `p(model | y)` place the selected "
         "model among the 2^D models; `P(sigma2 <= . | y)` places EM's sigma2 in the exact posterior of sigma2 "
-        "(`place_in_exact`).\n\n" + shown.to_markdown(index=False, floatfmt=".4g") + "\n\n" + "\n".join(lines)
+        "(`place_in_exact`).\n\n" + markdown_table(shown, index=False, floatfmt=".4g") + "\n\n" + "\n".join(lines)
         + f"\n\nThe exact rank of a best mode is {EM_RANK_ADVISORY}.  The exact top models:\n\n"
-        + exact.top_models(5).to_markdown(index=False, floatfmt=".4f"))})
+        + markdown_table(exact.top_models(5), index=False, floatfmt=".4f"))})
 
 
 def _sweep(run) -> Addition:
@@ -276,7 +278,7 @@ def _sweep(run) -> Addition:
         "(`bayes_zoo.models.spike_slab.spike_var_sweep`; this run's v0 in bold).  `threshold` is |w| / sigma where "
         "the spike and slab densities cross: coefficients smaller than that count as 'zero'.  A larger v0 "
         "raises the bar, and weak effects (sex, s3, s4) lose their inclusion.\n\n"
-        + shown[columns].to_markdown(index=False, floatfmt=".3f"))})
+        + markdown_table(shown[columns], index=False, floatfmt=".3f"))})
 
 
 def _nuts_geometry(run) -> Addition:

@@ -57,6 +57,20 @@ def test_report_places_type2_ml_in_the_posterior_and_shows_the_lengthscale_study
         p.name for p in folder.iterdir()}
 
 
+def test_the_run_that_sets_the_verdict_has_trace_and_rank_plots_of_the_quantities_its_verdict_names(
+        quick_run, quick_compare):
+    # Caught: only the advisory hyperparameter run was plotted; NUTS over f, which sets the verdict, had no trace or
+    # rank plot (figures=False, as f has 40 components).
+    import pandas as pd
+
+    _, folder = quick_run
+    assert {"trace_latent.png", "rank_latent.png"} <= {p.name for p in folder.iterdir()}
+    tests = pd.read_csv(folder / "summary.csv")
+    largest = tests.loc[tests["z"].abs().idxmax(), "quantity"]
+    panels = quick_compare.figures["gp", 0]["figures"]["trace_latent"]["panels"]
+    assert largest in panels and len(panels) <= 8, panels
+
+
 @pytest.mark.parametrize("options, flag", [(["--lengthscales", "1,-2"], "--lengthscales"),
                                            (["--lengthscales", "a"], "--lengthscales"),
                                            (["--n-train", "2"], "--n-train"),

@@ -49,6 +49,15 @@ def test_report_has_inclusion_table_em_modes_v0_sweep_divergences_and_the_discre
     assert "all-spike" in report and "exact rank" in report
 
 
+def test_the_setup_describes_the_data_once_and_cites_its_source(quick_run):
+    # Caught: the data file's description line printed again after the data set's own (two near-identical lines).
+    _, folder = quick_run
+    setup = (folder / "report.md").read_text().split("## Setup")[1].split("\n## ")[0]
+    data = [line for line in setup.splitlines() if "Diabetes data" in line]
+    assert len(data) == 1 and "442 patients" in data[0] and "Source: " in data[0] and "Least Angle Regression" in data[0]
+    assert setup.count("442 patients") == 1
+
+
 def test_every_file_of_the_report_is_written(quick_run):
     _, folder = quick_run
     expected = {"report.md", "summary.csv", "diagnostics.csv", "gibbs.nc", "nuts.nc", "inclusion_probabilities.png",

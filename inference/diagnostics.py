@@ -355,6 +355,17 @@ def _title_above(fig, title: str | None) -> None:
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()) if title else None)
 
 
+#: Most major ticks on a value axis of a trace or rank panel: more run together on a half-width panel ("-0.100-0.075").
+MAX_TICKS = 4
+
+
+def _few_ticks(axis) -> None:
+    """At most :data:`MAX_TICKS` major ticks on ``axis`` (a matplotlib XAxis or YAxis), at round values."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(MAX_TICKS, steps=[1, 2, 2.5, 5, 10]))
+
+
 @styled
 def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = None, units=None):
     """Trace plot (``arviz.plot_trace``): each quantity's marginal density per chain (left) and its draws (right).
@@ -417,6 +428,10 @@ def plot_trace(idata: az.InferenceData, var_names=None, *, title: str | None = N
             density.set_ylabel("density per chain (histogram)")
         else:
             density.set_ylabel("density per chain (KDE)")
+            _few_ticks(density.xaxis)
+        # the density axis has no y tick labels, so its y label sits by the spine: clear of the first x tick label
+        density.yaxis.labelpad = 20  # points: half of a label such as "−0.125"
+        _few_ticks(draws.yaxis)
         density.set_xlabel(_unit(label, units))
         draws.set_xlabel("draw (iteration after warm-up)")
         draws.set_ylabel(_unit(label, units, short=True))
@@ -447,6 +462,7 @@ def plot_rank(idata: az.InferenceData, var_names=None, *, title: str | None = No
     fig = axes[0].figure
     for ax, label in zip(axes, chosen):
         ax.set_title(_unit(label, units))
+        _few_ticks(ax.xaxis)
         ax.set_xlabel("rank of the draws (pooled over chains)")
         ax.set_ylabel("chain (bars: draws per rank bin)")
     _title_above(fig, title)

@@ -133,3 +133,46 @@ def test_bad_arguments_are_named():
         diagnostics.diagnose(_idata(np.zeros((2, 10))), ["nope"])
     with pytest.raises(ValueError, match="^ess_min:"):
         diagnostics.diagnose(_idata(np.zeros((2, 10))), ess_min=0)
+
+
+def _colliding_labels(fig) -> list[str]:
+    """Text that collides on one panel: x tick labels less than an em apart (they read as one number), y tick labels
+    less than a quarter em apart, an x tick label on the y label."""
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    found = []
+
+    def shown(axis):  # the tick labels drawn: visible, with text, at a tick inside the axis's view
+        low, high = sorted(axis.get_view_interval())
+        return [t for t, loc in zip(axis.get_majorticklabels(), axis.get_majorticklocs())
+                if t.get_visible() and t.get_text() and low - 1e-9 * abs(high - low) <= loc <= high + 1e-9 * abs(high - low)]
+
+    for ax in fig.axes:
+        for axis, side, up in ((ax.xaxis, 1 / 2, 0), (ax.yaxis, 0, 1 / 8)):  # side by side: an em apart at least
+            boxes = [(t.get_text(), t.get_window_extent(renderer).padded(side * t.get_fontsize() * fig.dpi / 72,
+                                                                        up * t.get_fontsize() * fig.dpi / 72))
+                     for t in shown(axis)]
+            found += [f"{ax.get_title()}: {a!r} and {b!r}" for i, (a, box) in enumerate(boxes)
+                      for b, other in boxes[i + 1:] if box.overlaps(other)]
+        ylabel = ax.yaxis.label
+        if ylabel.get_text():
+            found += [f"{ax.get_title()}: {t.get_text()!r} and the y label" for t in shown(ax.xaxis)
+                      if t.get_window_extent(renderer).overlaps(ylabel.get_window_extent(renderer))]
+    return found
+
+
+def test_trace_and_rank_plots_tick_labels_do_not_collide():
+    # Caught: spike-slab's w[age] density axis read "-0.100-0.075-0.050..." (ArviZ's default ticks at 5 decimals on a
+    # 10-inch-wide figure's half), and a pumps theta density's "0.00" sat on its y label (a KDE panel has no y ticks).
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    idata = az.from_dict(posterior={"w": 0.025 * rng.standard_normal((4, 1000)),
+                                    "theta": rng.gamma(3.0, 0.025, size=(4, 1000)),
+                                    "big": 1e4 + 1e3 * rng.standard_normal((4, 1000))})
+    for plot in (diagnostics.plot_trace, diagnostics.plot_rank):
+        fig = plot(idata, ["w", "theta", "big"], title="t")
+        try:
+            assert _colliding_labels(fig) == [], plot.__name__
+        finally:
+            plt.close(fig)

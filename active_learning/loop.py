@@ -268,6 +268,17 @@ def final_table(rounds: pd.DataFrame, task: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def metric_label(metric: str, *, higher_better: bool) -> str:
+    """``metric``'s axis label on two lines, the quantity over its unit and which way is better
+    (``"test log-likelihood\n(nats per point; higher is better)"``): on one line it is taller than a panel."""
+    label = METRIC_LABELS.get(metric, metric.replace("_", " "))
+    better = "higher is better" if higher_better else "lower is better"
+    quantity, paren, unit = label.rpartition(" (")
+    if paren and unit.endswith(")"):
+        return f"{quantity}\n({unit[:-1]}; {better})"
+    return f"{label}\n({better})"
+
+
 def draw_curves(ax, rounds: pd.DataFrame, metric: str, *, higher_better: bool, grid=None) -> None:
     """On one matplotlib axis: ``metric``'s mean over repeats per strategy against the number of labels, with a
     band of +- 2 SE (:func:`learning_curves`, on ``grid`` if given)."""
@@ -279,8 +290,7 @@ def draw_curves(ax, rounds: pd.DataFrame, metric: str, *, higher_better: bool, g
         band = 2.0 * c["se"].fillna(0.0)  # ± 2 SE, as the tables
         ax.fill_between(c["n_labelled"], c["mean"] - band, c["mean"] + band, alpha=0.2)
     ax.set_xlabel("labelled points (count)")
-    ax.set_ylabel(METRIC_LABELS.get(metric, metric.replace("_", " "))
-                  + (" (higher is better)" if higher_better else " (lower is better)"))
+    ax.set_ylabel(metric_label(metric, higher_better=higher_better))
     ax.grid(alpha=0.3)
 
 

@@ -79,6 +79,24 @@ def test_learning_curve_figure_has_a_panel_per_metric(rounds):
     plt.close(fig)
 
 
+def test_learning_curve_y_labels_fit_beside_their_panels_clear_of_the_title(rounds):
+    # Caught: "test log-likelihood (nats per point) (higher is better)" on one line, taller than its panel, ran into
+    # the suptitle and was clipped (notebook 05, active-learn yacht).
+    import matplotlib.pyplot as plt
+
+    fig = loop.plot_learning_curves(rounds, "regression", title="yacht: batches of 10, closed-form posterior")
+    try:
+        fig.draw_without_rendering()
+        renderer = fig.canvas.get_renderer()
+        title = fig._suptitle.get_window_extent(renderer)
+        for ax in fig.axes:
+            label = ax.yaxis.label.get_window_extent(renderer)
+            assert "better" in ax.get_ylabel() and label.height <= ax.get_window_extent(renderer).height, ax.get_ylabel()
+            assert not label.overlaps(title), ax.get_ylabel()
+    finally:
+        plt.close(fig)
+
+
 @pytest.mark.parametrize("kwargs, name", [({"batch_size": 0}, "batch_size"), ({"init": 1}, "init"),
                                           ({"test_fraction": 1.0}, "test_fraction"), ({"projections": -1}, "projections")])
 def test_bad_settings_raise_naming_the_argument(kwargs, name):

@@ -359,7 +359,7 @@ def _write(result: CheckResult, output, settings, sims: int) -> Path:
 def _verdict_markdown(result: CheckResult) -> str:
     lines = [f"**{result.verdict}** (exit status {result.exit_status}): cross-validation {result.outcome.verdict}"]
     for r in result.sbc:
-        lines[0] += f"; SBC of `{r.side}` {r.verdict} ({r.result.sims} simulations, see [sbc/report.md](sbc/report.md))"
+        lines[0] += f"; SBC of `{r.side}` {r.verdict} ({r.simulations_text()}, see [sbc/report.md](sbc/report.md))"
     lines[0] += "."
     lines += [f"- {reason}" for reason in result.reasons]
     return "\n".join(lines)

@@ -88,9 +88,21 @@ class SamplerSBC:
         return "calibrated"
 
     @property
+    def ranked(self) -> int:
+        """The simulations whose ranks were computed: those asked for, less those that failed (in the generative
+        model or in the sampler)."""
+        return self.result.sims - len(self.result.failures)
+
+    @property
     def bins(self) -> int:
         """Bins of the chi-square test: 20, or 10 below 100 completed simulations."""
-        return bins_for(self.result.sims - len(self.result.failures))
+        return bins_for(self.ranked)
+
+    def simulations_text(self) -> str:
+        """``"100 simulations"``, or ``"100 simulations, 99 ranked"`` when some were not ranked."""
+        sims = self.result.sims
+        text = f"{sims} simulation{'' if sims == 1 else 's'}"
+        return text if self.ranked == sims else f"{text}, {self.ranked} ranked"
 
 
 def bins_for(sims: int) -> int:
@@ -162,6 +174,7 @@ def write(runs: list[SamplerSBC], folder: Path, *, problem: str, settings: dict)
     import pandas as pd
 
     from bayes_zoo.html_report import write_html
+    from bayes_zoo.tables import markdown_table
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,11 +192,11 @@ def write(runs: list[SamplerSBC], folder: Path, *, problem: str, settings: dict)
         tables.append(r.table.assign(sampler=r.side, problem=r.result.problem))
         shown = r.table.assign(p_value=r.table["p_value"].map(p_value_text))
         lines += [f"## {r.result.problem}: **{r.verdict}**", "",
-                  f"{r.result.sims} simulations, {len(r.sampler_failures)} failed in the sampler, "
+                  f"{r.simulations_text()}: {len(r.sampler_failures)} failed in the sampler, "
                   f"{len(r.simulation_failures)} left out because the generative model could not simulate them "
                   f"(not the sampler's fault); ranks among L = {r.result.kept} "
                   f"draws after thinning by ESS; chi-square test in {r.bins} bins.", "",
-                  shown.to_markdown(index=False, floatfmt=".4g") if len(r.table) else "(no ranks)", ""]
+                  markdown_table(shown, index=False, floatfmt=".4g") if len(r.table) else "(no ranks)", ""]
         if r.figure is not None:
             lines += [f"![ECDF difference, {r.side}](ecdf-{r.side}.png)", ""]
         if len(r.result.failures):

@@ -226,3 +226,21 @@ def test_check_hands_its_sbc_to_the_dask_scheduler_it_is_given(monkeypatch, tmp_
     checking.check(Problem("toy", data=data, model=model, sides={"conjugate": conjugate}), trace=trace, quick=True,
                    scheduler="tcp://cluster:8786")
     assert seen["scheduler"] == "tcp://cluster:8786"
+
+
+def test_the_check_summary_says_how_many_simulations_were_ranked_when_some_were_left_out():
+    # Caught: "SBC of `gibbs` calibrated (100 simulations ...)" when 99 were ranked, one left out because the
+    # generative model raised (a Poisson rate beyond NumPy's range).
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bayes_zoo.inference.sbc import SBCResult
+    from bayes_zoo.sbc import SamplerSBC
+
+    failures = pd.DataFrame({"sim": [7], "seed": [7], "stage": ["simulate"], "error": ["ValueError: lam value too large"]})
+    result = SBCResult("pumps", pd.DataFrame(), failures, kept=100, sims=100, seed=0)
+    side = SamplerSBC("gibbs", result, pd.DataFrame({"quantity": ["beta"], "verdict": ["uniform"]}), None)
+    assert side.verdict == "calibrated" and side.ranked == 99
+    text = checking._verdict_markdown(checking.CheckResult(None, SimpleNamespace(verdict="agree", reasons=()), [side]))
+    assert "SBC of `gibbs` calibrated (100 simulations, 99 ranked, see" in text

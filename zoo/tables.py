@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
-
 __all__ = ["escape_pipes", "markdown_table"]
 
 _PIPE = re.compile(r"(?<!\\)\|")
@@ -25,12 +23,14 @@ def _isna(value) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def markdown_table(frame: pd.DataFrame, *, missing: str | None = None, **kwargs) -> str:
+def markdown_table(frame: "pd.DataFrame", *, missing: str | None = None, **kwargs) -> str:
     """``frame.to_markdown(**kwargs)`` with the pipes of its headers, text cells and index escaped.
 
     Numbers stay numbers (``floatfmt`` still applies to them); only text is touched.  ``missing``, when given, is
     printed for a missing cell (NaN, None) instead of ``nan``: the caller says why a cell has no value.
     """
+    import pandas as pd  # here: the pairs import this module, and `bayes-zoo --help` imports no pandas
+
     shown = frame.copy()
     if missing is not None:
         shown = shown.astype(object)

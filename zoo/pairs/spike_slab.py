@@ -250,26 +250,15 @@ def _em(run) -> Addition:
 
 
 def _sweep(run) -> Addition:
-    """Exact inclusion probabilities as v0 varies (:func:`bayes_zoo.models.spike_slab.spike_var_sweep`)."""
-    import matplotlib.pyplot as plt
-
-    from bayes_zoo.models.spike_slab import spike_var_sweep
+    """Exact inclusion probabilities as v0 varies (:func:`bayes_zoo.models.spike_slab.spike_var_sweep`), drawn by
+    :func:`~bayes_zoo.models.spike_slab.plot_spike_var_sweep` (notebook 02's figure), this run's v0 dotted."""
+    from bayes_zoo.models.spike_slab import plot_spike_var_sweep, spike_var_sweep
 
     run.settings.progress("v0 sweep (exact)")
     d, prior, names = run.data, _prior(run.data), _names(run.data)
     spike_vars = sorted({*SWEEP_SPIKE_VARS, prior.spike_var} - {v for v in SWEEP_SPIKE_VARS if v >= prior.slab_var})
     sweep = spike_var_sweep(d["X"], d["y"], spike_vars, prior, names)
-    from bayes_zoo.figures import legend_outside, style
-
-    with style():
-        fig, ax = plt.subplots(figsize=(8, 4))
-        for i, name in enumerate(names):
-            ax.plot(sweep.index, sweep[name], marker="o", ms=3, color=f"C{i}", label=name)
-        ax.axvline(prior.spike_var, color="k", ls=":", lw=1, label="this run's v0")
-        ax.set(xscale="log", xlabel="spike variance v0 (relative to sigma2; log scale)",
-               ylabel="exact P(gamma_d = 1 | y) (probability)", title="Sensitivity to the spike variance")
-        legend_outside(ax, ncols=2)
-        fig.tight_layout()
+    fig = plot_spike_var_sweep(sweep, spike_var=prior.spike_var)
     shown = sweep.reset_index()
     shown["spike_var"] = [f"**{v:g}**" if v == prior.spike_var else f"{v:g}" for v in shown["spike_var"]]
     columns = ["spike_var", "threshold", *names, "expected_size", "top_model", "top_probability"]

@@ -195,7 +195,16 @@ def audit_figure(fig) -> list[str]:
     -------
     list of str
         E.g. ``["panel 2 ('sigma2'): no y label"]``.
+
+    Raises
+    ------
+    ValueError
+        If ``fig`` is not a matplotlib Figure (an Axes or an array of them, say).
     """
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig: expected a matplotlib Figure, got {type(fig).__name__} (an Axes has .figure)")
     fig.draw_without_rendering()
     problems = []
     for number, ax in enumerate(fig.axes, start=1):

@@ -149,3 +149,16 @@ def test_style_keeps_the_interactive_mode_a_backend_switched_on_inside_it():
         assert matplotlib.is_interactive()
     finally:
         matplotlib.interactive(before)
+
+
+def test_the_audit_refuses_an_axes_in_place_of_a_figure_naming_the_argument():
+    import matplotlib.pyplot as plt
+
+    from bayes_zoo.figures import audit_figure
+
+    fig, ax = plt.subplots()
+    try:
+        with pytest.raises(ValueError, match="^fig: expected a matplotlib Figure, got Axes"):
+            audit_figure(ax)
+    finally:
+        plt.close(fig)

@@ -53,6 +53,7 @@ from __future__ import annotations
 import inspect
 import threading
 import uuid
+from contextlib import contextmanager
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -156,6 +157,19 @@ def _constant_value(var):
     return None
 
 
+@contextmanager
+def without_initvals(model):
+    """``model`` with its initial values (``initval=``: an ordered transform's start) set aside while PyMC converts
+    it (``fgraph_from_model`` and the transforms built on it refuse a model that has any), then given back."""
+    saved = dict(model.rvs_to_initial_values)
+    for rv in saved:
+        model.rvs_to_initial_values[rv] = None
+    try:
+        yield model
+    finally:
+        model.rvs_to_initial_values.update(saved)
+
+
 def _shared_model(build: Callable, data: dict) -> _SharedModel:
     """Build the model and replace its observed values and data-valued constants by shared variables."""
     import pytensor
@@ -165,7 +179,9 @@ def _shared_model(build: Callable, data: dict) -> _SharedModel:
     from pytensor.tensor.variable import TensorConstant
 
     model, observed = _build(build, data)
-    fgraph, _ = fgraph_from_model(model)
+    initvals = {rv.name: v for rv, v in model.rvs_to_initial_values.items() if v is not None}
+    with without_initvals(model):
+        fgraph, _ = fgraph_from_model(model)
     shared: dict[str, list] = {}
 
     def new_shared(key, var):
@@ -216,6 +232,9 @@ def _shared_model(build: Callable, data: dict) -> _SharedModel:
     # follow the model's order, so restore the builder's (then the draws equal a fresh pymc.sample's)
     order = {rv.name: i for i, rv in enumerate(model.free_RVs)}
     shared_model.free_RVs.sort(key=lambda rv: order[rv.name])
+    for rv in shared_model.free_RVs:
+        if rv.name in initvals:
+            shared_model.set_initval(rv, initvals[rv.name])
     fixed = [k for k in data if k not in shared]
     dims = {name: tuple(d) for name, d in model.named_vars_to_dims.items()}
     coords = {k: tuple(v) for k, v in model.coords.items() if v is not None}
@@ -336,7 +355,8 @@ class LogLikelihood(_Lazy):
         from pytensor.graph.traversal import ancestors
 
         state = _shared_model(self.build, self.data)
-        model = remove_value_transforms(state.shared_model)  # value variables on the constrained scale
+        with without_initvals(state.shared_model):
+            model = remove_value_transforms(state.shared_model)  # value variables on the constrained scale
         terms = model.logp(vars=model.observed_RVs, sum=False, jacobian=False)
         total = pt.add(*[pt.sum(t) for t in terms]) if len(terms) > 1 else pt.sum(terms[0])
         needed = set(ancestors([total]))

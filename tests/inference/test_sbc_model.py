@@ -356,3 +356,23 @@ def test_a_side_whose_draws_have_the_wrong_shape_fails_naming_the_variable():
     problem = model_sbc_problems("pumps", pumps, PUMPS, {"short": flat_theta}, nuts=False, draws=20, chains=2)["short"]
     with pytest.raises(ValueError, match=r"pumps/short: draws of \['theta'\] have shapes \[\(5,\)\].*\[\(10,\)\]"):
         problem.sample(PUMPS, 0)
+
+
+def test_a_model_with_initial_values_gets_its_loglik_and_keeps_its_start():
+    # PyMC refuses to convert a model with initval= (an ordered transform needs a valid start): the conversion
+    # sets them aside and gives them back, so loglik works and NUTS's start is still the user's.
+    import pymc as pm
+    from scipy import stats
+
+    def build(data):
+        with pm.Model() as m:
+            mu = pm.Normal("mu", [0.0, 3.0], 1.0, transform=pm.distributions.transforms.ordered, initval=[0.5, 2.0])
+            pm.Normal("y", mu.sum(), 1.0, observed=data["y"])
+        return m
+
+    data = {"y": np.array([1.0, 2.0, 3.0])}
+    got = sbc_model.log_likelihood_function(build, data)({"mu": np.array([[0.5, 1.0]])})
+    np.testing.assert_allclose(got, [stats.norm(1.5, 1.0).logpdf(data["y"]).sum()], rtol=1e-12)
+    state = sbc_model._shared_model(build, data)
+    np.testing.assert_allclose(state.shared_model.initial_point()["mu_ordered__"], [0.5, np.log(1.5)])
+    assert build(data).rvs_to_initial_values  # the builder's own model untouched

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/demo
 
-.PHONY: demo test validate bench reproduce-al notebooks docs lab blas clean-venv
+.PHONY: demo test validate bench reproduce-al bank bank-calibration notebooks docs lab blas clean-venv
 
 # A .venv whose Python is older than 3.11 (made with another PYTHON) is replaced, not reused.
 $(STAMP): pyproject.toml
@@ -46,6 +46,18 @@ JOBS   ?= 2
 AL_OUT ?= results
 reproduce-al: $(STAMP)
 	$(BIN)/bayes-zoo active-learn --protocol pinsler2019 --jobs $(JOBS) --out $(AL_OUT) --force
+
+## bank: our NUTS against every posteriordb reference posterior that has a PyMC version (4 chains x 1000 draws after 1000, $(JOBS) processes); rewrites $(BANK_OUT)/bank/ (a folder per posterior, report.md with the table of all 35).  Exit 1 means some posterior disagrees: a finding about NUTS, written in the report, so make goes on
+BANK_OUT ?= results
+bank: $(STAMP)
+	@$(BIN)/bayes-zoo bank run all --jobs $(JOBS) --out $(BANK_OUT) --force; status=$$?; \
+		if [ $$status -eq 1 ]; then echo "some posterior disagrees: see $(BANK_OUT)/bank/report.md"; fi; \
+		[ $$status -le 1 ]
+
+## bank-calibration: the verdict's false-alarm rate on the bank: every expressed posterior x $(SEEDS) seeds through the whole protocol, counting "disagree" where our NUTS is healthy; rewrites $(BANK_OUT)/bank-calibration/
+SEEDS ?= 5
+bank-calibration: $(STAMP)
+	$(BIN)/bayes-zoo bank calibrate all --seeds $(SEEDS) --jobs $(JOBS) --out $(BANK_OUT) --force
 
 ## notebooks: execute every notebook in place at full size (the committed outputs come from here)
 notebooks: $(STAMP)

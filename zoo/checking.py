@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["EXIT_AGREE", "EXIT_DISAGREE", "EXIT_USAGE", "EXIT_CRASH", "EXIT_INCONCLUSIVE", "CheckResult", "check",
-           "load_problem", "from_kernel", "folder_name", "DEFAULT_SIMS", "QUICK_SIMS"]
+           "load_problem", "from_kernel", "folder_name", "improper_priors", "DEFAULT_SIMS", "QUICK_SIMS"]
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_USAGE, EXIT_CRASH, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
 #: SBC simulations of ``check`` by default, and with ``quick`` (ranks in 20 bins need 100, 5 a bin).
@@ -62,12 +62,15 @@ class CheckResult:
         with ``sbc=False``.
     folder : pathlib.Path or None
         Where the report was written (``out`` given).
+    sbc_skipped : str
+        Why SBC did not run although asked for (an improper prior: :func:`improper_priors`); empty otherwise.
     """
 
     problem: Any
     outcome: Any
     sbc: list = field(default_factory=list)
     folder: Path | None = None
+    sbc_skipped: str = ""
 
     @property
     def verdict(self) -> str:
@@ -99,6 +102,20 @@ class CheckResult:
     def exit_status(self) -> int:
         """The command's exit status for this verdict (module docstring)."""
         return {"agree": EXIT_AGREE, "disagree": EXIT_DISAGREE, "inconclusive": EXIT_INCONCLUSIVE}[self.verdict]
+
+
+def improper_priors(problem) -> list[str]:
+    """The free variables of ``problem``'s model with an improper prior (``pm.Flat``, ``pm.HalfFlat``), by name:
+    SBC cannot draw a truth from them.  Empty without a model."""
+    if problem.model is None:
+        return []
+    model = problem.build(problem.load(problem.resolve_options({})))
+    improper = []
+    for rv in model.free_RVs:
+        op = type(rv.owner.op).__name__
+        if op in ("FlatRV", "HalfFlatRV"):
+            improper.append(f"{rv.name} ~ {op[:-2]}")
+    return improper
 
 
 def folder_name(problem) -> str:
@@ -250,7 +267,8 @@ def _with_trace(problem, trace):
 
 
 def check(problem, *, draws: int | None = None, chains: int | None = None, warmup: int | None = None, seed: int = 0,
-          sims: int | None = None, sbc: bool = True, quick: bool = False, trace=None, jobs: int = 1, scheduler=None,
+          sims: int | None = None, sbc: bool = True, quick: bool = False, trace=None, reference: str | None = None,
+          jobs: int = 1, scheduler=None,
           out=None,
           force: bool = False, progress: Callable[[str], None] | None = None, options: dict | None = None) -> CheckResult:
     """Cross-validate a user's samplers against NUTS (and an exact answer if given), then calibrate them.
@@ -271,6 +289,10 @@ def check(problem, *, draws: int | None = None, chains: int | None = None, warmu
     trace : arviz.InferenceData or path, optional
         The user's own NUTS trace, used instead of running NUTS.  The confirmatory stage (after a first
         "disagree") then reruns only the user's sides: NUTS's side is the same trace in both stages.
+    reference : str, optional
+        A bundled posteriordb posterior (``bayes-zoo bank list``): its gold-standard draws replace NUTS
+        (:func:`bayes_zoo.bank.with_reference`; the problem's data must be that posterior's), the same draws in
+        both stages.
     jobs : int
         SBC's local worker processes (joblib).
     scheduler : str or distributed.Client, optional
@@ -313,8 +335,17 @@ def check(problem, *, draws: int | None = None, chains: int | None = None, warmu
     resolved = problem.resolve_options(options, quick=quick)
     if problem.model is not None and problem.joint is True:
         _check_observed_names(problem, resolved)
+    if trace is not None and reference is not None:
+        raise ValueError("reference: give trace or reference, not both (each replaces the NUTS side)")
     if trace is not None:
         problem = _with_trace(problem, trace)
+    if reference is not None:
+        from bayes_zoo.bank import with_reference
+
+        problem = with_reference(problem, reference)
+    skipped = improper_priors(problem) if sbc else []
+    if skipped:
+        sbc = False
     output = None
     if out is not None:
         from bayes_zoo.report import Output
@@ -332,7 +363,9 @@ def check(problem, *, draws: int | None = None, chains: int | None = None, warmu
             sides = [k for k, s in problem.sides.items() if s.compared and k != "nuts"]
             runs = zsbc.run(sbc_problems(problem, sides, quick=quick), sims=sims, seed=seed, jobs=jobs,
                             scheduler=scheduler, figures=out is not None)  # ECDF plots only for a report
-        result = CheckResult(problem, outcome, runs)
+        result = CheckResult(problem, outcome, runs, sbc_skipped=(
+            f"SBC skipped: the model's prior is improper ({', '.join(skipped)}), so there is nothing to simulate "
+            "from; the verdict is the cross-validation's" if skipped else ""))
         if output is not None:
             result.folder = _write(result, output, settings, sims)
         return result
@@ -361,5 +394,7 @@ def _verdict_markdown(result: CheckResult) -> str:
     for r in result.sbc:
         lines[0] += f"; SBC of `{r.side}` {r.verdict} ({r.simulations_text()}, see [sbc/report.md](sbc/report.md))"
     lines[0] += "."
+    if result.sbc_skipped:
+        lines.append(f"- {result.sbc_skipped}.")
     lines += [f"- {reason}" for reason in result.reasons]
     return "\n".join(lines)

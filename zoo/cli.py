@@ -13,6 +13,10 @@
                            --seed --out DIR --quick --force]
     bayes-zoo active-learn --protocol pinsler2019 [--repeats --budget --seed --posterior --jobs N --scheduler ADDR
                            --out DIR --quick --force]
+    bayes-zoo check FILE.py[:NAME] [--reference POSTERIOR --trace FILE.nc ...]
+    bayes-zoo bank list
+    bayes-zoo bank run {NAME ... | all} [--draws --chains --warmup --seed --quick --jobs N --scheduler ADDR --out DIR --force]
+    bayes-zoo bank calibrate {NAME ... | all} [--seeds N --draws --chains --warmup --quick --jobs N --out DIR --force]
 
 Every sub-command that runs NUTS takes ``--nuts-sampler {nutpie,pymc}`` (default nutpie, or
 ``BAYES_ZOO_NUTS_SAMPLER``): :func:`bayes_zoo.inference.nuts.set_nuts_sampler` sets it for the process.
@@ -22,7 +26,9 @@ meanwhile), and writes ``OUT/<problem>/`` (see :mod:`bayes_zoo.report`); ``compa
 ``OUT/report.md``.  ``active-learn`` runs the labelling loop with ACS-FW and its baselines on one data set
 (:mod:`bayes_zoo.active`; a bundled set, or the user's ``--data``: a UCI-layout folder or a CSV file) and writes
 ``OUT/active-learning-NAME/``, or, with ``--protocol``, a published experiment's data sets and seeds in parallel
-(:mod:`bayes_zoo.protocol`) into ``OUT/active-learning-PROTOCOL/``; ``sbc`` runs simulation-based calibration of a pair's samplers (:mod:`bayes_zoo.sbc`)
+(:mod:`bayes_zoo.protocol`) into ``OUT/active-learning-PROTOCOL/``; ``bank`` runs our NUTS against posteriordb's
+reference draws (:mod:`bayes_zoo.bank`) into ``OUT/bank/`` (one folder per posterior, and ``report.md`` with the
+table after ``run all``) or, with ``calibrate``, over seeds into ``OUT/bank-calibration/``; ``sbc`` runs simulation-based calibration of a pair's samplers (:mod:`bayes_zoo.sbc`)
 and writes ``OUT/sbc-PROBLEM/``.  Options are never abbreviated (``--draw`` is an error, not ``--draws``).
 
 **Checked before any work**, each refusal exit status 2 with a message naming the option: every setting;
@@ -146,10 +152,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     sbc_arguments(_nuts_sampler_option(sub.add_parser("sbc", help="simulation-based calibration of a pair's samplers",
                                                       allow_abbrev=False)), list(REGISTRY))
+    _bank_arguments(sub.add_parser("bank", help="posteriordb's gold-standard posteriors: our NUTS against their "
+                                               "reference draws", allow_abbrev=False))
     _check_arguments(sub.add_parser("check", help="check your own sampler: a Problem in a Python file, "
                                                   "cross-validated against NUTS and calibrated by SBC",
                                     allow_abbrev=False))
     return parser
+
+
+def _bank_arguments(parser: argparse.ArgumentParser) -> None:
+    """``bayes-zoo bank {list, run, calibrate}``'s arguments."""
+    sub = parser.add_subparsers(dest="bank_command", required=True, metavar="{list,run,calibrate}")
+    sub.add_parser("list", help="every bundled posterior, its kind and whether it has a PyMC version",
+                   allow_abbrev=False)
+    for name, text in (("run", "run our NUTS against the reference for posteriors (NAME ... or all)"),
+                       ("calibrate", "the verdict's false-alarm rate over seeds on posteriors (NAME ... or all)")):
+        p = sub.add_parser(name, help=text, allow_abbrev=False)
+        p.add_argument("names", nargs="+", metavar="NAME", help="posteriors (bayes-zoo bank list), or all")
+        p.add_argument("--nuts-sampler", choices=("nutpie", "pymc"),
+                       help="the automatic side's NUTS (default nutpie; also BAYES_ZOO_NUTS_SAMPLER)")
+        p.add_argument("--draws", type=int, help="kept draws per chain (default 1000)")
+        p.add_argument("--chains", type=int, help="chains (default 4; --quick 2)")
+        p.add_argument("--warmup", type=int, help="tuning iterations per chain (default 1000; --quick 500)")
+        p.add_argument("--quick", action="store_true", help="2 chains x 1000 draws after 500 tuning")
+        p.add_argument("--jobs", type=int, default=1, help="local worker processes, one posterior each (default 1)")
+        p.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786) to run the posteriors on")
+        p.add_argument("--out", type=Path, default=Path("results"), help="results folder (default ./results)")
+        p.add_argument("--force", action="store_true", help="replace existing results (once the new ones are complete)")
+        if name == "run":
+            p.add_argument("--seed", type=int, default=0, help="root seed, 0 <= seed < 2**63 (default 0)")
+        else:
+            p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per posterior (default 5)")
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -163,6 +196,9 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sims", type=int, help="SBC simulations per side of yours (default 100)")
     parser.add_argument("--no-sbc", dest="sbc", action="store_false", help="skip simulation-based calibration")
     parser.add_argument("--trace", type=Path, help="your own NUTS trace (.nc, InferenceData) instead of running NUTS")
+    parser.add_argument("--reference", metavar="POSTERIOR",
+                        help="judge your sides against a bundled posteriordb posterior's reference draws instead of "
+                             "running NUTS (bayes-zoo bank list); your data must be that posterior's")
     parser.add_argument("--jobs", type=int, default=1, help="SBC's local worker processes (joblib; default 1)")
     parser.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): run SBC's simulations there "
                                             "(needs pip install 'bayes-zoo[dask]')")
@@ -616,6 +652,12 @@ def _check(console, args, run) -> int:
             raise ValueError(f"warmup: must be >= 0, got {args.warmup}")
         if args.trace is not None and not args.trace.is_file():
             raise ValueError(f"trace: {args.trace} does not exist")
+        if args.trace is not None and args.reference is not None:
+            raise ValueError("reference: give --trace or --reference, not both (each replaces the NUTS side)")
+        if args.reference is not None:
+            from bayes_zoo.bank import with_reference
+
+            with_reference(problem, args.reference)  # checked now: the name, the data, the model's variables
         if args.scheduler is not None:
             import importlib.util
 
@@ -635,7 +677,8 @@ def _check(console, args, run) -> int:
         with _quiet_libraries(), Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(problem.name)
             result = checking.check(problem, draws=args.draws, chains=args.chains, warmup=args.warmup, seed=args.seed,
-                                    sims=args.sims, sbc=args.sbc, quick=args.quick, trace=args.trace, jobs=args.jobs,
+                                    sims=args.sims, sbc=args.sbc, quick=args.quick, trace=args.trace,
+                                    reference=args.reference, jobs=args.jobs,
                                     scheduler=args.scheduler, out=args.out, force=args.force,
                                     progress=lambda text: progress.update(task, description=f"{problem.name}: {text}"))
     except OSError as err:  # an unreachable Dask scheduler (distributed raises OSError on timeout)
@@ -662,6 +705,8 @@ def _check(console, args, run) -> int:
         from bayes_zoo import sbc as zsbc
 
         console.print(zsbc.rich_table(result.sbc))
+    if result.sbc_skipped:
+        console.print(f"  [dim]{escape(result.sbc_skipped)}[/]", highlight=False)
     style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}
     console.print(f"{problem.name}: [bold {style[result.verdict]}]{result.verdict}[/] (exit status {result.exit_status})",
                   highlight=False)
@@ -669,6 +714,114 @@ def _check(console, args, run) -> int:
         console.print(f"  [yellow]- {escape(reason)}[/]", highlight=False)
     console.print(f"written to {result.folder}/ (report.md and report.html, CSV tables, figures, netCDF, sbc/)", highlight=False)
     return result.exit_status
+
+
+def _bank(console, args, run) -> int:
+    """``bayes-zoo bank list | run NAME... | calibrate NAME...`` (:mod:`bayes_zoo.bank`)."""
+    from rich.markup import escape
+
+    from bayes_zoo import bank
+    from bayes_zoo.tables import markdown_table
+
+    if args.bank_command == "list":
+        frame = bank.list_frame()
+        console.print(markdown_table(frame), highlight=False, soft_wrap=True)
+        expressed = int((frame["status"] == "expressed").sum())
+        console.print(f"{len(frame)} posteriors bundled, {expressed} with a PyMC version", highlight=False)
+        return EXIT_OK
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from bayes_zoo import report
+    from bayes_zoo.models.checks import nonnegative_int, positive_int, seed as check_seed
+    from bayes_zoo.registry import RunSettings
+
+    calibrating = args.bank_command == "calibrate"
+    try:
+        names = bank.selected_names(args.names)
+        base = RunSettings(draws=1000, chains=2, warmup=500, quick=True) if args.quick else RunSettings()
+        for name in ("draws", "chains", "jobs"):
+            if getattr(args, name) is not None:
+                positive_int(getattr(args, name), name)
+        if args.warmup is not None:
+            nonnegative_int(args.warmup, "warmup")
+        seed = 0 if calibrating else check_seed(args.seed, "seed")
+        if calibrating:
+            positive_int(args.seeds, "seeds")
+            names = [n for n in names if bank.status(n) == "expressed"] if args.names == ["all"] else names
+            for name in names:
+                if bank.status(name) != "expressed":
+                    raise ValueError(f"NAME: {name}: {bank.status(name)}")
+        settings = RunSettings(draws=args.draws or base.draws, chains=args.chains or base.chains,
+                               warmup=base.warmup if args.warmup is None else args.warmup, seed=seed, quick=args.quick)
+        if args.scheduler is not None:
+            import importlib.util
+
+            if importlib.util.find_spec("distributed") is None:
+                raise ValueError("scheduler: Dask's distributed package is not installed; pip install 'bayes-zoo[dask]'")
+        if calibrating:
+            run.output = report.Output(args.out, ["bank-calibration"], force=args.force)
+        else:
+            run.output = report.Output(args.out / "bank", [n for n in names if bank.status(n) == "expressed"],
+                                       force=args.force, index=args.names == ["all"])
+        run.output.open()
+    except ValueError as err:
+        return _usage_error(console, _as_option(str(err), None, {"NAME": "NAME"}))
+    from bayes_zoo.models.backend import blas_status
+
+    console.print(f"[dim]{blas_status()}[/]")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total} posteriors"), TimeElapsedColumn())
+    with _quiet_libraries(), Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"bank: {len(names)} posterior(s), {args.jobs} process(es)", total=len(names))
+        if calibrating:
+            def arrived(rows):
+                done = rows[0]["name"] if rows else "?"
+                bad = sum(r["verdict"] == "disagree" for r in rows)
+                progress.console.print(f"{done}: {len(rows)} seeds, {bad} disagree", highlight=False)
+                progress.advance(task)
+
+            frame = bank.calibrate(names, range(args.seeds), settings=settings, jobs=args.jobs,
+                                   scheduler=args.scheduler, progress=arrived)
+            summary = bank.calibration_summary(frame)
+            staging = run.output.staging("bank-calibration")
+            frame.to_csv(staging / "calibration.csv", index=False)
+            text = "# Calibration of the verdict on posteriordb posteriors\n\n" + bank.calibration_markdown(summary) + "\n"
+            (staging / "report.md").write_text(text, encoding="utf-8")
+            from bayes_zoo.html_report import write_html
+
+            write_html(staging)
+            folder = run.output.commit("bank-calibration")
+            console.print(markdown_table(summary.drop(columns=["kind"])), highlight=False, soft_wrap=True)
+            console.print(f"written to {folder}/ (report.md and report.html, calibration.csv)", highlight=False)
+            last = summary.iloc[-1]
+            return EXIT_DISAGREE if last["disagree"] > last["allowed"] else EXIT_OK
+
+        style = {"agree": "green", "disagree": "red", "inconclusive": "yellow"}
+
+        def arrived(row):
+            colour = style.get(row.verdict, "magenta")
+            extra = "" if row.verdict in ("not run", "error") else (
+                f" ({row.divergences} divergences, ESS/s {row.ess_per_second:,.0f}, {row.wall_time:.0f} s)")
+            progress.console.print(f"{row.name}: [bold {colour}]{row.verdict}[/]{extra}", highlight=False)
+            for reason in row.reasons[:3]:
+                progress.console.print(f"  [yellow]- {escape(reason)}[/]", highlight=False, soft_wrap=True)
+            progress.advance(task)
+
+        rows = bank.run(names, settings=settings, jobs=args.jobs, scheduler=args.scheduler, output=run.output,
+                        progress=arrived)
+    if args.names == ["all"]:
+        out = args.out / "bank"
+        index = run.output.commit_index(lambda path: path.write_text(
+            bank.index_markdown(rows, settings, base=out), encoding="utf-8"))
+        console.print(f"bank report: {index}")
+    counts = {v: sum(r.verdict == v for r in rows) for v in dict.fromkeys(r.verdict for r in rows)}
+    console.print("bank: " + ", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False)
+    if any(r.verdict == "error" for r in rows):
+        return EXIT_CRASH
+    return EXIT_DISAGREE if any(r.verdict == "disagree" for r in rows) else EXIT_OK
 
 
 class _Run:
@@ -738,6 +891,8 @@ def _main(argv, run: _Run) -> int:
         return _sbc(console, args, run)
     if args.command == "check":
         return _check(console, args, run)
+    if args.command == "bank":
+        return _bank(console, args, run)
     return _compare(console, args, run)
 
 

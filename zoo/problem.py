@@ -670,7 +670,8 @@ def _sample_all(problem: Problem, sides: Mapping[str, Side], data, model, settin
             raise ResultMismatch([f"{key}: its draws are {size[0]} chains x {size[1]} draws, "
                                   f"{settings.chains} x {settings.draws} were asked for{hint}"])
         attrs = results[key].posterior.attrs
-        if "sampling_time" not in attrs:  # a user's sampler that does not time itself: the call's wall time
+        given = getattr(resolve(side.sample), "own_size", False)  # draws given (a trace, posteriordb's): not timed
+        if "sampling_time" not in attrs and not given:  # a sampler that does not time itself: the call's wall time
             attrs["sampling_time"] = time.perf_counter() - start
         if model is not None and variables is not None and side.compared:
             mismatches = check_result(key, results[key], model, variables)
@@ -901,8 +902,8 @@ def _standard_facts(run: Run, sampling_times) -> list[str]:
                 title += f" ({size[0]} chains x {size[1]} draws)"
             try:
                 times.append(sampling_times(idata, title))
-            except KeyError:
-                continue
+            except KeyError:  # draws the run was given (a trace, posteriordb's reference), not sampled by it
+                times.append(f"{title}: given, not sampled in this run")
         facts.append(f"Samplers: {s.chains} chains x {s.draws} draws after {s.warmup} warm-up, root seed {s.seed}."
                      + (f"  {'; '.join(times)}." if times else ""))
     if run.reference is not None:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["REFERENCE", "BankRow", "problem", "load_data", "ReferenceDraws", "status", "rows_frame", "run",
+__all__ = ["REFERENCE", "BankRow", "problem", "load_data", "ReferenceDraws", "BankNuts", "target_accept", "status", "rows_frame", "run",
            "markdown", "with_reference", "nuts_health", "struggles", "calibrate", "calibration_summary",
            "calibration_markdown", "HEALTH_RULES"]
 
@@ -112,6 +112,34 @@ class ReferenceDraws:
         if model is not None and model.from_reference is not None:
             extra = model.from_reference(arrays, bank.bank_data(model, posterior.data))
         return {**arrays, **extra}
+
+
+def target_accept(name: str) -> float:
+    """The reference run's ``adapt_delta`` (Stan's target acceptance rate; posteriordb raised it to 0.95 or 0.99
+    where the default 0.8 diverged), which our NUTS uses too; 0.8 where the record states none."""
+    _, posteriordb = _bank()
+    control = posteriordb.load(name).reference_info.get("inference", {}).get("method_arguments", {}).get("control") or {}
+    return float(control.get("adapt_delta", 0.8))
+
+
+class BankNuts:
+    """The ``nuts`` side of a bank posterior: :func:`bayes_zoo.inference.nuts.sample_nuts` on our model with the
+    zoo's defaults but the reference run's target acceptance rate (:func:`target_accept`), so that both sides ran
+    NUTS as posteriordb found it needed."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.target_accept = target_accept(name)
+        self.__name__ = f"nuts (target_accept {self.target_accept:g})"
+
+    def __call__(self, data, *, seed, draws, chains, warmup):
+        from bayes_zoo.inference.nuts import sample_nuts
+
+        _, model = _model(self.name)
+        idata = sample_nuts(model.builder()(data), draws=draws, tune=warmup, chains=chains, seed=seed,
+                            target_accept=self.target_accept)
+        idata.posterior.attrs["target_accept"] = self.target_accept
+        return idata
 
 
 def with_reference(problem, name: str):
@@ -203,7 +231,8 @@ def problem(name: str, *, sides: Mapping | None = None, nuts: bool = True, **fie
         Further samplers (a user's Gibbs sampler), by name; each called with the posterior's data
         (:func:`load_data`).
     nuts : bool
-        Add NUTS on our PyMC model (the bank's own run); False to judge only ``sides`` against the reference.
+        Add NUTS on our PyMC model (the bank's own run, :class:`BankNuts`: the reference run's ``adapt_delta`` as
+        its target acceptance rate); False to judge only ``sides`` against the reference.
     **fields
         Other :class:`~bayes_zoo.problem.Problem` fields (``quick``, ``report`` ...).
 
@@ -226,6 +255,9 @@ def problem(name: str, *, sides: Mapping | None = None, nuts: bool = True, **fie
     if REFERENCE in given:
         raise ValueError(f"sides: the name {REFERENCE!r} is the posteriordb draws; call the sampler otherwise")
     all_sides = {REFERENCE: Side(ReferenceDraws(name), title="posteriordb reference (Stan NUTS)"), **given}
+    if nuts and "nuts" not in all_sides:
+        all_sides["nuts"] = Side(BankNuts(name), title=f"PyMC / NUTS (target_accept {target_accept(name):g}, the "
+                                                        "reference run's adapt_delta)")
     report = (partial(_facts, name), *fields.pop("report", ()))
     return Problem(name=name, title=f"{posterior.title} (posteriordb)", data=partial(load_data, name),
                    model=model.builder(), sides=all_sides, nuts=nuts, variables=tuple(posterior.dimensions),

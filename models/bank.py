@@ -302,9 +302,9 @@ def _eight_schools_theta_trans(arrays: Mapping, data: Mapping) -> dict:
     return {"theta_trans": (np.asarray(arrays["theta"]) - np.asarray(arrays["mu"])[..., None]) / tau}
 
 
-def build_eight_schools_noncentered(data: Mapping):
+def build_eight_schools_noncentered(data: Mapping, *, mu_sd: float = 5.0):
     """Eight schools, non-centred (posteriordb ``eight_schools_noncentered``; Rubin 1981, Gelman et al. BDA3 5.5):
-    ``theta = mu + tau theta_trans``, ``theta_trans ~ normal(0, 1)``, ``mu ~ normal(0, 5)``,
+    ``theta = mu + tau theta_trans``, ``theta_trans ~ normal(0, 1)``, ``mu ~ normal(0, mu_sd)`` (Stan's: 5),
     ``tau ~ cauchy(0, 5)`` on (0, inf), ``y ~ normal(theta, sigma)`` with the schools' known ``sigma``.
     Schools are labelled 1..J as Stan indexes them."""
     import pymc as pm
@@ -312,7 +312,7 @@ def build_eight_schools_noncentered(data: Mapping):
     y, sigma = np.asarray(data["y"], dtype=float), np.asarray(data["sigma"], dtype=float)
     with pm.Model(coords={"school": list(range(1, len(y) + 1))}) as model:
         theta_trans = pm.Normal("theta_trans", 0.0, 1.0, dims="school")
-        mu = pm.Normal("mu", 0.0, 5.0)
+        mu = pm.Normal("mu", 0.0, float(mu_sd))
         tau = pm.HalfCauchy("tau", beta=5.0)
         theta = pm.Deterministic("theta", theta_trans * tau + mu, dims="school")
         pm.Normal("y", mu=theta, sigma=sigma, observed=y, dims="school")

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["REFERENCE", "BankRow", "problem", "load_data", "ReferenceDraws", "BankNuts", "target_accept", "status", "rows_frame", "run",
+__all__ = ["REFERENCE", "BankRow", "problem", "load_data", "ReferenceDraws", "target_accept", "status", "rows_frame", "run",
            "markdown", "with_reference", "nuts_health", "struggles", "calibrate", "calibration_summary",
            "calibration_markdown", "HEALTH_RULES"]
 
@@ -120,26 +120,6 @@ def target_accept(name: str) -> float:
     _, posteriordb = _bank()
     control = posteriordb.load(name).reference_info.get("inference", {}).get("method_arguments", {}).get("control") or {}
     return float(control.get("adapt_delta", 0.8))
-
-
-class BankNuts:
-    """The ``nuts`` side of a bank posterior: :func:`bayes_zoo.inference.nuts.sample_nuts` on our model with the
-    zoo's defaults but the reference run's target acceptance rate (:func:`target_accept`), so that both sides ran
-    NUTS as posteriordb found it needed."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.target_accept = target_accept(name)
-        self.__name__ = f"nuts (target_accept {self.target_accept:g})"
-
-    def __call__(self, data, *, seed, draws, chains, warmup):
-        from bayes_zoo.inference.nuts import sample_nuts
-
-        _, model = _model(self.name)
-        idata = sample_nuts(model.builder()(data), draws=draws, tune=warmup, chains=chains, seed=seed,
-                            target_accept=self.target_accept)
-        idata.posterior.attrs["target_accept"] = self.target_accept
-        return idata
 
 
 def with_reference(problem, name: str):
@@ -231,8 +211,8 @@ def problem(name: str, *, sides: Mapping | None = None, nuts: bool = True, **fie
         Further samplers (a user's Gibbs sampler), by name; each called with the posterior's data
         (:func:`load_data`).
     nuts : bool
-        Add NUTS on our PyMC model (the bank's own run, :class:`BankNuts`: the reference run's ``adapt_delta`` as
-        its target acceptance rate); False to judge only ``sides`` against the reference.
+        Add NUTS on our PyMC model (the bank's own run, at the reference run's ``adapt_delta`` as its target
+        acceptance rate: :func:`target_accept`); False to judge only ``sides`` against the reference.
     **fields
         Other :class:`~bayes_zoo.problem.Problem` fields (``quick``, ``report`` ...).
 
@@ -248,7 +228,7 @@ def problem(name: str, *, sides: Mapping | None = None, nuts: bool = True, **fie
         Naming ``name`` when it is not bundled or has no PyMC version yet (why), ``sides`` when one is called
         ``reference``.
     """
-    from bayes_zoo.problem import Problem, Side
+    from bayes_zoo.problem import Problem, Side, nuts_side
 
     posterior, model = _model(name)
     given = dict(sides or {})
@@ -256,11 +236,12 @@ def problem(name: str, *, sides: Mapping | None = None, nuts: bool = True, **fie
         raise ValueError(f"sides: the name {REFERENCE!r} is the posteriordb draws; call the sampler otherwise")
     all_sides = {REFERENCE: Side(ReferenceDraws(name), title="posteriordb reference (Stan NUTS)"), **given}
     if nuts and "nuts" not in all_sides:
-        all_sides["nuts"] = Side(BankNuts(name), title=f"PyMC / NUTS (target_accept {target_accept(name):g}, the "
-                                                        "reference run's adapt_delta)")
+        all_sides["nuts"] = Side(nuts_side, title=f"PyMC / NUTS (target_accept {target_accept(name):g}, the "
+                                                  "reference run's adapt_delta)")
     report = (partial(_facts, name), *fields.pop("report", ()))
     return Problem(name=name, title=f"{posterior.title} (posteriordb)", data=partial(load_data, name),
-                   model=model.builder(), sides=all_sides, nuts=nuts, variables=tuple(posterior.dimensions),
+                   model=model.builder(), sides=all_sides,
+                   nuts={"target_accept": target_accept(name)} if nuts else False, variables=tuple(posterior.dimensions),
                    report=report, **fields)
 
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # heavy imports stay out of `bayes-zoo --help`
 __all__ = ["Option", "Side", "Problem", "Run", "Addition", "run_problem", "call_side", "as_inference_data", "resolve",
            "figure_quantities", "flagged_quantities", "side_figures", "MAX_PANELS",
            "SamplerError",
-           "sbc_only",
+           "sbc_only", "nuts_side",
            "check_result", "ResultMismatch", "QUICK"]
 
 #: The joint quantity's name (:data:`bayes_zoo.inference.sbc_model.LOGLIK`): the log-likelihood of the
@@ -204,9 +204,12 @@ class Problem:
         The samplers, by result name.  A bare callable is ``Side(callable)``.
     title, methods : str
         One line each for ``bayes-zoo list`` and the reports.
-    nuts : bool, default True
+    nuts : bool or mapping, default True
         Add a side ``"nuts"``: PyMC's NUTS on ``model(data)`` with the zoo's defaults
-        (:func:`bayes_zoo.inference.nuts.sample_nuts`).  Ignored without a model or when ``sides`` has one.
+        (:func:`bayes_zoo.inference.nuts.sample_nuts`); a mapping is True with these keyword arguments of
+        ``sample_nuts`` (``{"target_accept": 0.99}``) for the run (not for SBC).  Ignored without a model, or when
+        ``sides`` has a ``"nuts"`` of its own (a ``Side`` whose ``sample`` is :func:`nuts_side` is this NUTS under
+        another title).
     variables : tuple of str, optional
         The compared variables; by default the model's free random variables.
     exact : callable or DataFrame, optional
@@ -259,7 +262,7 @@ class Problem:
     sides: Mapping[str, Any] = field(default_factory=dict)
     title: str = ""
     methods: str = ""
-    nuts: bool = True
+    nuts: bool | Mapping = True
     variables: tuple | None = None
     exact: Any = None
     joint: Any = True
@@ -288,7 +291,9 @@ class Problem:
         sides = {str(k): v if isinstance(v, Side) else Side(v) for k, v in self.sides.items()}
         if "exact" in sides:
             raise ValueError("sides: the name 'exact' is reserved for the exact reference; call the sampler otherwise")
-        if self.nuts and self.model is not None and "nuts" not in sides:
+        if not isinstance(self.nuts, (bool, Mapping)):
+            raise ValueError(f"nuts: expected True, False or a mapping of sample_nuts arguments, got {self.nuts!r}")
+        if self.nuts is not False and self.model is not None and "nuts" not in sides:
             sides["nuts"] = Side(_nuts_side, title="PyMC / NUTS")
         if not sides and not self.report:
             raise ValueError("sides: a problem needs at least one sampler (or a model, for NUTS), or report "
@@ -501,6 +506,10 @@ def _nuts_side(data, *, seed, draws, chains, warmup):
     raise AssertionError("run by the harness, never called")  # pragma: no cover
 
 
+#: The marker of the NUTS side, for a problem that gives it its own title (``Side(nuts_side, title=...)``).
+nuts_side = _nuts_side
+
+
 def as_inference_data(result, model=None) -> "az.InferenceData":
     """A sampler's result as InferenceData: InferenceData as is; a dict ``{variable: (chains, draws, *shape)}``
     as a posterior with the model's dims and coordinates (``model.named_vars_to_dims``, ``model.coords``).
@@ -657,8 +666,9 @@ def _sample_all(problem: Problem, sides: Mapping[str, Side], data, model, settin
         settings.progress(side.title or key)
         start = time.perf_counter()
         if side.sample is _nuts_side:
+            extra = dict(problem.nuts) if isinstance(problem.nuts, Mapping) else {}
             results[key] = sample_nuts(model if model is not None else problem.build(data), draws=settings.draws,
-                                       tune=settings.warmup, chains=settings.chains, seed=settings.seed)
+                                       tune=settings.warmup, chains=settings.chains, seed=settings.seed, **extra)
         else:
             results[key] = call_side(side, data, settings, options, model=model, name=key)
         post = results[key].posterior

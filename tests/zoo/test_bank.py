@@ -41,22 +41,13 @@ def test_bank_run_of_a_regression_agrees_and_writes_its_report_and_row(tmp_path,
     assert (tmp_path / "bank" / "kidiq-kidscore_momhs" / "report.html").is_file()
 
 
-def _schools_narrow_mu(data):
-    """Eight schools with mu ~ normal(0, 0.5): the prior scale off by 10x."""
-    import pymc as pm
-
-    y, sigma = np.asarray(data["y"], float), np.asarray(data["sigma"], float)
-    with pm.Model(coords={"school": list(range(1, 9))}) as model:
-        theta_trans = pm.Normal("theta_trans", 0.0, 1.0, dims="school")
-        mu = pm.Normal("mu", 0.0, 0.5)
-        tau = pm.HalfCauchy("tau", beta=5.0)
-        theta = pm.Deterministic("theta", theta_trans * tau + mu, dims="school")
-        pm.Normal("y", mu=theta, sigma=sigma, observed=y, dims="school")
-    return model
-
-
 def test_a_prior_scale_off_by_ten_is_caught_against_the_reference():
-    wrong = dataclasses.replace(bank.problem(SCHOOLS, figures=False), model=_schools_narrow_mu)
+    from functools import partial
+
+    from bayes_zoo.models.bank import build_eight_schools_noncentered
+
+    narrow = partial(build_eight_schools_noncentered, mu_sd=0.5)  # mu ~ normal(0, 0.5): Stan's scale / 10
+    wrong = dataclasses.replace(bank.problem(SCHOOLS, figures=False), model=narrow)
     outcome = run_pair(wrong, QUICK)
     assert outcome.verdict == "disagree"
     assert outcome.crossval.confirmation is not None  # confirmed by a fresh NUTS run

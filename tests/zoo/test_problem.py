@@ -153,3 +153,33 @@ def test_an_init_step_pair_is_driven_into_chains_of_draws_after_warmup():
         checking.from_kernel(_init, None)
     with pytest.raises(ValueError, match="^draws:"):
         sample({}, seed=3, draws=0, chains=2)
+
+
+def test_a_nuts_mapping_passes_its_arguments_to_sample_nuts(monkeypatch):
+    # The bank runs NUTS at each reference run's adapt_delta: Problem(nuts={...}) must reach sample_nuts.
+    import arviz as az
+    import numpy as np
+    import pymc as pm
+
+    from bayes_zoo.inference import nuts
+    from bayes_zoo.problem import Problem, _sample_all
+    from bayes_zoo.registry import RunSettings
+
+    seen = {}
+
+    def fake(model, **kwargs):
+        seen.update(kwargs)
+        return az.from_dict(posterior={"mu": np.zeros((2, 10))})
+
+    monkeypatch.setattr(nuts, "sample_nuts", fake)
+
+    def model(data):
+        with pm.Model() as m:
+            pm.Normal("y", pm.Normal("mu"), 1.0, observed=data["y"])
+        return m
+
+    problem = Problem(name="p", data={"y": np.zeros(3)}, model=model, nuts={"target_accept": 0.99})
+    _sample_all(problem, problem.sides, problem.load(), None, RunSettings(draws=10, chains=2), {})
+    assert seen["target_accept"] == 0.99 and seen["draws"] == 10
+    with pytest.raises(ValueError, match="^nuts:"):
+        Problem(name="p", data={"y": np.zeros(3)}, model=model, nuts="yes")

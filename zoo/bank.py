@@ -173,23 +173,36 @@ def with_reference(problem, name: str):
                          f"Problem(variables=...) to those it holds")
     sides = {k: v for k, v in problem.sides.items() if k != "nuts"}
     sides[REFERENCE] = Side(ReferenceDraws(name), title="posteriordb reference (Stan NUTS)")
-    return _replace(problem, sides=sides, nuts=False, variables=tuple(variables))
+    return _replace(problem, sides=sides, nuts=False, variables=tuple(variables),
+                    report=(*problem.report, partial(_reference_facts, name)))
+
+
+def _reference_facts(name: str, run) -> "Any":
+    """The reference's record (posterior, licence, how the draws were made) and the note on its two stages."""
+    from bayes_zoo.problem import Addition
+
+    _, posteriordb = _bank()
+    posterior = posteriordb.load(name)
+    facts = [f"Posterior: posteriordb `{name}` (model `{posterior.model_name}`; licence {posterior.licence}); Stan "
+             f"code upstream at `posterior_database/models/stan/{posterior.model_name}.stan`.",
+             f"Reference: {posterior.method}."]
+    notes = []
+    if run.crossval is not None and REFERENCE in run.results:
+        notes.append("The reference is the same posteriordb draws in both stages of the protocol: its Monte Carlo "
+                     "error is shared by them, so they are not independent as between two samplers run twice; "
+                     "`bayes-zoo bank calibrate` measures the false-alarm rate this gives.")
+    return Addition(facts=facts, notes=notes)
 
 
 def _facts(name: str, run) -> "Any":
     from bayes_zoo.problem import Addition
 
     posterior, model = _model(name)
-    facts = [f"Posterior: posteriordb `{name}` (model `{posterior.model_name}`, {model.kind}; licence "
-             f"{posterior.licence}); Stan code upstream at `posterior_database/models/stan/{posterior.model_name}.stan`.",
-             f"Reference: {posterior.method}."]
+    given = _reference_facts(name, run)
+    facts = [f"Model kind: {model.kind} (PyMC version in `bayes_zoo.models.bank`)."] + given.facts
     if model.departs:
         facts.append(f"Our PyMC version departs from the Stan code: {model.departs}")
-    notes = []
-    if run.crossval is not None and REFERENCE in run.results:
-        notes.append("The reference is the same posteriordb draws in both stages of the protocol: its Monte Carlo "
-                     "error is shared by them, so they are not independent as between two samplers run twice; "
-                     "`bayes-zoo bank calibrate` measures the false-alarm rate this gives.")
+    notes = list(given.notes)
     sections = {}
     nuts = run.results.get("nuts")
     reference = run.results.get(REFERENCE)

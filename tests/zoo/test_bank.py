@@ -64,6 +64,7 @@ def test_a_users_gibbs_sampler_is_judged_against_the_banks_draws(tmp_path, capsy
     assert "SBC skipped: the model's prior is improper (beta ~ Flat, sigma ~ HalfFlat)" in out
     report = (tmp_path / "out" / "check-earnings-gibbs" / "report.md").read_text()
     assert "gibbs vs reference" in report and "given, not sampled in this run" in report
+    assert "reference draws by Stan's NUTS with 10 chains" in report  # the reference's own record
     status = cli.main(["check", f"{user}:rss_not_halved", "--reference", "earnings-logearn_height", "--quick",
                        "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out

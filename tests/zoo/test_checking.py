@@ -56,8 +56,27 @@ def _write(folder: Path, text: str = USER_FILE, extra: str = "") -> Path:
 
 
 def _check(folder: Path, *args) -> subprocess.CompletedProcess:
+    """``bayes-zoo check ARGS --out FOLDER/out`` as a user runs it: the installed console script, in its own
+    process, from ``folder``."""
     return subprocess.run([str(BIN / "bayes-zoo"), "check", *map(str, args), "--out", str(folder / "out")],
                           capture_output=True, text=True, cwd=folder, timeout=900)
+
+
+@pytest.fixture
+def check_here(tmp_path, monkeypatch, capsys):
+    """``check_here(*args)``: the same command through :func:`bayes_zoo.cli.main` in this process (what the console
+    script returns), from ``tmp_path``; its status and printed text as a CompletedProcess.  A process of its own
+    would only add the CLI's imports (about 3 s a test); that the console script's process exits with the status
+    is read from real processes by the correct run (0) and the import error (2), through :func:`_check`."""
+
+    def run(*args) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(tmp_path)
+        capsys.readouterr()
+        status = cli.main(["check", *map(str, args), "--out", str(tmp_path / "out")])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, status, out, err)
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +84,16 @@ def correct(tmp_path_factory):
     folder = tmp_path_factory.mktemp("user")  # a temporary folder outside the repository
     path = _write(folder)
     return folder, path, _check(folder, path, "--quick")
+
+
+@pytest.fixture(scope="module")
+def correct_nuts(correct) -> Path:
+    """The NUTS trace the correct run sampled (2 chains x 1000 draws, seed 0: what ``check --quick`` samples on this
+    model), for the runs below that judge a sampler against it with ``--trace`` instead of compiling and sampling
+    NUTS again (nutpie's compilation alone is about 10 s a process)."""
+    path = correct[0] / "out" / "check-pumps" / "nuts.nc"
+    assert path.is_file(), correct[2].stdout + correct[2].stderr
+    return path
 
 
 def test_the_user_file_is_at_most_forty_lines():
@@ -89,21 +118,26 @@ def test_check_writes_its_reports_as_pages_linking_the_sbc_page(correct, report_
     assert 'href="sbc/report.html"' in (folder / "report.html").read_text()
 
 
-def test_a_sampler_with_the_rate_used_as_a_scale_disagrees_and_exits_one(tmp_path):
+def test_a_sampler_with_the_rate_used_as_a_scale_disagrees_and_exits_one(tmp_path, check_here, correct_nuts):
     buggy = USER_FILE.replace("1 / (beta[:, None] + t))", "beta[:, None] + t)")
     assert buggy != USER_FILE
-    done = _check(tmp_path, _write(tmp_path, buggy), "--quick", "--no-sbc")
+    done = check_here(_write(tmp_path, buggy), "--quick", "--no-sbc", "--trace", correct_nuts)
     assert done.returncode == checking.EXIT_DISAGREE, done.stdout + done.stderr
     assert "pumps: disagree" in done.stdout
 
 
-def test_too_few_draws_are_inconclusive_with_their_own_exit_status(tmp_path):
-    done = _check(tmp_path, _write(tmp_path), "--quick", "--no-sbc", "--draws", "150")
+def test_too_few_draws_are_inconclusive_with_their_own_exit_status(tmp_path, check_here, correct_nuts):
+    # Both sides short: the user's 2 x 150 draws, and the first 150 draws of each NUTS chain as the trace.
+    import arviz as az
+
+    short = tmp_path / "nuts150.nc"
+    az.from_netcdf(correct_nuts).isel(draw=slice(150)).to_netcdf(short)
+    done = check_here(_write(tmp_path), "--quick", "--no-sbc", "--draws", "150", "--trace", short)
     assert done.returncode == checking.EXIT_INCONCLUSIVE, done.stdout + done.stderr
     assert "run about" in done.stdout
 
 
-def test_mismatched_coordinate_labels_are_named_and_exit_two(tmp_path):
+def test_mismatched_coordinate_labels_are_named_and_exit_two(tmp_path, check_here):
     # The sampler labels the pumps 0..9, the model 1..10: which labels differ is said, nothing is compared.
     extra = '''
         import arviz as az
@@ -116,13 +150,13 @@ def test_mismatched_coordinate_labels_are_named_and_exit_two(tmp_path):
 
         relabelled = Problem(name="relabelled", data=DATA, model=model, sides={"gibbs": labelled})
         '''
-    done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:relabelled", "--quick", "--no-sbc")
+    done = check_here(f"{_write(tmp_path, extra=extra)}:relabelled", "--quick", "--no-sbc")
     assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
     assert "theta's coordinate 'pump' labels differ from the model's" in done.stdout
     assert "labels only in gibbs: [0]" in done.stdout and "only in the model: [10]" in done.stdout
 
 
-def test_a_missing_variable_is_named_with_its_side_and_exits_two(tmp_path):
+def test_a_missing_variable_is_named_with_its_side_and_exits_two(tmp_path, check_here):
     extra = '''
 
         def theta_only(data, *, seed, draws, chains):
@@ -131,12 +165,12 @@ def test_a_missing_variable_is_named_with_its_side_and_exits_two(tmp_path):
 
         forgetful = Problem(name="forgetful", data=DATA, model=model, sides={"gibbs": theta_only})
         '''
-    done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:forgetful", "--quick", "--no-sbc")
+    done = check_here(f"{_write(tmp_path, extra=extra)}:forgetful", "--quick", "--no-sbc")
     assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
     assert "gibbs lacks variable(s) ['beta']" in done.stdout
 
 
-def test_draws_returned_as_draws_by_chains_are_refused_before_any_plot_with_a_hint(tmp_path):
+def test_draws_returned_as_draws_by_chains_are_refused_before_any_plot_with_a_hint(tmp_path, check_here):
     # Caught: a transposed result read as 1000 chains of 2 draws, judged "inconclusive: too few draws".
     extra = '''
 
@@ -147,16 +181,16 @@ def test_draws_returned_as_draws_by_chains_are_refused_before_any_plot_with_a_hi
 
         swapped = Problem(name="swapped", data=DATA, model=model, sides={"gibbs": transposed})
         '''
-    done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:swapped", "--quick", "--no-sbc")
+    done = check_here(f"{_write(tmp_path, extra=extra)}:swapped", "--quick", "--no-sbc")
     assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
     assert "gibbs: its draws are 1000 chains x 2 draws, 2 x 1000 were asked for; transposed?" in done.stdout
 
 
-def test_an_observed_variable_not_named_after_its_data_key_is_refused_before_any_work(tmp_path):
+def test_an_observed_variable_not_named_after_its_data_key_is_refused_before_any_work(tmp_path, check_here):
     text = USER_FILE.replace('pm.Poisson("y", mu=theta * data["t"], observed=data["y"]',
                              'pm.Poisson("failures", mu=theta * data["t"], observed=data["y"]')
     assert text != USER_FILE
-    done = _check(tmp_path, _write(tmp_path, text), "--quick")
+    done = check_here(_write(tmp_path, text), "--quick")
     assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
     assert "the observed variable(s) ['failures'] are not keys of the data" in done.stdout
     assert not (tmp_path / "out" / "check-pumps").exists()
@@ -167,10 +201,10 @@ def test_an_observed_variable_not_named_after_its_data_key_is_refused_before_any
     ("my_pumps.py:nope", "FILE.py:NAME: my_pumps.py defines no Problem called 'nope' (Problems it defines: problem)"),
     ("my_pumps.txt", "FILE.py: expected a Python file"),
 ])
-def test_a_file_or_name_that_cannot_be_used_is_a_usage_error_naming_it(tmp_path, spec, message):
+def test_a_file_or_name_that_cannot_be_used_is_a_usage_error_naming_it(tmp_path, check_here, spec, message):
     _write(tmp_path)
     (tmp_path / "my_pumps.txt").write_text("")
-    done = _check(tmp_path, spec, "--quick")
+    done = check_here(spec, "--quick")
     assert done.returncode == cli.EXIT_USAGE and message in done.stdout, done.stdout + done.stderr
 
 
@@ -180,7 +214,7 @@ def test_a_file_that_fails_to_import_is_a_usage_error_quoting_the_error(tmp_path
     assert "importing" in done.stdout and "RuntimeError: my typo" in done.stdout
 
 
-def test_a_sampler_that_raises_exits_three_not_as_a_verdict(tmp_path):
+def test_a_sampler_that_raises_exits_three_not_as_a_verdict(tmp_path, check_here):
     extra = '''
 
         def broken(data, *, seed, draws, chains):
@@ -189,7 +223,7 @@ def test_a_sampler_that_raises_exits_three_not_as_a_verdict(tmp_path):
 
         crashing = Problem(name="crashing", data=DATA, model=model, sides={"gibbs": broken})
         '''
-    done = _check(tmp_path, f"{_write(tmp_path, extra=extra)}:crashing", "--quick", "--no-sbc")
+    done = check_here(f"{_write(tmp_path, extra=extra)}:crashing", "--quick", "--no-sbc")
     assert done.returncode == cli.EXIT_CRASH
     assert "your sampler failed: the sampler of side 'gibbs' raised ZeroDivisionError" in done.stdout
     assert "my_pumps.py:" in done.stdout and "not a verdict" in done.stdout  # the line of the user's code

@@ -147,10 +147,23 @@ def test_report_places_each_best_mode_in_the_exact_posterior_and_lists_the_em_id
 
 @pytest.fixture(scope="module")
 def outcome():
+    """A small run and its reruns with PyMC's NUTS as the process default, first run and reruns alike: the rerun's
+    contract does not depend on the NUTS implementation, and nutpie compiles the model afresh for each rerun (about
+    8 s each) where PyMC reuses its compiled C."""
+    import dataclasses
+
+    from bayes_zoo import pairs  # noqa: F401  (registers the pairs, when this test runs alone)
+    from bayes_zoo.inference.nuts import set_nuts_sampler
     from bayes_zoo.problem import run_problem
     from bayes_zoo.registry import RunSettings, get
 
-    return run_problem(get("spike-slab"), RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True))
+    previous = set_nuts_sampler("pymc")
+    try:
+        # no trace or rank plots: the rerun test does not read them (the quick run's are tested above)
+        yield run_problem(dataclasses.replace(get("spike-slab"), figures=False),
+                          RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True))
+    finally:
+        set_nuts_sampler(previous)
 
 
 def test_rerun_is_the_first_runs_sampling_under_new_settings(outcome, rerun_check):
@@ -158,6 +171,7 @@ def test_rerun_is_the_first_runs_sampling_under_new_settings(outcome, rerun_chec
     from bayes_zoo.registry import RunSettings
 
     assert set(outcome.results) == {"gibbs", "nuts"}
+    assert outcome.results["nuts"].posterior.attrs["nuts_sampler"] == "pymc"
     rerun_check(outcome, RunSettings(draws=100, chains=2, warmup=100, seed=4, quick=True), ("w", "sigma2", "theta"))
 
 

@@ -23,11 +23,12 @@ observed by a ``pm.CustomDist`` as one multivariate draw (``y`` ``[N]``, or ``uv
 series, stacked in the transformed data), so the log-likelihood group holds one value per draw, the whole
 series' (not pointwise: PSIS-LOO does not apply to a series' observations, which are dependent).
 
-**Ordered emission parameters.**  Stan's ``positive_ordered[K]`` and ``ordered[K]`` with independent normal
-priors on their elements are :func:`constrained_normal` variables: the normal log density (Stan's statements;
-its normalising constant on the ordered cone depends on no parameter), the transform
-``Ordered(positive=True)`` or ``ordered`` (Stan's own: cumulative sums of exponentials), and a forward
-sampler that draws the normal vector until it lies in the cone, so prior predictive draws respect the support.
+**Constrained normal parameters.**  Stan's ``positive_ordered[K]`` and ``ordered[K]`` emission parameters, and
+the Lotka-Volterra ``theta`` (``<lower=0>``), with normal statements on their elements, are
+:func:`constrained_normal` variables: the normal log density (Stan's statements; its normalising constant on the
+support depends on no parameter), Stan's transform (``Ordered(positive=True)``, ``ordered``, ``log``), a forward
+sampler that redraws the normal vector until it lies in the support (so prior predictive draws and SBC
+simulations respect it), and a start point inside the support near the prior means.
 
 **ODEs.**  The solutions are classical fourth-order Runge-Kutta on a fixed grid (:func:`rk4`, a PyTensor
 ``scan`` over the steps, differentiable and compiled by numba like the rest of the model), not Stan's adaptive
@@ -62,17 +63,13 @@ PK_STEP = 0.125
 #: ``t0 + (times[0] - t0) (j / steps) ** power``, fine where the concentration starts from 0 (module docstring).
 PK_GRADED = (32, 4)
 
-_POSITIVE_ORDERED = "positive_ordered"
-_ORDERED = "ordered"
-
-
 def _labels(n: int) -> list:
     return list(range(1, int(n) + 1))
 
 
 def _int(data: Mapping, key: str, *, low: int = 1) -> int:
     value = np.asarray(data[key])
-    if value.ndim or value.dtype.kind not in "iu" and not float(value).is_integer() or int(value) < low:
+    if value.ndim or (value.dtype.kind not in "iu" and not float(value).is_integer()) or int(value) < low:
         raise ValueError(f"data: {key} must be an integer >= {low}, got {value!r}")
     return int(value)
 
@@ -167,15 +164,16 @@ def simulate_hmm(rng: np.random.Generator, theta, emit: Callable, n: int) -> np.
     return emit(rng, _markov_states(rng, theta, int(n)))
 
 
-def _batched_random(emit: Callable, n: int, out_tail: tuple, theta, *params, rng=None, size=None):
-    """CustomDist's ``random``: ``size`` (batch) series of :func:`simulate_hmm`, ``params`` broadcast over it."""
+def _batched_random(emit: Callable, n: int, out_tail: tuple, cores: tuple, theta, *params, rng=None, size=None):
+    """CustomDist's ``random``: ``size`` (batch) series of :func:`simulate_hmm`; ``params`` (the emission
+    parameters, then the time index, unused) have ``cores`` core dimensions each, broadcast over the batch."""
     rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     theta = np.asarray(theta, dtype=float)
-    params = [np.asarray(p, dtype=float) for p in params[:-1]]  # the last parameter is the time index
-    batch = tuple(size) if size is not None else np.broadcast_shapes(theta.shape[:-2],
-                                                                      *(p.shape[:-1] for p in params))
+    params = [np.asarray(p, dtype=float) for p in params[:len(cores)]]
+    batch = tuple(size) if size is not None else np.broadcast_shapes(
+        theta.shape[:-2], *(p.shape[:p.ndim - c] for p, c in zip(params, cores)))
     theta = np.broadcast_to(theta, batch + theta.shape[-2:])
-    params = [np.broadcast_to(p, batch + p.shape[-1:] if p.ndim == 1 else batch + p.shape[-2:]) for p in params]
+    params = [np.broadcast_to(p, batch + p.shape[p.ndim - c:]) for p, c in zip(params, cores)]
     out = np.empty(batch + (n, *out_tail))
     for idx in np.ndindex(*batch):
         out[idx] = simulate_hmm(rng, theta[idx], partial(emit, *(p[idx] for p in params)), n)
@@ -309,7 +307,7 @@ def build_hmm_example(data: Mapping):
         theta2 = pm.Dirichlet("theta2", a=np.ones(k), dims="state")
         mu = constrained_normal("mu", [3.0, 10.0], [1.0, 1.0], constraint="positive_ordered", dims="state")
         pm.CustomDist("y", pt.stack([theta1, theta2]), mu, np.arange(1, n + 1), logp=logp,
-                      random=partial(_batched_random, emit, n, ()), signature="(k,k),(k),(n)->(n)",
+                      random=partial(_batched_random, emit, n, (), (1,)), signature="(k,k),(k),(n)->(n)",
                       observed=y, dims="time")
     return model
 
@@ -364,7 +362,8 @@ def _build_drive(data: Mapping, *, exponential: bool):
         loc = pt.stack([phi, lam], axis=-1)  # [K, 2]
         params = (pt.stack([theta1, theta2]), loc) + (() if exponential else (scale,)) + (np.arange(1, n + 1),)
         signature = "(k,k),(k,c),(n)->(n,c)" if exponential else "(k,k),(k,c),(c),(n)->(n,c)"
-        pm.CustomDist("uv", *params, logp=logp, random=partial(_batched_random, emit, n, (2,)),
+        cores = (2,) if exponential else (2, 1)
+        pm.CustomDist("uv", *params, logp=logp, random=partial(_batched_random, emit, n, (2,), cores),
                       signature=signature, observed=uv, dims=("time", "series"))
     return model
 

@@ -276,6 +276,18 @@ def test_ordered_priors_draw_inside_their_cone_and_start_there(model_name, var, 
     assert np.all(np.diff(start) > 0) and (not positive or start[0] > 0)
 
 
+@pytest.mark.parametrize("model_name", HMMS)
+def test_hmm_prior_predictive_draws_whole_series_in_the_data_shape(model_name):
+    import pymc as pm
+
+    model = _model(model_name)
+    observed = model.observed_RVs[0]
+    draws = pm.draw(observed, draws=3, random_seed=5)
+    data = _data(model_name)
+    assert draws.shape == (3, *np.shape(data[observed.name])) and np.all(np.isfinite(draws))
+    assert model_name != "hmm_drive_0" or np.all(draws > 0)  # exponential emissions
+
+
 def test_hmm_simulator_draws_the_first_state_uniformly_and_follows_the_transitions():
     rng = np.random.default_rng(4)
     theta = np.array([[0.9, 0.1], [0.3, 0.7]])

@@ -92,8 +92,8 @@ def _vector(data: Mapping, key: str, n: int | None = None, *, positive: bool = F
 def _logsumexp(x, axis: int):
     """``log(sum(exp(x)))`` along ``axis`` (``pt.logsumexp``).  Stable once compiled with PyTensor's
     ``stabilize`` rewrites (every standard mode but ``FAST_COMPILE``: ``local_log_sum_exp`` takes the maximum
-    out).  Writing the maximum out by hand here instead made nutpie's numba compilation 5x slower (30 s ->
-    160-200 s on ``hmm_example`` and ``hmm_drive_0``)."""
+    out).  Writing the maximum out by hand here instead made nutpie's numba compilation several times slower
+    (``hmm_example``, ``hmm_drive_0``: 160-200 s against 20-70 s with this, on a loaded 2-core machine)."""
     import pytensor.tensor as pt
 
     return pt.logsumexp(x, axis=axis)

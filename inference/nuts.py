@@ -47,7 +47,7 @@ __all__ = ["NUTS_DEFAULTS", "NUTS_SAMPLERS", "sample_nuts", "step_methods", "qui
 #: ``theta_logodds__``, ``ell_interval__``, ...; PyMC normally leaves these out itself).
 INTERNAL_SUFFIXES = ("_rotated_", "__")
 
-NUTS_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.9, "cores": 1}
+NUTS_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.9, "max_treedepth": 10, "cores": 1}
 
 #: The NUTS implementations :func:`sample_nuts` can run, the default first.
 NUTS_SAMPLERS = ("nutpie", "pymc")
@@ -270,6 +270,7 @@ def sample_nuts(
     chains: int = NUTS_DEFAULTS["chains"],
     seed: int = 0,
     target_accept: float = NUTS_DEFAULTS["target_accept"],
+    max_treedepth: int = NUTS_DEFAULTS["max_treedepth"],
     cores: int = NUTS_DEFAULTS["cores"],
     progressbar: bool = False,
     quiet: bool = True,
@@ -292,6 +293,9 @@ def sample_nuts(
         Root seed; PyMC spawns one independent stream per chain from it.  Same seed, same draws.
     target_accept : float in (0, 1)
         NUTS's target acceptance rate (used when PyMC assigns NUTS; a ``nuts={...}`` dict wins).
+    max_treedepth : int, >= 1
+        The most doublings of a trajectory (Stan's ``max_treedepth``, nutpie's ``maxdepth``; default 10, both
+        samplers' own default); a ``nuts={...}`` dict wins for PyMC.
     cores : int, >= 1
         Chains run at once (nutpie: threads; PyMC: processes).  nutpie's draws are the same for any ``cores``.
     progressbar : bool
@@ -340,8 +344,8 @@ def sample_nuts(
     Raises
     ------
     ValueError
-        If ``model`` is not a ``pymc.Model``, or ``draws``, ``tune``, ``chains``, ``seed``, ``cores`` or
-        ``target_accept`` is out of range, or ``sampler`` is not one of :data:`NUTS_SAMPLERS`.
+        If ``model`` is not a ``pymc.Model``, or ``draws``, ``tune``, ``chains``, ``seed``, ``cores``,
+        ``target_accept`` or ``max_treedepth`` is out of range, or ``sampler`` is not one of :data:`NUTS_SAMPLERS`.
     KeyboardInterrupt
         If sampling was interrupted (PyMC then returns fewer chains or draws than asked; they are not
         returned as if complete).
@@ -355,6 +359,7 @@ def sample_nuts(
     chains = positive_int(chains, "chains")
     cores = positive_int(cores, "cores")
     target_accept = probability(target_accept, "target_accept")
+    max_treedepth = positive_int(max_treedepth, "max_treedepth")
     seed = nonnegative_int(seed, "seed")
     asked = nuts_sampler() if sampler is None else _checked_sampler(sampler, "sampler")
     note = None
@@ -365,11 +370,13 @@ def sample_nuts(
     used = "nutpie" if asked == "nutpie" and note is None else "pymc"
     if used == "nutpie":
         idata, setup_seconds = _sample_nutpie(model, draws=draws, tune=tune, chains=chains, seed=seed,
-                                              target_accept=target_accept, cores=cores, progressbar=progressbar)
+                                              target_accept=target_accept, max_treedepth=max_treedepth, cores=cores,
+                                              progressbar=progressbar)
     else:
         with quiet_pymc(quiet), model:
             if "step" not in kwargs and model.continuous_value_vars:
-                kwargs["nuts"] = {"target_accept": target_accept, **kwargs.get("nuts", {})}
+                kwargs["nuts"] = {"target_accept": target_accept, "max_treedepth": max_treedepth,
+                                  **kwargs.get("nuts", {})}
             start = time.perf_counter()
             idata = pm.sample(
                 draws=draws,
@@ -421,7 +428,7 @@ def sample_nuts(
     return idata
 
 
-def _sample_nutpie(model, *, draws, tune, chains, seed, target_accept, cores, progressbar):
+def _sample_nutpie(model, *, draws, tune, chains, seed, target_accept, max_treedepth, cores, progressbar):
     """nutpie on ``model`` (compiled once per model structure); the result in PyMC's layout and its setup seconds."""
     import nutpie
 
@@ -430,7 +437,8 @@ def _sample_nutpie(model, *, draws, tune, chains, seed, target_accept, cores, pr
     begin = time.perf_counter()
     try:
         raw = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                            target_accept=target_accept, save_warmup=False, progress_bar=progressbar)
+                            target_accept=target_accept, maxdepth=max_treedepth, save_warmup=False,
+                            progress_bar=progressbar)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as err:  # a panic in nutpie's Rust core is a BaseException (pyo3's PanicException)

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["REFERENCE", "BankRow", "problem", "load_data", "ReferenceDraws", "target_accept", "status", "rows_frame", "run",
+__all__ = ["REFERENCE", "BankRow", "problem", "load_data", "ReferenceDraws", "target_accept", "max_treedepth", "nuts_settings", "status", "rows_frame", "run",
            "markdown", "with_reference", "nuts_health", "struggles", "calibrate", "calibration_summary",
            "calibration_markdown", "HEALTH_RULES"]
 
@@ -114,12 +114,26 @@ class ReferenceDraws:
         return {**arrays, **extra}
 
 
+def _control(name: str) -> dict:
+    _, posteriordb = _bank()
+    return posteriordb.load(name).reference_info.get("inference", {}).get("method_arguments", {}).get("control") or {}
+
+
 def target_accept(name: str) -> float:
     """The reference run's ``adapt_delta`` (Stan's target acceptance rate; posteriordb raised it to 0.95 or 0.99
-    where the default 0.8 diverged), which our NUTS uses too; 0.8 where the record states none."""
-    _, posteriordb = _bank()
-    control = posteriordb.load(name).reference_info.get("inference", {}).get("method_arguments", {}).get("control") or {}
-    return float(control.get("adapt_delta", 0.8))
+    where the default 0.8 diverged), which our NUTS uses too; 0.8 (Stan's default) where the record states none."""
+    return float(_control(name).get("adapt_delta", 0.8))
+
+
+def max_treedepth(name: str) -> int:
+    """The reference run's ``max_treedepth`` (posteriordb raised it to 15 or 20 where 10 cut trajectories short),
+    which our NUTS uses too; 10 (Stan's and nutpie's default) where the record states none."""
+    return int(_control(name).get("max_treedepth", 10))
+
+
+def nuts_settings(name: str) -> dict:
+    """Our NUTS's arguments for posterior ``name``: the reference run's ``target_accept`` and ``max_treedepth``."""
+    return {"target_accept": target_accept(name), "max_treedepth": max_treedepth(name)}
 
 
 def with_reference(problem, name: str):
@@ -224,8 +238,8 @@ def problem(name: str, *, sides: Mapping | None = None, nuts: bool = True, **fie
         Further samplers (a user's Gibbs sampler), by name; each called with the posterior's data
         (:func:`load_data`).
     nuts : bool
-        Add NUTS on our PyMC model (the bank's own run, at the reference run's ``adapt_delta`` as its target
-        acceptance rate: :func:`target_accept`); False to judge only ``sides`` against the reference.
+        Add NUTS on our PyMC model (the bank's own run, at the reference run's ``adapt_delta`` and
+        ``max_treedepth``: :func:`nuts_settings`); False to judge only ``sides`` against the reference.
     **fields
         Other :class:`~bayes_zoo.problem.Problem` fields (``quick``, ``report`` ...).
 
@@ -249,12 +263,12 @@ def problem(name: str, *, sides: Mapping | None = None, nuts: bool = True, **fie
         raise ValueError(f"sides: the name {REFERENCE!r} is the posteriordb draws; call the sampler otherwise")
     all_sides = {REFERENCE: Side(ReferenceDraws(name), title="posteriordb reference (Stan NUTS)"), **given}
     if nuts and "nuts" not in all_sides:
-        all_sides["nuts"] = Side(nuts_side, title=f"PyMC / NUTS (target_accept {target_accept(name):g}, the "
-                                                  "reference run's adapt_delta)")
+        all_sides["nuts"] = Side(nuts_side, title=f"PyMC / NUTS (target_accept {target_accept(name):g}, max tree "
+                                                  f"depth {max_treedepth(name)}: the reference run's)")
     report = (partial(_facts, name), *fields.pop("report", ()))
     return Problem(name=name, title=f"{posterior.title} (posteriordb)", data=partial(load_data, name),
                    model=model.builder(), sides=all_sides,
-                   nuts={"target_accept": target_accept(name)} if nuts else False, variables=tuple(posterior.dimensions),
+                   nuts=nuts_settings(name) if nuts else False, variables=tuple(posterior.dimensions),
                    report=report, **fields)
 
 

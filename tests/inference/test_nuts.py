@@ -268,3 +268,17 @@ def test_no_tuning_steps_go_to_pymc_with_the_reason_stated(newcomb_x):
                         posterior_predictive=False)
     assert idata.posterior.attrs["nuts_sampler"] == "pymc"
     assert "tune=0" in idata.posterior.attrs["nuts_sampler_note"]
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_max_treedepth_caps_the_trajectories(sampler):
+    # The bank runs NUTS at each reference run's max_treedepth (posteriordb raised it to 20 for a heavy-tailed ODE).
+    import pymc as pm
+
+    with pm.Model() as model:
+        pm.Normal("x", shape=50)
+    idata = sample_nuts(model, draws=100, tune=100, chains=2, max_treedepth=1, sampler=sampler, log_likelihood=False,
+                        posterior_predictive=False)
+    assert int(idata.sample_stats["tree_depth"].max()) <= 1
+    with pytest.raises(ValueError, match="^max_treedepth:"):
+        sample_nuts(model, max_treedepth=0)

@@ -654,10 +654,17 @@ def calibrate(names, seeds, *, settings=None, jobs: int = 1, scheduler=None, pro
     return frame
 
 
-def calibration_summary(frame):
+def calibration_summary(frame, *, by: str = "name"):
     """Per posterior, then all posteriors together: runs, healthy runs, "disagree" among the healthy ones and its
     one-sided 95% Clopper–Pearson upper bound, the most a verdict at the stated 1% allows
     (:func:`bayes_zoo.studies.max_false_alarms`), first-stage "disagree", inconclusive, unhealthy runs.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        From :func:`calibrate`.
+    by : {"name", "kind"}
+        One row per posterior, or per kind of model (``posterior`` then names the kind and how many posteriors).
 
     Returns
     -------
@@ -683,10 +690,17 @@ def calibration_summary(frame):
                 "unhealthy_disagree": int(((~sub["healthy"].astype(bool)) & (sub["verdict"] == "disagree")).sum()),
                 "seconds": float(sub["seconds"].sum())}
 
-    rows = [line(name, str(sub["kind"].iloc[0]), sub) for name, sub in frame.groupby("name", sort=False)]
-    rows.append(line("all posteriors", "", frame))
+    if by not in ("name", "kind"):
+        raise ValueError(f"by: expected 'name' or 'kind', got {by!r}")
+    if by == "name":
+        rows = [line(name, str(sub["kind"].iloc[0]), sub) for name, sub in frame.groupby("name", sort=False)]
+    else:
+        rows = [line(f"{kind} ({sub['name'].nunique()} posterior{'s' if sub['name'].nunique() > 1 else ''})", kind, sub)
+                for kind, sub in frame.groupby("kind", sort=True)]
+    rows.append(line(f"all {frame['name'].nunique()} posteriors", "", frame))
     out = pd.DataFrame(rows)
     out.attrs.update(frame.attrs)
+    out.attrs["by"] = by
     return out
 
 
@@ -700,6 +714,8 @@ def calibration_markdown(summary) -> str:
         rate=[("–" if not np.isfinite(r) else f"{100 * r:.2g}%") + ("" if not np.isfinite(u) else f" ({100 * u:.2g}%)")
               for r, u in zip(summary["rate"], summary["rate_upper"])],
         seconds=[f"{s:,.0f}" for s in summary["seconds"]]).drop(columns=["rate_upper"])
+    if summary.attrs.get("by") == "kind":  # the row's label names the kind
+        table = table.drop(columns=["kind"]).rename(columns={"posterior": "kind of model"})
     table = table.rename(columns={"rate": "rate (95% upper bound)", "disagree": '"disagree" (healthy runs)',
                                   "first_disagree": 'first stage "disagree"',
                                   "unhealthy_disagree": '"disagree" with NUTS unhealthy'})
@@ -708,7 +724,7 @@ def calibration_markdown(summary) -> str:
             f"per posterior; a run is healthy when its first stage has {HEALTH_RULES}; stated level "
             f"{crossval.PROTOCOL_ALPHA:.0%}; allowed: the 95% quantile of Binomial(healthy runs, 1%); "
             f"{a.get('wall_seconds', float('nan')):,.0f} s in all ({a.get('jobs')} process(es)).")
-    return head + "\n\n" + markdown_table(table)
+    return head + "\n\n" + markdown_table(table, index=False)
 
 
 # ---------------------------------------------------------------------------------------------- `bayes-zoo bank`

@@ -788,13 +788,15 @@ def _bank(console, args, run) -> int:
             summary = bank.calibration_summary(frame)
             staging = run.output.staging("bank-calibration")
             frame.to_csv(staging / "calibration.csv", index=False)
-            text = "# Calibration of the verdict on posteriordb posteriors\n\n" + bank.calibration_markdown(summary) + "\n"
+            by_kind = bank.calibration_summary(frame, by="kind")
+            text = ("# Calibration of the verdict on posteriordb posteriors\n\n" + bank.calibration_markdown(by_kind)
+                    + "\n\n## Per posterior\n\n" + bank.calibration_markdown(summary) + "\n")
             (staging / "report.md").write_text(text, encoding="utf-8")
             from bayes_zoo.html_report import write_html
 
             write_html(staging)
             folder = run.output.commit("bank-calibration")
-            console.print(markdown_table(summary.drop(columns=["kind"])), highlight=False, soft_wrap=True)
+            console.print(bank.calibration_markdown(by_kind), highlight=False, soft_wrap=True)
             console.print(f"written to {folder}/ (report.md and report.html, calibration.csv)", highlight=False)
             last = summary.iloc[-1]
             return EXIT_DISAGREE if last["disagree"] > last["allowed"] else EXIT_OK

@@ -134,7 +134,7 @@ def test_calibration_counts_disagree_among_healthy_runs_only():
     assert summary.loc["a", "first_disagree"] == 2
     assert summary.loc["b", "healthy"] == 3 and summary.loc["b", "disagree"] == 1
     assert summary.loc["b", "unhealthy_disagree"] == 1
-    total = summary.loc["all posteriors"]
+    total = summary.loc["all 2 posteriors"]
     assert total["healthy"] == 7 and total["disagree"] == 2 and total["rate"] == pytest.approx(2 / 7)
 
 
@@ -152,3 +152,17 @@ def test_struggles_name_divergences_at_a_funnels_neck():
     assert lines[0].startswith("20 divergent transition(s) in 1000 draws")
     assert "`tau`" in lines[0] and "the neck of a funnel" in lines[0]
     assert bank.nuts_health(idata)["healthy"] is False
+
+
+def test_calibration_by_kind_pools_the_posteriors_of_each_kind():
+    import pandas as pd
+
+    frame = pd.DataFrame({"name": ["a", "a", "b", "c"], "kind": ["k", "k", "k", "m"], "seed": [0, 1, 0, 0],
+                          "verdict": ["agree", "disagree", "agree", "agree"], "first_stage": ["agree"] * 4,
+                          "healthy": [True] * 4, "divergences": [0] * 4, "max_rhat": [1.0] * 4,
+                          "min_ess": [900.0] * 4, "max_abs_z": [1.0] * 4, "seconds": [1.0] * 4})
+    summary = bank.calibration_summary(frame, by="kind").set_index("posterior")
+    assert summary.loc["k (2 posteriors)", "runs"] == 3 and summary.loc["k (2 posteriors)", "disagree"] == 1
+    assert summary.loc["all 3 posteriors", "healthy"] == 4
+    with pytest.raises(ValueError, match="^by:"):
+        bank.calibration_summary(frame, by="seed")

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["REFERENCE", "BankRow", "problem", "load_data", "ReferenceDraws", "target_accept", "max_treedepth", "nuts_settings", "status", "rows_frame", "run",
-           "markdown", "with_reference", "nuts_health", "struggles", "calibrate", "calibration_summary",
+           "markdown", "with_reference", "nuts_health", "struggles", "tail_khat", "heavy_tails", "HEAVY_TAIL_K", "calibrate", "calibration_summary",
            "calibration_markdown", "HEALTH_RULES"]
 
 #: The side that holds the reference draws.
@@ -224,6 +224,10 @@ def _facts(name: str, run) -> "Any":
         lines = struggles(nuts, reference, list(posterior.dimensions))
         if lines:
             sections["Where NUTS struggles"] = "\n".join(f"- {line}" for line in lines)
+    if reference is not None:
+        lines = heavy_tails(reference, list(posterior.dimensions))
+        if lines:
+            sections["Heavy tails"] = "\n".join(f"- {line}" for line in lines)
     return Addition(facts=facts, notes=notes, sections=sections)
 
 
@@ -361,6 +365,47 @@ def struggles(nuts, reference, variables) -> list[str]:
             i, j = np.unravel_index(np.argmax(np.abs(matrix)), matrix.shape)
             lines.append(f"The reference posterior's strongest correlation is {matrix[i, j]:+.4f}, between `{keys[i]}` "
                          f"and `{keys[j]}`.")
+    return lines
+
+
+#: Pareto k-hat above which a tail is heavy for the protocol's tests: the sd's MCSE needs a finite fourth moment
+#: (k < 1/4), the mean's a finite variance (k < 1/2) (Vehtari, Simpson, Gelman, Yao & Gabry 2024, "Pareto smoothed
+#: importance sampling", JMLR 25; the tail index k of a generalised Pareto tail: moments of order < 1/k exist).
+HEAVY_TAIL_K = 0.25
+
+
+def tail_khat(draws) -> float:
+    """The larger Pareto k-hat of the two tails of ``draws`` (any shape, pooled): a generalised Pareto distribution
+    fitted (``scipy.stats.genpareto``, maximum likelihood, location 0) to the exceedances of the
+    ``M = min(S / 5, 3 sqrt(S))`` most extreme draws of each tail over the next one (Vehtari et al. 2024's tail
+    size).  NaN for fewer than 20 draws or a constant tail."""
+    from scipy import stats
+
+    x = np.sort(np.asarray(draws, dtype=float).ravel())
+    S = x.size
+    M = int(min(0.2 * S, 3 * np.sqrt(S)))
+    if S < 20 or M < 5:
+        return float("nan")
+    ks = []
+    for tail in (x[-M:] - x[-M - 1], x[M] - x[:M]):
+        if np.ptp(tail) == 0:
+            continue
+        ks.append(float(stats.genpareto.fit(tail, floc=0)[0]))
+    return max(ks) if ks else float("nan")
+
+
+def heavy_tails(reference, variables) -> list[str]:
+    """A line for each compared quantity whose reference draws have a heavy tail (:func:`tail_khat` >=
+    :data:`HEAVY_TAIL_K`): what it means for the mean and sd tests; empty when none has."""
+    lines = []
+    for label, values in _scalars(reference, variables).items():
+        k = tail_khat(values)
+        if np.isfinite(k) and k >= HEAVY_TAIL_K:
+            which = "the mean's and the sd's" if k >= 0.5 else "the sd's"
+            lines.append(f"`{label}`: Pareto k-hat {k:.2f} in the reference draws' tail: {which} MCSE rest on "
+                         f"moments that {'do not exist' if k >= 0.5 else 'may not exist (the fourth)'}, so those "
+                         "z-tests may flag a correct sampler more often than their level; the quantile tests do not "
+                         "depend on them.")
     return lines
 
 
@@ -575,7 +620,7 @@ def markdown(rows, *, links: bool = True, base: Path | None = None) -> str:
                       "wall time (s)": _cell(r.wall_time, ".1f"), "why": why or ""})
     import pandas as pd
 
-    return markdown_table(pd.DataFrame(table))
+    return markdown_table(pd.DataFrame(table), index=False)
 
 
 # ---------------------------------------------------------------------------------------------- calibration

@@ -166,3 +166,16 @@ def test_calibration_by_kind_pools_the_posteriors_of_each_kind():
     assert summary.loc["all 3 posteriors", "healthy"] == 4
     with pytest.raises(ValueError, match="^by:"):
         bank.calibration_summary(frame, by="seed")
+
+
+def test_a_heavy_tail_is_named_with_its_pareto_k_and_a_light_one_is_not():
+    # Student-t with nu degrees of freedom has tail index k = 1 / nu: nu = 2 (k 0.5, no variance) is heavy,
+    # a normal (k 0) is not.
+    import arviz as az
+
+    rng = np.random.default_rng(1)
+    assert bank.tail_khat(rng.standard_t(2, size=10_000)) == pytest.approx(0.5, abs=0.12)
+    assert bank.tail_khat(rng.normal(size=10_000)) < 0.1
+    reference = az.from_dict(posterior={"K_m": rng.standard_t(2, size=(10, 1000)), "k_a": rng.normal(size=(10, 1000))})
+    lines = bank.heavy_tails(reference, ["K_m", "k_a"])
+    assert len(lines) == 1 and lines[0].startswith("`K_m`: Pareto k-hat")

@@ -2,12 +2,14 @@
 
 Each bundled posteriordb posterior (:mod:`bayes_zoo.models.posteriordb`) with a PyMC version
 (:mod:`bayes_zoo.models.bank`) is a :class:`~bayes_zoo.problem.Problem` (:func:`problem`): its data (Stan's,
-plus Stan's transformed data), its PyMC model, and one side, ``reference``: the posteriordb reference draws
+plus Stan's transformed data), its PyMC model, and two sides: ``reference``, the posteriordb reference draws
 (Stan NUTS, 10 chains x 1,000 draws thinned from 10,000), returned as they are in every stage, with the MCSEs of
-their own chains.  The harness adds NUTS on our model (nutpie) and cross-validates the two on every parameter the
-reference holds, on the scale it reports, and on ``loglik`` (the observed data's log-likelihood under our model at
-both sides' draws: derived free variables, eight schools' ``theta_trans``, come from
-:attr:`~bayes_zoo.models.bank.BankModel.from_reference`).
+their own chains; and ``nuts``, the harness's NUTS (nutpie) on our model at the reference run's ``adapt_delta`` and
+``max_treedepth`` (:func:`nuts_settings`).  The harness cross-validates the two on every parameter the reference
+holds, on the scale it reports, and on ``loglik`` (the observed data's log-likelihood under our model at both
+sides' draws: derived free variables, eight schools' ``theta_trans``, come from
+:attr:`~bayes_zoo.models.bank.BankModel.from_reference`).  Each report adds, computed from the runs, where NUTS
+struggles (:func:`struggles`) and which reference tails are heavy (:func:`heavy_tails`).
 
 - :func:`run` runs our NUTS against the reference for some posteriors (one process each, joblib or Dask through
   :func:`bayes_zoo.inference.parallel.map_tasks`), writes each report and returns one :class:`BankRow` each;
@@ -35,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["REFERENCE", "BankRow", "problem", "load_data", "ReferenceDraws", "target_accept", "max_treedepth", "nuts_settings", "status", "rows_frame", "run",
-           "markdown", "with_reference", "nuts_health", "struggles", "tail_khat", "heavy_tails", "HEAVY_TAIL_K", "calibrate", "calibration_summary",
-           "calibration_markdown", "HEALTH_RULES"]
+__all__ = ["REFERENCE", "HEALTH_RULES", "HEAVY_TAIL_K", "BankRow", "problem", "load_data", "ReferenceDraws",
+           "target_accept", "max_treedepth", "nuts_settings", "status", "run", "rows_frame", "markdown",
+           "index_markdown", "with_reference", "nuts_health", "struggles", "tail_khat", "heavy_tails", "calibrate",
+           "calibration_summary", "calibration_markdown", "selected_names", "list_frame"]
 
 #: The side that holds the reference draws.
 REFERENCE = "reference"

@@ -63,10 +63,10 @@ bank-calibration: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m bayes_zoo.notebooks --in-place notebooks/*.ipynb
 
-## docs: a static site at $(SITE)/index.html (open it in a browser; no server) of the notebooks, rendered with their committed outputs by nbconvert, and the reports of `make demo` (run first, into $(OUT)) and of the committed protocol run
+## docs: a static site at $(SITE)/index.html (open it in a browser; no server) of the notebooks, rendered with their committed outputs by nbconvert, and the reports of `make demo` (run first, into $(OUT)), of the committed protocol run and of the committed bank calibration
 SITE ?= docs/_site
 docs: demo
-	$(BIN)/python -m bayes_zoo.site --out $(SITE) --notebooks notebooks/*.ipynb --reports $(OUT) docs/results/active-learning-pinsler2019
+	$(BIN)/python -m bayes_zoo.site --out $(SITE) --notebooks notebooks/*.ipynb --reports $(OUT) docs/results/active-learning-pinsler2019 docs/results/bank-calibration
 
 ## lab: open the notebooks in JupyterLab (installs the `lab` extra into $(VENV) on first use); LAB_ARGS for its options
 LAB_STAMP := $(VENV)/.lab-installed

@@ -102,8 +102,9 @@ class ReferenceDraws:
 
     own_size = True
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, order: Mapping | None = None):
         self.name = name
+        self.order = {k: list(v) for k, v in (order or {}).items()}
         self.__name__ = f"posteriordb reference draws of {name}"
 
     def __call__(self, data, *, seed, draws, chains) -> dict:
@@ -114,7 +115,56 @@ class ReferenceDraws:
         extra = {}
         if model is not None and model.from_reference is not None:
             extra = model.from_reference(arrays, bank.bank_data(model, posterior.data))
-        return {**arrays, **extra}
+        out = {**arrays, **extra}
+        for var, index in self.order.items():  # a user's labels in another order: the reference's, rearranged
+            out[var] = np.asarray(out[var])[:, :, index]
+        return out
+
+
+def _bank_labels(name: str) -> dict:
+    """The coordinate labels of each reference parameter in our PyMC version (Stan's order), where it has named
+    ones (a regression's terms); not for 1..K indices."""
+    bank, posteriordb = _bank()
+    posterior = posteriordb.load(name)
+    spec = bank.model_for(posterior.model_name)
+    if spec is None:
+        return {}
+    model = spec.builder()(bank.bank_data(spec, posterior.data))
+    labels = {}
+    for var in posterior.dimensions:
+        dims = model.named_vars_to_dims.get(var) if var in model.named_vars else None
+        if dims and len(dims) == 1 and model.coords.get(dims[0]) is not None:
+            values = list(model.coords[dims[0]])
+            if values != list(range(1, len(values) + 1)):
+                labels[var] = [str(v) for v in values]
+    return labels
+
+
+def _label_order(name: str, model, variables) -> dict:
+    """For each compared variable with named reference labels: the reference's index for each of the user's labels
+    (a permutation is matched by label).
+
+    Raises
+    ------
+    ValueError
+        Naming ``reference`` when the user's labels are not the reference's (they would be matched by position to
+        other coefficients).
+    """
+    order = {}
+    for var, theirs in _bank_labels(name).items():
+        if var not in variables or var not in model.named_vars:
+            continue
+        dims = model.named_vars_to_dims.get(var) or ()
+        mine = [str(v) for v in model.coords.get(dims[0], ())] if len(dims) == 1 and model.coords.get(dims[0]) is not None else None
+        if mine == theirs:
+            continue
+        if mine is not None and sorted(mine) == sorted(theirs):
+            order[var] = [theirs.index(label) for label in mine]
+            continue
+        raise ValueError(f"reference: `{var}`'s coordinate labels are {mine or 'none'}, posteriordb's `{name}` labels "
+                         f"them {theirs} (Stan's beta[1], beta[2], ... in that order): label yours so (any order), "
+                         "so each is compared with its own reference coefficient")
+    return order
 
 
 def _control(name: str) -> dict:
@@ -181,15 +231,24 @@ def with_reference(problem, name: str):
     if differ:
         raise ValueError(f"reference: the problem's data differ from posteriordb's `{name}` data in {differ}: "
                          "the reference draws are the posterior of its data (bayes_zoo.bank.load_data gives them)")
-    variables = list(problem.variables) if problem.variables is not None else [
-        rv.name for rv in problem.build(mine).free_RVs]
+    built = problem.build(mine)
+    arrays = {k: np.asarray(v) for k, v in theirs.items() if np.ndim(v) >= 1}
+    for rv in built.observed_RVs:  # the observations must be the posterior's, whatever they are called
+        value = np.asarray(mine[rv.name]) if rv.name in mine else None
+        if value is None or not any(value.shape == a.shape and np.allclose(value.astype(float), a.astype(float),
+                                                                           rtol=1e-12, atol=0.0) for a in arrays.values()):
+            raise ValueError(f"reference: the observed `{rv.name}` is none of posteriordb's `{name}` data arrays "
+                             f"({sorted(arrays)}): the reference draws are the posterior of those data "
+                             "(bayes_zoo.bank.load_data gives them)")
+    variables = list(problem.variables) if problem.variables is not None else [rv.name for rv in built.free_RVs]
     lacking = [v for v in variables if v not in posterior.dimensions]
     if lacking:
         raise ValueError(f"reference: posteriordb's `{name}` draws hold {list(posterior.dimensions)}, not the compared "
                          f"variable(s) {lacking}: name your variables as the reference does, or set "
                          f"Problem(variables=...) to those it holds")
+    order = _label_order(name, built, variables)
     sides = {k: v for k, v in problem.sides.items() if k != "nuts"}
-    sides[REFERENCE] = Side(ReferenceDraws(name), title="posteriordb reference (Stan NUTS)")
+    sides[REFERENCE] = Side(ReferenceDraws(name, order), title="posteriordb reference (Stan NUTS)")
     return _replace(problem, sides=sides, nuts=False, variables=tuple(variables),
                     report=(*problem.report, partial(_reference_facts, name)))
 
@@ -404,11 +463,11 @@ def heavy_tails(reference, variables) -> list[str]:
     for label, values in _scalars(reference, variables).items():
         k = tail_khat(values)
         if np.isfinite(k) and k >= HEAVY_TAIL_K:
-            which = "the mean's and the sd's" if k >= 0.5 else "the sd's"
-            lines.append(f"`{label}`: Pareto k-hat {k:.2f} in the reference draws' tail: {which} MCSE rest on "
-                         f"moments that {'do not exist' if k >= 0.5 else 'may not exist (the fourth)'}, so those "
-                         "z-tests may flag a correct sampler more often than their level; the quantile tests do not "
-                         "depend on them.")
+            which = "the mean's and the sd's MCSEs rest" if k >= 0.5 else "the sd's MCSE rests"
+            lines.append(f"`{label}`: Pareto k-hat {k:.2f} in the reference draws' tail: {which} on moments that "
+                         f"{'do not exist' if k >= 0.5 else 'may not exist (the fourth)'}, so those z-tests may "
+                         "flag a correct sampler more often than their level.  This does not explain a finding on "
+                         "a quantile (their tests rest on no moment): such a finding may be a real difference.")
     return lines
 
 
@@ -788,6 +847,8 @@ def selected_names(given) -> list[str]:
     _, posteriordb = _bank()
     if list(given) == ["all"]:
         return list(posteriordb.names())
+    if "all" in given:
+        raise ValueError("NAME: give `all` alone, or names of posteriors (bayes-zoo bank list)")
     for name in given:
         try:
             posteriordb.load(name)

@@ -810,6 +810,10 @@ def _bank(console, args, run) -> int:
             progress.console.print(f"{row.name}: [bold {colour}]{row.verdict}[/]{extra}", highlight=False)
             for reason in row.reasons[:3]:
                 progress.console.print(f"  [yellow]- {escape(reason)}[/]", highlight=False, soft_wrap=True)
+            if len(row.reasons) > 3:
+                progress.console.print(f"  [yellow]- (+{len(row.reasons) - 3} more, in the report)[/]", highlight=False)
+            if row.folder:
+                progress.console.print(f"  written to {row.folder}/ (report.md and report.html)", highlight=False)
             progress.advance(task)
 
         rows = bank.run(names, settings=settings, jobs=args.jobs, scheduler=args.scheduler, output=run.output,

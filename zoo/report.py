@@ -731,9 +731,14 @@ def _stages_sentence(outcome: PairOutcome) -> str:
               else f"at most about {(2 * cv.alpha) ** 2:.2g} even at twice each stage's level")
     done = (f"here it ran ({len(cv.confirmation.table)} tests)" if cv.confirmation is not None
             else "here none was needed")
+    given = [k for k in cv.diagnostics if k in outcome.results  # compared draws the run was given, not sampled
+             and "sampling_time" not in outcome.results[k].posterior.attrs]
+    independence = (f"The stages are independent for a correct sampler: {stated}." if not given else
+                    f"The draws of {', '.join(given)} were given, not sampled, and are the same in both stages, so "
+                    "the stages are not independent and the stated rate does not follow from each stage's.")
     return (f"A \"disagree\" of a comparison that sets the verdict stands only when a fresh run with "
-            f"{CONFIRM_FACTOR} x the draws repeats it ({done}); advisory comparisons are one stage.  The stages "
-            f"are independent for a correct sampler: {stated}.")
+            f"{CONFIRM_FACTOR} x the draws disagrees on that comparison again, on any quantity ({done}); advisory "
+            f"comparisons are one stage.  {independence}")
 
 
 def _power_frame(cv) -> pd.DataFrame:

@@ -179,3 +179,53 @@ def test_a_heavy_tail_is_named_with_its_pareto_k_and_a_light_one_is_not():
     reference = az.from_dict(posterior={"K_m": rng.standard_t(2, size=(10, 1000)), "k_a": rng.normal(size=(10, 1000))})
     lines = bank.heavy_tails(reference, ["K_m", "k_a"])
     assert len(lines) == 1 and lines[0].startswith("`K_m`: Pareto k-hat")
+
+
+def _user_problem(terms, *, outcome="kid_score", shift=0.0):
+    """A user's own model for kidiq_with_mom_work-kidscore_mom_work, its coefficients labelled ``terms``."""
+    import pymc as pm
+
+    from bayes_zoo.problem import Problem
+
+    data = dict(bank.load_data("kidiq_with_mom_work-kidscore_mom_work"))
+    data = {**data, "y": np.asarray(data["kid_score"], float) + shift}
+    columns = {"intercept": np.ones(len(data["y"])), "work2": data["work2"], "work3": data["work3"],
+               "work4": data["work4"]}
+
+    def model(d):
+        X = np.column_stack([columns.get(t, list(columns.values())[i]) for i, t in enumerate(terms)])
+        with pm.Model(coords={"term": list(terms)}) as m:
+            beta = pm.Flat("beta", dims="term")
+            sigma = pm.HalfFlat("sigma")
+            pm.Normal(outcome, mu=pm.math.dot(X, beta), sigma=sigma, observed=d[outcome])
+        return m
+
+    def sampler(d, *, seed, draws, chains):  # never called by these tests
+        raise AssertionError
+
+    return Problem(name="mine", data=data, model=model, sides={"mine": sampler})
+
+
+def test_with_reference_matches_coefficients_by_label_and_refuses_other_labels():
+    # Stan's beta[1..4] are (intercept, work2, work3, work4): a user's labels in another order are matched by
+    # label, never by position; labels the reference does not have are refused before any work.
+    shuffled = bank.with_reference(_user_problem(["intercept", "work4", "work3", "work2"]),
+                                   "kidiq_with_mom_work-kidscore_mom_work")
+    reference = shuffled.sides["reference"].sample
+    draws = reference({}, seed=0, draws=1, chains=1)
+    from bayes_zoo.models import posteriordb
+
+    stan = posteriordb.reference_arrays("kidiq_with_mom_work-kidscore_mom_work")["beta"]
+    np.testing.assert_array_equal(draws["beta"][..., 1], stan[..., 3])  # the user's work4 is Stan's beta[4]
+    with pytest.raises(ValueError, match=r"^reference: `beta`'s coordinate labels are \['b1'"):
+        bank.with_reference(_user_problem(["b1", "b2", "b3", "b4"]), "kidiq_with_mom_work-kidscore_mom_work")
+
+
+def test_with_reference_refuses_observations_that_are_not_the_posteriors():
+    # Renaming a key is no way around the data check: every observed variable must observe posteriordb's data.
+    with pytest.raises(ValueError, match=r"^reference: the observed `y` is none of posteriordb's"):
+        bank.with_reference(_user_problem(["intercept", "work2", "work3", "work4"], outcome="y", shift=5.0),
+                            "kidiq_with_mom_work-kidscore_mom_work")
+    fine = bank.with_reference(_user_problem(["intercept", "work2", "work3", "work4"], outcome="y"),
+                               "kidiq_with_mom_work-kidscore_mom_work")
+    assert "reference" in fine.sides

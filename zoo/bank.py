@@ -192,16 +192,19 @@ def nuts_settings(name: str) -> dict:
 def with_reference(problem, name: str):
     """``problem`` (a user's) with posterior ``name``'s reference draws in place of its NUTS side.
 
-    The draws enter as the side ``reference``, labelled with the problem's model's dims and coordinates by
-    position (Stan's ``beta[1]`` is the first label); NUTS does not run.  Checked before any work: the name, that
-    the problem's data are the posterior's (every key both hold is equal; at least one is shared), and that the
-    reference holds every compared variable.
+    The draws enter as the side ``reference`` with the problem's model's dims and coordinates; NUTS does not run.
+    A variable the bank labels by name (a regression's terms: Stan's ``beta[1]`` is ``beta[intercept]``) is matched
+    by label, in whatever order the user's coordinates list them; one labelled 1..K (eight schools' ``theta``) by
+    position.  Checked before any work: the name; that the problem's data are the posterior's (every key both hold
+    is equal, at least one is shared, and every observed variable observes one of posteriordb's arrays); that the
+    reference holds every compared variable; and that named labels are the bank's.
 
     Raises
     ------
     ValueError
-        Naming ``reference``: not a bundled posterior, data that differ or share no key, a compared variable the
-        reference lacks; ``problem`` without a model; ``sides`` when the problem has a side called ``reference``.
+        Naming ``reference``: not a bundled posterior, data that differ or share no key, an observed variable that
+        is none of the posterior's data, a compared variable the reference lacks, coefficient labels that are not
+        the bank's; ``problem`` without a model; ``sides`` when the problem has a side called ``reference``.
     """
     from dataclasses import replace as _replace
 

@@ -38,6 +38,7 @@ def test_bank_run_of_a_regression_agrees_and_writes_its_report_and_row(tmp_path,
     report = (tmp_path / "bank" / "kidiq-kidscore_momhs" / "report.md").read_text()
     assert "**Verdict: agree**" in report and "beta[mom_hs]" in report
     assert "reference draws by Stan's NUTS with 10 chains" in report  # the reference's own record, not ours
+    assert "The draws of reference were given, not sampled" in report  # so the two stages are not independent
     assert (tmp_path / "bank" / "kidiq-kidscore_momhs" / "report.html").is_file()
 
 

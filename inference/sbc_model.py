@@ -53,9 +53,9 @@ from __future__ import annotations
 import inspect
 import threading
 import uuid
-from contextlib import contextmanager
 import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
